@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { RESTOMIC } from '../cli/args.js';
+import { main } from '../cli/main.js';
+
+process.exitCode = await main(process.argv.slice(2), RESTOMIC);

@@ -1,0 +1,52 @@
+// The dry run: the plan as the commands a real run executes, in order,
+// cleanup included, as text or as one JSON event.
+import type { Reporter } from '../core/report.js';
+import { quoteArgv } from '../core/errors.js';
+import { hookArgv } from '../execute/hooks.js';
+import { engineArgv } from '../execute/namespace.js';
+import { cleanupSteps, type Plan } from '../plan/plan.js';
+import { display } from '../safety/recover.js';
+
+export interface PlannedCommand {
+  phase: string;
+  command: string;
+}
+
+export function planCommands(plan: Plan, pre: string | null, post: string | null): PlannedCommand[] {
+  const out: PlannedCommand[] = [];
+  if (pre) out.push({ phase: 'pre-hook', command: quoteArgv(hookArgv(pre)) });
+  for (const s of plan.steps) out.push({ phase: s.phase, command: display(s.do) });
+  const calls = plan.engine.calls({ ...plan.engineContext, time: new Date(), probe: plan.probe });
+  for (const c of calls) out.push({ phase: 'backup', command: quoteArgv(engineArgv(c, plan)) });
+  for (const u of cleanupSteps(plan)) out.push({ phase: u.phase, command: display(u.action) });
+  if (post) out.push({ phase: 'post-hook', command: quoteArgv(hookArgv(post)) });
+  return out;
+}
+
+export function printPlan(plan: Plan, pre: string | null, post: string | null, reporter: Reporter): void {
+  const commands = planCommands(plan, pre, post);
+  if (reporter.json) {
+    reporter.event('plan', {
+      dryRun: true,
+      runId: plan.runId,
+      snapshot: plan.snapshot,
+      mountRoot: plan.mountRoot,
+      engine: plan.engine.name,
+      layout: plan.layout,
+      pools: plan.pools,
+      datasets: plan.selection.selected.map((d) => d.name),
+      skipped: plan.selection.skipped,
+      commands,
+    });
+    return;
+  }
+  reporter.print(`# dry run: nothing is changed. Run ${plan.runId}, snapshot @${plan.snapshot}`);
+  reporter.print(`# ${plan.selection.selected.length} datasets in ${plan.pools.length} pool(s); the backup's time will be the snapshot's creation time`);
+  let last = '';
+  for (const c of commands) {
+    const section = c.phase === 'backup' ? 'backup' : ['umount', 'rmdir', 'release', 'destroy'].includes(c.phase) ? 'cleanup' : c.phase.endsWith('hook') ? c.phase : 'setup';
+    if (section !== last) reporter.print(`# ${section}`);
+    last = section;
+    reporter.print(c.command);
+  }
+}

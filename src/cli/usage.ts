@@ -1,0 +1,43 @@
+import type { Flavour } from './args.js';
+
+export function usageLine(f: Flavour): string {
+  return `usage: ${f.name} [-ahnrv] [-c CMD] [-o OPTS]... [-p CMD] [-q CMD] [options] DATASET|PATH...\n       ${f.name} cleanup [-n] [--mount-root DIR]`;
+}
+
+export function helpText(f: Flavour): string {
+  return `${usageLine(f)}
+
+Atomic backups of ZFS datasets: one snapshot transaction per pool, the
+snapshots mounted read-only under ${f.mountRoot}, ${f.engine} run on that frozen
+tree, and every snapshot, mount and folder removed again.
+
+Selection:
+  -a, --all              every mounted filesystem dataset
+  -r, --recursive        also every descendant of each target
+      --exclude DATASET  leave out DATASET (or the dataset at a path) and its
+                         descendants; repeatable
+Backup:
+      --engine NAME      kopia, restic or command (default ${f.engine}; -c implies it)
+  -c, --command CMD      backup command (default: ${f.engine === 'kopia' ? 'kopia snapshot create' : 'restic backup'});
+                         split into words, quotes honoured
+  -o, --options OPTS     options added to the backup command; quotes honoured;
+                         repeatable
+      --layout tree|paths  tree: one backup of ${f.mountRoot} (default);
+                         paths: each dataset under its real path
+      --mount-root DIR   where the snapshots are assembled (default ${f.mountRoot})
+Hooks (run with /bin/sh -c):
+  -p, --pre CMD          before anything is snapshotted; failure stops the run
+  -q, --post CMD         last, always; sees KOPIATOMIC_STATUS
+Run:
+  -n, --dry-run          print every command the run would run; change nothing
+      --json             one JSON event per line on stdout
+      --verbose          print every command as it runs
+      --quiet            only warnings and errors
+      --wait[=SECONDS]   wait for another run on this mount root (default: exit 6)
+  -v, --version          print the version
+  -h, --help             this help
+
+Exit codes: 0 ok, 1 backup failed, 2 bad usage, 3 partial backup, 4 setup
+failed, 5 cleanup incomplete, 6 another run holds the lock, 7 post hook failed,
+128+N interrupted by signal N (129 HUP, 130 INT, 143 TERM).`;
+}

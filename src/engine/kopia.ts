@@ -1,0 +1,69 @@
+// kopia: `kopia snapshot create` of the tree, or one call per dataset with
+// --override-source (kopia >= 0.14) so each keeps its own source, policy and history.
+import type { Engine, EngineContext, Outcome } from './engine.js';
+import { formatUtc, topSources } from './engine.js';
+import { atLeast } from './restic.js';
+
+/** "0.17.0 build: ..." -> [0, 17, 0] */
+export function parseKopiaVersion(out: string): number[] | null {
+  const m = /(?:^|\s)v?(\d+)\.(\d+)\.(\d+)/.exec(out);
+  return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
+}
+
+function flags(ctx: EngineContext): string[] {
+  return ['--start-time', formatUtc(ctx.time), '--tags', `kopiatomic:${ctx.snapshot}`, '--json'];
+}
+
+/**
+ * kopia exits 1 both when it fails and when it saved a snapshot with file
+ * errors. Its --json manifest tells them apart: a saved snapshot with failed
+ * entries is a partial backup.
+ */
+export function kopiaOutcome(code: number | null, stdout: string): Outcome {
+  if (code === 0) return 'ok';
+  if (code !== 1) return 'failed';
+  let saved = false;
+  let failedEntries = 0;
+  for (const line of stdout.split('\n')) {
+    const t = line.trim();
+    if (!t.startsWith('{')) continue;
+    try {
+      const m = JSON.parse(t) as { id?: string; rootEntry?: { summ?: { numFailed?: number } } };
+      if (m.id) saved = true;
+      failedEntries += m.rootEntry?.summ?.numFailed ?? 0;
+    } catch {
+      // not a manifest line
+    }
+  }
+  return saved && failedEntries > 0 ? 'partial' : 'failed';
+}
+
+export const kopiaEngine: Engine = {
+  name: 'kopia',
+  defaultCommand: ['kopia', 'snapshot', 'create'],
+  needsTree: () => true,
+  layoutProblem: (layout, _platform, probe) => {
+    if (layout !== 'paths') return null;
+    const v = probe.version ? parseKopiaVersion(probe.version) : null;
+    if (!v) return 'could not read the kopia version; the paths layout needs kopia 0.14 or newer';
+    return atLeast(v, [0, 14, 0]) ? null : `kopia ${v.join('.')} is too old for the paths layout (--override-source needs 0.14 or newer)`;
+  },
+  async probe(runner, command) {
+    const r = await runner.run([command[0]!, '--version'], { okCodes: [1] }).catch(() => null);
+    return { version: r?.stdout.trim().split('\n')[0] };
+  },
+  calls(ctx) {
+    if (ctx.layout === 'paths') {
+      // One call per source, in sequence: each reads the same frozen instant,
+      // and one kopia process at a time keeps the repository lock, cache and
+      // upload parallelism (which kopia does itself) uncontended.
+      return topSources(ctx.sources).map((s) => ({
+        argv: [...ctx.command, ...flags(ctx), `--override-source=${s.path}`, ...ctx.options, s.readFrom],
+        env: {},
+      }));
+    }
+    return [{ argv: [...ctx.command, ...flags(ctx), ...ctx.options, ctx.root], env: {} }];
+  },
+  captureStdout: true,
+  outcome: kopiaOutcome,
+};

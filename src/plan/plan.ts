@@ -1,0 +1,214 @@
+// The planner: inventory + options in, the whole run out, as data. It is pure,
+// so `-n` prints exactly what a real run executes, and tests read it directly.
+import { posix } from 'node:path';
+import type { Dataset } from '../discover/inventory.js';
+import type { Engine, EngineContext, Layout, Probe } from '../engine/engine.js';
+import type { Platform } from '../platform/platform.js';
+import { HOLD_TAG, PROP_OWNER, PROP_RUN } from './naming.js';
+import type { Selection } from './select.js';
+
+/** One change to the system, or a read between changes. */
+export type Action =
+  | { kind: 'exec'; argv: string[]; mutates: boolean }
+  | { kind: 'mkdir'; path: string; mode: number }
+  | { kind: 'rmdir'; path: string };
+
+export type Phase = 'snapshot' | 'hold' | 'inspect' | 'mkdir' | 'mount';
+
+export interface Step {
+  phase: Phase;
+  do: Action;
+  /** Pushed on the undo stack once `do` has run (or may have run). */
+  undo?: { phase: 'umount' | 'rmdir' | 'release' | 'destroy'; action: Action };
+  /** Journal detail: what this step creates. */
+  detail?: Record<string, unknown>;
+}
+
+export interface PoolSnapshots {
+  pool: string;
+  datasets: string[];
+  /** Destroying `${destroyRoot}@${snapshot}` with -r removes exactly this run's snapshots in the pool. */
+  destroyRoot: string;
+}
+
+export interface TreeMount {
+  dataset: string;
+  mountpoint: string;
+  target: string;
+}
+
+export interface Plan {
+  runId: string;
+  snapshot: string;
+  owner: string;
+  mountRoot: string;
+  layout: Layout;
+  engine: Engine;
+  probe: Probe;
+  stateDir: string;
+  selection: Selection;
+  pools: PoolSnapshots[];
+  mounts: TreeMount[];
+  steps: Step[];
+  /** Rendered with the snapshot's creation time by the executor. */
+  engineContext: Omit<EngineContext, 'time'>;
+}
+
+export interface PlanInput {
+  selection: Selection;
+  runId: string;
+  snapshot: string;
+  owner: string;
+  mountRoot: string;
+  mountRootExists: boolean;
+  platform: Platform;
+  engine: Engine;
+  probe: Probe;
+  stateDir: string;
+  layout: Layout;
+  command: string[];
+  options: string[];
+}
+
+/** Deepest dataset that is an ancestor-or-self of every name (all in one pool). */
+export function commonAncestor(names: string[]): string {
+  let parts = names[0]!.split('/');
+  for (const n of names.slice(1)) {
+    const p = n.split('/');
+    let i = 0;
+    while (i < parts.length && i < p.length && parts[i] === p[i]) i++;
+    parts = parts.slice(0, i);
+  }
+  return parts.join('/');
+}
+
+export function groupByPool(datasets: Dataset[]): { pool: string; datasets: string[] }[] {
+  const pools = new Map<string, string[]>();
+  for (const d of datasets) {
+    const list = pools.get(d.pool) ?? [];
+    list.push(d.name);
+    pools.set(d.pool, list);
+  }
+  return [...pools].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([pool, ds]) => ({ pool, datasets: ds }));
+}
+
+export function treeTarget(mountRoot: string, mountpoint: string): string {
+  return mountpoint === '/' ? mountRoot : posix.join(mountRoot, mountpoint);
+}
+
+const depth = (p: string) => (p === '/' ? 0 : p.split('/').length);
+
+/** Parents before children: a mount point is always shallower than what it holds. */
+export function mountOrder<T extends { target: string }>(mounts: T[]): T[] {
+  return [...mounts].sort((a, b) => depth(a.target) - depth(b.target) || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+}
+
+export function buildPlan(i: PlanInput): Plan {
+  const { selection, snapshot, platform } = i;
+  const pools: PoolSnapshots[] = groupByPool(selection.selected).map((p) => ({
+    ...p,
+    destroyRoot: commonAncestor(p.datasets),
+  }));
+  const all = pools.flatMap((p) => p.datasets.map((d) => `${d}@${snapshot}`));
+  const steps: Step[] = [];
+
+  // One `zfs snapshot` per pool: every snapshot in the call shares one transaction.
+  for (const p of pools) {
+    steps.push({
+      phase: 'snapshot',
+      do: {
+        kind: 'exec',
+        mutates: true,
+        argv: ['zfs', 'snapshot', '-o', `${PROP_RUN}=${i.runId}`, '-o', `${PROP_OWNER}=${i.owner}`, ...p.datasets.map((d) => `${d}@${snapshot}`)],
+      },
+      undo: { phase: 'destroy', action: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `${p.destroyRoot}@${snapshot}`] } },
+      detail: { pool: p.pool, destroyRoot: p.destroyRoot, snapshot },
+    });
+  }
+  // A hold keeps pruning tools (sanoid, znapzend) from destroying them mid-backup.
+  if (all.length) {
+    steps.push({
+      phase: 'hold',
+      do: { kind: 'exec', mutates: true, argv: ['zfs', 'hold', HOLD_TAG, ...all] },
+      undo: { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', HOLD_TAG, ...all] } },
+      detail: { snapshots: all },
+    });
+    // The creation time recorded as the backup's time; one snapshot per pool suffices.
+    steps.push({
+      phase: 'inspect',
+      do: {
+        kind: 'exec',
+        mutates: false,
+        argv: ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,creation,createtxg', ...pools.map((p) => `${p.datasets[0]}@${snapshot}`)],
+      },
+    });
+  }
+
+  const mounts: TreeMount[] = mountOrder(
+    selection.selected.map((d) => ({ dataset: d.name, mountpoint: d.mountedAt!, target: treeTarget(i.mountRoot, d.mountedAt!) })),
+  );
+  const tree = i.engine.needsTree(i.layout, platform);
+  if (tree && mounts.length) {
+    if (!i.mountRootExists) {
+      steps.push({
+        phase: 'mkdir',
+        do: { kind: 'mkdir', path: i.mountRoot, mode: 0o700 },
+        undo: { phase: 'rmdir', action: { kind: 'rmdir', path: i.mountRoot } },
+      });
+    }
+    const made = new Set<string>([i.mountRoot]);
+    const mounted: string[] = [];
+    for (const m of mounts) {
+      // Folders inside an earlier snapshot mount already exist there (and are
+      // read-only); only folders outside every mount are ours to create.
+      const chain: string[] = [];
+      for (let d = m.target; d !== i.mountRoot && d.startsWith(i.mountRoot + '/'); d = posix.dirname(d)) chain.unshift(d);
+      for (const dir of chain) {
+        if (made.has(dir) || mounted.some((t) => dir === t || dir.startsWith(t + '/'))) continue;
+        made.add(dir);
+        steps.push({
+          phase: 'mkdir',
+          do: { kind: 'mkdir', path: dir, mode: 0o700 },
+          undo: { phase: 'rmdir', action: { kind: 'rmdir', path: dir } },
+        });
+      }
+      steps.push({
+        phase: 'mount',
+        do: { kind: 'exec', mutates: true, argv: platform.mountArgv({ dataset: m.dataset, snapshot, mountpoint: m.mountpoint, target: m.target }) },
+        undo: { phase: 'umount', action: { kind: 'exec', mutates: true, argv: platform.umountArgv(m.target) } },
+        detail: { target: m.target, dataset: m.dataset },
+      });
+      mounted.push(m.target);
+    }
+  }
+
+  return {
+    runId: i.runId,
+    snapshot,
+    owner: i.owner,
+    mountRoot: i.mountRoot,
+    layout: i.layout,
+    engine: i.engine,
+    probe: i.probe,
+    stateDir: i.stateDir,
+    selection,
+    pools,
+    mounts,
+    steps,
+    engineContext: {
+      command: i.command,
+      options: i.options,
+      root: i.mountRoot,
+      snapshot,
+      runId: i.runId,
+      layout: i.layout,
+      platform: platform.name,
+      sources: mounts.map((m) => ({ path: m.mountpoint, readFrom: m.target, dataset: m.dataset })),
+    },
+  };
+}
+
+/** Cleanup in the order it will run: the undo of every step, last first. */
+export function cleanupSteps(plan: Plan): NonNullable<Step['undo']>[] {
+  return plan.steps.flatMap((s) => (s.undo ? [s.undo] : [])).reverse();
+}

@@ -1,0 +1,93 @@
+// Which datasets a run backs up, and which it skips and why. Pure: it reads
+// only the inventory, so every case is unit-tested without ZFS.
+import { UsageError } from '../core/errors.js';
+import type { Dataset, Inventory } from '../discover/inventory.js';
+
+export type Target = { kind: 'dataset'; name: string } | { kind: 'path'; path: string };
+
+export interface SelectOptions {
+  targets: Target[];
+  all: boolean;
+  recursive: boolean;
+  excludes: Target[];
+}
+
+export interface Skipped {
+  dataset: string;
+  reason: string;
+}
+
+export interface Selection {
+  selected: Dataset[];
+  skipped: Skipped[];
+}
+
+function isUnder(path: string, dir: string): boolean {
+  return dir === '/' ? path.startsWith('/') : path === dir || path.startsWith(dir + '/');
+}
+
+/** The dataset a target names: by name, or by the path it is mounted at. */
+export function resolveTarget(inv: Inventory, t: Target): Dataset {
+  if (t.kind === 'dataset') {
+    const ds = inv.datasets.find((d) => d.name === t.name);
+    if (!ds) throw new UsageError(`no such ZFS filesystem: ${t.name}`);
+    return ds;
+  }
+  const exact =
+    inv.datasets.find((d) => d.mountedAt === t.path) ??
+    inv.datasets.find((d) => d.mountedAt === null && d.mountpoint === t.path);
+  if (exact) return exact;
+  let holder: Dataset | undefined;
+  for (const d of inv.datasets) {
+    if (d.mountedAt && isUnder(t.path, d.mountedAt) && (!holder || d.mountedAt.length > holder.mountedAt!.length)) {
+      holder = d;
+    }
+  }
+  if (holder) {
+    throw new UsageError(
+      `${t.path} is not the mount point of a dataset: it is inside ${holder.name} (mounted at ${holder.mountedAt}); name that dataset instead`,
+    );
+  }
+  throw new UsageError(`${t.path} is not on a ZFS filesystem`);
+}
+
+export function skipReason(d: Dataset): string | null {
+  if (d.keystatus === 'unavailable') return 'encrypted and its key is not loaded (keystatus=unavailable)';
+  if (d.canmount === 'off') return 'canmount=off';
+  if (d.mountpoint === 'none') return 'mountpoint=none';
+  if (d.mountedAt === null) return d.mountpoint === 'legacy' ? 'mountpoint=legacy and not in the mount table' : 'not mounted';
+  return null;
+}
+
+const within = (name: string, root: string) => name === root || name.startsWith(root + '/');
+
+export function select(inv: Inventory, o: SelectOptions): Selection {
+  if (!o.all && o.targets.length === 0) throw new UsageError('no datasets or paths given (use -a for all)');
+  const roots = o.all ? inv.datasets : o.targets.map((t) => resolveTarget(inv, t));
+  const excluded = o.excludes.map((t) => resolveTarget(inv, t).name);
+
+  const chosen = new Map<string, Dataset>();
+  for (const root of roots) {
+    chosen.set(root.name, root);
+    if (o.recursive) for (const d of inv.datasets) if (d.name.startsWith(root.name + '/')) chosen.set(d.name, d);
+  }
+  const selected: Dataset[] = [];
+  const skipped: Skipped[] = [];
+  for (const d of chosen.values()) {
+    const ex = excluded.find((e) => within(d.name, e));
+    if (ex) {
+      skipped.push({ dataset: d.name, reason: ex === d.name ? 'excluded' : `excluded with ${ex}` });
+      continue;
+    }
+    const why = skipReason(d);
+    if (why) skipped.push({ dataset: d.name, reason: why });
+    else selected.push(d);
+  }
+  const seen = new Map<string, string>();
+  for (const d of selected) {
+    const other = seen.get(d.mountedAt!);
+    if (other) throw new UsageError(`${other} and ${d.name} are both mounted at ${d.mountedAt}`);
+    seen.set(d.mountedAt!, d.name);
+  }
+  return { selected, skipped };
+}

@@ -1,0 +1,23 @@
+// What differs between Linux and FreeBSD: the mount table, how a snapshot is
+// mounted, where runtime state lives, what identifies a boot, namespaces.
+import type { Runner } from '../core/exec.js';
+import type { MountEntry } from '../discover/mount-table.js';
+
+export interface SnapshotMount {
+  dataset: string;
+  snapshot: string; // the part after '@'
+  mountpoint: string; // where the live dataset is mounted
+  target: string; // where the snapshot goes
+}
+
+export interface Platform {
+  readonly name: 'linux' | 'freebsd';
+  readMounts(runner: Runner): Promise<MountEntry[]>;
+  mountArgv(m: SnapshotMount): string[];
+  umountArgv(target: string): string[];
+  /** Runtime state (lock, journal); cleared at boot. */
+  readonly stateDir: string;
+  bootId(runner: Runner): Promise<string>;
+  /** Private mount namespaces (the `paths` layout for restic). */
+  readonly hasMountNamespaces: boolean;
+}
