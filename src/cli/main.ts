@@ -52,7 +52,8 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
     const platform = platformFor();
     const runner = new SystemRunner(reporter, opts.dryRun);
     const code = opts.mode === 'cleanup' ? await cleanupCommand(opts, platform, runner, reporter) : await backup(opts, flavour, platform, runner, reporter, interrupt);
-    if (process.env['KOPIATOMIC_COUNT_PROCESSES']) reporter.event('process-counts', { counts: runner.counts });
+    // For the benchmark: processes started per program, and our peak RSS.
+    if (process.env['KOPIATOMIC_COUNT_PROCESSES']) reporter.event('process-counts', { counts: runner.counts, maxRssKiB: process.resourceUsage().maxRSS });
     return code;
   } catch (e) {
     return fail(e, flavour, reporter);

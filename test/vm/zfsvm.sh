@@ -384,14 +384,20 @@ run() {
 
 # ----------------------------------------------------------------- main --
 
+# One build per flavour at a time: a second caller waits, then finds it built.
+build_locked() {
+  mkdir -p "$ZFSVM_DIR"
+  exec 9>"$ZFSVM_DIR/.build-$ZFSVM_FLAVOUR.lock"
+  flock 9
+  if need_build; then build
+  else log "guest already built and up to date: $GUEST (ZFSVM_REBUILD=1 to rebuild)"; fi
+  exec 9>&-
+}
+
 case ${1:-} in
-  build)
-    if need_build; then build
-    else log "guest already built and up to date: $GUEST (ZFSVM_REBUILD=1 to rebuild)"; fi ;;
+  build) build_locked ;;
   run) shift; run "$@" ;;
   path) echo "$GUEST" ;;
   ''|-h|--help) sed -n '2,/^set -euo/{/^# shellcheck/d; /^#/s/^# \{0,1\}//p}' "$0"; exit 2 ;;
-  *)
-    if need_build; then build; fi
-    run "$@" ;;
+  *) build_locked; run "$@" ;;
 esac

@@ -1,0 +1,215 @@
+// End-to-end helpers. These tests need real ZFS and root: they run inside the
+// rig's guest (ZFSVM=1) or, with KOPIATOMIC_E2E_HOST=1, on any host with ZFS,
+// where each test makes its own throw-away file-backed pool. They assert on
+// what the system shows (zfs list, the mount table, restic restores), never on
+// what kopiatomic printed.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { platform } from 'node:os';
+import { join, posix, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseMountinfo, parseMountP, type MountEntry } from '../../src/discover/mount-table.js';
+
+export const IN_GUEST = process.env['ZFSVM'] === '1';
+export const ON_HOST = process.env['KOPIATOMIC_E2E_HOST'] === '1';
+if (!IN_GUEST && !ON_HOST) {
+  throw new Error(
+    'the end-to-end suite needs real ZFS and root: run it with `npm run test:e2e` (in the guest) or KOPIATOMIC_E2E_HOST=1 on a ZFS host (`npm run test:host`)',
+  );
+}
+
+export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
+export const KOPIATOMIC = join(ROOT, 'dist/src/bin/kopiatomic.js');
+export const RESTOMIC = join(ROOT, 'dist/src/bin/restomic.js');
+export const SCRATCH = '/var/tmp/kopiatomic-e2e';
+
+export function sh(cmd: string, ...args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+export function shOk(cmd: string, ...args: string[]): boolean {
+  try {
+    sh(cmd, ...args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function zfs(...args: string[]): string {
+  return sh('zfs', ...args);
+}
+
+let counter = 0;
+
+/** A throw-away pool on a sparse file; destroy() removes it and the file. */
+export class Pool {
+  readonly file: string;
+  readonly mountpoint: string;
+
+  private constructor(readonly name: string) {
+    this.file = `${SCRATCH}/${name}.img`;
+    this.mountpoint = `/${name}`;
+  }
+
+  /** datasets: paths below the pool, e.g. ['a', 'b', 'b/nested']; extra `-o` per dataset optional. */
+  static create(datasets: (string | { name: string; props?: Record<string, string> })[] = [], size = '256M'): Pool {
+    mkdirSync(SCRATCH, { recursive: true });
+    const p = new Pool(`kt${process.pid % 100000}x${++counter}`);
+    sh('truncate', '-s', size, p.file);
+    sh('zpool', 'create', '-f', '-O', 'atime=off', '-O', `mountpoint=${p.mountpoint}`, p.name, p.file);
+    for (const d of datasets) {
+      const spec = typeof d === 'string' ? { name: d } : d;
+      const props = Object.entries(spec.props ?? {}).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
+      zfs('create', '-p', ...props, `${p.name}/${spec.name}`);
+    }
+    return p;
+  }
+
+  ds(rel = ''): string {
+    return rel ? `${this.name}/${rel}` : this.name;
+  }
+
+  path(rel = ''): string {
+    return rel ? posix.join(this.mountpoint, rel) : this.mountpoint;
+  }
+
+  /** Snapshots of this pool: name -> createtxg. */
+  snapshots(): string[] {
+    return zfs('list', '-H', '-t', 'snapshot', '-o', 'name', '-r', this.name).split('\n').filter(Boolean);
+  }
+
+  destroy(): void {
+    // A failed test may leave our mounts; never leave the pool behind.
+    for (const m of mounts().filter((m) => m.source.startsWith(this.name + '/') || m.source.startsWith(this.name + '@'))) {
+      shOk('umount', '-f', m.target);
+    }
+    shOk('zpool', 'destroy', '-f', this.name);
+    rmSync(this.file, { force: true });
+  }
+}
+
+export function mounts(): MountEntry[] {
+  return platform() === 'linux' ? parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')) : parseMountP(sh('mount', '-p'));
+}
+
+export function mountsUnder(root: string): MountEntry[] {
+  return mounts().filter((m) => m.target === root || m.target.startsWith(root + '/'));
+}
+
+export interface Leftovers {
+  snapshots: string[];
+  holds: string[];
+  mounts: string[];
+  rootEntries: string[];
+}
+
+/** Everything of ours that a run could leave: snapshots, holds, mounts, folders. */
+export function leftovers(pools: Pool[], mountRoot: string): Leftovers {
+  const snaps = pools.flatMap((p) => p.snapshots()).filter((s) => s.includes('@kopiatomic'));
+  const holds = snaps.length ? sh('zfs', 'holds', '-H', ...snaps).split('\n').filter(Boolean) : [];
+  const rootEntries = existsSync(mountRoot) ? readdirSync(mountRoot) : [];
+  return { snapshots: snaps, holds, mounts: mountsUnder(mountRoot).map((m) => m.target), rootEntries };
+}
+
+export const CLEAN: Leftovers = { snapshots: [], holds: [], mounts: [], rootEntries: [] };
+
+export interface RunResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  events: Record<string, unknown>[];
+}
+
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Called for each --json event as it arrives, with the child process. */
+  onEvent?: (e: Record<string, unknown>, child: ChildProcess) => void;
+  timeoutMs?: number;
+}
+
+export function run(bin: string, args: string[], o: RunOptions = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let buf = '';
+    const events: Record<string, unknown>[] = [];
+    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
+    child.stdout.on('data', (b: Buffer) => {
+      const s = b.toString('utf8');
+      stdout += s;
+      buf += s;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        if (!line.startsWith('{')) continue;
+        try {
+          const e = JSON.parse(line) as Record<string, unknown>;
+          events.push(e);
+          o.onEvent?.(e, child);
+        } catch {
+          // not an event
+        }
+      }
+    });
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (process.env['E2E_VERBOSE'] === '1') process.stderr.write(stderr);
+      resolvePromise({ code, signal, stdout, stderr, events });
+    });
+  });
+}
+
+/** A fresh restic repository; its env is what restic needs to use it. */
+export function resticRepo(): NodeJS.ProcessEnv {
+  mkdirSync(SCRATCH, { recursive: true });
+  const repo = `${SCRATCH}/restic-${process.pid}-${++counter}`;
+  rmSync(repo, { recursive: true, force: true });
+  const env = { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD: 'e2e-password', RESTIC_CACHE_DIR: `${SCRATCH}/restic-cache` };
+  execFileSync('restic', ['init', '-q'], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  return env;
+}
+
+export function restic(env: NodeJS.ProcessEnv, ...args: string[]): string {
+  return execFileSync('restic', args, { env: { ...process.env, ...env }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Every entry below dir: relative path -> type and content hash, for byte-for-byte comparison. */
+export function treeDigest(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const r = rel ? `${rel}/${name}` : name;
+      const p = join(dir, r);
+      const st = lstatSync(p);
+      if (st.isDirectory()) {
+        out[r] = 'dir';
+        walk(r);
+      } else if (st.isSymbolicLink()) out[r] = `link:${readlinkSync(p)}`;
+      else out[r] = `file:${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
+    }
+  };
+  walk('');
+  return out;
+}
+
+export function scratchDir(tag: string): string {
+  const d = `${SCRATCH}/${tag}-${process.pid}-${++counter}`;
+  rmSync(d, { recursive: true, force: true });
+  mkdirSync(d, { recursive: true });
+  return d;
+}
+
+export function events(r: RunResult, name: string): Record<string, unknown>[] {
+  return r.events.filter((e) => e['event'] === name);
+}
+
+export function summary(r: RunResult): Record<string, unknown> | undefined {
+  return events(r, 'summary').at(-1);
+}

@@ -1,0 +1,11 @@
+#!/bin/bash
+# Runs inside the guest (see zfsvm.sh): the end-to-end suite against real OpenZFS.
+# Arguments: test files (default: all of dist/test/e2e).
+set -u
+echo "guest: $(uname -r), $(zfs version | head -n1), $(restic version | cut -d' ' -f1-2), node $(node --version)"
+files=("$@"); [ ${#files[@]} -gt 0 ] || files=(dist/test/e2e/)
+start=$(date +%s)
+node --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+rc=$?
+echo "guest: e2e suite took $(( $(date +%s) - start ))s, exit $rc"
+exit $rc
