@@ -1,46 +1,92 @@
 // Runs inside `unshare --mount --propagation private`: mounts the snapshots
 // over the real mount points, keeps the engine's own folders writable, then
 // runs the engine and exits with its status. Internal: started by kopiatomic.
-import { mkdirSync, existsSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+//
+// Nothing here needs undoing: every mount is made in this private namespace,
+// and the kernel removes them all when its last process exits.
+import { existsSync, mkdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
 import { SystemRunner } from '../core/exec.js';
 import { Reporter } from '../core/report.js';
 import type { NamespaceJob } from '../execute/namespace.js';
 import { linux } from '../platform/linux.js';
 
 const job = JSON.parse(process.argv[2] ?? '{}') as NamespaceJob;
-const reporter = new Reporter({ json: false, verbosity: process.env['KOPIATOMIC_VERBOSE'] === '1' ? 2 : 1, name: 'kopiatomic[ns]', out: (l) => process.stderr.write(l + '\n') });
+const reporter = new Reporter({
+  json: false,
+  verbosity: process.env['KOPIATOMIC_VERBOSE'] === '1' ? 2 : 1,
+  name: 'kopiatomic[ns]',
+  out: (l) => process.stderr.write(l + '\n'),
+});
 const runner = new SystemRunner(reporter, false);
 
+/** p is dir or below it. */
 const under = (p: string, dir: string) => dir === '/' || p === dir || p.startsWith(dir + '/');
 
+let child: ChildProcess | null = null;
+let stopping: NodeJS.Signals | null = null;
+
+function stop(sig: NodeJS.Signals): void {
+  stopping ??= sig;
+  if (child && child.exitCode === null && child.signalCode === null) child.kill(sig);
+  else if (!child) process.exit(128 + (constants.signals[sig] ?? 15));
+}
+
+// The namespace lives as long as we do. If kopiatomic dies (even by SIGKILL),
+// stop the engine and go, so the snapshot mounts vanish and the next run's
+// recovery can destroy the snapshots.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid === parent) return;
+  reporter.warn(`kopiatomic (pid ${parent}) is gone: stopping the engine`);
+  stop('SIGTERM');
+  setTimeout(() => {
+    child?.kill('SIGKILL');
+    process.exit(128 + 9);
+  }, 10_000).unref();
+}, 1000).unref();
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
+
 async function main(): Promise<number> {
+  const targets = job.mounts.map((m) => m.target);
+  // A writable folder that holds a frozen mount point keeps its live content
+  // (with whatever is mounted below it): the engine must be able to write there.
+  const keep = job.keepWritable.filter((p) => existsSync(p) && targets.some((t) => under(p, t)));
+  const liveOnly = (t: string) => keep.some((k) => under(t, k));
+
   // Stage the writable folders on a private tmpfs before the snapshots hide them.
-  const keep = job.keepWritable.filter((p) => existsSync(p) && job.mounts.some((m) => under(p, m.target)));
-  if (keep.length) {
+  const staged = keep.map((p, i) => ({ live: p, stage: `${job.staging}/${i}` }));
+  if (staged.length) {
     mkdirSync(job.staging, { recursive: true, mode: 0o700 });
     await runner.run(['mount', '-t', 'tmpfs', '-o', 'mode=0700,size=1m', 'kopiatomic-ns', job.staging]);
   }
-  const staged = keep.map((p, i) => ({ live: p, stage: `${job.staging}/${i}` }));
   for (const s of staged) {
     mkdirSync(s.stage);
-    await runner.run(['mount', '--bind', s.live, s.stage]);
+    await runner.run(['mount', '--rbind', s.live, s.stage]);
   }
+  // Parents first: a child's mount point is a folder inside its parent's snapshot.
   for (const m of job.mounts) {
+    if (liveOnly(m.target)) {
+      reporter.warn(`${m.target} holds a folder ${job.argv[0]} writes to; it is read live, not from the snapshot`);
+      continue;
+    }
     await runner.run(linux.mountArgv({ dataset: m.dataset, snapshot: m.snapshot, mountpoint: m.target, target: m.target }));
   }
   for (const s of staged) {
-    if (existsSync(s.live)) await runner.run(['mount', '--bind', s.stage, s.live]);
-    else reporter.warn(`${s.live} did not exist when the snapshot was taken; it is read-only in the backup namespace`);
+    if (existsSync(s.live)) await runner.run(['mount', '--rbind', s.stage, s.live]);
+    else reporter.warn(`${s.live} did not exist when the snapshot was taken; it is read-only during the backup`);
   }
-  const child = spawn(job.argv[0]!, job.argv.slice(1), { stdio: 'inherit' });
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  if (stopping) return 128 + (constants.signals[stopping] ?? 15);
+
+  child = spawn(job.argv[0]!, job.argv.slice(1), { stdio: 'inherit' });
+  const c = child;
   return new Promise((resolve) => {
-    child.on('error', (e) => {
+    c.on('error', (e) => {
       reporter.error(`${job.argv[0]}: ${e.message}`);
       resolve(127);
     });
-    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + 15 : 1)));
+    c.on('close', (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 15) : 1)));
   });
 }
 

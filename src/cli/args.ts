@@ -76,6 +76,8 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     if (positionals.length) throw new UsageError('cleanup takes no datasets');
   }
 
+  if (mode === 'backup' && !v.all && positionals.length === 0) throw new UsageError('no datasets or paths given (use -a for all)');
+
   const command = v.command !== undefined ? splitWords(v.command) : null;
   if (command !== null && command.length === 0) throw new UsageError('-c needs a command');
   let engine: Engine;

@@ -3,13 +3,14 @@
 import { lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SystemRunner } from '../core/exec.js';
 import { CommandError, LockedError, SetupError, UsageError } from '../core/errors.js';
-import { EXIT, type Status } from '../core/exit-codes.js';
+import { EXIT, interruptedCode, type Status } from '../core/exit-codes.js';
 import { Reporter } from '../core/report.js';
 import { discover } from '../discover/inventory.js';
 import { toTarget } from '../discover/targets.js';
 import { applyPlan } from '../execute/apply.js';
 import { runHook } from '../execute/hooks.js';
 import { Interrupt } from '../execute/interrupt.js';
+import { prepareNamespace } from '../execute/namespace.js';
 import { runStatus } from '../execute/status.js';
 import { platformFor } from '../platform/detect.js';
 import type { Platform } from '../platform/platform.js';
@@ -62,10 +63,10 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
   }
 }
 
-function fail(e: unknown, flavour: Flavour, reporter: Reporter): number {
+function fail(e: unknown, flavour: Flavour, reporter: Reporter, override?: { status: Status; code: number }): number {
   const err = e as Error & { exitCode?: number };
-  const code = e instanceof UsageError || e instanceof SetupError || e instanceof LockedError ? err.exitCode! : e instanceof CommandError ? EXIT.setupFailed : EXIT.internal;
-  const status: Status = code === EXIT.usage ? 'usage' : code === EXIT.locked ? 'locked' : code === EXIT.setupFailed ? 'setup-failed' : 'internal-error';
+  const code = override?.code ?? (e instanceof UsageError || e instanceof SetupError || e instanceof LockedError ? err.exitCode! : e instanceof CommandError ? EXIT.setupFailed : EXIT.internal);
+  const status: Status = override?.status ?? (code === EXIT.usage ? 'usage' : code === EXIT.locked ? 'locked' : code === EXIT.setupFailed ? 'setup-failed' : 'internal-error');
   reporter.error(err.message);
   if (e instanceof UsageError && !reporter.json) process.stderr.write(`${usageLine(flavour)}\nTry '${flavour.name} -h' for help.\n`);
   if (code === EXIT.internal && err.stack) reporter.verbose(err.stack);
@@ -153,6 +154,8 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
     if (opts.layout === 'paths' && selection.selected.some((d) => d.mountedAt === '/') && !opts.engine.needsTree(opts.layout, platform)) {
       throw new UsageError('the paths layout cannot freeze the root filesystem (/) in a namespace; exclude it or use --layout tree');
     }
+    const sourcesProblem = opts.engine.sourcesProblem?.(opts.layout, selection.selected.map((d) => d.mountedAt!));
+    if (sourcesProblem) throw new UsageError(sourcesProblem);
 
     const runId = newRunId();
     const plan: Plan = buildPlan({
@@ -189,6 +192,7 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
     reporter.event('plan', { dryRun: false, runId: plan.runId, snapshot: plan.snapshot, datasets: selection.selected.map((d) => d.name), skipped: selection.skipped, pools: plan.pools });
     reporter.info(`run ${plan.runId}: ${selection.selected.length} dataset(s) in ${plan.pools.length} pool(s) with ${opts.engine.name}`);
 
+    prepareNamespace(plan, reporter);
     journal = new Journal(jpath, plan.runId);
     journal.begin(plan.snapshot, plan.owner, plan.mountRoot);
     const result = await applyPlan(plan, { runner, reporter, interrupt, journal, env: hookEnv });
@@ -210,7 +214,11 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
     reporter.info(`finished: ${status.status} (exit ${status.code})`);
   } catch (e) {
     journal?.close(false);
-    status = { status: e instanceof UsageError ? 'usage' : 'setup-failed', code: fail(e, flavour, reporter) };
+    status = interrupt.signal
+      ? { status: 'interrupted', code: interruptedCode(interrupt.signal) }
+      : { status: e instanceof UsageError ? 'usage' : 'setup-failed', code: 0 };
+    const code = fail(e, flavour, reporter, status.status === 'interrupted' ? status : undefined);
+    if (status.status !== 'interrupted') status.code = code;
   } finally {
     if (opts.post && postAllowed) {
       const rc = await runHook('post', opts.post, { ...hookEnv, KOPIATOMIC_STATUS: status.status, KOPIATOMIC_EXIT_CODE: String(status.code) }, runner, reporter, interrupt);

@@ -52,6 +52,8 @@ export interface Engine {
   needsTree(layout: Layout, platform: Platform): boolean;
   /** A reason the layout cannot be used here, or null. */
   layoutProblem(layout: Layout, platform: Platform, probe: Probe): string | null;
+  /** A reason these mount points cannot be backed up with the layout, or null. */
+  sourcesProblem?(layout: Layout, paths: string[]): string | null;
   probe(runner: Runner, command: string[]): Promise<Probe>;
   calls(ctx: EngineContext): EngineCall[];
   /** Keep stdout (still shown live) to read the outcome from it. */

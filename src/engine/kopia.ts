@@ -1,5 +1,13 @@
 // kopia: `kopia snapshot create` of the tree, or one call per dataset with
 // --override-source (kopia >= 0.14) so each keeps its own source, policy and history.
+//
+// Flags as kopia defines them (cli/command_snapshot_create.go):
+//   --override-source=SRC  the source recorded for the snapshot, parsed like a
+//                          source argument ("user@host:/path" or "/path"); kopia
+//                          then marks that source's scheduling policy manual
+//   --start-time=TIME      Go layout "2006-01-02 15:04:05 MST"
+//   --tags=KEY:VALUE       repeatable; stored as "tag:KEY"
+//   --json                 one manifest per source, on one line of stdout
 import type { Engine, EngineContext, Outcome } from './engine.js';
 import { formatUtc, topSources } from './engine.js';
 import { atLeast } from './restic.js';
@@ -8,6 +16,15 @@ import { atLeast } from './restic.js';
 export function parseKopiaVersion(out: string): number[] | null {
   const m = /(?:^|\s)v?(\d+)\.(\d+)\.(\d+)/.exec(out);
   return m ? [Number(m[1]), Number(m[2]), Number(m[3])] : null;
+}
+
+/** Mount points kopia cannot take as --override-source: it reads "a@b" as user@host. */
+export function kopiaSourcesProblem(layout: string, paths: string[]): string | null {
+  if (layout !== 'paths') return null;
+  const bad = paths.filter((p) => p.includes('@'));
+  return bad.length
+    ? `kopia cannot record ${bad.join(', ')} as a source (it reads "@" in --override-source as user@host); use --layout tree or exclude ${bad.length > 1 ? 'them' : 'it'}`
+    : null;
 }
 
 function flags(ctx: EngineContext): string[] {
@@ -48,15 +65,21 @@ export const kopiaEngine: Engine = {
     if (!v) return 'could not read the kopia version; the paths layout needs kopia 0.14 or newer';
     return atLeast(v, [0, 14, 0]) ? null : `kopia ${v.join('.')} is too old for the paths layout (--override-source needs 0.14 or newer)`;
   },
+  sourcesProblem: kopiaSourcesProblem,
   async probe(runner, command) {
+    // kopia prints "0.17.0 build: <commit> from: kopia/kopia" (to stdout; stderr is read too, just in case).
     const r = await runner.run([command[0]!, '--version'], { okCodes: [1] }).catch(() => null);
-    return { version: r?.stdout.trim().split('\n')[0] };
+    const line = [r?.stdout, r?.stderr].map((o) => o?.trim().split('\n')[0] ?? '').find((l) => parseKopiaVersion(l));
+    return { version: line ?? r?.stdout.trim().split('\n')[0] };
   },
   calls(ctx) {
     if (ctx.layout === 'paths') {
-      // One call per source, in sequence: each reads the same frozen instant,
-      // and one kopia process at a time keeps the repository lock, cache and
-      // upload parallelism (which kopia does itself) uncontended.
+      // One call per source (--override-source names one source), in sequence:
+      // each reads the same frozen tree, so order does not change what is
+      // saved; kopia parallelises hashing and uploads inside one process
+      // (--parallel), and one process at a time keeps its cache, memory and
+      // bandwidth uncontended, its manifests on stdout apart, and each exit
+      // code tied to one source. See README "Layouts".
       return topSources(ctx.sources).map((s) => ({
         argv: [...ctx.command, ...flags(ctx), `--override-source=${s.path}`, ...ctx.options, s.readFrom],
         env: {},

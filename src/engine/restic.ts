@@ -1,7 +1,9 @@
 // restic: `restic backup` of the tree, or of the real paths inside a private
 // mount namespace (Linux) so that parents, policies and restores keep the real paths.
+import { which } from '../cli/which.js';
 import type { Engine, EngineContext } from './engine.js';
 import { formatLocal, topSources } from './engine.js';
+import { mountOrder } from '../plan/plan.js';
 
 /** "restic 0.17.3 compiled with ..." -> [0, 17, 3] */
 export function parseResticVersion(out: string): number[] | null {
@@ -25,10 +27,14 @@ export const resticEngine: Engine = {
   name: 'restic',
   defaultCommand: ['restic', 'backup'],
   needsTree: (layout, platform) => !(layout === 'paths' && platform.hasMountNamespaces),
-  layoutProblem: (layout, platform) =>
-    layout === 'paths' && !platform.hasMountNamespaces
-      ? `the paths layout for restic needs private mount namespaces, which ${platform.name} does not have; use --layout tree`
-      : null,
+  layoutProblem: (layout, platform) => {
+    if (layout !== 'paths') return null;
+    if (!platform.hasMountNamespaces) {
+      return `the paths layout for restic needs private mount namespaces, which ${platform.name} does not have; use --layout tree (the default)`;
+    }
+    if (!which('unshare')) return 'the paths layout for restic needs unshare(1) (util-linux), which is not in PATH';
+    return null;
+  },
   async probe(runner, command) {
     const r = await runner.run([command[0]!, 'version'], { okCodes: [1] }).catch(() => null);
     const v = r ? parseResticVersion(r.stdout) : null;
@@ -46,9 +52,8 @@ export const resticEngine: Engine = {
           argv: [...ctx.command, ...commonFlags(ctx), ...ctx.options, ...tops.map((s) => s.path)],
           env,
           namespace: {
-            mounts: [...ctx.sources]
-              .sort((a, b) => a.path.split('/').length - b.path.split('/').length)
-              .map((s) => ({ dataset: s.dataset, snapshot: ctx.snapshot, target: s.path })),
+            // Parents first: a nested mount point is a folder in its parent's snapshot.
+            mounts: mountOrder(ctx.sources.map((s) => ({ dataset: s.dataset, snapshot: ctx.snapshot, target: s.path }))),
           },
         },
       ];

@@ -1,7 +1,7 @@
 // The journal: before each change the run appends (and fsyncs) how to undo
 // it; cleanup appends a "done" for each undo. Whatever is left without a
 // "done" after a crash is what recovery must undo, newest first.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import type { Action } from '../plan/plan.js';
 import { stateKey } from './lock.js';
 
@@ -21,12 +21,24 @@ export function journalPath(stateDir: string, mountRoot: string): string {
   return `${stateDir}/${stateKey(mountRoot)}.journal`;
 }
 
+/** Opens for appending; a line a crash cut short is ended first, so the next line stays readable. */
+function openForAppend(path: string): number {
+  const fd = openSync(path, 'a+', 0o600);
+  const size = fstatSync(fd).size;
+  if (size > 0) {
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    if (last[0] !== 0x0a) writeSync(fd, '\n');
+  }
+  return fd;
+}
+
 export class Journal {
   private fd: number;
   private seq = 0;
 
   constructor(readonly path: string, private readonly runId: string) {
-    this.fd = openSync(path, 'a', 0o600);
+    this.fd = openForAppend(path);
   }
 
   private append(line: Line): void {
@@ -53,6 +65,17 @@ export class Journal {
   close(remove: boolean): void {
     closeSync(this.fd);
     if (remove) rmSync(this.path, { force: true });
+  }
+}
+
+/** Recovery undid an entry a dead run left: record it, so it is never undone twice. */
+export function markDone(path: string, p: PendingUndo): void {
+  const fd = openForAppend(path);
+  try {
+    writeSync(fd, JSON.stringify({ op: 'done', seq: p.seq, runId: p.runId }) + '\n');
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -1,7 +1,7 @@
 // One run per mount root. The lock is a file created with O_EXCL under the
 // runtime state folder (/run, cleared at boot), holding the owner's pid and
 // boot id, so a lock left by a dead process or an earlier boot is recognised.
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync, fsyncSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { LockedError } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
 
@@ -10,6 +10,8 @@ export interface LockOwner {
   boot: string;
   mountRoot: string;
   started: string;
+  /** The process's start time in clock ticks since boot (Linux), so a reused pid is not mistaken for the owner. */
+  startTicks?: string;
 }
 
 export function stateKey(mountRoot: string): string {
@@ -25,8 +27,28 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-export function ownerAlive(o: { pid: number; boot: string }, boot: string): boolean {
-  return o.boot === boot && pidAlive(o.pid);
+/** State and start time of a process from /proc (Linux); null where there is no /proc. */
+function procStat(pid: number): { state: string; startTicks: string } | null {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+    return { state: f[0] ?? '', startTicks: f[19] ?? '' };
+  } catch {
+    return null;
+  }
+}
+
+export function ownStartTicks(): string | undefined {
+  return procStat(process.pid)?.startTicks || undefined;
+}
+
+/** Same boot, pid alive, not a zombie, and (where known) the same process, not a reuse of its pid. */
+export function ownerAlive(o: { pid: number; boot: string; startTicks?: string }, boot: string): boolean {
+  if (o.boot !== boot || !Number.isInteger(o.pid) || o.pid <= 0 || !pidAlive(o.pid)) return false;
+  const st = procStat(o.pid);
+  if (st && st.state === 'Z') return false;
+  if (st && o.startTicks && st.startTicks && st.startTicks !== o.startTicks) return false;
+  return true;
 }
 
 function readOwner(path: string): LockOwner | null {
@@ -38,7 +60,11 @@ function readOwner(path: string): LockOwner | null {
 }
 
 export class Lock {
-  private constructor(readonly path: string, readonly previous: LockOwner | null) {}
+  private constructor(
+    readonly path: string,
+    readonly previous: LockOwner | null,
+    private readonly me: LockOwner,
+  ) {}
 
   /** The owner of a lock that was taken over, if any: recovery must look for its leftovers. */
   get tookOver(): LockOwner | null {
@@ -48,7 +74,7 @@ export class Lock {
   static async acquire(stateDir: string, mountRoot: string, boot: string, waitSeconds: number, reporter: Reporter): Promise<Lock> {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const path = `${stateDir}/${stateKey(mountRoot)}.lock`;
-    const me: LockOwner = { pid: process.pid, boot, mountRoot, started: new Date().toISOString() };
+    const me: LockOwner = { pid: process.pid, boot, mountRoot, started: new Date().toISOString(), startTicks: ownStartTicks() };
     const deadline = Date.now() + waitSeconds * 1000;
     let announced = false;
     let previous: LockOwner | null = null;
@@ -58,7 +84,7 @@ export class Lock {
         writeSync(fd, JSON.stringify(me) + '\n');
         fsyncSync(fd);
         closeSync(fd);
-        return new Lock(path, previous);
+        return new Lock(path, previous, me);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
@@ -74,16 +100,25 @@ export class Lock {
           continue;
         }
         const moved = readOwner(aside);
-        if (moved && ownerAlive(moved, boot)) {
-          // We raced and moved a live lock: put it back and keep waiting.
-          try { renameSync(aside, path); } catch { /* it is theirs to recreate */ }
+        // What we moved may not be what we judged: a run may have made a new
+        // lock meanwhile (and may not have written it yet).
+        const live = moved ? ownerAlive(moved, boot) : Date.now() - safeMtime(aside) <= 10_000;
+        if (live) {
+          // We raced and moved a live lock: put it back (never over a lock
+          // someone made meanwhile) and keep waiting.
+          try {
+            linkSync(aside, path);
+          } catch {
+            /* someone else holds `path` now; release() never removes a lock that is not its own */
+          }
+          rmSync(aside, { force: true });
         } else {
           rmSync(aside, { force: true });
-          previous = owner;
+          previous = moved ?? owner ?? { pid: 0, boot: '', mountRoot, started: 'an unknown time' };
           reporter.warn(
-            owner
-              ? `took over a stale lock of pid ${owner.pid} (${owner.boot === boot ? 'process gone' : 'an earlier boot'}) from ${owner.started}`
-              : 'took over an unreadable stale lock',
+            previous.pid
+              ? `took over a stale lock of pid ${previous.pid} (${previous.boot === boot ? 'process gone' : 'an earlier boot'}) from ${previous.started}: cleaning up after it`
+              : 'took over an unreadable stale lock: cleaning up after it',
           );
           continue;
         }
@@ -100,7 +135,10 @@ export class Lock {
     }
   }
 
+  /** Removes the lock, but only while it is still ours: never another run's. */
   release(): void {
+    const o = readOwner(this.path);
+    if (o && (o.pid !== this.me.pid || o.boot !== this.me.boot || o.started !== this.me.started)) return;
     rmSync(this.path, { force: true });
   }
 }

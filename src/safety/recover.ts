@@ -8,9 +8,9 @@ import { CommandError, quoteArgv } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
 import { parseSnapshotList, zfsListSnapshotsArgv, type SnapshotRow } from '../discover/zfs-list.js';
 import type { Platform } from '../platform/platform.js';
-import { HOLD_TAG } from '../plan/naming.js';
+import { HOLD_TAG, PREFIX, snapshotNameFor } from '../plan/naming.js';
 import type { Action } from '../plan/plan.js';
-import { readPending } from './journal.js';
+import { markDone, readPending } from './journal.js';
 import { ownerAlive } from './lock.js';
 
 export interface RecoverOptions {
@@ -32,11 +32,17 @@ export interface RecoverResult {
 /** Errors that mean the thing to undo is already gone. */
 const GONE = /not mounted|no mount point|not found|does not exist|could not find any snapshots|no such tag|ENOENT|no such file/i;
 
-function ours(s: SnapshotRow, boot: string): boolean {
-  if (!s.run || !s.owner) return false;
-  const i = s.owner.lastIndexOf(':');
-  const pid = Number(s.owner.slice(i + 1));
-  return !ownerAlive({ boot: s.owner.slice(0, i), pid }, boot);
+/**
+ * A snapshot is ours to destroy only if it carries our run property, set by
+ * us (its name is the one we derive from that run id, so a user snapshot
+ * that merely inherits the property does not qualify), and the run that
+ * made it (owner "bootid:pid") is not alive. Anything else is left alone.
+ */
+export function staleOurs(s: SnapshotRow, boot: string): boolean {
+  if (!s.run || !s.owner || s.snapshot !== snapshotNameFor(s.run)) return false;
+  const m = /^([^:]+):(\d+)$/.exec(s.owner);
+  if (!m) return false;
+  return !ownerAlive({ boot: m[1]!, pid: Number(m[2]) }, boot);
 }
 
 export async function recover(o: RecoverOptions): Promise<RecoverResult> {
@@ -45,51 +51,75 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   let actions = 0;
   const dry = runner.dryRun;
 
-  const doAction = async (what: string, a: Action): Promise<void> => {
-    actions++;
+  /** Undo one thing; true if it is undone (or was already gone). */
+  const doAction = async (what: string, a: Action): Promise<boolean> => {
+    reporter.event('recover', { what, command: display(a), dryRun: dry });
     if (dry) {
-      reporter.print(`${display(a)}    # recover: ${what}`);
-      return;
+      actions++;
+      if (!reporter.json) reporter.print(`${display(a)}    # recover: ${what}`);
+      return false;
     }
     try {
-      if (a.kind === 'exec') await runner.run(a.argv, { mutates: true });
-      else if (a.kind === 'rmdir') rmdirSync(a.path);
+      const unmount = a.kind === 'exec' && a.argv[0] === o.platform.umountArgv(o.mountRoot)[0];
+      await withBusyRetry(async () => {
+        if (a.kind === 'exec') await runner.run(a.argv, { mutates: true });
+        else if (a.kind === 'rmdir') rmdirSync(a.path);
+      }, unmount);
+      actions++;
       reporter.info(`recovered: ${what}`);
+      return true;
     } catch (e) {
       const msg = e instanceof CommandError ? e.stderr || e.message : (e as Error).message;
-      if (GONE.test(msg)) return;
+      if (GONE.test(msg)) return true;
       failures.push(`${what}: ${msg.trim()}`);
       reporter.warn(`recovery could not ${what}: ${msg.trim()}`);
+      return false;
     }
   };
 
-  // 1. The journal of a dead run, newest change first.
+  // 1. The journal of a dead run, newest change first; each undo is marked done.
   for (const p of readPending(o.journal)) {
-    await doAction(`${p.phase} left by run ${p.runId}`, p.action);
+    if (await doAction(`${p.phase} left by run ${p.runId}`, p.action)) markDone(o.journal, p);
   }
 
-  // 2. Mounts still under the mount root, deepest first.
-  const mounts = (await o.platform.readMounts(runner))
+  // 2. Our snapshot mounts still under the mount root, deepest first. Other
+  // mounts there are not ours: they are left alone, and never walked into.
+  const under = async () => (await o.platform.readMounts(runner)).filter((m) => m.target === o.mountRoot || m.target.startsWith(o.mountRoot + '/'));
+  const before = await under();
+  const mounts = before
+    .filter((m) => m.source.includes(`@${PREFIX}-`))
     .map((m) => m.target)
-    .filter((t) => t === o.mountRoot || t.startsWith(o.mountRoot + '/'))
     .sort((a, b) => b.length - a.length);
   for (const t of mounts) await doAction(`unmount ${t}`, { kind: 'exec', mutates: true, argv: o.platform.umountArgv(t) });
 
   // 3. Empty folders under the mount root (never the root itself: the user may own it).
-  if (existsSync(o.mountRoot)) {
-    const busy = dry ? new Set(mounts) : new Set<string>();
+  const busy = new Set((dry ? before : await under()).map((m) => m.target));
+  if (existsSync(o.mountRoot) && !busy.has(o.mountRoot)) {
     for (const dir of emptyDirsBottomUp(o.mountRoot, busy)) await doAction(`remove folder ${dir}`, { kind: 'rmdir', path: dir });
   }
 
   // 4. Our snapshots whose run is gone: release our hold, then destroy.
   if (o.scanSnapshots) {
-    const stale = parseSnapshotList((await runner.run(zfsListSnapshotsArgv())).stdout).filter((s) => ours(s, o.boot));
+    const stale = parseSnapshotList((await runner.run(zfsListSnapshotsArgv())).stdout).filter((s) => staleOurs(s, o.boot));
     for (const s of stale) {
       if (s.userrefs > 0) await doAction(`release hold on ${s.name}`, { kind: 'exec', mutates: true, argv: ['zfs', 'release', HOLD_TAG, s.name] });
       await doAction(`destroy ${s.name}`, { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', s.name] });
     }
   }
   return { actions, failures };
+}
+
+/** A mount can stay busy for a moment after its last user exits; retry briefly. */
+async function withBusyRetry(f: () => Promise<void>, retry: boolean): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await f();
+    } catch (e) {
+      const text = e instanceof CommandError ? e.stderr : (e as Error).message;
+      if (!retry || !/busy/i.test(text) || attempt >= 4) throw e;
+      await new Promise((r) => setTimeout(r, 250 * attempt));
+    }
+  }
 }
 
 /** Folders that hold nothing but empty folders; `busy` ones (still mounted) count as full. */

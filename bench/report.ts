@@ -1,0 +1,211 @@
+// Renders the benchmark's results (one .jsonl file per OpenZFS flavour, the
+// BENCH-JSON lines of bench/driver.ts) as tables on stdout and, with
+// --results FILE, as bench/RESULTS.md.
+//
+//   node dist/bench/report.js [--results bench/RESULTS.md] [--note TEXT] stable.jsonl backports.jsonl
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { basename } from 'node:path';
+
+type Obj = Record<string, unknown>;
+interface Run extends Obj {
+  tool: 'kopiatomic' | 'baseline';
+  kind: string;
+  case: string;
+  ok: boolean;
+  pools: number;
+  datasets: number;
+  txg: Record<string, string[]>;
+  snapshots: number;
+  mountsSeen: number;
+  zfs: number | null;
+  mount: number | null;
+  umount: number | null;
+  rssKiB: number | null;
+  setupMs: number;
+  teardownMs: number;
+  backupMs: number;
+  startupMs?: number | null;
+  setupExec?: Record<string, { n: number; ms: number }>;
+  teardownExec?: Record<string, { n: number; ms: number }>;
+  profiled?: boolean;
+}
+interface Profile extends Obj {
+  case: string;
+  wallMs: number;
+  categoriesMs: Record<string, number>;
+  ourSelf: { fn: string; ms: number }[];
+  ourInclusive: { fn: string; ms: number }[];
+  nodeSelf: { fn: string; ms: number }[];
+}
+
+const CASE_ORDER = ['n10', 'n100', 'n100x2', 'n1000'];
+const LABEL: Record<string, string> = { n10: 'N=10, 1 pool', n100: 'N=100, 1 pool', n100x2: 'N=100, 2 pools', n1000: 'N=1000, 1 pool' };
+
+const args = process.argv.slice(2);
+let resultsPath: string | null = null;
+const notes: string[] = [];
+const files: string[] = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--results') resultsPath = args[++i]!;
+  else if (args[i] === '--note') notes.push(args[++i]!);
+  else files.push(args[i]!);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2) : NaN;
+};
+const ratio = (k: number | null, b: number | null) => (k === null || b === null || !b ? '' : ` (${fmtRatio(k / b)})`);
+function fmtRatio(r: number): string {
+  return r >= 0.1 ? r.toFixed(2) : r >= 0.01 ? r.toFixed(3) : r.toFixed(4);
+}
+const fmt = (x: number | null | undefined) => (x === null || x === undefined || Number.isNaN(x) ? '—' : String(Math.round(x)));
+const txgCell = (r: Run | undefined) =>
+  r ? Object.keys(r.txg).sort().map((p) => String(r.txg[p]!.length)).join(' + ') || '0' : '—';
+
+function table(lines: Obj[]): string[] {
+  const runs = lines.filter((l) => l['type'] === 'run') as Run[];
+  const out: string[] = [];
+  out.push('| case | distinct createtxg per pool, k / b | zfs processes, k / b | mount + umount processes, k / b | setup ms, k / b | teardown ms, k / b | setup + teardown, k / b | kopiatomic peak RSS | goals |');
+  out.push('|---|---|---|---|---|---|---|---|---|');
+  for (const c of CASE_ORDER) {
+    const ks = runs.filter((r) => r.case === c && r.tool === 'kopiatomic' && r.kind === 'measured');
+    const bs = runs.filter((r) => r.case === c && r.tool === 'baseline');
+    if (!ks.length && !bs.length) continue;
+    const k = ks[ks.length - 1];
+    const b = bs[bs.length - 1];
+    const pools = (k ?? b)!.pools;
+    const n = (k ?? b)!.datasets;
+    const kS = ks.length ? median(ks.map((r) => r.setupMs)) : null;
+    const kT = ks.length ? median(ks.map((r) => r.teardownMs)) : null;
+    const bS = bs.length ? median(bs.map((r) => r.setupMs)) : null;
+    const bT = bs.length ? median(bs.map((r) => r.teardownMs)) : null;
+    const kM = k ? (k.mount ?? 0) + (k.umount ?? 0) : null;
+    const bM = b ? b.mount! + b.umount! : null;
+    const kST = kS !== null && kT !== null ? kS + kT : null;
+    const bST = bS !== null && bT !== null ? bS + bT : null;
+    const rss = ks.length ? median(ks.map((r) => r.rssKiB ?? NaN)) / 1024 : null;
+    const goals: string[] = [];
+    if (k) {
+      const oneTxg = Object.values(k.txg).every((t) => t.length === 1) && Object.keys(k.txg).length === pools;
+      goals.push(oneTxg ? '1 txg/pool ✓' : `1 txg/pool ✗ (${txgCell(k)})`);
+      const limit = 2 * pools + 2;
+      goals.push(
+        (k.zfs ?? Infinity) <= limit
+          ? `zfs ≤ ${limit} ✓`
+          : `zfs ≤ ${limit} ✗ (${fmt(k.zfs)} = 2×${pools} snapshot/destroy + list + hold + list creation time + release)`,
+      );
+      if (c === 'n100' || c === 'n100x2') {
+        goals.push(kST !== null && bST !== null ? (kST <= bST / 5 ? `setup+teardown ≤ 1/5 ✓ (${fmtRatio(kST / bST)})` : `setup+teardown ≤ 1/5 ✗ (${fmtRatio(kST / bST)})`) : 'setup+teardown ≤ 1/5: no baseline');
+      }
+      if (c === 'n1000') goals.push(ks.every((r) => r.ok) ? 'completes ✓' : 'completes ✗');
+      if (!ks.every((r) => r.ok)) goals.push('kopiatomic run FAILED');
+      if (k.mountsSeen !== n) goals.push(`recorder saw ${k.mountsSeen} mounts, expected ${n}`);
+    }
+    if (b && !bs.every((r) => r.ok)) goals.push('baseline run FAILED');
+    if (!b) goals.push('baseline not run at this N (BENCH_BASELINE_MAX)');
+    out.push(
+      `| ${LABEL[c] ?? c}${ks.length > 1 ? ` (median of ${ks.length})` : ''} | ${txgCell(k)} / ${txgCell(b)} | ${fmt(k?.zfs)} / ${fmt(b?.zfs)}${ratio(k?.zfs ?? null, b?.zfs ?? null)} | ${fmt(kM)} / ${fmt(bM)}${ratio(kM, bM)} | ${fmt(kS)} / ${fmt(bS)}${ratio(kS, bS)} | ${fmt(kT)} / ${fmt(bT)}${ratio(kT, bT)} | ${fmt(kST)} / ${fmt(bST)}${ratio(kST, bST)} | ${rss === null ? '—' : rss.toFixed(0) + ' MiB'} | ${goals.join('; ')} |`,
+    );
+  }
+  return out;
+}
+
+function breakdown(lines: Obj[]): string[] {
+  const runs = (lines.filter((l) => l['type'] === 'run') as Run[]).filter((r) => r.tool === 'kopiatomic');
+  const out: string[] = [];
+  out.push('| run | setup ms | node start-up | zfs (n) | mount (n) | rest: our code, spawning | teardown ms | umount (n) | zfs (n) | rest |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of runs) {
+    const s = r.setupExec ?? {};
+    const t = r.teardownExec ?? {};
+    const sum = (m: Record<string, { n: number; ms: number }>) => Object.values(m).reduce((a, x) => a + x.ms, 0);
+    const cell = (m: Record<string, { n: number; ms: number }>, p: string) => (m[p] ? `${m[p]!.ms} (${m[p]!.n})` : '0');
+    const others = (m: Record<string, { n: number; ms: number }>, skip: string[]) =>
+      Object.entries(m).filter(([p]) => !skip.includes(p)).map(([p, v]) => ` + ${p} ${v.ms} (${v.n})`).join('');
+    const startup = r.startupMs ?? 0;
+    out.push(
+      `| ${LABEL[r.case] ?? r.case}${r.kind === 'first-after-boot' ? ', first run after boot' : ''}${r.profiled ? ', under --cpu-prof' : ''} | ${fmt(r.setupMs)} | ${fmt(startup)} | ${cell(s, 'zfs')} | ${cell(s, 'mount')}${others(s, ['zfs', 'mount'])} | ${fmt(r.setupMs - startup - sum(s))} | ${fmt(r.teardownMs)} | ${cell(t, 'umount')} | ${cell(t, 'zfs')}${others(t, ['zfs', 'umount'])} | ${fmt(r.teardownMs - sum(t))} |`,
+    );
+  }
+  return out;
+}
+
+function profileSection(lines: Obj[]): string[] {
+  const out: string[] = [];
+  for (const p of lines.filter((l) => l['type'] === 'profile') as Profile[]) {
+    out.push(`CPU profile of kopiatomic at ${LABEL[p.case] ?? p.case} (node --cpu-prof, whole run, ${p.wallMs} ms):`);
+    out.push('');
+    const total = Object.values(p.categoriesMs).reduce((a, b) => a + b, 0);
+    for (const [k, v] of Object.entries(p.categoriesMs).sort((a, b) => b[1] - a[1])) out.push(`- ${k}: ${v} ms (${((100 * v) / total).toFixed(1)}%)`);
+    out.push('');
+    out.push('Our code, inclusive time (top): ' + p.ourInclusive.slice(0, 10).map((f) => `\`${f.fn}\` ${f.ms} ms`).join('; '));
+    out.push('');
+    out.push('Our code, self time (top): ' + p.ourSelf.slice(0, 8).map((f) => `\`${f.fn}\` ${f.ms} ms`).join('; '));
+    out.push('');
+    out.push('node internals, self time (top): ' + p.nodeSelf.slice(0, 6).map((f) => `\`${f.fn}\` ${f.ms} ms`).join('; '));
+    out.push('');
+  }
+  return out;
+}
+
+const doc: string[] = [];
+const now = new Date();
+doc.push('# Benchmark results');
+doc.push('');
+doc.push(`Date: ${now.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')}. Command: \`npm run bench\` (bench/run.sh).`);
+doc.push('');
+doc.push(
+  `Host: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM. ` +
+    'Guests: QEMU with TCG (software emulation, no KVM), so every process start, mount and txg sync is much slower than on real hardware; ' +
+    'ratios are more meaningful than absolute times. Other QEMU guests were running on the same host at the same time, so timings are noisy.',
+);
+doc.push('');
+doc.push(
+  'Legend: **k** = kopiatomic, **b** = baseline (the original script\'s per-dataset algorithm, bench/baseline.sh); the ratio in brackets is k ÷ b. ' +
+    'Setup = process start to the start of the backup command; teardown = end of the backup command to process exit. ' +
+    'The backup command is bench/recorder.sh, which only records the createtxg of the run\'s snapshots and the mounts under the tree root. ' +
+    'Counts are processes started by the tool itself (the recorder\'s own `zfs list` is not counted). N counts every filesystem backed up (pool root, POOL/home and N-2 users).',
+);
+doc.push('');
+for (const f of files) {
+  const lines = readFileSync(f, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Obj);
+  const e = lines.find((l) => l['type'] === 'env') as Obj | undefined;
+  const flavour = basename(f).replace(/\.jsonl$/, '');
+  doc.push(`## ${flavour}: ${e ? String(e['zfs']).trim() : 'unknown OpenZFS'}`);
+  doc.push('');
+  if (e) doc.push(`Guest: kernel ${String(e['kernel'])}, ${String(e['nproc'])} vCPUs (TCG), ${String(e['memMiB'])} MiB, node ${String(e['node'])} (\`node -e 0\` takes ${(e['nodeStartMs'] as number[]).join(' / ')} ms).`);
+  doc.push('');
+  doc.push(...table(lines));
+  doc.push('');
+  const first = (lines.filter((l) => l['type'] === 'run') as Run[]).find((r) => r.kind === 'first-after-boot');
+  if (first) {
+    doc.push(
+      `First kopiatomic run after boot (${LABEL[first.case] ?? first.case}): ${fmt(first.zfs)} zfs processes (the extra one is the recovery scan \`zfs list -t snapshot\` of every pool, done once per boot or after a crash), setup ${fmt(first.setupMs)} ms, teardown ${fmt(first.teardownMs)} ms.`,
+    );
+    doc.push('');
+  }
+  const creates = lines.filter((l) => l['type'] === 'create');
+  if (creates.length) {
+    doc.push('Pool creation (not measured as part of any run): ' + creates.map((c) => `${String(c['pool'])} ${String(c['datasets'])} filesystems in ${(Number(c['ms']) / 1000).toFixed(0)} s`).join('; ') + '.');
+    doc.push('');
+  }
+  doc.push('Where kopiatomic\'s time goes (ms; from its `exec` events, which carry each command\'s duration; node start-up = process start to the start of its first command; rest = everything else: our code, spawning, event loop):');
+  doc.push('');
+  doc.push(...breakdown(lines));
+  doc.push('');
+  doc.push(...profileSection(lines));
+}
+if (notes.length) {
+  doc.push('## Notes');
+  doc.push('');
+  for (const n of notes) doc.push(`- ${n}`);
+  doc.push('');
+}
+const text = doc.join('\n');
+process.stdout.write(text + '\n');
+if (resultsPath) writeFileSync(resultsPath, text);

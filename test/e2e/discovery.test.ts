@@ -1,0 +1,150 @@
+// Issue 3: targets, discovery and skips, bad input, the tree, the dry run.
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { CLEAN, events, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, sh, zfs } from './lib.js';
+
+function script(dir: string, name: string, body: string): string {
+  const p = `${dir}/${name}`;
+  writeFileSync(p, `#!/bin/sh\n${body}\n`);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+test('the tree: nested datasets nest, legacy mounts come from the mount table, mounts are read-only, root is 0700', async () => {
+  const pool = Pool.create(['a', 'a/inner', { name: 'legacy', props: { mountpoint: 'legacy' } }]);
+  const work = scratchDir('tree');
+  try {
+    mkdirSync('/mnt/kt-legacy', { recursive: true });
+    sh('mount', '-t', 'zfs', pool.ds('legacy'), '/mnt/kt-legacy');
+    writeFileSync('/mnt/kt-legacy/l.txt', 'legacy\n');
+    writeFileSync(pool.path('a/inner/i.txt'), 'inner\n');
+    const rec = script(work, 'look', `stat -c %a "$1" > ${work}/mode; cat "$1"/mnt/kt-legacy/l.txt "$1"${pool.path('a/inner/i.txt')} > ${work}/content; touch "$1"${pool.path('a/x')} 2> /dev/null && echo writable > ${work}/ro || echo readonly > ${work}/ro; findmnt -rn -o TARGET,SOURCE | grep "^$1" > ${work}/mounts`);
+    const r = await run(KOPIATOMIC, ['--json', '--mount-root', '/kt-tree', '--engine', 'command', '-c', rec, '-r', pool.name]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(readFileSync(`${work}/mode`, 'utf8'), '700\n');
+    assert.equal(readFileSync(`${work}/content`, 'utf8'), 'legacy\ninner\n');
+    assert.equal(readFileSync(`${work}/ro`, 'utf8'), 'readonly\n');
+    const m = readFileSync(`${work}/mounts`, 'utf8');
+    assert.match(m, new RegExp(`^/kt-tree/mnt/kt-legacy ${pool.ds('legacy')}@kopiatomic-`, 'm'));
+    assert.match(m, new RegExp(`^/kt-tree${pool.path('a/inner')} ${pool.ds('a/inner')}@kopiatomic-`, 'm'));
+    assert.deepEqual(leftovers([pool], '/kt-tree'), CLEAN);
+    assert.equal(existsSync('/kt-tree'), false, 'a mount root this run created is removed');
+  } finally {
+    sh('umount', '/mnt/kt-legacy');
+    pool.destroy();
+  }
+});
+
+test('skipped datasets are named with the reason: canmount=off, mountpoint=none, not mounted, key unavailable', async () => {
+  const pool = Pool.create([
+    { name: 'off', props: { canmount: 'off' } },
+    'off/child',
+    { name: 'none', props: { mountpoint: 'none' } },
+    { name: 'noauto', props: { canmount: 'noauto' } },
+  ]);
+  const work = scratchDir('skip');
+  try {
+    writeFileSync(`${work}/key`, 'a-long-enough-passphrase\n');
+    zfs('create', '-o', 'encryption=on', '-o', 'keyformat=passphrase', '-o', `keylocation=file://${work}/key`, pool.ds('locked'));
+    zfs('unmount', pool.ds('locked'));
+    zfs('unload-key', pool.ds('locked'));
+    const r = await run(KOPIATOMIC, ['--json', '--mount-root', '/kt-skip', '--engine', 'command', '-c', 'true', '-r', pool.name]);
+    assert.equal(r.code, 0, r.stderr);
+    const skipped = Object.fromEntries(events(r, 'skip').map((e) => [e['dataset'], e['reason']]));
+    assert.deepEqual(skipped, {
+      [pool.ds('off')]: 'canmount=off',
+      [pool.ds('none')]: 'mountpoint=none',
+      [pool.ds('noauto')]: 'not mounted',
+      [pool.ds('locked')]: 'encrypted and its key is not loaded (keystatus=unavailable)',
+    });
+    const plan = events(r, 'plan')[0]!;
+    assert.deepEqual((plan['datasets'] as string[]).sort(), [pool.ds(), pool.ds('off/child')]);
+    assert.deepEqual(leftovers([pool], '/kt-skip'), CLEAN);
+  } finally {
+    pool.destroy();
+  }
+});
+
+test('names and paths: a path resolves to the dataset mounted there; spaces and unicode survive', async () => {
+  const pool = Pool.create([{ name: 'with space', props: { mountpoint: '/kt ünï code/mp' } }]);
+  const work = scratchDir('names');
+  try {
+    writeFileSync('/kt ünï code/mp/f', 'x\n');
+    const rec = script(work, 'look', `cat "$1/kt ünï code/mp/f" > ${work}/content`);
+    const r = await run(KOPIATOMIC, ['--json', '--mount-root', '/kt-names', '--engine', 'command', '-c', rec, '/kt ünï code/mp']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(events(r, 'plan')[0]!['datasets'], [pool.ds('with space')]);
+    assert.equal(readFileSync(`${work}/content`, 'utf8'), 'x\n');
+    assert.deepEqual(leftovers([pool], '/kt-names'), CLEAN);
+  } finally {
+    pool.destroy();
+    sh('rm', '-rf', '/kt ünï code');
+  }
+});
+
+test('bad input: one clear line, a usage hint, exit 2, nothing created', async () => {
+  const pool = Pool.create(['a']);
+  try {
+    mkdirSync(pool.path('a/sub'));
+    const cases: [string[], RegExp][] = [
+      [['--bogus'], /unknown option '--bogus'/],
+      [[], /no datasets or paths given/],
+      [[`${pool.name}/nope`], /no such ZFS filesystem: kt\S+\/nope/],
+      [['/no/such/path'], /no such file or directory: \/no\/such\/path/],
+      [[pool.path('a/sub')], new RegExp(`inside ${pool.ds('a')} \\(mounted at ${pool.path('a')}\\)`)],
+      [['-c', '/no/such/engine', pool.ds('a')], /not installed: \/no\/such\/engine not found/],
+      [['--engine', 'kopia', pool.ds('a')], /kopia is not installed/],
+      [['--exclude', `${pool.name}/nope`, pool.ds('a')], /no such ZFS filesystem/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = await run(KOPIATOMIC, ['--mount-root', '/kt-bad', ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, msg);
+      assert.match(r.stderr, /^usage: kopiatomic/m);
+    }
+    assert.deepEqual(leftovers([pool], '/kt-bad'), CLEAN);
+    assert.equal(existsSync('/kt-bad'), false);
+  } finally {
+    pool.destroy();
+  }
+});
+
+test('--exclude leaves out a dataset and its descendants', async () => {
+  const pool = Pool.create(['a', 'b', 'b/c', 'b/c/d']);
+  try {
+    const r = await run(KOPIATOMIC, ['--json', '--mount-root', '/kt-ex', '--engine', 'command', '-c', 'true', '-r', pool.name, '--exclude', pool.ds('b/c')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((events(r, 'plan')[0]!['datasets'] as string[]).sort(), [pool.ds(), pool.ds('a'), pool.ds('b')]);
+    assert.deepEqual(leftovers([pool], '/kt-ex'), CLEAN);
+  } finally {
+    pool.destroy();
+  }
+});
+
+test('dry run changes nothing, and its commands are the ones a real run then runs', async () => {
+  const pool = Pool.create(['a', 'a/b', 'c']);
+  try {
+    const snapsBefore = pool.snapshots();
+    const args = ['--json', '--mount-root', '/kt-dry', '--engine', 'command', '-c', 'true', '-p', 'true', '-q', 'true', '-r', pool.name];
+    const dry = await run(KOPIATOMIC, ['-n', ...args]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.deepEqual(pool.snapshots(), snapsBefore);
+    assert.equal(existsSync('/kt-dry'), false);
+    assert.deepEqual(mountsUnder('/kt-dry'), []);
+
+    const real = await run(KOPIATOMIC, args);
+    assert.equal(real.code, 0, real.stderr);
+    const plan = events(dry, 'plan')[0]!;
+    const norm = (s: string) => s.replace(/kopiatomic-\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'SNAP').replace(/\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'RUN').replace(/[0-9a-f-]{36}:\d+/g, 'OWNER');
+    const planned = (plan['commands'] as { phase: string; command: string }[]).map((c) => norm(c.command));
+    const ran = real.events
+      .filter((e) => e['event'] === 'step' || e['event'] === 'hook-start')
+      .map((e) => norm(e['event'] === 'hook-start' ? `/bin/sh -c ${e['command']}` : String(e['command'])));
+    assert.deepEqual(ran, planned);
+    assert.ok(planned.some((c) => c.startsWith('zfs snapshot')) && planned.some((c) => c.startsWith('zfs destroy')));
+    assert.deepEqual(leftovers([pool], '/kt-dry'), CLEAN);
+  } finally {
+    pool.destroy();
+  }
+});

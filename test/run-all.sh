@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `npm test`: the unit tests on the host, then the end-to-end suite inside the
+# real-OpenZFS guest for OpenZFS 2.1 (stable) and 2.3 (backports). Prints the
+# time of each step and ends with one line: "N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+[ "$(id -u)" = 0 ] || missing+=("root (the guest build uses chroot and mounts)")
+for cmd in qemu-system-x86_64 mmdebstrap mkfs.ext4 zstd flock; do
+  command -v "$cmd" >/dev/null || missing+=("$cmd")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "npm test: cannot run the end-to-end suite, which needs a QEMU guest with real OpenZFS."
+  printf '  missing: %s\n' "${missing[@]}"
+  echo "  install: apt-get install -y --no-install-recommends qemu-system-x86 mmdebstrap e2fsprogs zstd (as root)"
+  echo "  to run only the unit tests: npm run test:unit"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+passed=0 failed=0 summary=()
+
+# count LOG: add the node test runner's "ℹ pass N" / "ℹ fail N" to the totals;
+# a step that printed no summary (a broken build or guest) counts as one failure.
+count() {
+  local p f
+  p=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$1" | awk '{s+=$1} END {print s+0}')
+  f=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$1" | awk '{s+=$1} END {print s+0}')
+  if ! grep -q '^ℹ pass ' "$1"; then f=$((f + 1)); fi
+  passed=$((passed + p)); failed=$((failed + f))
+  echo "$p passed, $f failed"
+}
+
+step() { # step NAME LOG CMD...
+  local name=$1 log=$2 t0=$SECONDS rc; shift 2
+  echo "=== $name"
+  "$@" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
+  local counts; counts=$(count "$log")
+  [ "$rc" = 0 ] || case $counts in *", 0 failed") failed=$((failed + 1)); counts="$counts (exit $rc)";; esac
+  summary+=("$(printf '%-28s %5ss  %s' "$name" $((SECONDS - t0)) "$counts")")
+}
+
+t0=$SECONDS
+echo "=== build"
+npx tsc -p . || { echo "0 passed, 1 failed"; exit 1; }
+summary+=("$(printf '%-28s %5ss' build $((SECONDS - t0)))")
+step "unit tests (host)" "$logs/unit" node --test --test-reporter=spec dist/test/unit/
+for flavour in ${ZFSVM_FLAVOURS:-stable backports}; do
+  case $flavour in stable) label="e2e OpenZFS 2.1 (stable)";; backports) label="e2e OpenZFS 2.3 (backports)";; *) label="e2e $flavour";; esac
+  step "$label" "$logs/e2e-$flavour" env ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e.sh
+done
+
+echo "=== summary"
+printf '%s\n' "${summary[@]}"
+echo "total $((SECONDS - t0))s"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

@@ -1,0 +1,42 @@
+// Shared builders for the unit tests (no tests here).
+import type { Dataset } from '../../src/discover/inventory.js';
+import { poolOf } from '../../src/discover/zfs-list.js';
+import type { Runner, RunOptions, RunResult, LiveProcess } from '../../src/core/exec.js';
+import { Reporter } from '../../src/core/report.js';
+
+/** A mounted dataset by default; override anything. */
+export function ds(name: string, mountedAt: string | null, extra: Partial<Dataset> = {}): Dataset {
+  return {
+    name,
+    pool: poolOf(name),
+    canmount: 'on',
+    mounted: mountedAt !== null,
+    keystatus: null,
+    mountpoint: mountedAt ?? `/${name}`,
+    mountedAt,
+    ...extra,
+  };
+}
+
+/** A Runner that answers run() from a function and records every call. */
+export class FakeRunner implements Runner {
+  readonly dryRun = false;
+  readonly calls: { argv: readonly string[]; opts?: RunOptions }[] = [];
+  constructor(private readonly answer: (argv: readonly string[]) => RunResult | Error) {}
+  async run(argv: readonly string[], opts?: RunOptions): Promise<RunResult> {
+    this.calls.push({ argv, opts });
+    const r = this.answer(argv);
+    if (r instanceof Error) throw r;
+    return r;
+  }
+  live(): LiveProcess {
+    throw new Error('live() is not used by these tests');
+  }
+}
+
+/** A quiet reporter that keeps what it would print. */
+export function quietReporter(): { reporter: Reporter; lines: string[] } {
+  const lines: string[] = [];
+  const reporter = new Reporter({ json: false, verbosity: 1, name: 'test', out: (l) => lines.push(l), err: (l) => lines.push(l) });
+  return { reporter, lines };
+}

@@ -1,0 +1,225 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Dataset } from '../../src/discover/inventory.js';
+import { kopiaEngine } from '../../src/engine/kopia.js';
+import { resticEngine } from '../../src/engine/restic.js';
+import type { Engine, Layout } from '../../src/engine/engine.js';
+import { freebsd } from '../../src/platform/freebsd.js';
+import { linux } from '../../src/platform/linux.js';
+import type { Platform } from '../../src/platform/platform.js';
+import { buildPlan, cleanupSteps, commonAncestor, groupByPool, mountOrder, treeTarget, type Plan, type PlanInput } from '../../src/plan/plan.js';
+import { ds } from './helpers.js';
+
+const SNAP = 'kopiatomic-RUN1';
+
+function plan(selected: Dataset[], o: Partial<PlanInput> = {}): Plan {
+  return buildPlan({
+    selection: { selected, skipped: [] },
+    runId: 'RUN1',
+    snapshot: SNAP,
+    owner: 'boot:99',
+    mountRoot: '/kopia',
+    mountRootExists: false,
+    platform: linux,
+    engine: kopiaEngine,
+    probe: {},
+    stateDir: '/run/kopiatomic',
+    layout: 'tree' as Layout,
+    command: ['kopia', 'snapshot', 'create'],
+    options: [],
+    ...o,
+  });
+}
+
+const argvOf = (p: Plan, phase: string) =>
+  p.steps.filter((s) => s.phase === phase).map((s) => (s.do.kind === 'exec' ? s.do.argv : s.do.kind === 'mkdir' ? ['mkdir', s.do.path, s.do.mode.toString(8)] : ['rmdir', s.do.path]));
+
+test('commonAncestor: deepest shared dataset, by whole components', () => {
+  assert.equal(commonAncestor(['tank/a/b']), 'tank/a/b');
+  assert.equal(commonAncestor(['tank/a/b', 'tank/a/c']), 'tank/a');
+  assert.equal(commonAncestor(['tank/a', 'tank/ab']), 'tank');
+  assert.equal(commonAncestor(['tank/a/b', 'tank/a']), 'tank/a');
+  assert.equal(commonAncestor(['tank/x', 'tank/y/z', 'tank']), 'tank');
+});
+
+test('groupByPool: pools sorted, datasets keep their order', () => {
+  const g = groupByPool([ds('zeta/a', '/z'), ds('alpha/b', '/b'), ds('zeta', '/zeta'), ds('alpha', '/alpha')]);
+  assert.deepEqual(g, [
+    { pool: 'alpha', datasets: ['alpha/b', 'alpha'] },
+    { pool: 'zeta', datasets: ['zeta/a', 'zeta'] },
+  ]);
+});
+
+test('treeTarget: the mount point under the root; / is the root itself', () => {
+  assert.equal(treeTarget('/kopia', '/'), '/kopia');
+  assert.equal(treeTarget('/kopia', '/home/a b'), '/kopia/home/a b');
+});
+
+test('mountOrder: parents before children, then by name', () => {
+  const o = mountOrder([{ target: '/k/a/b/c' }, { target: '/k/b' }, { target: '/k' }, { target: '/k/a' }, { target: '/k/a/b' }]);
+  assert.deepEqual(o.map((m) => m.target), ['/k', '/k/a', '/k/b', '/k/a/b', '/k/a/b/c']);
+});
+
+test('buildPlan: one snapshot step per pool, pools sorted, with run and owner properties', () => {
+  const p = plan([ds('zeta/x', '/zx'), ds('alpha/a', '/a'), ds('zeta/y', '/zy'), ds('alpha/b/c', '/abc')]);
+  assert.deepEqual(argvOf(p, 'snapshot'), [
+    ['zfs', 'snapshot', '-o', 'kopiatomic:run=RUN1', '-o', 'kopiatomic:owner=boot:99', `alpha/a@${SNAP}`, `alpha/b/c@${SNAP}`],
+    ['zfs', 'snapshot', '-o', 'kopiatomic:run=RUN1', '-o', 'kopiatomic:owner=boot:99', `zeta/x@${SNAP}`, `zeta/y@${SNAP}`],
+  ]);
+  assert.deepEqual(p.pools, [
+    { pool: 'alpha', datasets: ['alpha/a', 'alpha/b/c'], destroyRoot: 'alpha' },
+    { pool: 'zeta', datasets: ['zeta/x', 'zeta/y'], destroyRoot: 'zeta' },
+  ]);
+  // the snapshot steps come first, before anything else
+  assert.deepEqual(p.steps.slice(0, 2).map((s) => s.phase), ['snapshot', 'snapshot']);
+});
+
+test('buildPlan: the destroy undo of each pool is -r on the common ancestor', () => {
+  const p = plan([ds('tank/home/alice', '/home/alice'), ds('tank/home/bob', '/home/bob'), ds('solo/one/two', '/two')]);
+  const destroys = p.steps.filter((s) => s.phase === 'snapshot').map((s) => s.undo);
+  assert.deepEqual(destroys, [
+    { phase: 'destroy', action: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `solo/one/two@${SNAP}`] } },
+    { phase: 'destroy', action: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `tank/home@${SNAP}`] } },
+  ]);
+});
+
+test('buildPlan: one hold for every snapshot of every pool, released in one call; inspect reads one per pool', () => {
+  const p = plan([ds('b/x', '/x'), ds('a/y', '/y'), ds('a/z', '/z')]);
+  const all = [`a/y@${SNAP}`, `a/z@${SNAP}`, `b/x@${SNAP}`];
+  const holds = p.steps.filter((s) => s.phase === 'hold');
+  assert.equal(holds.length, 1);
+  assert.deepEqual(holds[0]!.do, { kind: 'exec', mutates: true, argv: ['zfs', 'hold', 'kopiatomic', ...all] });
+  assert.deepEqual(holds[0]!.undo, { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', 'kopiatomic', ...all] } });
+  assert.deepEqual(argvOf(p, 'inspect'), [['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,creation,createtxg', `a/y@${SNAP}`, `b/x@${SNAP}`]]);
+  const inspect = p.steps.find((s) => s.phase === 'inspect')!;
+  assert.equal(inspect.do.kind === 'exec' && inspect.do.mutates, false);
+  assert.equal(inspect.undo, undefined);
+});
+
+test('buildPlan: nested mounts, parents first; mkdir only outside earlier snapshot mounts', () => {
+  const p = plan([
+    ds('tank/srv/a/deep', '/srv/a/x/deep'),
+    ds('tank/srv/a', '/srv/a'),
+    ds('tank/data', '/data/set'),
+    ds('tank/other', '/other'),
+  ]);
+  assert.deepEqual(p.mounts.map((m) => m.target), ['/kopia/other', '/kopia/data/set', '/kopia/srv/a', '/kopia/srv/a/x/deep']);
+  const setup = p.steps.filter((s) => s.phase === 'mkdir' || s.phase === 'mount').map((s) => (s.do.kind === 'mkdir' ? `mkdir ${s.do.path}` : s.do.kind === 'exec' ? `mount ${s.do.argv.at(-1)}` : '?'));
+  assert.deepEqual(setup, [
+    'mkdir /kopia',
+    'mkdir /kopia/other',
+    'mount /kopia/other',
+    'mkdir /kopia/data',
+    'mkdir /kopia/data/set',
+    'mount /kopia/data/set',
+    'mkdir /kopia/srv',
+    'mkdir /kopia/srv/a',
+    'mount /kopia/srv/a',
+    // /kopia/srv/a/x is inside the snapshot mounted at /kopia/srv/a: no mkdir
+    'mount /kopia/srv/a/x/deep',
+  ]);
+  for (const s of p.steps.filter((x) => x.phase === 'mkdir')) {
+    assert.equal(s.do.kind === 'mkdir' && s.do.mode, 0o700);
+    assert.deepEqual(s.undo, { phase: 'rmdir', action: { kind: 'rmdir', path: s.do.kind === 'mkdir' ? s.do.path : '' } });
+  }
+});
+
+test('buildPlan: a sibling whose name only starts like a mount point still gets its folder', () => {
+  const p = plan([ds('tank/a', '/srv/a'), ds('tank/ab', '/srv/ab')], { mountRootExists: true });
+  assert.deepEqual(argvOf(p, 'mkdir'), [
+    ['mkdir', '/kopia/srv', '700'],
+    ['mkdir', '/kopia/srv/a', '700'],
+    ['mkdir', '/kopia/srv/ab', '700'],
+  ]);
+});
+
+test('cleanupSteps: children unmounted first, then folders, then release, then destroy', () => {
+  const p = plan([ds('tank/srv/a/deep', '/srv/a/deep'), ds('tank/srv/a', '/srv/a'), ds('pool2/b', '/b')]);
+  const c = cleanupSteps(p).map((u) =>
+    u.action.kind === 'exec' ? `${u.phase} ${u.action.argv.join(' ')}` : `${u.phase} ${u.action.kind === 'rmdir' ? u.action.path : ''}`,
+  );
+  assert.deepEqual(c, [
+    'umount umount /kopia/srv/a/deep',
+    'umount umount /kopia/srv/a',
+    'rmdir /kopia/srv/a',
+    'rmdir /kopia/srv',
+    'umount umount /kopia/b',
+    'rmdir /kopia/b',
+    'rmdir /kopia',
+    `release zfs release kopiatomic pool2/b@${SNAP} tank/srv/a/deep@${SNAP} tank/srv/a@${SNAP}`,
+    `destroy zfs destroy -r tank/srv/a@${SNAP}`,
+    `destroy zfs destroy -r pool2/b@${SNAP}`,
+  ]);
+});
+
+test('buildPlan: an existing mount root gets no mkdir (and is never removed)', () => {
+  const p = plan([ds('tank/a', '/a')], { mountRootExists: true });
+  assert.deepEqual(argvOf(p, 'mkdir'), [['mkdir', '/kopia/a', '700']]);
+  assert.ok(!cleanupSteps(p).some((u) => u.action.kind === 'rmdir' && u.action.path === '/kopia'));
+});
+
+test('buildPlan: mount point / is mounted on the mount root itself; its children need no mkdir', () => {
+  const p = plan([ds('rpool/home', '/home'), ds('rpool/ROOT', '/'), ds('rpool/var/log', '/var/log')]);
+  assert.deepEqual(p.mounts.map((m) => [m.dataset, m.target]), [
+    ['rpool/ROOT', '/kopia'],
+    ['rpool/home', '/kopia/home'],
+    ['rpool/var/log', '/kopia/var/log'],
+  ]);
+  assert.deepEqual(argvOf(p, 'mkdir'), [['mkdir', '/kopia', '700']]);
+  assert.deepEqual(argvOf(p, 'mount'), [
+    ['mount', '-t', 'zfs', '-o', 'ro', `rpool/ROOT@${SNAP}`, '/kopia'],
+    ['mount', '-t', 'zfs', '-o', 'ro', `rpool/home@${SNAP}`, '/kopia/home'],
+    ['mount', '-t', 'zfs', '-o', 'ro', `rpool/var/log@${SNAP}`, '/kopia/var/log'],
+  ]);
+});
+
+test('buildPlan on FreeBSD: nullfs of the live mount point .zfs/snapshot', () => {
+  const p = plan([ds('zroot/ROOT/default', '/'), ds('tank/my data', '/srv/my data'), ds('tank/leg', '/mnt/legacy', { mountpoint: 'legacy' })], {
+    platform: freebsd,
+    mountRootExists: true,
+  });
+  assert.deepEqual(argvOf(p, 'mount'), [
+    ['mount', '-t', 'nullfs', '-o', 'ro', `/.zfs/snapshot/${SNAP}`, '/kopia'],
+    ['mount', '-t', 'nullfs', '-o', 'ro', `/mnt/legacy/.zfs/snapshot/${SNAP}`, '/kopia/mnt/legacy'],
+    ['mount', '-t', 'nullfs', '-o', 'ro', `/srv/my data/.zfs/snapshot/${SNAP}`, '/kopia/srv/my data'],
+  ]);
+  assert.deepEqual(cleanupSteps(p).filter((u) => u.phase === 'umount').map((u) => (u.action.kind === 'exec' ? u.action.argv : [])), [
+    ['umount', '/kopia/srv/my data'],
+    ['umount', '/kopia/mnt/legacy'],
+    ['umount', '/kopia'],
+  ]);
+});
+
+test('buildPlan: restic paths on Linux needs no tree: no mkdir or mount steps, sources still listed', () => {
+  const p = plan([ds('tank/a', '/a'), ds('tank/a/b', '/a/b')], { engine: resticEngine as Engine, layout: 'paths', command: ['restic', 'backup'] });
+  assert.deepEqual(p.steps.map((s) => s.phase), ['snapshot', 'hold', 'inspect']);
+  assert.deepEqual(p.engineContext.sources, [
+    { path: '/a', readFrom: '/kopia/a', dataset: 'tank/a' },
+    { path: '/a/b', readFrom: '/kopia/a/b', dataset: 'tank/a/b' },
+  ]);
+  assert.equal(p.engineContext.layout, 'paths');
+  assert.equal(p.engineContext.root, '/kopia');
+});
+
+test('buildPlan: undo of a mount names its target in the detail', () => {
+  const p = plan([ds('tank/a', '/a')]);
+  const m = p.steps.find((s) => s.phase === 'mount')!;
+  assert.deepEqual(m.detail, { target: '/kopia/a', dataset: 'tank/a' });
+  assert.deepEqual(m.undo, { phase: 'umount', action: { kind: 'exec', mutates: true, argv: ['umount', '/kopia/a'] } });
+});
+
+test('buildPlan: nothing selected gives no steps', () => {
+  assert.deepEqual(plan([]).steps, []);
+});
+
+test('platform argv functions are pure', () => {
+  assert.deepEqual(linux.mountArgv({ dataset: 'tank/a b', snapshot: 's', mountpoint: '/x', target: '/k/x' }), ['mount', '-t', 'zfs', '-o', 'ro', 'tank/a b@s', '/k/x']);
+  assert.deepEqual(freebsd.mountArgv({ dataset: 'tank/a', snapshot: 's', mountpoint: '/x y', target: '/k/x y' }), ['mount', '-t', 'nullfs', '-o', 'ro', '/x y/.zfs/snapshot/s', '/k/x y']);
+  assert.deepEqual(freebsd.mountArgv({ dataset: 'zroot', snapshot: 's', mountpoint: '/', target: '/k' }), ['mount', '-t', 'nullfs', '-o', 'ro', '/.zfs/snapshot/s', '/k']);
+  assert.deepEqual(linux.umountArgv('/k/x'), ['umount', '/k/x']);
+  assert.deepEqual(freebsd.umountArgv('/k/x'), ['umount', '/k/x']);
+  assert.equal(linux.hasMountNamespaces, true);
+  assert.equal(freebsd.hasMountNamespaces, false);
+  const p: Platform[] = [linux, freebsd];
+  assert.deepEqual(p.map((x) => x.stateDir), ['/run/kopiatomic', '/var/run/kopiatomic']);
+});
