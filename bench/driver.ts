@@ -12,7 +12,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { summariseProfile } from './profile.js';
+import { summariseProfile, type Marks } from './profile.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const KOPIATOMIC = join(ROOT, 'dist/src/bin/kopiatomic.js');
@@ -204,6 +204,7 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
     setupExec: sums(r.t0, tStart),
     teardownExec: sums(tEnd, r.t1),
     profiled: Boolean(profileDir),
+    marks: { exit: r.t1, firstCommand: first ? Date.parse(first.time) - first.ms : tStart, backupStart: tStart, backupEnd: tEnd },
   };
   rmSync(rec, { force: true });
   return result;
@@ -313,7 +314,8 @@ async function main(): Promise<void> {
       if (profileDir) {
         const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
         if (files.length) {
-          const p = summariseProfile(readFileSync(join(profileDir, files[0]!), 'utf8'));
+          const m = k['marks'] as Marks;
+          const p = summariseProfile(readFileSync(join(profileDir, files[0]!), 'utf8'), m);
           emit({ type: 'profile', case: id, ...p, run: k });
         }
       }

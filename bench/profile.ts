@@ -22,8 +22,18 @@ interface CpuProfile {
   timeDeltas: number[];
 }
 
+/** Wall-clock marks (ms since the epoch) of the profiled run, to split it into phases. */
+export interface Marks {
+  exit: number;
+  firstCommand: number;
+  backupStart: number;
+  backupEnd: number;
+}
+
 export interface ProfileSummary {
   wallMs: number;
+  /** Per phase (start-up, setup, backup, teardown): ms per category. */
+  phasesMs: Record<string, Record<string, number>>;
   categoriesMs: Record<string, number>;
   ourSelf: { fn: string; ms: number }[];
   ourInclusive: { fn: string; ms: number }[];
@@ -48,7 +58,7 @@ function category(f: CallFrame): string {
 const top = (m: Map<string, number>, n: number) =>
   [...m].sort((a, b) => b[1] - a[1]).slice(0, n).map(([fn, us]) => ({ fn, ms: Math.round(us / 100) / 10 }));
 
-export function summariseProfile(text: string): ProfileSummary {
+export function summariseProfile(text: string, marks: Marks): ProfileSummary {
   const p = JSON.parse(text) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
   const parent = new Map<number, number>();
@@ -57,6 +67,12 @@ export function summariseProfile(text: string): ProfileSummary {
     for (const c of n.children ?? []) parent.set(c, n.id);
   }
   const cats: Record<string, number> = {};
+  const phases: Record<string, Record<string, number>> = {};
+  // The profile's clock is monotonic; it ends when the process exits.
+  const wallOf = (us: number) => marks.exit - (p.endTime - us) / 1000;
+  const phaseOf = (w: number) =>
+    w < marks.firstCommand ? 'start-up (to the first command)' : w < marks.backupStart ? 'rest of setup' : w <= marks.backupEnd ? 'backup' : 'teardown';
+  let ts = p.startTime;
   const ourSelf = new Map<string, number>();
   const ourIncl = new Map<string, number>();
   const nodeSelf = new Map<string, number>();
@@ -64,10 +80,13 @@ export function summariseProfile(text: string): ProfileSummary {
   for (let i = 0; i < p.samples.length; i++) {
     // timeDeltas[i] is the time before sample i; attribute the next delta to it.
     const dt = p.timeDeltas[i + 1] ?? 0;
+    ts += p.timeDeltas[i] ?? 0;
     const node = byId.get(p.samples[i]!)!;
     const f = node.callFrame;
     const cat = category(f);
     cats[cat] = (cats[cat] ?? 0) + dt;
+    const ph = (phases[phaseOf(wallOf(ts))] ??= {});
+    ph[cat] = (ph[cat] ?? 0) + dt;
     if (cat.startsWith('our')) ourSelf.set(key(f), (ourSelf.get(key(f)) ?? 0) + dt);
     if (cat.startsWith('node')) nodeSelf.set(key(f), (nodeSelf.get(key(f)) ?? 0) + dt);
     if (cat.startsWith('idle')) continue;
@@ -83,6 +102,9 @@ export function summariseProfile(text: string): ProfileSummary {
   }
   return {
     wallMs: Math.round((p.endTime - p.startTime) / 1000),
+    phasesMs: Object.fromEntries(
+      Object.entries(phases).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).map(([c, us]) => [c, Math.round(us / 1000)]))]),
+    ),
     categoriesMs: Object.fromEntries(Object.entries(cats).map(([k, v]) => [k, Math.round(v / 1000)])),
     ourSelf: top(ourSelf, 12),
     ourInclusive: top(ourIncl, 15),

@@ -33,6 +33,7 @@ interface Run extends Obj {
 interface Profile extends Obj {
   case: string;
   wallMs: number;
+  phasesMs?: Record<string, Record<string, number>>;
   categoriesMs: Record<string, number>;
   ourSelf: { fn: string; ms: number }[];
   ourInclusive: { fn: string; ms: number }[];
@@ -140,6 +141,16 @@ function profileSection(lines: Obj[]): string[] {
     const total = Object.values(p.categoriesMs).reduce((a, b) => a + b, 0);
     for (const [k, v] of Object.entries(p.categoriesMs).sort((a, b) => b[1] - a[1])) out.push(`- ${k}: ${v} ms (${((100 * v) / total).toFixed(1)}%)`);
     out.push('');
+    if (p.phasesMs) {
+      const cats = Object.keys(p.categoriesMs);
+      out.push(`| phase | ${cats.join(' | ')} |`);
+      out.push(`|---|${cats.map(() => '---|').join('')}`);
+      for (const ph of ['start-up (to the first command)', 'rest of setup', 'backup', 'teardown']) {
+        const row = p.phasesMs[ph];
+        if (row) out.push(`| ${ph} | ${cats.map((c) => String(row[c] ?? 0)).join(' | ')} |`);
+      }
+      out.push('');
+    }
     out.push('Our code, inclusive time (top): ' + p.ourInclusive.slice(0, 10).map((f) => `\`${f.fn}\` ${f.ms} ms`).join('; '));
     out.push('');
     out.push('Our code, self time (top): ' + p.ourSelf.slice(0, 8).map((f) => `\`${f.fn}\` ${f.ms} ms`).join('; '));

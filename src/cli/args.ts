@@ -1,5 +1,6 @@
 // The command line. Every flag of the original script keeps its meaning
 // (-a -r -n -c -o -p -q -v -h); the rest are long options.
+import { posix } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../core/errors.js';
 import type { Engine, Layout } from '../engine/engine.js';
@@ -56,9 +57,34 @@ const SPEC = {
   wait: { type: 'string' },
 } as const;
 
+const SHORT_VALUE: Record<string, string> = { c: 'command', o: 'options', p: 'pre', q: 'post' };
+const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout']);
+
+/**
+ * parseArgs refuses a separate value that starts with '-' (`-o --tag x`),
+ * yet engine options nearly always do: join each value-taking flag with its
+ * value first. --wait takes an optional value, which parseArgs cannot express.
+ */
+export function normaliseArgv(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--wait') out.push('--wait=forever');
+    else if (a.startsWith('--') && LONG_VALUE.has(a.slice(2)) && i + 1 < argv.length) out.push(`${a}=${argv[++i]}`);
+    else if (/^-[A-Za-z]+$/.test(a) && SHORT_VALUE[a.at(-1)!] && [...a.slice(1, -1)].every((c) => !SHORT_VALUE[c]) && i + 1 < argv.length) {
+      if (a.length > 2) out.push(a.slice(0, -1));
+      out.push(`--${SHORT_VALUE[a.at(-1)!]}=${argv[++i]}`);
+    } else out.push(a);
+  }
+  return out;
+}
+
 export function parseCommandLine(argv: string[], flavour: Flavour): Options {
-  // --wait takes an optional value, which parseArgs cannot express.
-  const args = argv.map((a) => (a === '--wait' ? '--wait=forever' : a));
+  const args = normaliseArgv(argv);
   let parsed;
   try {
     parsed = parseArgs({ args, options: SPEC, allowPositionals: true, strict: true });
@@ -95,7 +121,7 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
 
   const mountRoot = v['mount-root'] ?? flavour.mountRoot;
   if (!mountRoot.startsWith('/')) throw new UsageError(`--mount-root must be an absolute path: ${mountRoot}`);
-  const root = mountRoot.replace(/\/+$/, '');
+  const root = posix.normalize(mountRoot).replace(/\/+$/, '');
   if (root === '') throw new UsageError('--mount-root cannot be /');
   if (root === '/tmp' || root.startsWith('/tmp/') || root === '/var/tmp' || root.startsWith('/var/tmp/')) {
     throw new UsageError(`--mount-root must not be under a world-writable folder: ${mountRoot}`);

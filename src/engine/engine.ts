@@ -77,3 +77,14 @@ export function formatLocal(d: Date): string {
 export function formatUtc(d: Date): string {
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 }
+
+/** Index of the program in a command that may start with `env` and NAME=value words. */
+export function programIndex(argv: string[]): number {
+  const i = argv.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && w !== 'env');
+  return i < 0 ? argv.length - 1 : i;
+}
+
+/** The words that start the program itself (for a version probe), without its subcommand. */
+export function programPrefix(argv: string[]): string[] {
+  return argv.slice(0, programIndex(argv) + 1);
+}

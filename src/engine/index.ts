@@ -1,5 +1,7 @@
 import { commandEngine } from './command.js';
-import type { Engine } from './engine.js';
+import { programIndex, type Engine } from './engine.js';
+
+export { programIndex, programPrefix } from './engine.js';
 import { kopiaEngine } from './kopia.js';
 import { resticEngine } from './restic.js';
 
@@ -7,7 +9,7 @@ export const ENGINES: Record<string, Engine> = { kopia: kopiaEngine, restic: res
 
 /** The engine a -c command implies when --engine is not given. */
 export function engineForCommand(argv: string[]): Engine {
-  const prog = argv.find((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && w !== 'env') ?? '';
+  const prog = argv[programIndex(argv)] ?? '';
   const base = prog.split('/').pop();
   return base === 'kopia' ? kopiaEngine : base === 'restic' ? resticEngine : commandEngine;
 }

@@ -9,6 +9,7 @@
 //   --tags=KEY:VALUE       repeatable; stored as "tag:KEY"
 //   --json                 one manifest per source, on one line of stdout
 import type { Engine, EngineContext, Outcome } from './engine.js';
+import { programPrefix } from './engine.js';
 import { formatUtc, topSources } from './engine.js';
 import { atLeast } from './restic.js';
 
@@ -68,7 +69,7 @@ export const kopiaEngine: Engine = {
   sourcesProblem: kopiaSourcesProblem,
   async probe(runner, command) {
     // kopia prints "0.17.0 build: <commit> from: kopia/kopia" (to stdout; stderr is read too, just in case).
-    const r = await runner.run([command[0]!, '--version'], { okCodes: [1] }).catch(() => null);
+    const r = await runner.run([...programPrefix(command), '--version'], { okCodes: [1] }).catch(() => null);
     const line = [r?.stdout, r?.stderr].map((o) => o?.trim().split('\n')[0] ?? '').find((l) => parseKopiaVersion(l));
     return { version: line ?? r?.stdout.trim().split('\n')[0] };
   },

@@ -2,6 +2,7 @@
 // mount namespace (Linux) so that parents, policies and restores keep the real paths.
 import { which } from '../cli/which.js';
 import type { Engine, EngineContext } from './engine.js';
+import { programPrefix } from './engine.js';
 import { formatLocal, topSources } from './engine.js';
 import { mountOrder } from '../plan/plan.js';
 
@@ -36,11 +37,16 @@ export const resticEngine: Engine = {
     return null;
   },
   async probe(runner, command) {
-    const r = await runner.run([command[0]!, 'version'], { okCodes: [1] }).catch(() => null);
+    const r = await runner.run([...programPrefix(command), 'version'], { okCodes: [1] }).catch(() => null);
     const v = r ? parseResticVersion(r.stdout) : null;
     // Snapshot mounts get a new device id on every run; without this feature
     // restic (>= 0.17) would record every folder as changed.
-    const env: Record<string, string> = v && atLeast(v, [0, 17, 0]) ? { RESTIC_FEATURES: 'device-id-for-hardlinks' } : {};
+    // Added to, never replacing, features the user already turned on.
+    const mine = process.env['RESTIC_FEATURES'] ?? '';
+    const env: Record<string, string> =
+      v && atLeast(v, [0, 17, 0]) && !mine.split(',').includes('device-id-for-hardlinks')
+        ? { RESTIC_FEATURES: mine ? `${mine},device-id-for-hardlinks` : 'device-id-for-hardlinks' }
+        : {};
     return { version: v?.join('.'), env };
   },
   calls(ctx) {

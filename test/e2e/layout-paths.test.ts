@@ -205,6 +205,94 @@ test('restic --layout paths: $HOME/.cache on a frozen dataset stays writable, th
   }
 });
 
+test('restic --layout paths: kopiatomic killed by SIGKILL mid-backup: the namespace and its mounts go, cleanup destroys the rest', async () => {
+  const pool = Pool.create(['a']);
+  try {
+    writeFileSync(pool.path('a/file1'), 'one\n');
+    const repo = resticRepo();
+    const { bin, gate } = gatedRestic();
+    // The gate is never opened: restic is still waiting inside the namespace when kopiatomic dies.
+    const r = await run(RESTOMIC, ['--json', '--layout', 'paths', '--mount-root', MOUNT_ROOT, '-c', `${bin} backup`, pool.ds('a')], {
+      env: { ...repo, KT_GATE: gate, KOPIATOMIC_TEST_FAULT: 'backup' },
+    });
+    assert.equal(r.signal, 'SIGKILL', r.stderr);
+    // run() returns once every holder of kopiatomic's output is gone: ns-exec saw its parent die and ended the namespace.
+    const until = Date.now() + 30_000;
+    while (snapshotMountsAnywhere(pool).length && Date.now() < until) await sleep(200);
+    assert.deepEqual(snapshotMountsAnywhere(pool), [], 'no process anywhere still has a snapshot mounted');
+    assert.ok(pool.snapshots().some((s) => s.includes('@kopiatomic')), 'the dead run left its snapshot (and hold) for recovery');
+    const c = await run(RESTOMIC, ['--json', 'cleanup', '--mount-root', MOUNT_ROOT]);
+    assert.equal(c.code, 0, c.stderr);
+    assert.deepEqual(leftovers([pool], MOUNT_ROOT), CLEAN, 'recovery destroyed the snapshot: nothing kept it busy');
+    assert.equal(readFileSync(pool.path('a/file1'), 'utf8'), 'one\n');
+  } finally {
+    pool.destroy();
+  }
+});
+
+/**
+ * Stands in for kopia (0.17, or $KT_KOPIA_VERSION): `--version` like kopia,
+ * and for `snapshot create` it records its argv and every file of the folder
+ * it was given, then prints a manifest line as `--json` does.
+ */
+function standInKopia(): { bin: string; log: string } {
+  const dir = scratchDir('kopia-bin');
+  const bin = join(dir, 'kopia');
+  const log = join(dir, 'calls.jsonl');
+  writeFileSync(
+    bin,
+    `#!${process.execPath}
+const fs = require('node:fs'), path = require('node:path');
+const argv = process.argv.slice(2);
+if (argv[0] === '--version') { console.log((process.env.KT_KOPIA_VERSION || '0.17.0') + ' build: stand-in from: kopiatomic/test'); process.exit(0); }
+const src = argv[argv.length - 1];
+const files = {};
+const walk = (rel) => { for (const n of fs.readdirSync(path.join(src, rel)).sort()) { const r = rel ? rel + '/' + n : n; const st = fs.lstatSync(path.join(src, r)); if (st.isDirectory()) walk(r); else files[r] = fs.readFileSync(path.join(src, r), 'utf8'); } };
+walk('');
+fs.appendFileSync(${JSON.stringify(log)}, JSON.stringify({ argv, files }) + '\\n');
+console.log(JSON.stringify({ id: 'stand-in', source: { path: src }, rootEntry: { summ: { numFailed: 0 } } }));
+`,
+  );
+  chmodSync(bin, 0o755);
+  return { bin, log };
+}
+
+test('kopia --layout paths with a stand-in kopia: one call per top-level dataset, reading the frozen tree, recorded under the real path', async () => {
+  const pool = Pool.create(['a', 'b', 'b/nested']);
+  try {
+    writeFileSync(pool.path('a/file1'), 'one\n');
+    writeFileSync(pool.path('b/file2'), 'two\n');
+    writeFileSync(pool.path('b/nested/file3'), 'three\n');
+    const { bin, log } = standInKopia();
+    const args = ['--json', '--layout', 'paths', '--mount-root', MOUNT_ROOT, '-c', `${bin} snapshot create`, '-r', pool.ds('a'), pool.ds('b')];
+
+    // Too old: refused before anything is snapshotted, with the reason.
+    const old = await run(KOPIATOMIC, args, { env: { KT_KOPIA_VERSION: '0.13.0' } });
+    assert.equal(old.code, 2, old.stderr);
+    assert.match(String(summary(old)?.['error']), /kopia 0\.13\.0 is too old for the paths layout.*0\.14 or newer/);
+    assert.ok(!existsSync(log), 'kopia never ran');
+    assert.deepEqual(leftovers([pool], MOUNT_ROOT), CLEAN);
+
+    const r = await run(KOPIATOMIC, args);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(summary(r)?.['status'], 'ok');
+    const snap = String(summary(r)?.['snapshot']);
+    assert.deepEqual(summary(r)?.['backupExitCodes'], [0, 0], 'two kopia calls, one after the other');
+    const calls = readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; files: Record<string, string> });
+    const time = calls[0]!.argv[calls[0]!.argv.indexOf('--start-time') + 1]!;
+    assert.match(time, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, 'Go layout "2006-01-02 15:04:05 MST"');
+    assertSnapshotTime(Date.parse(time.replace(' UTC', 'Z').replace(' ', 'T')), r);
+    const common = ['snapshot', 'create', '--start-time', time, '--tags', `kopiatomic:${snap}`, '--json'];
+    assert.deepEqual(calls, [
+      { argv: [...common, `--override-source=${pool.path('a')}`, join(MOUNT_ROOT, pool.path('a'))], files: { file1: 'one\n' } },
+      { argv: [...common, `--override-source=${pool.path('b')}`, join(MOUNT_ROOT, pool.path('b'))], files: { file2: 'two\n', 'nested/file3': 'three\n' } },
+    ]);
+    assert.deepEqual(leftovers([pool], MOUNT_ROOT), CLEAN);
+  } finally {
+    pool.destroy();
+  }
+});
+
 const KOPIA = which('kopia');
 test(
   'kopia --layout paths: one snapshot per dataset under its real path, with start time and tags',

@@ -116,7 +116,6 @@ test('kopia probe: a failing kopia gives no version (and the paths layout is the
 
 test(
   'kopia probe: a command with an env prefix probes the kopia program, not env',
-  { todo: 'src/engine/kopia.ts probe runs [command[0], --version], i.e. `env --version` for -c "env VAR=x kopia snapshot create", although engineForCommand accepts such commands' },
   async () => {
     const r = new FakeRunner((argv) => (argv.includes('kopia') ? { code: 0, stdout: '0.17.0 build: x\n', stderr: '' } : new CommandError(argv, 127, null, 'no')));
     const probe = await kopiaEngine.probe(r, ['env', 'KOPIA_PASSWORD=x', 'kopia', 'snapshot', 'create']);

@@ -115,7 +115,6 @@ test('restic probe: a failing or unreadable restic gives no version and no env',
 
 test(
   'restic probe: a command with an env prefix probes the restic program, not env',
-  { todo: 'src/engine/restic.ts probe runs [command[0], "version"], i.e. `env version` for -c "env RESTIC_PASSWORD_FILE=x restic backup", although engineForCommand accepts such commands; RESTIC_FEATURES is then never set' },
   async () => {
     const r = new FakeRunner((argv) => (argv.includes('restic') ? { code: 0, stdout: 'restic 0.17.3 compiled with go\n', stderr: '' } : new CommandError(argv, 127, null, 'no')));
     const probe = await resticEngine.probe(r, ['env', 'RESTIC_PASSWORD_FILE=/x', 'restic', 'backup']);
@@ -126,7 +125,6 @@ test(
 
 test(
   "restic: the user's own RESTIC_FEATURES are kept, not replaced",
-  { todo: 'src/engine/restic.ts probe sets RESTIC_FEATURES=device-id-for-hardlinks and apply.ts spreads call.env over process.env, so a user RESTIC_FEATURES (e.g. safe-forget-keep-tags) is silently dropped; merge the lists instead' },
   async () => {
     const saved = process.env['RESTIC_FEATURES'];
     process.env['RESTIC_FEATURES'] = 'safe-forget-keep-tags';
