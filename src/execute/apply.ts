@@ -63,7 +63,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       const seq = step.undo && journal ? journal.willDo(step.undo.phase, step.undo.action) : 0;
       if (step.undo) undo.push({ step, seq });
       reporter.event('step', { phase: step.phase, command: display(step.do) });
-      reporter.verbose(`${step.phase}: ${display(step.do)}`);
+      if (step.do.kind !== 'exec') reporter.verbose(`${step.phase}: ${display(step.do)}`); // the runner logs commands
       const out = await perform(step.do, runner);
       if (step.phase === 'inspect') readSnapshotFacts(out.stdout, result);
       if (step.phase === 'snapshot') {
@@ -105,7 +105,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       continue;
     }
     reporter.event('step', { phase: u.phase, command: display(a) });
-    reporter.verbose(`${u.phase}: ${display(a)}`);
+    if (a.kind !== 'exec') reporter.verbose(`${u.phase}: ${display(a)}`);
     try {
       await withRetry(() => perform(a, runner), u.phase === 'umount' || u.phase === 'destroy');
       journal?.undone(seq);

@@ -100,7 +100,11 @@ const depth = (p: string) => (p === '/' ? 0 : p.split('/').length);
 
 /** Parents before children: a mount point is always shallower than what it holds. */
 export function mountOrder<T extends { target: string }>(mounts: T[]): T[] {
-  return [...mounts].sort((a, b) => depth(a.target) - depth(b.target) || (a.target < b.target ? -1 : a.target > b.target ? 1 : 0));
+  // Each depth computed once, not in every comparison (N log N splits at N=1000).
+  return mounts
+    .map((m) => ({ m, d: depth(m.target) }))
+    .sort((a, b) => a.d - b.d || (a.m.target < b.m.target ? -1 : a.m.target > b.m.target ? 1 : 0))
+    .map((x) => x.m);
 }
 
 export function buildPlan(i: PlanInput): Plan {
@@ -157,14 +161,22 @@ export function buildPlan(i: PlanInput): Plan {
       });
     }
     const made = new Set<string>([i.mountRoot]);
-    const mounted: string[] = [];
+    // Mount targets so far; a folder is inside one if it or an ancestor is one
+    // (a walk up its few ancestors, not a scan of every mount: O(N) overall).
+    const mounted = new Set<string>();
+    const insideMount = (dir: string): boolean => {
+      for (let d = dir; ; d = posix.dirname(d)) {
+        if (mounted.has(d)) return true;
+        if (d === i.mountRoot || !d.startsWith(i.mountRoot + '/')) return false;
+      }
+    };
     for (const m of mounts) {
       // Folders inside an earlier snapshot mount already exist there (and are
       // read-only); only folders outside every mount are ours to create.
       const chain: string[] = [];
       for (let d = m.target; d !== i.mountRoot && d.startsWith(i.mountRoot + '/'); d = posix.dirname(d)) chain.unshift(d);
       for (const dir of chain) {
-        if (made.has(dir) || mounted.some((t) => dir === t || dir.startsWith(t + '/'))) continue;
+        if (made.has(dir) || insideMount(dir)) continue;
         made.add(dir);
         steps.push({
           phase: 'mkdir',
@@ -178,7 +190,7 @@ export function buildPlan(i: PlanInput): Plan {
         undo: { phase: 'umount', action: { kind: 'exec', mutates: true, argv: platform.umountArgv(m.target) } },
         detail: { target: m.target, dataset: m.dataset },
       });
-      mounted.push(m.target);
+      mounted.add(m.target);
     }
   }
 
