@@ -2,16 +2,9 @@
 // consistent pairs across datasets, nothing left behind.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { CLEAN, KOPIATOMIC, leftovers, Pool, restic, resticRepo, RESTOMIC, run, scratchDir, sh, treeDigest, zfs } from './lib.js';
-
-function script(dir: string, name: string, body: string): string {
-  const p = `${dir}/${name}`;
-  writeFileSync(p, `#!/bin/sh\n${body}\n`);
-  chmodSync(p, 0o755);
-  return p;
-}
+import { CLEAN, KOPIATOMIC, leftovers, Pool, restic, resticRepo, RESTOMIC, run, scratchDir, sh, treeDigest, zfs, script } from './lib.js';
 
 test('restore equals snapshot: three datasets, one nested, -r, restic, live files changed during the backup', async () => {
   const pool = Pool.create(['a', 'b', 'b/nested']);

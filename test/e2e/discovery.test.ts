@@ -1,15 +1,8 @@
 // Issue 3: targets, discovery and skips, bad input, the tree, the dry run.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { CLEAN, events, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, sh, zfs } from './lib.js';
-
-function script(dir: string, name: string, body: string): string {
-  const p = `${dir}/${name}`;
-  writeFileSync(p, `#!/bin/sh\n${body}\n`);
-  chmodSync(p, 0o755);
-  return p;
-}
+import { CLEAN, events, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, sh, zfs, script } from './lib.js';
 
 test('the tree: nested datasets nest, legacy mounts come from the mount table, mounts are read-only, root is 0700', async () => {
   const pool = Pool.create(['a', 'a/inner', { name: 'legacy', props: { mountpoint: 'legacy' } }]);

@@ -1,16 +1,9 @@
 // Issue 3, failures: each gives its documented exit code, and every one
 // passes the same nothing-left-behind check.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { CLEAN, KOPIATOMIC, leftovers, Pool, resticRepo, RESTOMIC, run, scratchDir, sh, summary } from './lib.js';
-
-function script(dir: string, name: string, body: string): string {
-  const p = `${dir}/${name}`;
-  writeFileSync(p, `#!/bin/sh\n${body}\n`);
-  chmodSync(p, 0o755);
-  return p;
-}
+import { CLEAN, KOPIATOMIC, leftovers, Pool, resticRepo, RESTOMIC, run, scratchDir, sh, summary, script } from './lib.js';
 
 /** How many `zfs snapshot` commands ever ran on the pool. */
 function snapshotCalls(pool: Pool): number {

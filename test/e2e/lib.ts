@@ -5,7 +5,7 @@
 // what kopiatomic printed.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { platform } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -212,4 +212,12 @@ export function events(r: RunResult, name: string): Record<string, unknown>[] {
 
 export function summary(r: RunResult): Record<string, unknown> | undefined {
   return events(r, 'summary').at(-1);
+}
+
+/** An executable /bin/sh script in dir: a backup command or wrapper for a test. */
+export function script(dir: string, name: string, body: string): string {
+  const p = `${dir}/${name}`;
+  writeFileSync(p, `#!/bin/sh\n${body}\n`);
+  chmodSync(p, 0o755);
+  return p;
 }
