@@ -80,15 +80,16 @@ test('bad input: one clear line, a usage hint, exit 2, nothing created', async (
   const pool = Pool.create(['a']);
   try {
     mkdirSync(pool.path('a/sub'));
+    const cmd = ['--engine', 'command', '-c', 'true'];
     const cases: [string[], RegExp][] = [
       [['--bogus'], /unknown option '--bogus'/],
       [[], /no datasets or paths given/],
-      [[`${pool.name}/nope`], /no such ZFS filesystem: kt\S+\/nope/],
-      [['/no/such/path'], /no such file or directory: \/no\/such\/path/],
-      [[pool.path('a/sub')], new RegExp(`inside ${pool.ds('a')} \\(mounted at ${pool.path('a')}\\)`)],
+      [[...cmd, `${pool.name}/nope`], /no such ZFS filesystem: kt\S+\/nope/],
+      [[...cmd, '/no/such/path'], /no such file or directory: \/no\/such\/path/],
+      [[...cmd, pool.path('a/sub')], new RegExp(`inside ${pool.ds('a')} \\(mounted at ${pool.path('a')}\\)`)],
       [['-c', '/no/such/engine', pool.ds('a')], /not installed: \/no\/such\/engine not found/],
       [['--engine', 'kopia', pool.ds('a')], /kopia is not installed/],
-      [['--exclude', `${pool.name}/nope`, pool.ds('a')], /no such ZFS filesystem/],
+      [[...cmd, '--exclude', `${pool.name}/nope`, pool.ds('a')], /no such ZFS filesystem/],
     ];
     for (const [args, msg] of cases) {
       const r = await run(KOPIATOMIC, ['--mount-root', '/kt-bad', ...args]);

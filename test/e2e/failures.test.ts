@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { CLEAN, KOPIATOMIC, leftovers, Pool, resticRepo, RESTOMIC, run, scratchDir, sh, summary, script } from './lib.js';
+import { CLEAN, KOPIATOMIC, leftovers, Pool, resticRepo, RESTOMIC, run, scratchDir, sh, summary, script, mountsUnder } from './lib.js';
 
 /** How many `zfs snapshot` commands ever ran on the pool. */
 function snapshotCalls(pool: Pool): number {
@@ -121,14 +121,16 @@ test('an unmount that fails leaves its folder in place, says so, and exits 5', a
   try {
     // The engine leaves a process behind with its working folder inside the
     // snapshot mount, so the unmount is refused (busy).
-    const engine = script(work, 'leave-busy', `cd "$1"/*/a && (sleep 8 &) ; exit 0`);
+    const engine = script(work, 'leave-busy', `cd "$1"/*/a && { sleep 120 </dev/null >/dev/null 2>&1 & echo $! > ${work}/pid; }`);
     const r = await run(KOPIATOMIC, ['--json', '--mount-root', '/kt-busy', '--engine', 'command', '-c', engine, pool.ds('a')]);
     assert.equal(r.code, 5, r.stderr);
     assert.equal(summary(r)?.['status'], 'cleanup-incomplete');
     assert.match(r.stderr + r.stdout, /in place/);
+    assert.equal(mountsUnder('/kt-busy').length, 1, 'the busy snapshot mount is still there');
     // The folder stays (no rm -r of a mounted snapshot); once the process is
     // gone, `kopiatomic cleanup` repairs everything.
-    await new Promise((res) => setTimeout(res, 9000));
+    process.kill(Number(readFileSync(`${work}/pid`, 'utf8')), 'SIGKILL');
+    await new Promise((res) => setTimeout(res, 500));
     const c = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', '/kt-busy']);
     assert.equal(c.code, 0, c.stderr);
     assert.deepEqual(leftovers([pool], '/kt-busy'), CLEAN);
