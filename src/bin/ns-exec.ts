@@ -35,10 +35,12 @@ function stop(sig: NodeJS.Signals): void {
 
 // The namespace lives as long as we do. If kopiatomic dies (even by SIGKILL),
 // stop the engine and go, so the snapshot mounts vanish and the next run's
-// recovery can destroy the snapshots.
-const parent = process.ppid;
+// recovery can destroy the snapshots. The pid comes from kopiatomic itself:
+// it may die before unshare has even started us.
+const parent = job.parent;
+const orphaned = () => process.ppid !== parent;
 setInterval(() => {
-  if (process.ppid === parent) return;
+  if (!orphaned()) return;
   reporter.warn(`kopiatomic (pid ${parent}) is gone: stopping the engine`);
   stop('SIGTERM');
   setTimeout(() => {
@@ -49,6 +51,7 @@ setInterval(() => {
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => stop(sig));
 
 async function main(): Promise<number> {
+  if (orphaned()) throw new Error(`kopiatomic (pid ${parent}) is gone`);
   const targets = job.mounts.map((m) => m.target);
   // A writable folder that holds a frozen mount point keeps its live content
   // (with whatever is mounted below it): the engine must be able to write there.
@@ -71,13 +74,19 @@ async function main(): Promise<number> {
       reporter.warn(`${m.target} holds a folder ${job.argv[0]} writes to; it is read live, not from the snapshot`);
       continue;
     }
-    await runner.run(linux.mountArgv({ dataset: m.dataset, snapshot: m.snapshot, mountpoint: m.target, target: m.target }));
+    // mount.zfs (OpenZFS >= 2.2 through zfs_mount_at) refuses a mount point
+    // that is not empty, and a real mount point never is; with
+    // ZFS_MOUNT_HELPER set it calls mount(2) directly, which mounts over it.
+    await runner.run(linux.mountArgv({ dataset: m.dataset, snapshot: m.snapshot, mountpoint: m.target, target: m.target }), {
+      env: { ...process.env, ZFS_MOUNT_HELPER: '1' },
+    });
   }
   for (const s of staged) {
     if (existsSync(s.live)) await runner.run(['mount', '--rbind', s.stage, s.live]);
     else reporter.warn(`${s.live} did not exist when the snapshot was taken; it is read-only during the backup`);
   }
   if (stopping) return 128 + (constants.signals[stopping] ?? 15);
+  if (orphaned()) throw new Error(`kopiatomic (pid ${parent}) is gone`);
 
   child = spawn(job.argv[0]!, job.argv.slice(1), { stdio: 'inherit' });
   const c = child;

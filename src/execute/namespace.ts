@@ -20,6 +20,8 @@ export interface NamespaceJob {
   /** A private tmpfs is mounted here (inside the namespace only) to stage the writable folders. */
   staging: string;
   argv: string[];
+  /** kopiatomic's pid: when ns-exec's parent is no longer this one, kopiatomic is gone. */
+  parent: number;
 }
 
 /** A folder the engine writes to; `create`: the engine would create it itself if missing. */
@@ -42,6 +44,7 @@ export function namespaceJob(call: EngineCall, plan: Pick<Plan, 'stateDir'>, env
     keepWritable: writablePaths(call.argv, engineEnv(call, env)).map((w) => w.path),
     staging: plan.stateDir,
     argv: call.argv,
+    parent: process.pid,
   };
 }
 

@@ -5,7 +5,7 @@
 // `kopia snapshot create --override-source` per dataset (runs only where a
 // kopia binary is on PATH).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -210,20 +210,42 @@ test('restic --layout paths: kopiatomic killed by SIGKILL mid-backup: the namesp
   try {
     writeFileSync(pool.path('a/file1'), 'one\n');
     const repo = resticRepo();
-    const { bin, gate } = gatedRestic();
-    // The gate is never opened: restic is still waiting inside the namespace when kopiatomic dies.
-    const r = await run(RESTOMIC, ['--json', '--layout', 'paths', '--mount-root', MOUNT_ROOT, '-c', `${bin} backup`, pool.ds('a')], {
-      env: { ...repo, KT_GATE: gate, KOPIATOMIC_TEST_FAULT: 'backup' },
+    const args = ['--json', '--layout', 'paths', '--mount-root', MOUNT_ROOT];
+    const noMountsLeft = async (what: string) => {
+      const until = Date.now() + 30_000;
+      while (snapshotMountsAnywhere(pool).length && Date.now() < until) await sleep(200);
+      assert.deepEqual(snapshotMountsAnywhere(pool), [], `${what}: no process anywhere still has a snapshot mounted`);
+      assert.ok(pool.snapshots().some((s) => s.includes('@kopiatomic')), `${what}: the dead run left its snapshot (and hold) for recovery`);
+    };
+
+    // 1. Killed right after starting the engine (the fault hook), maybe before ns-exec even runs.
+    const early = gatedRestic();
+    const r1 = await run(RESTOMIC, [...args, '-c', `${early.bin} backup`, pool.ds('a')], {
+      env: { ...repo, KT_GATE: early.gate, KOPIATOMIC_TEST_FAULT: 'backup' },
     });
-    assert.equal(r.signal, 'SIGKILL', r.stderr);
-    // run() returns once every holder of kopiatomic's output is gone: ns-exec saw its parent die and ended the namespace.
-    const until = Date.now() + 30_000;
-    while (snapshotMountsAnywhere(pool).length && Date.now() < until) await sleep(200);
-    assert.deepEqual(snapshotMountsAnywhere(pool), [], 'no process anywhere still has a snapshot mounted');
-    assert.ok(pool.snapshots().some((s) => s.includes('@kopiatomic')), 'the dead run left its snapshot (and hold) for recovery');
+    assert.equal(r1.signal, 'SIGKILL', r1.stderr);
+    await noMountsLeft('killed at engine start');
+
+    // 2. Killed while restic runs inside the namespace with the snapshot mounted.
+    // (This run first recovers what run 1 left.)
+    const late = gatedRestic();
+    let kopiatomic: ChildProcess | undefined;
+    const p2 = run(RESTOMIC, [...args, '-c', `${late.bin} backup`, pool.ds('a')], {
+      env: { ...repo, KT_GATE: late.gate },
+      onEvent: (_e, child) => (kopiatomic = child),
+    });
+    await waitFor(join(late.gate, 'inside'), 'restic to start inside the namespace');
+    assert.ok(snapshotMountsAnywhere(pool).length > 0, 'the namespace holds the snapshot mount while restic runs');
+    assert.ok(kopiatomic, 'kopiatomic is running');
+    kopiatomic.kill('SIGKILL');
+    const r2 = await p2;
+    assert.equal(r2.signal, 'SIGKILL', r2.stderr);
+    await noMountsLeft('killed mid-backup');
+    assert.match(r2.stderr, /kopiatomic \(pid \d+\) is gone: stopping the engine/);
+
     const c = await run(RESTOMIC, ['--json', 'cleanup', '--mount-root', MOUNT_ROOT]);
     assert.equal(c.code, 0, c.stderr);
-    assert.deepEqual(leftovers([pool], MOUNT_ROOT), CLEAN, 'recovery destroyed the snapshot: nothing kept it busy');
+    assert.deepEqual(leftovers([pool], MOUNT_ROOT), CLEAN, 'recovery destroyed the snapshots: nothing kept them busy');
     assert.equal(readFileSync(pool.path('a/file1'), 'utf8'), 'one\n');
   } finally {
     pool.destroy();

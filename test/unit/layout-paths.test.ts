@@ -200,6 +200,7 @@ describe('restic, paths layout', () => {
     assert.deepEqual(job.argv, call.argv);
     assert.deepEqual(job.keepWritable, ['/home/root/.cache/restic', '/srv/restic-repo', '/tmp']);
     assert.equal(job.staging, '/run/kopiatomic');
+    assert.equal(job.parent, process.pid, 'ns-exec knows whose child it must be, even if that process dies before ns-exec starts');
     const tree = resticEngine.calls(rctx({ layout: 'tree' }))[0]!;
     assert.deepEqual(engineArgv(tree, { stateDir: '/run/kopiatomic' }, env), tree.argv, 'no namespace for the tree layout');
   });
