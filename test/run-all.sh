@@ -2,6 +2,8 @@
 # `npm test`: the unit tests on the host, then the end-to-end suite inside the
 # real-OpenZFS guest for OpenZFS 2.1 (stable) and 2.3 (backports). Prints the
 # time of each step and ends with one line: "N passed, N failed".
+# Arguments (npm test -- FILE...) narrow the end-to-end suite to those files
+# (dist/test/e2e/NAME.test.js); ZFSVM_FLAVOURS narrows the OpenZFS versions.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,7 +52,7 @@ summary+=("$(printf '%-28s %5ss' build $((SECONDS - t0)))")
 step "unit tests (host)" "$logs/unit" node --test --test-reporter=spec dist/test/unit/
 for flavour in ${ZFSVM_FLAVOURS:-stable backports}; do
   case $flavour in stable) label="e2e OpenZFS 2.1 (stable)";; backports) label="e2e OpenZFS 2.3 (backports)";; *) label="e2e $flavour";; esac
-  step "$label" "$logs/e2e-$flavour" env ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e.sh
+  step "$label" "$logs/e2e-$flavour" env ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e.sh "$@"
 done
 
 echo "=== summary"
