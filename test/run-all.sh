@@ -23,25 +23,29 @@ fi
 
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
-passed=0 failed=0 summary=()
+passed=0 failed=0 skipped=0 counts="" summary=()
 
-# count LOG: add the node test runner's "ℹ pass N" / "ℹ fail N" to the totals;
-# a step that printed no summary (a broken build or guest) counts as one failure.
+# count LOG: add the node test runner's "ℹ pass N" / "ℹ fail N" / "ℹ skipped N"
+# to the totals and set $counts; a step that printed no summary (a broken
+# build or guest) counts as one failure.
+sum() { sed -n "s/^ℹ $1 \([0-9]*\)\$/\1/p" "$2" | awk '{s+=$1} END {print s+0}'; }
 count() {
-  local p f
-  p=$(sed -n 's/^ℹ pass \([0-9]*\)$/\1/p' "$1" | awk '{s+=$1} END {print s+0}')
-  f=$(sed -n 's/^ℹ fail \([0-9]*\)$/\1/p' "$1" | awk '{s+=$1} END {print s+0}')
-  if ! grep -q '^ℹ pass ' "$1"; then f=$((f + 1)); fi
-  passed=$((passed + p)); failed=$((failed + f))
-  echo "$p passed, $f failed"
+  local p f s
+  p=$(sum pass "$1"); f=$(sum fail "$1"); s=$(sum skipped "$1")
+  grep -q '^ℹ pass ' "$1" || f=$((f + 1))
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  counts="$p passed, $f failed, $s skipped"
 }
 
 step() { # step NAME LOG CMD...
   local name=$1 log=$2 t0=$SECONDS rc; shift 2
   echo "=== $name"
   "$@" 2>&1 | tee "$log"; rc=${PIPESTATUS[0]}
-  local counts; counts=$(count "$log")
-  [ "$rc" = 0 ] || case $counts in *", 0 failed") failed=$((failed + 1)); counts="$counts (exit $rc)";; esac
+  count "$log"
+  if [ "$rc" != 0 ]; then
+    case $counts in *", 0 failed,"*) failed=$((failed + 1));; esac
+    counts="$counts (exit $rc)"
+  fi
   summary+=("$(printf '%-28s %5ss  %s' "$name" $((SECONDS - t0)) "$counts")")
 }
 
@@ -58,5 +62,5 @@ done
 echo "=== summary"
 printf '%s\n' "${summary[@]}"
 echo "total $((SECONDS - t0))s"
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

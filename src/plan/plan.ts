@@ -130,11 +130,15 @@ export function buildPlan(i: PlanInput): Plan {
     });
   }
   // A hold keeps pruning tools (sanoid, znapzend) from destroying them mid-backup.
+  // `-r` on each pool's destroy root makes it one transaction per pool (one
+  // per snapshot name otherwise: 100 snapshots took 12 s in the benchmark);
+  // like the destroy, it reaches exactly this run's uniquely named snapshots.
   if (all.length) {
+    const roots = pools.map((p) => `${p.destroyRoot}@${snapshot}`);
     steps.push({
       phase: 'hold',
-      do: { kind: 'exec', mutates: true, argv: ['zfs', 'hold', HOLD_TAG, ...all] },
-      undo: { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', HOLD_TAG, ...all] } },
+      do: { kind: 'exec', mutates: true, argv: ['zfs', 'hold', '-r', HOLD_TAG, ...roots] },
+      undo: { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', HOLD_TAG, ...roots] } },
       detail: { snapshots: all },
     });
     // The creation time recorded as the backup's time; one snapshot per pool suffices.

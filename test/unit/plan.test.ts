@@ -83,13 +83,13 @@ test('buildPlan: the destroy undo of each pool is -r on the common ancestor', ()
   ]);
 });
 
-test('buildPlan: one hold for every snapshot of every pool, released in one call; inspect reads one per pool', () => {
+test('buildPlan: one recursive hold per pool root in one call, released in one call; inspect reads one per pool', () => {
   const p = plan([ds('b/x', '/x'), ds('a/y', '/y'), ds('a/z', '/z')]);
-  const all = [`a/y@${SNAP}`, `a/z@${SNAP}`, `b/x@${SNAP}`];
+  const roots = [`a@${SNAP}`, `b/x@${SNAP}`];
   const holds = p.steps.filter((s) => s.phase === 'hold');
   assert.equal(holds.length, 1);
-  assert.deepEqual(holds[0]!.do, { kind: 'exec', mutates: true, argv: ['zfs', 'hold', 'kopiatomic', ...all] });
-  assert.deepEqual(holds[0]!.undo, { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', 'kopiatomic', ...all] } });
+  assert.deepEqual(holds[0]!.do, { kind: 'exec', mutates: true, argv: ['zfs', 'hold', '-r', 'kopiatomic', ...roots] });
+  assert.deepEqual(holds[0]!.undo, { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', 'kopiatomic', ...roots] } });
   assert.deepEqual(argvOf(p, 'inspect'), [['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,creation,createtxg', `a/y@${SNAP}`, `b/x@${SNAP}`]]);
   const inspect = p.steps.find((s) => s.phase === 'inspect')!;
   assert.equal(inspect.do.kind === 'exec' && inspect.do.mutates, false);
@@ -146,7 +146,7 @@ test('cleanupSteps: children unmounted first, then folders, then release, then d
     'umount umount /kopia/b',
     'rmdir /kopia/b',
     'rmdir /kopia',
-    `release zfs release kopiatomic pool2/b@${SNAP} tank/srv/a/deep@${SNAP} tank/srv/a@${SNAP}`,
+    `release zfs release -r kopiatomic pool2/b@${SNAP} tank/srv/a@${SNAP}`,
     `destroy zfs destroy -r tank/srv/a@${SNAP}`,
     `destroy zfs destroy -r pool2/b@${SNAP}`,
   ]);
