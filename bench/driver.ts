@@ -168,7 +168,8 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
     for (const e of execs) {
       const t = Date.parse(e.time);
       if (t < from || t > to || e.argv.includes(`bash`) && e.argv.some((a) => a.endsWith('recorder.sh'))) continue;
-      const k = prog(e);
+      // zfs by subcommand (zfs list, zfs snapshot, ...), the rest by program.
+      const k = prog(e) === 'zfs' ? `zfs ${e.argv[1]}` : prog(e);
       (s[k] ??= { n: 0, ms: 0 }).n++;
       s[k]!.ms += e.ms;
     }

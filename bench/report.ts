@@ -113,14 +113,38 @@ function table(lines: Obj[]): string[] {
   return out;
 }
 
+type Sums = Record<string, { n: number; ms: number }>;
+/** Newer results split zfs by subcommand ("zfs snapshot"): sum them up again. */
+function byProgram(m: Sums): Sums {
+  const out: Sums = {};
+  for (const [k, v] of Object.entries(m)) {
+    const p = k.split(' ')[0]!;
+    (out[p] ??= { n: 0, ms: 0 }).n += v.n;
+    out[p]!.ms += v.ms;
+  }
+  return out;
+}
+
+function zfsDetail(lines: Obj[]): string[] {
+  const runs = (lines.filter((l) => l['type'] === 'run') as Run[]).filter((r) => r.tool === 'kopiatomic' && r.kind === 'measured');
+  const rows = runs
+    .map((r) => {
+      const all = { ...(r.setupExec ?? {}), ...(r.teardownExec ?? {}) };
+      const z = Object.entries(all).filter(([k]) => k.startsWith('zfs '));
+      return z.length ? `${LABEL[r.case] ?? r.case}: ${z.map(([k, v]) => `${k} ${v.ms} ms${v.n > 1 ? ` (${v.n})` : ''}`).join(', ')}` : '';
+    })
+    .filter(Boolean);
+  return rows.length ? ['kopiatomic\'s zfs commands: ' + rows.join('; ') + '.', ''] : [];
+}
+
 function breakdown(lines: Obj[]): string[] {
   const runs = (lines.filter((l) => l['type'] === 'run') as Run[]).filter((r) => r.tool === 'kopiatomic');
   const out: string[] = [];
   out.push('| run | setup ms | node start-up | zfs (n) | mount (n) | rest: our code, spawning | teardown ms | umount (n) | zfs (n) | rest |');
   out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of runs) {
-    const s = r.setupExec ?? {};
-    const t = r.teardownExec ?? {};
+    const s = byProgram(r.setupExec ?? {});
+    const t = byProgram(r.teardownExec ?? {});
     const sum = (m: Record<string, { n: number; ms: number }>) => Object.values(m).reduce((a, x) => a + x.ms, 0);
     const cell = (m: Record<string, { n: number; ms: number }>, p: string) => (m[p] ? `${m[p]!.ms} (${m[p]!.n})` : '0');
     const others = (m: Record<string, { n: number; ms: number }>, skip: string[]) =>
@@ -209,6 +233,14 @@ for (const f of files) {
   doc.push('');
   doc.push(...breakdown(lines));
   doc.push('');
+  doc.push(...zfsDetail(lines));
+  const probe = lines.find((l) => l['type'] === 'mountprobe');
+  if (probe) {
+    doc.push(
+      `Mount probe (bench/mountprobe.sh, ${String(probe['mounts'])} snapshot mounts, ms each): \`mount -t zfs -o ro\` through mount.zfs ${String(probe['helperMountMs'])}, umount ${String(probe['umountMs'])}; \`mount -i\` (no helper, mount(2) directly) ${String(probe['directMountMs'])} (${String(probe['direct'])}), umount ${String(probe['directUmountMs'])}.`,
+    );
+    doc.push('');
+  }
   doc.push(...profileSection(lines));
 }
 if (notes.length) {
