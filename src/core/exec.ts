@@ -75,7 +75,7 @@ export class SystemRunner implements Runner {
       child.stdout.on('data', (b: Buffer) => out.push(b));
       child.stderr.on('data', (b: Buffer) => err.push(b));
       child.on('error', (e: NodeJS.ErrnoException) =>
-        reject(new CommandError(argv, e.code === 'ENOENT' ? 127 : 126, null, `${argv[0]}: ${e.message}`)),
+        reject(new CommandError(argv, e.code === 'ENOENT' ? 127 : 126, null, e.code === 'ENOENT' ? `${argv[0]}: not found in PATH` : `${argv[0]}: ${e.message}`)),
       );
       child.on('close', (code, signal) =>
         resolve({
