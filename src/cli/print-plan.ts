@@ -5,7 +5,7 @@ import { quoteArgv } from '../core/errors.js';
 import { hookArgv } from '../execute/hooks.js';
 import { engineArgv } from '../execute/namespace.js';
 import { cleanupSteps, type Plan } from '../plan/plan.js';
-import { display } from '../safety/recover.js';
+import { display } from '../plan/display.js';
 
 export interface PlannedCommand {
   phase: string;

@@ -7,7 +7,7 @@ import type { Reporter } from '../core/report.js';
 import type { EngineCall, Outcome } from '../engine/engine.js';
 import type { Action, Plan, Step } from '../plan/plan.js';
 import type { Journal } from '../safety/journal.js';
-import { display } from '../safety/recover.js';
+import { display } from '../plan/display.js';
 import { fault } from './fault.js';
 import type { Interrupt } from './interrupt.js';
 import { engineArgv } from './namespace.js';

@@ -4,12 +4,13 @@
 import { existsSync, readdirSync, rmdirSync, lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Runner } from '../core/exec.js';
-import { CommandError, quoteArgv } from '../core/errors.js';
+import { CommandError } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
 import { parseSnapshotList, zfsListSnapshotsArgv, type SnapshotRow } from '../discover/zfs-list.js';
 import type { Platform } from '../platform/platform.js';
 import { HOLD_TAG, PREFIX, snapshotNameFor } from '../plan/naming.js';
 import type { Action } from '../plan/plan.js';
+import { display } from '../plan/display.js';
 import { markDone, readPending } from './journal.js';
 import { ownerAlive } from './lock.js';
 
@@ -137,10 +138,4 @@ function emptyDirsBottomUp(root: string, busy: Set<string>): string[] {
   };
   walk(root);
   return out;
-}
-
-export function display(a: Action): string {
-  if (a.kind === 'exec') return quoteArgv(a.argv);
-  if (a.kind === 'mkdir') return quoteArgv(['mkdir', '-m', a.mode.toString(8).padStart(4, '0'), a.path]);
-  return quoteArgv(['rmdir', a.path]);
 }

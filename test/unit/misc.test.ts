@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { CommandError, quoteArgv, quoteWord } from '../../src/core/errors.js';
 import { Reporter } from '../../src/core/report.js';
 import { newRunId, ownerOf, snapshotNameFor } from '../../src/plan/naming.js';
-import { display } from '../../src/safety/recover.js';
+import { display } from '../../src/plan/display.js';
 
 test('newRunId: UTC stamp, pid, random suffix; unique', () => {
   const id = newRunId(new Date(Date.UTC(2026, 10, 26, 7, 8, 9, 555)), 4242);
