@@ -3,6 +3,7 @@
 import { chmodSync, mkdirSync, rmdirSync } from 'node:fs';
 import type { Runner } from '../core/exec.js';
 import { CommandError } from '../core/errors.js';
+import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
 import type { EngineCall, Outcome } from '../engine/engine.js';
 import type { Action, Plan, Step } from '../plan/plan.js';
@@ -107,7 +108,9 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     reporter.event('step', { phase: u.phase, command: display(a) });
     if (a.kind !== 'exec') reporter.verbose(`${u.phase}: ${display(a)}`);
     try {
-      await withRetry(() => perform(a, runner), u.phase === 'umount' || u.phase === 'destroy');
+      // A mount can stay busy for a moment after the engine exits.
+      const retry = u.phase === 'umount' || u.phase === 'destroy';
+      await (retry ? retryWhileBusy(() => perform(a, runner), 5, 200) : perform(a, runner));
       journal?.undone(seq);
     } catch (e) {
       if (u.phase === 'umount') blocked.push(String(step.detail?.['target']));
@@ -117,19 +120,6 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     fault(u.phase, reporter);
   }
   return result;
-}
-
-/** A mount can stay busy for a moment after the engine exits; retry briefly. */
-async function withRetry<T>(f: () => Promise<T>, retry: boolean): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await f();
-    } catch (e) {
-      const busy = e instanceof CommandError && /busy/i.test(e.stderr);
-      if (!retry || !busy || attempt >= 5) throw e;
-      await new Promise((r) => setTimeout(r, 200 * attempt));
-    }
-  }
 }
 
 function readSnapshotFacts(stdout: string, result: ApplyResult): void {

@@ -5,6 +5,7 @@ import { existsSync, readdirSync, rmdirSync, lstatSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { Runner } from '../core/exec.js';
 import { CommandError } from '../core/errors.js';
+import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
 import { parseSnapshotList, zfsListSnapshotsArgv, type SnapshotRow } from '../discover/zfs-list.js';
 import type { Platform } from '../platform/platform.js';
@@ -62,10 +63,12 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     }
     try {
       const unmount = a.kind === 'exec' && a.argv[0] === o.platform.umountArgv(o.mountRoot)[0];
-      await withBusyRetry(async () => {
+      const undo = async () => {
         if (a.kind === 'exec') await runner.run(a.argv, { mutates: true });
         else if (a.kind === 'rmdir') rmdirSync(a.path);
-      }, unmount);
+      };
+      // A mount can stay busy for a moment after its last user exits.
+      await (unmount ? retryWhileBusy(undo, 4, 250) : undo());
       actions++;
       reporter.info(`recovered: ${what}`);
       return true;
@@ -108,19 +111,6 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     }
   }
   return { actions, failures };
-}
-
-/** A mount can stay busy for a moment after its last user exits; retry briefly. */
-async function withBusyRetry(f: () => Promise<void>, retry: boolean): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await f();
-    } catch (e) {
-      const text = e instanceof CommandError ? e.stderr : (e as Error).message;
-      if (!retry || !/busy/i.test(text) || attempt >= 4) throw e;
-      await new Promise((r) => setTimeout(r, 250 * attempt));
-    }
-  }
 }
 
 /** Folders that hold nothing but empty folders; `busy` ones (still mounted) count as full. */
