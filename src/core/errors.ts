@@ -15,17 +15,39 @@ export class LockedError extends Error {
   readonly exitCode = EXIT.locked;
 }
 
-/** An external command failed: carries argv, exit code and stderr. */
+/**
+ * Why a command failed, decided once at the door (core/exec.ts) from typed
+ * facts: the spawn error's errno, the signal, and for zfs/mount/umount the
+ * program's own wording, classified in one place. Callers switch on this,
+ * never on stderr text.
+ *  - program-missing: the program is not installed / not found (ENOENT on spawn)
+ *  - spawn-failed:    it could not be started (EACCES, E2BIG, ...)
+ *  - not-found:       it ran and said the thing it was asked about does not exist
+ *  - busy:            it ran and said the thing is busy (a mount in use)
+ *  - signal:          it was killed by a signal
+ *  - failed:          any other non-zero exit
+ */
+export type FailureReason = 'program-missing' | 'spawn-failed' | 'not-found' | 'busy' | 'signal' | 'failed';
+
+/** An external command failed: carries argv, exit code, stderr and the reason. */
 export class CommandError extends Error {
   constructor(
     readonly argv: readonly string[],
     readonly code: number | null,
     readonly signal: string | null,
     readonly stderr: string,
+    readonly reason: FailureReason = signal ? 'signal' : 'failed',
   ) {
-    const how = signal ? `was killed by ${signal}` : `exited with ${code}`;
+    const how =
+      reason === 'program-missing'
+        ? 'is not installed (not found in PATH or the system folders)'
+        : reason === 'spawn-failed'
+          ? 'could not be started'
+          : signal
+            ? `was killed by ${signal}`
+            : `exited with ${code}`;
     const tail = stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
-    super(`${argv[0]} ${how}${tail} (command: ${quoteArgv(argv)})`);
+    super(`${argv[0]} ${how}${tail} (command: ${quoteArgv(argv).slice(0, 2000)})`);
   }
 }
 

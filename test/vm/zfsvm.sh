@@ -13,8 +13,10 @@
 # Inside the guest:
 #   * the share (ZFSVM_SHARE, default: the repository root) is mounted with 9p at
 #     /mnt/host, read-only unless ZFSVM_SHARE_RW=1, and is the working directory;
-#   * the host's node binary is /usr/local/bin/node (from a small read-only disk,
-#     cached per binary; ZFSVM_NODE=none to skip);
+#   * the host's node binary is /usr/local/bin/node, and promtool where the host
+#     has it (from a small read-only disk, cached per binaries; ZFSVM_NODE=none to skip);
+#   * ZFSVM_INIT=systemd boots the same image with systemd as PID 1 (the job runs
+#     as zfsvm-job.service); the default is a fast shell init;
 #   * ZFSVM_DISKS (default "2G") blank scratch disks: /dev/vdb, /dev/vdc, ...;
 #   * the zfs module is loaded, udev runs, no pool exists, no network; root fs
 #     changes are discarded after the run; ZFSVM=1 is set, and the variables
@@ -117,7 +119,7 @@ build_base() {
     --essential-hook='printf "#!/bin/sh\nexit 101\n" > "$1/usr/sbin/policy-rc.d"; chmod 755 "$1/usr/sbin/policy-rc.d"' \
     --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d"; printf "MODULES=list\nCOMPRESS=zstd\n" > "$1/etc/initramfs-tools/conf.d/zfsvm.conf"' \
     --essential-hook='mkdir -p "$1/etc/initramfs-tools"; printf "virtio_pci\nvirtio_blk\next4\n" >> "$1/etc/initramfs-tools/modules"' \
-    --include=kmod,udev,procps,psmisc,e2fsprogs,util-linux,zstd,initramfs-tools,restic,psmisc,less${ZFSVM_EXTRA_PACKAGES:+,$ZFSVM_EXTRA_PACKAGES} \
+    --include=kmod,udev,procps,psmisc,e2fsprogs,util-linux,zstd,initramfs-tools,restic,less,iproute2,systemd${ZFSVM_EXTRA_PACKAGES:+,$ZFSVM_EXTRA_PACKAGES} \
     bookworm "$ROOTFS" "${sources[@]}"
 }
 
@@ -185,19 +187,14 @@ mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -o remount,rw /
 hostname zfsvm
+ip link set lo up 2>/dev/null
 echo "zfsvm: init up after $(up)s"
 /lib/systemd/systemd-udevd --daemon >/dev/null 2>&1
 modprobe zfs || echo "zfsvm: modprobe zfs FAILED"
 udevadm trigger --action=add --subsystem-match=block --subsystem-match=misc
 udevadm settle -t 30
 mkdir -p /mnt/ctl /mnt/host
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 ctl /mnt/ctl
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=loose host /mnt/host 2>/dev/null \
-  || mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 host /mnt/host 2>/dev/null || true
-if [ -e /dev/disk/by-id/virtio-zfsvm-node ]; then
-  mkdir -p /opt/node && mount -o ro /dev/disk/by-id/virtio-zfsvm-node /opt/node \
-    && ln -sf /opt/node/node /usr/local/bin/node
-fi
+zfsvm-mounts
 echo "zfsvm: ready after $(up)s ($(uname -r), zfs $(cat /sys/module/zfs/version 2>/dev/null))"
 rc=125
 if [ -f /mnt/ctl/job ]; then
@@ -212,6 +209,65 @@ echo o > /proc/sysrq-trigger
 while :; do :; done
 INIT
   chmod 755 "$ROOTFS/usr/local/sbin/zfsvm-init"
+
+  # The 9p shares and the host's tools disk (node, promtool): shared by both inits.
+  cat > "$ROOTFS/usr/local/sbin/zfsvm-mounts" <<'MOUNTS'
+#!/bin/sh
+mkdir -p /mnt/ctl /mnt/host
+mountpoint -q /mnt/ctl || mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 ctl /mnt/ctl
+mountpoint -q /mnt/host || mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288,cache=loose host /mnt/host 2>/dev/null \
+  || mount -t 9p -o trans=virtio,version=9p2000.L,msize=524288 host /mnt/host 2>/dev/null || true
+if [ -e /dev/disk/by-id/virtio-zfsvm-node ] && ! mountpoint -q /opt/node; then
+  mkdir -p /opt/node && mount -o ro /dev/disk/by-id/virtio-zfsvm-node /opt/node
+  for t in /opt/node/*; do [ -f "$t" ] && ln -sf "$t" "/usr/local/bin/${t##*/}"; done
+fi
+exit 0
+MOUNTS
+  chmod 755 "$ROOTFS/usr/local/sbin/zfsvm-mounts"
+
+  # The systemd variant (kernel argument init=/lib/systemd/systemd, ZFSVM_INIT=systemd):
+  # the same image boots a real systemd as PID 1, and the job runs as a unit.
+  cat > "$ROOTFS/usr/local/sbin/zfsvm-systemd-job" <<'SJOB'
+#!/bin/sh
+export HOME=/root LANG=C.UTF-8 TERM=dumb
+up() { cut -d' ' -f1 /proc/uptime; }
+modprobe zfs || echo "zfsvm: modprobe zfs FAILED"
+udevadm settle -t 30
+zfsvm-mounts
+echo "zfsvm: init up after $(up)s (systemd)"
+echo "zfsvm: ready after $(up)s ($(uname -r), zfs $(cat /sys/module/zfs/version 2>/dev/null), systemd $(systemctl --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p'))"
+rc=125
+if [ -f /mnt/ctl/job ]; then
+  bash /mnt/ctl/job </dev/null
+  rc=$?
+fi
+echo "$rc" > /mnt/ctl/exit-code
+echo "zfsvm: job exited with $rc after $(up)s"
+sync
+systemctl --no-block poweroff
+SJOB
+  chmod 755 "$ROOTFS/usr/local/sbin/zfsvm-systemd-job"
+  cat > "$ROOTFS/etc/systemd/system/zfsvm-job.service" <<'UNIT'
+[Unit]
+Description=zfsvm test job
+After=systemd-udevd.service local-fs.target zfs-mount.service
+Wants=systemd-udevd.service
+ConditionKernelCommandLine=zfsvm.systemd=1
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/zfsvm-systemd-job
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+TimeoutStartSec=infinity
+[Install]
+WantedBy=multi-user.target
+UNIT
+  mkdir -p "$ROOTFS/etc/systemd/system/multi-user.target.wants"
+  ln -sf /etc/systemd/system/zfsvm-job.service "$ROOTFS/etc/systemd/system/multi-user.target.wants/zfsvm-job.service"
+  # No login prompts on the console the job writes to.
+  ln -sf /dev/null "$ROOTFS/etc/systemd/system/serial-getty@.service"
+  ln -sf /dev/null "$ROOTFS/etc/systemd/system/getty@.service"
   echo zfsvm > "$ROOTFS/etc/hostname"
 }
 
@@ -289,19 +345,23 @@ pick_accel() {
   fi
 }
 
-# A small ext4 image holding the host's node binary, made once per binary.
+# A small ext4 image holding the host's node binary and, when the host has it,
+# promtool (for checking metrics files in the guest); made once per binaries.
 node_disk() {
-  local bin key img d
+  local bin key img d tools=()
   bin=$(readlink -f "$ZFSVM_NODE")
   [ -f "$bin" ] || die "ZFSVM_NODE=$ZFSVM_NODE is not a file"
-  key=$(sha256sum "$bin" | cut -c1-16)
+  tools=("$bin")
+  if command -v promtool >/dev/null; then tools+=("$(readlink -f "$(command -v promtool)")"); fi
+  key=$(cat "${tools[@]}" | sha256sum | cut -c1-16)
   img=$ZFSVM_DIR/node-$key.img
   if [ ! -f "$img" ]; then
     d=$(mktemp -d)
     cp "$bin" "$d/node"
-    truncate -s "$(( $(stat -c %s "$bin") / 1048576 + 32 ))M" "$img.tmp"
-    mkfs.ext4 -q -F -L zfsvm-node -d "$d" "$img.tmp"
-    rm -rf "$d"; mv "$img.tmp" "$img"
+    [ ${#tools[@]} -gt 1 ] && cp "${tools[1]}" "$d/promtool"
+    truncate -s "$(( $(du -cb "${tools[@]}" | tail -n1 | cut -f1) / 1048576 + 32 ))M" "$img.tmp.$$"
+    mkfs.ext4 -q -F -L zfsvm-node -d "$d" "$img.tmp.$$"
+    rm -rf "$d"; mv "$img.tmp.$$" "$img"
   fi
   echo "$img"
 }
@@ -331,6 +391,9 @@ run() {
       "./$rel" "./$rel" "$quoted_args" "./$rel" "$quoted_args"
   } > "$run_dir/ctl/job"
 
+  # ZFSVM_INIT=systemd boots the same image with a real systemd as PID 1.
+  local init_args="init=/usr/local/sbin/zfsvm-init"
+  [ "${ZFSVM_INIT:-shell}" = systemd ] && init_args="init=/lib/systemd/systemd zfsvm.systemd=1 systemd.show_status=0"
   local accel; accel=$(pick_accel)
   local cpu=max; [ "$accel" = kvm ] && cpu=host
   local ro=; [ "$ZFSVM_SHARE_RW" = 1 ] || ro=,readonly=on
@@ -339,7 +402,7 @@ run() {
     -nodefaults -no-user-config -display none -no-reboot
     -serial stdio -monitor none
     -kernel "$GUEST/vmlinuz" -initrd "$GUEST/initrd.img"
-    -append "console=ttyS0 root=/dev/vda rw init=/usr/local/sbin/zfsvm-init quiet loglevel=3 panic=-1"
+    -append "console=ttyS0 root=/dev/vda rw $init_args quiet loglevel=3 panic=-1"
     # snapshot=on: the guest writes to a temporary overlay, root.img stays pristine.
     -drive "file=$GUEST/root.img,format=raw,if=none,id=root,snapshot=on"
     -device virtio-blk-pci,drive=root
