@@ -19,6 +19,8 @@ export const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  */
 export const DEFAULT_KILL_AFTER_MS = 30_000;
 
+const ignore = () => {};
+
 let currentKillAfterMs = DEFAULT_KILL_AFTER_MS;
 
 /** The grace period of this process's Interrupt (ns-exec applies it to the engine it starts). */
@@ -52,6 +54,10 @@ export class Interrupt {
     for (const [sig, h] of this.handlers) process.off(sig, h);
     this.handlers.clear();
     this.clearKillTimer();
+    // After a signal the run is over and is exiting with 128 + N: a late
+    // Ctrl-C of the same burst must not kill it by default action now and
+    // change that exit status.
+    if (this.signal) for (const sig of SIGNALS) process.on(sig, ignore);
   }
 
   /** Called once with the first signal (at once if one already came): e.g. to stop waiting for a lock. */

@@ -177,7 +177,7 @@ function seenBySnapshotAndMount(work: string, pool: Pool): string {
     work,
     'look',
     `zfs list -H -o name -t snapshot -r ${pool.name} | grep @kopiatomic- | sed 's/@.*//' | sort > ${work}/snapshots\n` +
-      `findmnt -rn -o SOURCE | grep "^${pool.name}[/@].*@kopiatomic-" | sed 's/@.*//' | sort > ${work}/mounted`,
+      `findmnt -rn -o SOURCE | grep -E "^${pool.name}(/[^@]*)?@kopiatomic-" | sed 's/@.*//' | sort > ${work}/mounted`,
   );
 }
 

@@ -6,21 +6,45 @@
 // commands we ran), never on what kopiatomic printed.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { SystemRunner } from '../../src/core/exec.js';
 import { CommandError } from '../../src/core/errors.js';
 import { Reporter } from '../../src/core/report.js';
-import { CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, ROOT, run, scratchDir, script, sh, zfs } from './lib.js';
+import { CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, ROOT, run, SCRATCH, scratchDir, script, sh, zfs } from './lib.js';
 
-const CRON_PATH = '/usr/bin:/bin';
+/**
+ * cron's PATH on Debian is /usr/bin:/bin. The guest's zfsutils-linux also
+ * links /usr/bin/zfs -> /sbin/zfs, which not every system has (and FreeBSD
+ * never has), so the test uses /usr/bin:/bin as they are on such a system:
+ * a folder with every program of /usr/bin except those that live in sbin.
+ */
+function cronPath(): string {
+  const dir = `${SCRATCH}/cron-usr-bin`;
+  if (!existsSync(dir)) {
+    mkdirSync(`${dir}.tmp`, { recursive: true });
+    for (const name of readdirSync('/usr/bin')) {
+      let real: string;
+      try {
+        real = realpathSync(`/usr/bin/${name}`);
+      } catch {
+        continue;
+      }
+      if (real.startsWith('/usr/sbin/') || real.startsWith('/sbin/')) continue;
+      symlinkSync(`/usr/bin/${name}`, `${dir}.tmp/${name}`);
+    }
+    renameSync(`${dir}.tmp`, dir);
+  }
+  return dir;
+}
 
 /** kopiatomic in its own process group (so the test can signal the group, as a terminal does). */
 function start(args: string[], env: NodeJS.ProcessEnv = {}, detached = false): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
   const child = spawn(process.execPath, [KOPIATOMIC, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
-  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((r) => child.on('close', (code, signal) => r({ code, signal, stderr })));
+  // 'exit', not 'close': an engine's orphaned child may keep our stderr pipe open.
+  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((r) => child.on('exit', (code, signal) => r({ code, signal, stderr })));
   return { child, done };
 }
 
@@ -73,8 +97,9 @@ test('the wording table holds for the real zfs, mount and umount', async () => {
 });
 
 test("cron's PATH (/usr/bin:/bin): a backup finds zfs in the system folders and leaves nothing", async () => {
-  // The premise: zfs is not on cron's PATH in the guest.
-  assert.notEqual(spawnSync('sh', ['-c', 'command -v zfs'], { env: { PATH: CRON_PATH } }).status, 0, 'zfs must not be on /usr/bin:/bin here');
+  const CRON_PATH = cronPath();
+  // The premise: zfs is not on this PATH.
+  assert.notEqual(spawnSync('/bin/sh', ['-c', 'command -v zfs'], { env: { PATH: CRON_PATH } }).status, 0, 'zfs must not be on the cron PATH here');
   const pool = Pool.create(['a', 'a/b']);
   const work = scratchDir('cronpath');
   try {
@@ -90,6 +115,7 @@ test("cron's PATH (/usr/bin:/bin): a backup finds zfs in the system folders and 
 });
 
 test("cron's PATH: a run killed mid-setup, then `cleanup` under the same PATH really releases and destroys", async () => {
+  const CRON_PATH = cronPath();
   const pool = Pool.create(['a', 'a/b']);
   try {
     const r = await run(KOPIATOMIC, ['--mount-root', '/kt-cron2', '--engine', 'command', '-c', 'true', '-r', pool.ds('a')], { env: { PATH: CRON_PATH, KOPIATOMIC_TEST_FAULT: 'mount' } });
@@ -132,7 +158,8 @@ test('`kopiatomic --json ... | head -n 1`: the closed pipe does not stop cleanup
   const pool = Pool.create(['a', 'b']);
   const work = scratchDir('headpipe');
   try {
-    const cmd = `(${process.execPath} ${KOPIATOMIC} --json --mount-root /kt-head --engine command -c 'sleep 2' -r ${pool.name}; echo $? > ${work}/rc) | head -n 1 > ${work}/first`;
+    const slow = script(work, 'slow', 'sleep 2');
+    const cmd = `(${process.execPath} ${KOPIATOMIC} --json --mount-root /kt-head --engine command -c ${slow} -r ${pool.name}; echo $? > ${work}/rc) | head -n 1 > ${work}/first`;
     const r = spawnSync('sh', ['-c', cmd], { stdio: 'ignore', timeout: 120_000 });
     assert.equal(r.status, 0);
     await until('kopiatomic to finish', () => existsSync(`${work}/rc`) && readFileSync(`${work}/rc`, 'utf8').endsWith('\n'));
