@@ -66,7 +66,7 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
 function fail(e: unknown, flavour: Flavour, reporter: Reporter, override?: { status: Status; code: number }): number {
   const err = e as Error & { exitCode?: number };
   if (e instanceof InterruptedError && !override) override = { status: 'interrupted', code: e.exitCode };
-  const code = override?.code ?? (e instanceof UsageError || e instanceof SetupError || e instanceof LockedError ? err.exitCode! : e instanceof CommandError ? EXIT.setupFailed : EXIT.internal);
+  const code = override?.code ?? (e instanceof UsageError || e instanceof SetupError || e instanceof LockedError ? err.exitCode! : e instanceof CommandError ? (e.reason === 'program-missing' ? EXIT.usage : EXIT.setupFailed) : EXIT.internal);
   const status: Status = override?.status ?? (code === EXIT.usage ? 'usage' : code === EXIT.locked ? 'locked' : code === EXIT.setupFailed ? 'setup-failed' : 'internal-error');
   reporter.error(err.message);
   if (e instanceof UsageError && !reporter.json) process.stderr.write(`${usageLine(flavour)}\nTry '${flavour.name} -h' for help.\n`);
