@@ -4,15 +4,14 @@
 //
 // Nothing here needs undoing: every mount is made in this private namespace,
 // and the kernel removes them all when its last process exits.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { SystemRunner } from '../core/exec.js';
 import { Reporter } from '../core/report.js';
-import type { NamespaceJob } from '../execute/namespace.js';
+import { readNamespaceJob, type NamespaceJob } from '../execute/namespace.js';
 import { linux } from '../platform/linux.js';
 
-const job = JSON.parse(process.argv[2] ?? '{}') as NamespaceJob;
 const reporter = new Reporter({
   json: false,
   verbosity: process.env['KOPIATOMIC_VERBOSE'] === '1' ? 2 : 1,
@@ -21,6 +20,16 @@ const reporter = new Reporter({
 });
 const runner = new SystemRunner(reporter, false);
 
+// The job comes in a file (it can be larger than one argv word may be), read
+// and removed at once.
+let job: NamespaceJob;
+try {
+  job = readNamespaceJob(process.argv[2], (p) => readFileSync(p, 'utf8'), (p) => rmSync(p, { force: true }));
+} catch (e) {
+  reporter.error(`could not read the namespace job: ${(e as Error).message}`);
+  process.exit(4);
+}
+
 /** p is dir or below it. */
 const under = (p: string, dir: string) => dir === '/' || p === dir || p.startsWith(dir + '/');
 
@@ -28,9 +37,17 @@ let child: ChildProcess | null = null;
 let stopping: NodeJS.Signals | null = null;
 
 function stop(sig: NodeJS.Signals): void {
+  const first = !stopping;
   stopping ??= sig;
-  if (child && child.exitCode === null && child.signalCode === null) child.kill(sig);
-  else if (!child) process.exit(128 + (constants.signals[sig] ?? 15));
+  if (child && child.exitCode === null && child.signalCode === null) {
+    child.kill(sig);
+    // kopiatomic SIGKILLs us after its grace period; the engine must be gone
+    // first, or it would keep the namespace and its snapshot mounts alive.
+    if (first && job.killAfterMs) {
+      const c = child;
+      setTimeout(() => c.exitCode === null && c.signalCode === null && c.kill('SIGKILL'), Math.max(job.killAfterMs - 1000, job.killAfterMs / 2)).unref();
+    }
+  } else if (!child) process.exit(128 + (constants.signals[sig] ?? 15));
 }
 
 // The namespace lives as long as we do. If kopiatomic dies (even by SIGKILL),

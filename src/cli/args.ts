@@ -35,6 +35,8 @@ export interface Options {
   layout: Layout;
   /** Seconds to wait for another run's lock: 0 = do not wait. */
   wait: number;
+  /** Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never. */
+  killAfter: number;
 }
 
 const SPEC = {
@@ -55,10 +57,11 @@ const SPEC = {
   quiet: { type: 'boolean' },
   layout: { type: 'string' },
   wait: { type: 'string' },
+  'kill-after': { type: 'string' },
 } as const;
 
 const SHORT_VALUE: Record<string, string> = { c: 'command', o: 'options', p: 'pre', q: 'post' };
-const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout']);
+const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout', 'kill-after']);
 
 /**
  * parseArgs refuses a separate value that starts with '-' (`-o --tag x`),
@@ -133,6 +136,11 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     else if (/^\d+$/.test(v.wait)) wait = Number(v.wait);
     else throw new UsageError(`--wait takes a number of seconds: ${v.wait}`);
   }
+  let killAfter = 30;
+  if (v['kill-after'] !== undefined) {
+    if (!/^\d+$/.test(v['kill-after'])) throw new UsageError(`--kill-after takes a number of seconds: ${v['kill-after']}`);
+    killAfter = Number(v['kill-after']);
+  }
   if (v.verbose && v.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
 
   return {
@@ -152,5 +160,6 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     verbosity: v.quiet ? 0 : v.verbose ? 2 : 1,
     layout,
     wait,
+    killAfter,
   };
 }

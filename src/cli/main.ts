@@ -2,13 +2,13 @@
 // print the plan (-n) or apply it, and always report one exit status.
 import { lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { SystemRunner } from '../core/exec.js';
-import { CommandError, LockedError, SetupError, UsageError } from '../core/errors.js';
+import { CommandError, InterruptedError, LockedError, SetupError, UsageError } from '../core/errors.js';
 import { EXIT, interruptedCode, type Status } from '../core/exit-codes.js';
 import { Reporter } from '../core/report.js';
 import { discover } from '../discover/inventory.js';
 import { toTarget } from '../discover/targets.js';
 import { applyPlan } from '../execute/apply.js';
-import { runHook } from '../execute/hooks.js';
+import { datasetsVars, runHook } from '../execute/hooks.js';
 import { Interrupt } from '../execute/interrupt.js';
 import { prepareNamespace } from '../execute/namespace.js';
 import { runStatus } from '../execute/status.js';
@@ -47,12 +47,12 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
     return EXIT.ok;
   }
   const reporter = new Reporter({ json: opts.json, verbosity: opts.verbosity, name: flavour.name });
-  const interrupt = new Interrupt(reporter);
+  const interrupt = new Interrupt(reporter, opts.killAfter * 1000);
   interrupt.install();
   try {
     const platform = platformFor();
     const runner = new SystemRunner(reporter, opts.dryRun);
-    const code = opts.mode === 'cleanup' ? await cleanupCommand(opts, platform, runner, reporter) : await backup(opts, flavour, platform, runner, reporter, interrupt);
+    const code = opts.mode === 'cleanup' ? await cleanupCommand(opts, platform, runner, reporter, interrupt) : await backup(opts, flavour, platform, runner, reporter, interrupt);
     // For the benchmark: processes started per program, and our peak RSS.
     if (process.env['KOPIATOMIC_COUNT_PROCESSES']) reporter.event('process-counts', { counts: runner.counts, maxRssKiB: process.resourceUsage().maxRSS });
     return code;
@@ -65,7 +65,8 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
 
 function fail(e: unknown, flavour: Flavour, reporter: Reporter, override?: { status: Status; code: number }): number {
   const err = e as Error & { exitCode?: number };
-  const code = override?.code ?? (e instanceof UsageError || e instanceof SetupError || e instanceof LockedError ? err.exitCode! : e instanceof CommandError ? EXIT.setupFailed : EXIT.internal);
+  if (e instanceof InterruptedError && !override) override = { status: 'interrupted', code: e.exitCode };
+  const code = override?.code ?? (e instanceof UsageError || e instanceof SetupError || e instanceof LockedError ? err.exitCode! : e instanceof CommandError ? (e.reason === 'program-missing' ? EXIT.usage : EXIT.setupFailed) : EXIT.internal);
   const status: Status = override?.status ?? (code === EXIT.usage ? 'usage' : code === EXIT.locked ? 'locked' : code === EXIT.setupFailed ? 'setup-failed' : 'internal-error');
   reporter.error(err.message);
   if (e instanceof UsageError && !reporter.json) process.stderr.write(`${usageLine(flavour)}\nTry '${flavour.name} -h' for help.\n`);
@@ -74,9 +75,9 @@ function fail(e: unknown, flavour: Flavour, reporter: Reporter, override?: { sta
   return code;
 }
 
-async function cleanupCommand(opts: Options, platform: Platform, runner: SystemRunner, reporter: Reporter): Promise<number> {
+async function cleanupCommand(opts: Options, platform: Platform, runner: SystemRunner, reporter: Reporter, interrupt: Interrupt): Promise<number> {
   const boot = await platform.bootId(runner);
-  const lock = opts.dryRun ? null : await Lock.acquire(platform.stateDir, opts.mountRoot, boot, opts.wait, reporter);
+  const lock = opts.dryRun ? null : await Lock.acquire(platform.stateDir, opts.mountRoot, boot, opts.wait, reporter, interrupt);
   try {
     const r = await recover({ runner, reporter, platform, mountRoot: opts.mountRoot, journal: journalPath(platform.stateDir, opts.mountRoot), boot, scanSnapshots: true });
     if (!opts.dryRun && r.failures.length === 0) removeJournal(platform, opts.mountRoot);
@@ -122,7 +123,8 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
   const excludes = opts.excludes.map(toTarget);
 
   const boot = await platform.bootId(runner);
-  const lock = opts.dryRun ? null : await Lock.acquire(platform.stateDir, opts.mountRoot, boot, opts.wait, reporter);
+  const lock = opts.dryRun ? null : await Lock.acquire(platform.stateDir, opts.mountRoot, boot, opts.wait, reporter, interrupt);
+  let datasets: { remove(): void } | null = null;
   let journal: Journal | null = null;
   let status: { status: Status; code: number } = { status: 'setup-failed', code: EXIT.setupFailed };
   const hookEnv: Record<string, string> = { KOPIATOMIC_MOUNT_ROOT: opts.mountRoot, KOPIATOMIC_ENGINE: opts.engine.name };
@@ -173,11 +175,9 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
       command: opts.command,
       options: opts.options,
     });
-    Object.assign(hookEnv, {
-      KOPIATOMIC_RUN_ID: plan.runId,
-      KOPIATOMIC_SNAPSHOT: plan.snapshot,
-      KOPIATOMIC_DATASETS: selection.selected.map((d) => d.name).join('\n'),
-    });
+    const dv = datasetsVars(selection.selected.map((d) => d.name), opts.dryRun ? null : platform.stateDir, plan.runId, reporter);
+    datasets = dv;
+    Object.assign(hookEnv, { KOPIATOMIC_RUN_ID: plan.runId, KOPIATOMIC_SNAPSHOT: plan.snapshot, ...dv.env });
     if (opts.dryRun) {
       printPlan(plan, opts.pre, opts.post, reporter);
       reporter.event('summary', { status: 'ok', exitCode: 0, dryRun: true });
@@ -224,6 +224,7 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
       const rc = await runHook('post', opts.post, { ...hookEnv, KOPIATOMIC_STATUS: status.status, KOPIATOMIC_EXIT_CODE: String(status.code) }, runner, reporter, interrupt);
       if (rc !== 0 && status.code === EXIT.ok) status = { status: 'post-hook-failed', code: EXIT.postHookFailed };
     }
+    datasets?.remove();
     lock?.release();
   }
   return status.code;

@@ -34,6 +34,8 @@ Run:
       --verbose          print every command as it runs
       --quiet            only warnings and errors
       --wait[=SECONDS]   wait for another run on this mount root (default: exit 6)
+      --kill-after SECONDS  after a signal, SIGKILL an engine or hook that has
+                         not exited within SECONDS (default 30; 0 = never)
   -v, --version          print the version
   -h, --help             this help
 

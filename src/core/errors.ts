@@ -1,4 +1,4 @@
-import { EXIT } from './exit-codes.js';
+import { EXIT, interruptedCode } from './exit-codes.js';
 
 /** Bad input: one clear line, a usage hint, exit 2. */
 export class UsageError extends Error {
@@ -13,6 +13,18 @@ export class SetupError extends Error {
 /** Another run holds the lock for this mount root. */
 export class LockedError extends Error {
   readonly exitCode = EXIT.locked;
+}
+
+/** A signal stopped the run before it changed anything (e.g. while waiting for the lock): 128 + N. */
+export class InterruptedError extends Error {
+  readonly exitCode: number;
+  constructor(
+    readonly signal: string,
+    message: string,
+  ) {
+    super(message);
+    this.exitCode = interruptedCode(signal);
+  }
 }
 
 /**

@@ -1,9 +1,14 @@
 // The one door to the system: every external command runs through here, as an
 // argv array (never a shell string), is logged, honours dry run, and fails with
-// an error that carries the command, its exit code and its stderr.
+// an error that carries the command, its exit code, its stderr and a typed
+// reason (core/classify.ts). Nothing here throws past its caller's try: a
+// spawn that throws synchronously (E2BIG: one argv or env string over
+// 128 KiB) is a CommandError like any other failure.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { CommandError, quoteArgv } from './errors.js';
-import type { Reporter } from './report.js';
+import { classifyExit, classifySpawn } from './classify.js';
+import { CommandError, quoteArgv, type FailureReason } from './errors.js';
+import { safeWrite, type Reporter } from './report.js';
+import { useSystemPath } from './system-path.js';
 
 export interface RunOptions {
   /** The command changes the system: a dry run prints it instead of running it. */
@@ -27,21 +32,38 @@ export interface LiveOptions {
   captureStdout?: boolean;
 }
 
+export interface LiveDone {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  /** Set when the program could not be started: then code is 127 (missing) or 126. */
+  reason?: FailureReason;
+}
+
 export interface LiveProcess {
-  child: ChildProcess;
-  done: Promise<{ code: number | null; signal: string | null; stdout: string }>;
+  /** null when the program could not be started (done then says why). */
+  child: ChildProcess | null;
+  done: Promise<LiveDone>;
 }
 
 export interface Runner {
   readonly dryRun: boolean;
   /** Run to completion and capture its output. */
   run(argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
-  /** Start a long-running command whose output streams live (the backup engine). */
+  /** Start a long-running command whose output streams live (the backup engine). Never throws. */
   live(argv: readonly string[], opts?: LiveOptions): LiveProcess;
 }
 
 /** How many processes of each program a run started: the benchmark reads this. */
 export type SpawnCounts = Record<string, number>;
+
+/** A program that could not be started: missing (ENOENT) or anything else (EACCES, E2BIG, ...). */
+export function spawnFailure(argv: readonly string[], e: unknown): CommandError {
+  const code = (e as NodeJS.ErrnoException)?.code;
+  const reason = classifySpawn(code);
+  const detail = reason === 'program-missing' ? '' : `${argv[0]}: ${(e as Error)?.message ?? String(e)}`;
+  return new CommandError(argv, reason === 'program-missing' ? 127 : 126, null, detail, reason);
+}
 
 export class SystemRunner implements Runner {
   readonly counts: SpawnCounts = {};
@@ -49,7 +71,10 @@ export class SystemRunner implements Runner {
   constructor(
     private readonly reporter: Reporter,
     readonly dryRun: boolean,
-  ) {}
+  ) {
+    // Once per process, before the first spawn (see core/system-path.ts).
+    useSystemPath();
+  }
 
   private count(argv: readonly string[]): void {
     const prog = argv[0]!.split('/').pop()!;
@@ -66,25 +91,41 @@ export class SystemRunner implements Runner {
     this.count(argv);
     const started = Date.now();
     const result = await new Promise<RunResult & { signal: string | null }>((resolve, reject) => {
-      const child = spawn(argv[0]!, argv.slice(1), {
-        env: opts.env ?? process.env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      let child: ChildProcess;
+      try {
+        child = spawn(argv[0]!, argv.slice(1), {
+          env: opts.env ?? process.env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          // Its own session and process group: the terminal's Ctrl-C (a
+          // second one during cleanup) or hang-up must not reach the zfs and
+          // umount commands of our cleanup. We forward signals ourselves.
+          detached: true,
+        });
+      } catch (e) {
+        reject(spawnFailure(argv, e));
+        return;
+      }
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout.on('data', (b: Buffer) => out.push(b));
-      child.stderr.on('data', (b: Buffer) => err.push(b));
-      child.on('error', (e: NodeJS.ErrnoException) =>
-        reject(new CommandError(argv, e.code === 'ENOENT' ? 127 : 126, null, e.code === 'ENOENT' ? `${argv[0]}: not found in PATH` : `${argv[0]}: ${e.message}`)),
-      );
-      child.on('close', (code, signal) =>
+      let settled = false;
+      child.stdout!.on('data', (b: Buffer) => out.push(b));
+      child.stderr!.on('data', (b: Buffer) => err.push(b));
+      child.on('error', (e) => {
+        // Only a failure to start counts here (a failed kill() also emits 'error').
+        if (settled || child.pid !== undefined) return;
+        settled = true;
+        reject(spawnFailure(argv, e));
+      });
+      child.on('close', (code, signal) => {
+        if (settled) return;
+        settled = true;
         resolve({
           code: code ?? 128,
           signal,
           stdout: Buffer.concat(out).toString('utf8'),
           stderr: Buffer.concat(err).toString('utf8'),
-        }),
-      );
+        });
+      });
     });
     this.reporter.event('exec', {
       argv,
@@ -93,7 +134,10 @@ export class SystemRunner implements Runner {
       ms: Date.now() - started,
     });
     const ok = result.signal === null && (result.code === 0 || (opts.okCodes ?? []).includes(result.code));
-    if (!ok) throw new CommandError(argv, result.signal ? null : result.code, result.signal, result.stderr);
+    if (!ok) {
+      const reason: FailureReason = result.signal ? 'signal' : classifyExit(argv[0]!, result.stderr);
+      throw new CommandError(argv, result.signal ? null : result.code, result.signal, result.stderr, reason);
+    }
     return { code: result.code, stdout: result.stdout, stderr: result.stderr };
   }
 
@@ -101,25 +145,44 @@ export class SystemRunner implements Runner {
     this.reporter.verbose(`run: ${quoteArgv(argv)}`);
     this.count(argv);
     const started = Date.now();
-    const child = spawn(argv[0]!, argv.slice(1), {
-      env: opts.env ?? process.env,
-      // The engine keeps our terminal, so its progress display stays live.
-      stdio: ['inherit', opts.captureStdout ? 'pipe' : opts.stdoutToStderr ? process.stderr : 'inherit', 'inherit'],
-    });
+    const failed = (e: unknown): LiveDone => {
+      const f = spawnFailure(argv, e);
+      this.reporter.error(f.message);
+      this.reporter.event('exec', { argv, mutates: true, exitCode: f.code, reason: f.reason, ms: Date.now() - started });
+      return { code: f.code, signal: null, stdout: '', reason: f.reason };
+    };
+    let child: ChildProcess;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), {
+        env: opts.env ?? process.env,
+        // The engine keeps our terminal and process group, so its progress
+        // display stays live and a Ctrl-C reaches it (we forward it too).
+        // Our fd 2, not the process.stderr stream: the stream may be gone.
+        stdio: ['inherit', opts.captureStdout ? 'pipe' : opts.stdoutToStderr ? 2 : 'inherit', 'inherit'],
+      });
+    } catch (e) {
+      // E2BIG and friends are thrown, not emitted: the caller still gets a
+      // finished process, so the run goes on to its cleanup.
+      return { child: null, done: Promise.resolve(failed(e)) };
+    }
     const chunks: Buffer[] = [];
     if (opts.captureStdout && child.stdout) {
       const sink = opts.stdoutToStderr ? process.stderr : process.stdout;
       child.stdout.on('data', (b: Buffer) => {
         chunks.push(b);
-        sink.write(b);
+        safeWrite(sink, b);
       });
     }
-    const done = new Promise<{ code: number | null; signal: string | null; stdout: string }>((resolve) => {
+    const done = new Promise<LiveDone>((resolve) => {
+      let settled = false;
       child.on('error', (e) => {
-        process.stderr.write(`${argv[0]}: ${e.message}\n`);
-        resolve({ code: 127, signal: null, stdout: '' });
+        if (settled || child.pid !== undefined) return;
+        settled = true;
+        resolve(failed(e));
       });
       child.on('close', (code, signal) => {
+        if (settled) return;
+        settled = true;
         this.reporter.event('exec', { argv, mutates: true, exitCode: code, signal, ms: Date.now() - started });
         resolve({ code, signal, stdout: Buffer.concat(chunks).toString('utf8') });
       });

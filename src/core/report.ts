@@ -1,5 +1,44 @@
 // Everything kopiatomic says goes through here: human lines on stderr, or one
 // JSON object per line on stdout with --json (stdout then carries nothing else).
+//
+// Our own output failing must never stop a run before its cleanup: stdout may
+// be a pipe whose reader left (`kopiatomic --json | head -n 1`), stderr a
+// logger that died or a terminal that hung up (EIO). Such a stream is then
+// dropped, silently (there is nowhere left to say it), and the run goes on.
+import type { Writable } from 'node:stream';
+
+const dead = new WeakSet<Writable>();
+const guarded = new WeakSet<Writable>();
+
+/** After its first error (EPIPE, EIO, ...) a stream is dropped instead of killing node. */
+export function guardStream(stream: Writable): void {
+  if (guarded.has(stream)) return;
+  guarded.add(stream);
+  stream.on('error', () => dead.add(stream));
+}
+
+/** Guards stdout and stderr; done when this module loads, so from the very start. */
+export function guardStdio(): void {
+  guardStream(process.stdout);
+  guardStream(process.stderr);
+}
+guardStdio();
+
+/** Writes unless the stream has failed before; never throws. */
+export function safeWrite(stream: Writable, data: string | Uint8Array): void {
+  if (dead.has(stream) || stream.destroyed || !stream.writable) return;
+  try {
+    stream.write(data);
+  } catch {
+    dead.add(stream);
+  }
+}
+
+/** Whether a stream was dropped after an error (for tests and diagnostics). */
+export function streamDead(stream: Writable): boolean {
+  return dead.has(stream) || stream.destroyed;
+}
+
 export type Level = 'error' | 'warn' | 'info' | 'verbose';
 
 export interface ReportOptions {
@@ -21,8 +60,23 @@ export class Reporter {
     this.json = o.json;
     this.verbosity = o.verbosity;
     this.name = o.name;
-    this.out = o.out ?? ((l) => process.stdout.write(l + '\n'));
-    this.err = o.err ?? ((l) => process.stderr.write(l + '\n'));
+    const out = o.out ?? ((l: string) => safeWrite(process.stdout, l + '\n'));
+    const err = o.err ?? ((l: string) => safeWrite(process.stderr, l + '\n'));
+    // A writer given by the caller may throw too (a closed socket): never let it.
+    this.out = (l) => {
+      try {
+        out(l);
+      } catch {
+        /* dropped: see safeWrite */
+      }
+    };
+    this.err = (l) => {
+      try {
+        err(l);
+      } catch {
+        /* dropped */
+      }
+    };
   }
 
   /** A structured event: printed only with --json. */

@@ -11,7 +11,7 @@ import type { Journal } from '../safety/journal.js';
 import { display } from '../plan/display.js';
 import { fault } from './fault.js';
 import type { Interrupt } from './interrupt.js';
-import { engineArgv } from './namespace.js';
+import { engineArgv, writeNamespaceJob } from './namespace.js';
 
 export interface ApplyContext {
   runner: Runner;
@@ -140,6 +140,7 @@ async function runEngine(call: EngineCall, plan: Plan, ctx: ApplyContext): Promi
   reporter.event('backup-start', { argv });
   reporter.info(`backing up with ${plan.engine.name}: ${display({ kind: 'exec', argv, mutates: true })}`);
   const started = Date.now();
+  const dropJob = writeNamespaceJob(call, plan, reporter);
   const p = runner.live(argv, {
     env: { ...process.env, ...ctx.env, ...call.env },
     stdoutToStderr: reporter.json,
@@ -149,6 +150,7 @@ async function runEngine(call: EngineCall, plan: Plan, ctx: ApplyContext): Promi
   fault('backup', reporter);
   const { code, signal, stdout } = await p.done;
   interrupt.setChild(null);
+  dropJob();
   const outcome = signal ? 'failed' : plan.engine.outcome(code, stdout);
   reporter.event('backup-end', { exitCode: code, signal, outcome, ms: Date.now() - started });
   if (outcome !== 'ok') reporter.error(`${plan.engine.name} ${signal ? `was killed by ${signal}` : `exited with ${code}`}: backup ${outcome === 'partial' ? 'is incomplete' : 'failed'}`);

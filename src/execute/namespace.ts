@@ -6,12 +6,13 @@
 // ns-exec notices that its parent is gone, stops the engine and exits, so the
 // namespace and its mounts go away with it and recovery can destroy the
 // snapshots.)
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { posix } from 'node:path';
 import type { Reporter } from '../core/report.js';
 import type { EngineCall } from '../engine/engine.js';
 import type { Plan } from '../plan/plan.js';
+import { killAfterMs } from './interrupt.js';
 
 export interface NamespaceJob {
   mounts: { dataset: string; snapshot: string; target: string }[];
@@ -22,6 +23,8 @@ export interface NamespaceJob {
   argv: string[];
   /** kopiatomic's pid: when ns-exec's parent is no longer this one, kopiatomic is gone. */
   parent: number;
+  /** After a signal, SIGKILL the engine if it has not exited by then (kopiatomic's --kill-after, a little less). */
+  killAfterMs?: number;
 }
 
 /** A folder the engine writes to; `create`: the engine would create it itself if missing. */
@@ -45,13 +48,57 @@ export function namespaceJob(call: EngineCall, plan: Pick<Plan, 'stateDir'>, env
     staging: plan.stateDir,
     argv: call.argv,
     parent: process.pid,
+    killAfterMs: killAfterMs(),
   };
 }
 
+/**
+ * Where the job for ns-exec is written. The job names every mount and the
+ * engine's whole command line, so it can be any size: it travels in a file
+ * (mode 0600, in our root-only state folder), never as one argv word, which
+ * Linux limits to 128 KiB (spawn would fail with E2BIG).
+ */
+export function namespaceJobPath(plan: Pick<Plan, 'stateDir'>): string {
+  return `${plan.stateDir}/ns-job-${process.pid}.json`;
+}
+
+/** The engine's command line: as is, or wrapped in unshare and ns-exec. Pure: the dry run prints it. */
 export function engineArgv(call: EngineCall, plan: Pick<Plan, 'stateDir'>, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (!call.namespace) return call.argv;
+  void env;
+  return ['unshare', '--mount', '--propagation', 'private', '--', process.execPath, NS_EXEC, namespaceJobPath(plan)];
+}
+
+/**
+ * Writes the job engineArgv() points to, before the engine starts; returns
+ * what removes it again once the engine has ended (ns-exec removes it as soon
+ * as it has read it, this is for an ns-exec that never started). Never
+ * throws: without the file ns-exec fails and the backup counts as failed,
+ * and the run goes on to its cleanup.
+ */
+export function writeNamespaceJob(call: EngineCall, plan: Pick<Plan, 'stateDir'>, reporter: Reporter, env: NodeJS.ProcessEnv = process.env): () => void {
   const job = namespaceJob(call, plan, env);
-  if (!job) return call.argv;
-  return ['unshare', '--mount', '--propagation', 'private', '--', process.execPath, NS_EXEC, JSON.stringify(job)];
+  if (!job) return () => {};
+  const path = namespaceJobPath(plan);
+  try {
+    mkdirSync(plan.stateDir, { recursive: true, mode: 0o700 });
+    rmSync(path, { force: true });
+    writeFileSync(path, JSON.stringify(job), { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    reporter.error(`could not write the namespace job ${path}: ${(e as Error).message}`);
+  }
+  return () => rmSync(path, { force: true });
+}
+
+/** ns-exec's side: the job from its file (removed at once), or inline JSON. */
+export function readNamespaceJob(arg: string | undefined, read: (p: string) => string, remove: (p: string) => void): NamespaceJob {
+  if (!arg) throw new Error('no namespace job given');
+  if (arg.startsWith('{')) return JSON.parse(arg) as NamespaceJob;
+  try {
+    return JSON.parse(read(arg)) as NamespaceJob;
+  } finally {
+    remove(arg);
+  }
 }
 
 /**

@@ -2,7 +2,7 @@
 // runtime state folder (/run, cleared at boot), holding the owner's pid and
 // boot id, so a lock left by a dead process or an earlier boot is recognised.
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
-import { LockedError } from '../core/errors.js';
+import { InterruptedError, LockedError } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
 
 export interface LockOwner {
@@ -71,7 +71,18 @@ export class Lock {
     return this.previous;
   }
 
-  static async acquire(stateDir: string, mountRoot: string, boot: string, waitSeconds: number, reporter: Reporter): Promise<Lock> {
+  /**
+   * `stop`: while waiting (--wait), a signal ends the wait at once with an
+   * InterruptedError (exit 128 + N), before anything was changed.
+   */
+  static async acquire(
+    stateDir: string,
+    mountRoot: string,
+    boot: string,
+    waitSeconds: number,
+    reporter: Reporter,
+    stop?: { readonly signal: NodeJS.Signals | null },
+  ): Promise<Lock> {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
     const path = `${stateDir}/${stateKey(mountRoot)}.lock`;
     const me: LockOwner = { pid: process.pid, boot, mountRoot, started: new Date().toISOString(), startTicks: ownStartTicks() };
@@ -131,7 +142,9 @@ export class Lock {
         reporter.info(`waiting for the run that holds ${path}`);
         announced = true;
       }
+      if (stop?.signal) throw new InterruptedError(stop.signal, `${stop.signal} while waiting for the lock on ${mountRoot}: nothing was changed`);
       await new Promise((r) => setTimeout(r, 250));
+      if (stop?.signal) throw new InterruptedError(stop.signal, `${stop.signal} while waiting for the lock on ${mountRoot}: nothing was changed`);
     }
   }
 

@@ -74,7 +74,8 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
       return true;
     } catch (e) {
       const msg = e instanceof CommandError ? e.stderr || e.message : (e as Error).message;
-      if (GONE.test(msg)) return true;
+      // Typed at the door: a missing zfs/umount is never "already gone".
+      if (e instanceof CommandError ? e.reason === 'not-found' : GONE.test(msg)) return true;
       failures.push(`${what}: ${msg.trim()}`);
       reporter.warn(`recovery could not ${what}: ${msg.trim()}`);
       return false;

@@ -1,7 +1,8 @@
 // Issue 3: targets, discovery and skips, bad input, the tree, the dry run.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { splitWords } from '../../src/cli/words.js';
 import { CLEAN, events, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, sh, zfs, script } from './lib.js';
 
 test('the tree: nested datasets nest, legacy mounts come from the mount table, mounts are read-only, root is 0700', async () => {
@@ -29,7 +30,7 @@ test('the tree: nested datasets nest, legacy mounts come from the mount table, m
   }
 });
 
-test('skipped datasets are named with the reason: canmount=off, mountpoint=none, not mounted, key unavailable', async () => {
+test('skipped datasets are named with the reason, and are neither snapshotted nor mounted: canmount=off, mountpoint=none, not mounted, key unavailable', async () => {
   const pool = Pool.create([
     { name: 'off', props: { canmount: 'off' } },
     'off/child',
@@ -42,8 +43,12 @@ test('skipped datasets are named with the reason: canmount=off, mountpoint=none,
     zfs('create', '-o', 'encryption=on', '-o', 'keyformat=passphrase', '-o', `keylocation=file://${work}/key`, pool.ds('locked'));
     zfs('unmount', pool.ds('locked'));
     zfs('unload-key', pool.ds('locked'));
-    const r = await run(KOPIATOMIC, ['--json', '--mount-root', '/kt-skip', '--engine', 'command', '-c', 'true', '-r', pool.name]);
+    const look = seenBySnapshotAndMount(work, pool);
+    const r = await run(KOPIATOMIC, ['--json', '--mount-root', '/kt-skip', '--engine', 'command', '-c', look, '-r', pool.name]);
     assert.equal(r.code, 0, r.stderr);
+    // What the backup saw: the snapshots that existed and were mounted while it ran.
+    assert.deepEqual(readSeen(work, 'snapshots'), [pool.ds(), pool.ds('off/child')]);
+    assert.deepEqual(readSeen(work, 'mounted'), [pool.ds(), pool.ds('off/child')]);
     const skipped = Object.fromEntries(events(r, 'skip').map((e) => [e['dataset'], e['reason']]));
     assert.deepEqual(skipped, {
       [pool.ds('off')]: 'canmount=off',
@@ -51,8 +56,6 @@ test('skipped datasets are named with the reason: canmount=off, mountpoint=none,
       [pool.ds('noauto')]: 'not mounted',
       [pool.ds('locked')]: 'encrypted and its key is not loaded (keystatus=unavailable)',
     });
-    const plan = events(r, 'plan')[0]!;
-    assert.deepEqual((plan['datasets'] as string[]).sort(), [pool.ds(), pool.ds('off/child')]);
     assert.deepEqual(leftovers([pool], '/kt-skip'), CLEAN);
   } finally {
     pool.destroy();
@@ -104,41 +107,80 @@ test('bad input: one clear line, a usage hint, exit 2, nothing created', async (
   }
 });
 
-test('--exclude leaves out a dataset and its descendants', async () => {
+test('--exclude leaves out a dataset and its descendants: never snapshotted, never mounted', async () => {
   const pool = Pool.create(['a', 'b', 'b/c', 'b/c/d']);
+  const work = scratchDir('exclude');
   try {
-    const r = await run(KOPIATOMIC, ['--json', '--mount-root', '/kt-ex', '--engine', 'command', '-c', 'true', '-r', pool.name, '--exclude', pool.ds('b/c')]);
+    const look = seenBySnapshotAndMount(work, pool);
+    const r = await run(KOPIATOMIC, ['--mount-root', '/kt-ex', '--engine', 'command', '-c', look, '-r', pool.name, '--exclude', pool.ds('b/c')]);
     assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual((events(r, 'plan')[0]!['datasets'] as string[]).sort(), [pool.ds(), pool.ds('a'), pool.ds('b')]);
+    assert.deepEqual(readSeen(work, 'snapshots'), [pool.ds(), pool.ds('a'), pool.ds('b')]);
+    assert.deepEqual(readSeen(work, 'mounted'), [pool.ds(), pool.ds('a'), pool.ds('b')]);
     assert.deepEqual(leftovers([pool], '/kt-ex'), CLEAN);
   } finally {
     pool.destroy();
   }
 });
 
-test('dry run changes nothing, and its commands are the ones a real run then runs', async () => {
+test('dry run changes nothing, and its commands are the ones a real run then runs, as logged by wrappers on PATH', async () => {
   const pool = Pool.create(['a', 'a/b', 'c']);
+  const work = scratchDir('dry');
   try {
+    const log = `${work}/argv.log`;
+    const bin = `${work}/bin`;
+    mkdirSync(bin);
+    // zfs, mount and umount wrappers first on PATH: each logs its argv (words
+    // separated by 0x1f), then runs the real program.
+    for (const prog of ['zfs', 'mount', 'umount']) {
+      const real = realpathSync(sh('sh', '-c', `command -v ${prog}`).trim());
+      script(bin, prog, `{ printf '%s' ${prog}; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\n'; } >> ${log}\nexec ${real} "$@"`);
+    }
+    const engine = script(bin, 'engine', `{ printf '%s' "$0"; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\n'; } >> ${log}`);
+    const env = { PATH: `${bin}:${process.env['PATH']}` };
+    const logged = (): string[][] => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => l.split('\x1f')) : []);
     const snapsBefore = pool.snapshots();
-    const args = ['--json', '--mount-root', '/kt-dry', '--engine', 'command', '-c', 'true', '-p', 'true', '-q', 'true', '-r', pool.name];
-    const dry = await run(KOPIATOMIC, ['-n', ...args]);
+    const args = ['--json', '--mount-root', '/kt-dry', '--engine', 'command', '-c', engine, '-p', `echo pre >> ${log}`, '-q', `echo post >> ${log}`, '-r', pool.name];
+    const dry = await run(KOPIATOMIC, ['-n', ...args], { env });
     assert.equal(dry.code, 0, dry.stderr);
     assert.deepEqual(pool.snapshots(), snapsBefore);
     assert.equal(existsSync('/kt-dry'), false);
     assert.deepEqual(mountsUnder('/kt-dry'), []);
+    const readOnly = (argv: string[]) => argv[0] === 'zfs' && (argv[1] === 'list' || argv[1] === 'get');
+    assert.deepEqual(logged().filter((a) => !readOnly(a)), [], 'the dry run ran nothing but zfs list');
+    writeFileSync(log, '');
 
-    const real = await run(KOPIATOMIC, args);
+    const real = await run(KOPIATOMIC, args, { env });
     assert.equal(real.code, 0, real.stderr);
+    const norm = (w: string) => w.replace(/kopiatomic-\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'SNAP').replace(/\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'RUN').replace(/[0-9a-f-]{36}:\d+/g, 'OWNER');
     const plan = events(dry, 'plan')[0]!;
-    const norm = (s: string) => s.replace(/kopiatomic-\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'SNAP').replace(/\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'RUN').replace(/[0-9a-f-]{36}:\d+/g, 'OWNER');
-    const planned = (plan['commands'] as { phase: string; command: string }[]).map((c) => norm(c.command));
-    const ran = real.events
-      .filter((e) => e['event'] === 'step' || e['event'] === 'hook-start')
-      .map((e) => norm(e['event'] === 'hook-start' ? `/bin/sh -c ${e['command']}` : String(e['command'])));
-    assert.deepEqual(ran, planned);
-    assert.ok(planned.some((c) => c.startsWith('zfs snapshot')) && planned.some((c) => c.startsWith('zfs destroy')));
+    // The plan's commands as argv (folders are made in-process: no program to log).
+    const planned = (plan['commands'] as { phase: string; command: string }[])
+      .filter((c) => c.phase !== 'mkdir' && c.phase !== 'rmdir')
+      .map((c) => (c.phase === 'pre-hook' ? ['pre'] : c.phase === 'post-hook' ? ['post'] : splitWords(c.command)).map(norm));
+    // What really ran, from the pre hook on (before it: discovery and recovery, read-only).
+    const ran = logged();
+    const from = ran.findIndex((a) => a[0] === 'pre');
+    assert.ok(from >= 0, 'the pre hook ran');
+    assert.ok(ran.slice(0, from).every(readOnly), 'only zfs list/get before the pre hook');
+    assert.deepEqual(ran.slice(from).map((a) => a.map(norm)), planned);
+    assert.ok(planned.some((c) => c[0] === 'zfs' && c[1] === 'snapshot') && planned.some((c) => c[0] === 'zfs' && c[1] === 'destroy'));
+    assert.ok(planned.some((c) => c[0] === 'mount') && planned.some((c) => c[0] === 'umount'));
     assert.deepEqual(leftovers([pool], '/kt-dry'), CLEAN);
   } finally {
     pool.destroy();
   }
 });
+
+/** A backup command that records the snapshots that exist, and those mounted, while it runs. */
+function seenBySnapshotAndMount(work: string, pool: Pool): string {
+  return script(
+    work,
+    'look',
+    `zfs list -H -o name -t snapshot -r ${pool.name} | grep @kopiatomic- | sed 's/@.*//' | sort > ${work}/snapshots\n` +
+      `findmnt -rn -o SOURCE | grep -E "^${pool.name}(/[^@]*)?@kopiatomic-" | sed 's/@.*//' | sort > ${work}/mounted`,
+  );
+}
+
+function readSeen(work: string, what: 'snapshots' | 'mounted'): string[] {
+  return readFileSync(`${work}/${what}`, 'utf8').split('\n').filter(Boolean);
+}
