@@ -86,19 +86,28 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   // 0. The mount root is checked before anything under it is touched.
   const rootProblem = mountRootProblem(o.mountRoot);
   let table: MountEntry[] = await platform.readMounts(runner);
+  let tableStale = false; // set by each unmount: the table is read again before it is next needed
+  const fresh = async () => {
+    if (tableStale && !dry) table = await platform.readMounts(runner);
+    tableStale = false;
+  };
   const under = () => table.filter((m) => isWithin(m.target, o.mountRoot));
 
   const unmount = async (target: string, what: string, undo?: PendingUndo): Promise<boolean> => {
     if (rootProblem) return leftover(what, `${rootProblem}: nothing under it is touched`, { undo }), false;
     const a: Action = { kind: 'exec', mutates: true, argv: platform.umountArgv(target) };
     show(what, a);
-    if (dry) return done(what), true;
+    if (dry) {
+      table = table.filter((m) => m.target !== target); // as if it were unmounted, for what follows
+      return done(what), true;
+    }
+    tableStale = true;
     try {
       await retryWhileBusy(() => runner.run(a.argv, { mutates: true }), 4, 250);
       done(what);
       return true;
     } catch (e) {
-      table = await platform.readMounts(runner);
+      await fresh();
       if (!table.some((m) => m.target === target)) return done(what), true; // gone meanwhile
       leftover(what, errorReason(e), { undo });
       return false;
@@ -109,6 +118,7 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   const removeFolder = async (dir: string, what: string, undo?: PendingUndo): Promise<boolean> => {
     if (!isWithin(dir, o.mountRoot)) return true; // never outside the mount root, whatever a journal says
     if (rootProblem) return leftover(what, `${rootProblem}: nothing under it is touched`, { undo }), false;
+    await fresh();
     if (under().some((m) => isWithin(m.target, dir))) return leftover(what, 'something is still mounted on or below it', { undo }), false;
     let st;
     try {
@@ -154,6 +164,7 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     if (p.phase === 'umount' && a.kind === 'exec') {
       const target = typeof d['target'] === 'string' ? d['target'] : a.argv[a.argv.length - 1]!;
       const source = typeof d['source'] === 'string' ? d['source'] : null;
+      await fresh();
       // Only a mount that is there, of our snapshot, is unmounted.
       const m = table.find((e) => e.target === target && (source ? e.source === source : platform.isOurSnapshotMount(e)));
       if (!m) return true;
@@ -210,7 +221,7 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   // 3. Our snapshot mounts still under the mount root, deepest first (a dead
   // run whose journal was lost). Other mounts there, bind mounts of
   // sub-folders included, are not ours: they are left alone and never walked into.
-  table = dry ? table : await platform.readMounts(runner);
+  await fresh();
   const ours = under()
     .filter((m) => platform.isOurSnapshotMount(m))
     .map((m) => m.target)

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, sh, shOk, zfs } from './lib.js';
+import { CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, sh, shOk, zfs, type RunResult } from './lib.js';
 
 const STATE = '/run/kopiatomic';
 const JOURNALS = '/var/lib/kopiatomic';
@@ -51,6 +51,11 @@ function assertNothingLeft(pools: Pool[], root: string, msg: string): void {
   assert.equal(existsSync(`${JOURNALS}/${key(root)}.journal`), false, `${msg}: no journal`);
 }
 
+/** What the run said, for assertion messages only. */
+function why(r: RunResult): string {
+  return r.stderr + r.events.filter((e) => e['event'] === 'log' || e['event'] === 'leftover').map((e) => JSON.stringify(e)).join('\n');
+}
+
 const cmd = (root: string, c: string) => ['--json', '--mount-root', root, '--engine', 'command', '-c', c];
 
 test('a replica of our snapshot received on a backup pool (zfs send -R | zfs recv) survives the next run and `cleanup`; ours are removed', async () => {
@@ -62,7 +67,7 @@ test('a replica of our snapshot received on a backup pool (zfs send -R | zfs rec
     // The "backup engine" replicates the run's snapshots, then the run dies (SIGKILL) mid-backup.
     const engine = script(work, 'replicate.sh', `zfs send -R "${pool.ds('a')}@$KOPIATOMIC_SNAPSHOT" | zfs recv -u -d ${backup.name} || exit 9\nkill -9 $PPID\nsleep 1`);
     const r1 = await run(KOPIATOMIC, [...cmd(root, engine), '-r', pool.ds('a')]);
-    assert.equal(r1.signal ?? r1.code, 'SIGKILL', r1.stderr);
+    assert.equal(r1.signal ?? r1.code, 'SIGKILL', why(r1));
     const replicas = backup.snapshots().filter((s) => s.includes('@kopiatomic-'));
     assert.equal(replicas.length, 2, `replicated: ${replicas.join(' ')}`);
     for (const s of replicas) assert.equal(sourceOf(s, 'kopiatomic:run'), 'received', 'zfs recv marks the copied property received');
@@ -71,12 +76,12 @@ test('a replica of our snapshot received on a backup pool (zfs send -R | zfs rec
     // The next run (as after a reboot: it scans every pool) removes ours, not the replica.
     forgetBoot();
     const r2 = await run(KOPIATOMIC, [...cmd(root, 'true'), '-r', pool.ds('a')]);
-    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(r2.code, 0, why(r2));
     assert.deepEqual(leftovers([pool], root), CLEAN, 'ours are gone');
     assert.deepEqual(backup.snapshots().filter((s) => s.includes('@kopiatomic-')), replicas, 'the replica is intact after the next run');
 
     const r3 = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
-    assert.equal(r3.code, 0, r3.stderr);
+    assert.equal(r3.code, 0, why(r3));
     assert.deepEqual(backup.snapshots().filter((s) => s.includes('@kopiatomic-')), replicas, 'the replica is intact after cleanup');
     assertNothingLeft([pool], root, 'after cleanup');
   } finally {
@@ -91,7 +96,7 @@ test('a dead run\'s snapshot that a user cloned: the next run warns, backs up an
   try {
     const engine = script(work, 'clone.sh', `zfs clone "${pool.ds('a')}@$KOPIATOMIC_SNAPSHOT" ${pool.ds('userclone')} || exit 9\nkill -9 $PPID\nsleep 1`);
     const r1 = await run(KOPIATOMIC, [...cmd(root, engine), pool.ds('a'), pool.ds('b')]);
-    assert.equal(r1.signal ?? r1.code, 'SIGKILL', r1.stderr);
+    assert.equal(r1.signal ?? r1.code, 'SIGKILL', why(r1));
     const dead = ourSnapshots(pool);
     assert.equal(dead.length, 2);
     const cloned = dead.find((s) => s.startsWith(pool.ds('a') + '@'))!;
@@ -99,7 +104,7 @@ test('a dead run\'s snapshot that a user cloned: the next run warns, backs up an
     const marker = `${work}/backed-up`;
     const backupCmd = script(work, 'backup.sh', `echo "$@" >> '${marker}'`);
     const r2 = await run(KOPIATOMIC, [...cmd(root, backupCmd), pool.ds('a'), pool.ds('b')]);
-    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(r2.code, 0, why(r2));
     assert.ok(existsSync(marker), 'the backup ran');
     assert.ok(exists(pool.ds('userclone')), 'the clone survives');
     assert.deepEqual(ourSnapshots(pool), [cloned], 'only the cloned snapshot is left; the new run left nothing');
@@ -109,16 +114,16 @@ test('a dead run\'s snapshot that a user cloned: the next run warns, backs up an
 
     // A later run does not stop either.
     const r3 = await run(KOPIATOMIC, [...cmd(root, backupCmd), pool.ds('a'), pool.ds('b')]);
-    assert.equal(r3.code, 0, r3.stderr);
+    assert.equal(r3.code, 0, why(r3));
     assert.equal(readdirSync(work).includes('backed-up'), true);
 
     const r4 = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
-    assert.equal(r4.code, 5, r4.stderr);
+    assert.equal(r4.code, 5, why(r4));
     assert.ok(exists(pool.ds('userclone')) && ourSnapshots(pool).includes(cloned), 'cleanup never destroys the clone');
 
     zfs('destroy', pool.ds('userclone'));
     const r5 = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
-    assert.equal(r5.code, 0, r5.stderr);
+    assert.equal(r5.code, 0, why(r5));
     assertNothingLeft([pool], root, 'after the clone is gone');
   } finally {
     teardown([pool], root);
@@ -132,10 +137,10 @@ test('--mount-root at an existing folder with a user\'s empty folders: cleanup a
     mkdirSync(`${root}/u1/u2`, { recursive: true });
     mkdirSync(`${root}/u3`, { recursive: true });
     const r1 = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
-    assert.equal(r1.code, 0, r1.stderr);
+    assert.equal(r1.code, 0, why(r1));
     assert.ok(existsSync(`${root}/u1/u2`) && existsSync(`${root}/u3`), 'cleanup left the user\'s folders');
     const r2 = await run(KOPIATOMIC, [...cmd(root, 'true'), pool.ds('a')]);
-    assert.equal(r2.code, 4, r2.stderr);
+    assert.equal(r2.code, 4, why(r2));
     assert.ok(existsSync(`${root}/u1/u2`) && existsSync(`${root}/u3`), 'a refused run left them');
     assert.deepEqual(ourSnapshots(pool), []);
   } finally {
@@ -153,7 +158,7 @@ test('a bind mount of a sub-folder under the mount root is never walked into', a
     const r = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
     assert.ok(existsSync(`${outside}/empty1/empty2`), `the folders the bind mount shows are untouched (exit ${r.code}): ${r.stderr}`);
     assert.deepEqual(mountsUnder(root).map((m) => m.target), [`${root}/bind`], 'the bind mount is still there');
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 0, why(r));
   } finally {
     shOk('umount', `${root}/bind`);
     rmSync(outside, { recursive: true, force: true });
@@ -166,7 +171,7 @@ test('a failed `zfs snapshot` (the pre hook destroyed a selected dataset) gives 
   const pool = Pool.create(['a', 'b']);
   try {
     const r = await run(KOPIATOMIC, [...cmd(root, 'true'), '-p', `zfs destroy ${pool.ds('b')}`, pool.ds('a'), pool.ds('b')]);
-    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.code, 4, why(r));
     assert.equal(exists(pool.ds('b')), false, 'the hook did destroy it');
     assertNothingLeft([pool], root, 'after the failed snapshot');
   } finally {
@@ -181,7 +186,7 @@ test('a mount root whose parent folder is missing gives exit 4 and leaves nothin
   try {
     rmSync(top, { recursive: true, force: true });
     const r = await run(KOPIATOMIC, [...cmd(root, 'true'), pool.ds('a')]);
-    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.code, 4, why(r));
     assertNothingLeft([pool], root, 'after the failed mkdir');
     assert.equal(existsSync(top), false);
   } finally {
@@ -196,7 +201,7 @@ test('the pre hook creates the folder the plan meant to create: the run fails (e
     rmSync(root, { recursive: true, force: true });
     const r = await run(KOPIATOMIC, [...cmd(root, 'true'), '-p', `mkdir ${root} && touch ${root}.hook-ran`, pool.ds('a')]);
     assert.ok(existsSync(`${root}.hook-ran`), 'the hook ran');
-    assert.equal(r.code, 4, r.stderr);
+    assert.equal(r.code, 4, why(r));
     assert.ok(existsSync(root), 'the folder the hook made is still there');
     assert.deepEqual(ourSnapshots(pool), []);
     assert.deepEqual(mountsUnder(root), []);
@@ -212,12 +217,12 @@ test('`kopiatomic A A/B/C` with A/B mounted but not selected is refused up front
   try {
     writeFileSync(pool.path('a/b/c/file'), 'x\n');
     const r = await run(KOPIATOMIC, [...cmd(root, 'true'), pool.ds('a'), pool.ds('a/b/c')]);
-    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.code, 2, why(r));
     assert.match(r.stderr + r.stdout, new RegExp(`${pool.ds('a/b')}\\b`));
     assertNothingLeft([pool], root, 'after the refusal');
     // Selecting A/B too works.
     const ok = await run(KOPIATOMIC, [...cmd(root, 'true'), pool.ds('a'), pool.ds('a/b'), pool.ds('a/b/c')]);
-    assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(ok.code, 0, why(ok));
     assertNothingLeft([pool], root, 'after the run');
   } finally {
     teardown([pool], root);
