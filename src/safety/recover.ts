@@ -78,9 +78,14 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     reporter.event('recover', { what, command: display(a), dryRun: dry });
     if (dry && !reporter.json) reporter.print(`${display(a)}    # recover: ${what}`);
   };
-  const done = (what: string) => {
+  const done = (what: string): true => {
     actions++;
     if (!dry) reporter.info(`recovered: ${what}`);
+    return true;
+  };
+  const refuse = (what: string, reason: string, undo?: PendingUndo): false => {
+    leftover(what, reason, { undo });
+    return false;
   };
 
   // 0. The mount root is checked before anything under it is touched.
@@ -94,32 +99,30 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   const under = () => table.filter((m) => isWithin(m.target, o.mountRoot));
 
   const unmount = async (target: string, what: string, undo?: PendingUndo): Promise<boolean> => {
-    if (rootProblem) return leftover(what, `${rootProblem}: nothing under it is touched`, { undo }), false;
+    if (rootProblem) return refuse(what, `${rootProblem}: nothing under it is touched`, undo);
     const a: Action = { kind: 'exec', mutates: true, argv: platform.umountArgv(target) };
     show(what, a);
     if (dry) {
       table = table.filter((m) => m.target !== target); // as if it were unmounted, for what follows
-      return done(what), true;
+      return done(what);
     }
     tableStale = true;
     try {
       await retryWhileBusy(() => runner.run(a.argv, { mutates: true }), 4, 250);
-      done(what);
-      return true;
+      return done(what);
     } catch (e) {
       await fresh();
-      if (!table.some((m) => m.target === target)) return done(what), true; // gone meanwhile
-      leftover(what, errorReason(e), { undo });
-      return false;
+      if (!table.some((m) => m.target === target)) return done(what); // gone meanwhile
+      return refuse(what, errorReason(e), undo);
     }
   };
 
   /** Removes a folder the journal says a run created, if it is still an empty real folder with nothing mounted on or below it. */
   const removeFolder = async (dir: string, what: string, undo?: PendingUndo): Promise<boolean> => {
     if (!isWithin(dir, o.mountRoot)) return true; // never outside the mount root, whatever a journal says
-    if (rootProblem) return leftover(what, `${rootProblem}: nothing under it is touched`, { undo }), false;
+    if (rootProblem) return refuse(what, `${rootProblem}: nothing under it is touched`, undo);
     await fresh();
-    if (under().some((m) => isWithin(m.target, dir))) return leftover(what, 'something is still mounted on or below it', { undo }), false;
+    if (under().some((m) => isWithin(m.target, dir))) return refuse(what, 'something is still mounted on or below it', undo);
     let st;
     try {
       st = lstatSync(dir);
@@ -128,23 +131,21 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     }
     if (!st.isDirectory()) return true; // not the folder we made any more: not ours to remove
     show(what, { kind: 'rmdir', path: dir });
-    if (dry) return done(what), true;
+    if (dry) return done(what);
     try {
       rmdirSync(dir);
-      done(what);
-      return true;
+      return done(what);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') return true;
-      leftover(what, code === 'ENOTEMPTY' || code === 'EEXIST' ? 'it is not empty (something was put in it)' : (e as Error).message, { undo });
-      return false;
+      return refuse(what, code === 'ENOTEMPTY' || code === 'EEXIST' ? 'it is not empty (something was put in it)' : (e as Error).message, undo);
     }
   };
 
   const drop = async (names: string[], roots: string[], what: string, undo?: PendingUndo): Promise<boolean> => {
     for (const n of names) tried.add(n);
     show(what, { kind: 'exec', mutates: true, argv: roots.length ? ['zfs', 'destroy', '-r', ...roots] : ['zfs', 'destroy', ...names] });
-    if (dry) return done(what), true;
+    if (dry) return done(what);
     try {
       const r = await dropSnapshots(runner, names, roots);
       if (r.dropped) done(`${what} (${r.dropped} snapshot(s))`);
@@ -181,17 +182,15 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
       return drop(names, roots, `destroy ${names.length} snapshot(s) (${what})`, p);
     }
     // An entry without details (an older journal): run its undo; "not found" means already gone.
+    if (a.kind === 'rmdir') return removeFolder(a.path, what, p);
     show(what, a);
-    if (dry) return done(what), true;
+    if (dry) return done(what);
     try {
       if (a.kind === 'exec') await runner.run(a.argv, { mutates: true });
-      else if (a.kind === 'rmdir') return removeFolder(a.path, what, p);
-      done(what);
-      return true;
+      return done(what);
     } catch (e) {
-      if (e instanceof CommandError && e.reason === 'not-found') return true;
-      leftover(what, errorReason(e), { undo: p });
-      return false;
+      if (e instanceof CommandError && e.reason === 'not-found') return true; // only "not found" means already gone
+      return refuse(what, errorReason(e), p);
     }
   };
 
