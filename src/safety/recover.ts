@@ -46,7 +46,7 @@ export interface RecoverResult {
   leftovers: Leftover[];
 }
 
-/** The mount root may be touched only when it is a real folder (not a symlink) owned by us (root). */
+/** The mount root may be touched only when it is a real folder (not a symlink) owned by us (root) and writable only by us. */
 export function mountRootProblem(root: string, uid: number = process.getuid?.() ?? 0): string | null {
   let st;
   try {
@@ -57,6 +57,8 @@ export function mountRootProblem(root: string, uid: number = process.getuid?.() 
   if (st.isSymbolicLink()) return `mount root ${root} is a symbolic link`;
   if (!st.isDirectory()) return `mount root ${root} is not a folder`;
   if (st.uid !== uid) return `mount root ${root} is owned by uid ${st.uid}, not by us`;
+  // Others could swap a folder below it for a symlink between our check and our rmdir.
+  if (st.mode & 0o022) return `mount root ${root} is writable by others (mode ${(st.mode & 0o7777).toString(8)})`;
   return null;
 }
 

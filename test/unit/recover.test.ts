@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, type FailureReason } from '../../src/core/errors.js';
@@ -9,7 +9,7 @@ import type { MountEntry } from '../../src/discover/mount-table.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { Journal, readKnown } from '../../src/safety/journal.js';
-import { recover, type RecoverOptions } from '../../src/safety/recover.js';
+import { mountRootProblem, recover, type RecoverOptions } from '../../src/safety/recover.js';
 import { FakeRunner, quietReporter } from './helpers.js';
 
 const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
@@ -230,4 +230,18 @@ test('recover: a dead run\'s journal (mkdir, mkdir, mount): unmount, then its fo
     'zfs destroy -r t@kopiatomic-R1',
     'zfs list -H -o name -t snapshot t@kopiatomic-R1',
   ]);
+});
+
+test('mountRootProblem: absent is fine; a symlink, a file, another owner, or writable by others is refused', (t) => {
+  const dir = tmp(t);
+  const uid = process.getuid?.() ?? 0;
+  assert.equal(mountRootProblem(`${dir}/absent`, uid), null);
+  mkdirSync(`${dir}/ok`, { mode: 0o700 });
+  assert.equal(mountRootProblem(`${dir}/ok`, uid), null);
+  symlinkSync(`${dir}/ok`, `${dir}/link`);
+  assert.match(mountRootProblem(`${dir}/link`, uid)!, /symbolic link/);
+  assert.match(mountRootProblem(`${dir}/ok`, uid + 1)!, /owned by uid/);
+  mkdirSync(`${dir}/open`);
+  chmodSync(`${dir}/open`, 0o777);
+  assert.match(mountRootProblem(`${dir}/open`, uid)!, /writable by others/);
 });
