@@ -131,7 +131,7 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
   const postAllowed = !opts.dryRun;
   try {
     // Whatever a dead run left: its journal always; every pool after a reboot
-    // (the journal lived in /run) or when a stale lock was taken over.
+    // (the boot marker lives in /run) or when a stale lock was taken over.
     const jpath = journalPath(platform.journalDir, opts.mountRoot);
     const scan = Boolean(lock?.tookOver) || bootMarkerStale(platform, boot);
     await recover({ runner, reporter, platform, mountRoot: opts.mountRoot, journal: jpath, boot, scanSnapshots: scan || opts.dryRun });
