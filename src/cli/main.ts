@@ -79,11 +79,12 @@ async function cleanupCommand(opts: Options, platform: Platform, runner: SystemR
   const boot = await platform.bootId(runner);
   const lock = opts.dryRun ? null : await Lock.acquire(platform.stateDir, opts.mountRoot, boot, opts.wait, reporter, interrupt);
   try {
-    const r = await recover({ runner, reporter, platform, mountRoot: opts.mountRoot, journal: journalPath(platform.stateDir, opts.mountRoot), boot, scanSnapshots: true });
-    if (!opts.dryRun && r.failures.length === 0) removeJournal(platform, opts.mountRoot);
+    const r = await recover({ runner, reporter, platform, mountRoot: opts.mountRoot, journal: journalPath(platform.journalDir, opts.mountRoot), boot, scanSnapshots: true, retryKnown: true });
+    if (!opts.dryRun) removeJournal(platform, opts.mountRoot);
     reporter.info(r.actions ? `cleanup: ${r.actions} leftover(s) ${opts.dryRun ? 'would be ' : ''}handled` : 'cleanup: nothing left behind by earlier runs');
-    const code = r.failures.length ? EXIT.cleanupIncomplete : EXIT.ok;
-    reporter.event('summary', { status: code ? 'cleanup-incomplete' : 'ok', exitCode: code, recovered: r.actions, failures: r.failures });
+    for (const l of r.leftovers) reporter.error(`cleanup: cannot remove ${l.what}: ${l.reason}`);
+    const code = r.leftovers.length ? EXIT.cleanupIncomplete : EXIT.ok;
+    reporter.event('summary', { status: code ? 'cleanup-incomplete' : 'ok', exitCode: code, recovered: r.actions, leftovers: r.leftovers });
     return code;
   } finally {
     lock?.release();
@@ -91,7 +92,7 @@ async function cleanupCommand(opts: Options, platform: Platform, runner: SystemR
 }
 
 function removeJournal(platform: Platform, mountRoot: string): void {
-  new Journal(journalPath(platform.stateDir, mountRoot), 'cleanup').close(true);
+  new Journal(journalPath(platform.journalDir, mountRoot), 'cleanup').close(true);
 }
 
 /** The mount root must be ours to use: a real folder, owned by root, empty. */
@@ -132,11 +133,11 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
   const postAllowed = !opts.dryRun;
   try {
     // Whatever a dead run left: its journal always; every pool after a reboot
-    // (the journal lived in /run) or when a stale lock was taken over.
-    const jpath = journalPath(platform.stateDir, opts.mountRoot);
+    // (the boot marker lives in /run) or when a stale lock was taken over.
+    const jpath = journalPath(platform.journalDir, opts.mountRoot);
     const scan = Boolean(lock?.tookOver) || bootMarkerStale(platform, boot);
-    const r = await recover({ runner, reporter, platform, mountRoot: opts.mountRoot, journal: jpath, boot, scanSnapshots: scan || opts.dryRun });
-    if (r.failures.length) throw new SetupError(`could not clean up after an earlier run: ${r.failures.join('; ')}`);
+    await recover({ runner, reporter, platform, mountRoot: opts.mountRoot, journal: jpath, boot, scanSnapshots: scan || opts.dryRun });
+    // Leftovers that cannot be removed were reported (warning, `leftover` event) and remembered: the backup goes on.
     if (!opts.dryRun) {
       removeJournal(platform, opts.mountRoot);
       if (scan) writeFileSync(`${platform.stateDir}/boot-id`, boot + '\n', { mode: 0o600 });
@@ -164,7 +165,7 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
       selection,
       runId,
       snapshot: snapshotNameFor(runId),
-      owner: ownerOf(boot),
+      owner: ownerOf(await platform.hostId(runner), boot),
       mountRoot: opts.mountRoot,
       mountRootExists: checkMountRoot(opts.mountRoot),
       platform,

@@ -23,7 +23,8 @@ export function buildInventory(rows: DatasetRow[], mounts: MountEntry[]): Invent
   const where = new Map<string, string>();
   for (const m of mounts) {
     // The first entry wins: later ones with the same source are mounts over it.
-    if (m.fstype === 'zfs' && !m.source.includes('@') && !where.has(m.source)) where.set(m.source, m.target);
+    // A bind mount of a sub-folder (root other than "/") is not where the dataset itself is mounted.
+    if (m.fstype === 'zfs' && m.root === '/' && !m.source.includes('@') && !where.has(m.source)) where.set(m.source, m.target);
   }
   const datasets = rows.map((r) => ({ ...r, mountedAt: where.get(r.name) ?? null }));
   return { datasets, mounts };

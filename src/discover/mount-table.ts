@@ -5,6 +5,12 @@ export interface MountEntry {
   source: string;
   target: string;
   fstype: string;
+  /**
+   * The folder of the mounted filesystem that appears at `target`: "/" for a
+   * whole filesystem, a sub-folder for a bind mount of part of one (Linux
+   * mountinfo field 4; always "/" from FreeBSD's `mount -p`).
+   */
+  root: string;
 }
 
 export function unescapeOctal(s: string): string {
@@ -19,10 +25,10 @@ export function parseMountinfo(text: string): MountEntry[] {
     const f = line.split(' ');
     const dash = f.indexOf('-', 6);
     if (dash < 0 || f.length < dash + 3) continue;
-    // A bind mount of part of a filesystem has a root other than "/": it is not
-    // where the dataset itself is mounted.
-    if (unescapeOctal(f[3]!) !== '/') continue;
-    out.push({ target: unescapeOctal(f[4]!), fstype: f[dash + 1]!, source: unescapeOctal(f[dash + 2]!) });
+    // Bind mounts of sub-folders (root other than "/") are kept: they are
+    // still mounts at their target, which recovery must never walk into;
+    // discovery ignores them when locating datasets.
+    out.push({ target: unescapeOctal(f[4]!), fstype: f[dash + 1]!, source: unescapeOctal(f[dash + 2]!), root: unescapeOctal(f[3]!) });
   }
   return out;
 }
@@ -33,7 +39,7 @@ export function parseMountP(text: string): MountEntry[] {
   for (const line of text.split('\n')) {
     const f = line.trim().split(/[ \t]+/);
     if (f.length < 3 || f[0] === '') continue;
-    out.push({ source: unescapeOctal(f[0]!), target: unescapeOctal(f[1]!), fstype: f[2]! });
+    out.push({ source: unescapeOctal(f[0]!), target: unescapeOctal(f[1]!), fstype: f[2]!, root: '/' });
   }
   return out;
 }

@@ -1,14 +1,22 @@
 // The executor: applies the plan step by step, pushing the undo of every step
-// onto a stack, runs the engine, and always unwinds the stack, whatever happened.
+// that happened onto a stack, runs the engine, and always unwinds the stack,
+// whatever happened. A step that failed is undone only as far as a check shows
+// it happened (a failed `zfs snapshot` made nothing; a mkdir that failed,
+// e.g. EEXIST because someone else made the folder, made nothing of ours).
 import { chmodSync, mkdirSync, rmdirSync } from 'node:fs';
 import type { Runner } from '../core/exec.js';
 import { CommandError } from '../core/errors.js';
+import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
 import type { EngineCall, Outcome } from '../engine/engine.js';
 import type { Action, Plan, Step } from '../plan/plan.js';
 import type { Journal } from '../safety/journal.js';
 import { display } from '../plan/display.js';
+import { existingSnapshots, heldByUs } from '../discover/snapshots.js';
+import { HOLD_TAG } from '../plan/naming.js';
+import { platformFor } from '../platform/detect.js';
+import type { Platform } from '../platform/platform.js';
 import { fault } from './fault.js';
 import type { Interrupt } from './interrupt.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
@@ -20,7 +28,11 @@ export interface ApplyContext {
   journal: Journal | null;
   /** KOPIATOMIC_* variables for the engine. */
   env: Record<string, string>;
+  /** Reads the mount table after a failed mount (default: the plan's platform). */
+  platform?: Platform;
 }
+
+type Undo = NonNullable<Step['undo']>;
 
 export interface ApplyResult {
   setupError: Error | null;
@@ -52,7 +64,7 @@ function describeError(e: unknown): string {
 
 export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyResult> {
   const { runner, reporter, interrupt, journal } = ctx;
-  const undo: { step: Step; seq: number }[] = [];
+  const undo: { step: Step; seq: number; undo: Undo }[] = [];
   const result: ApplyResult = { setupError: null, backup: null, cleanupFailures: [], createtxg: {}, creation: null };
 
   // ---- setup
@@ -61,11 +73,19 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       if (interrupt.signal) throw new Error(`interrupted by ${interrupt.signal} during setup`);
       // Journal first: if we die between the two, recovery finds the entry
       // and checks whether there is anything to undo.
-      const seq = step.undo && journal ? journal.willDo(step.undo.phase, step.undo.action) : 0;
-      if (step.undo) undo.push({ step, seq });
+      const seq = step.undo && journal ? journal.willDo(step.undo.phase, step.undo.action, step.detail) : 0;
       reporter.event('step', { phase: step.phase, command: display(step.do) });
       if (step.do.kind !== 'exec') reporter.verbose(`${step.phase}: ${display(step.do)}`); // the runner logs commands
-      const out = await perform(step.do, runner);
+      let out: { stdout: string };
+      try {
+        out = await perform(step.do, runner);
+      } catch (e) {
+        const happened = step.undo ? await whatHappened(step, e, plan, ctx) : null;
+        if (happened) undo.push({ step, seq, undo: happened });
+        else if (seq) journal?.undone(seq); // nothing to undo: not a leftover
+        throw e;
+      }
+      if (step.undo) undo.push({ step, seq, undo: step.undo });
       if (step.phase === 'inspect') readSnapshotFacts(out.stdout, result);
       if (step.phase === 'snapshot') {
         const pool = String(step.detail?.['pool']);
@@ -96,11 +116,11 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
 
   // ---- cleanup: always, newest first
   const blocked: string[] = []; // mount points whose unmount failed
+  const destroyed: { seq: number; snapshots: string[] }[] = [];
   while (undo.length) {
-    const { step, seq } = undo.pop()!;
-    const u = step.undo!;
+    const { step, seq, undo: u } = undo.pop()!;
     const a = u.action;
-    if (a.kind === 'rmdir' && blocked.some((b) => b === a.path || b.startsWith(a.path + '/'))) {
+    if (a.kind === 'rmdir' && blocked.some((b) => isWithin(b, a.path))) {
       result.cleanupFailures.push(`left ${a.path} in place: something below it is still mounted`);
       reporter.warn(`leaving ${a.path} in place: something below it is still mounted`);
       continue;
@@ -111,15 +131,86 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       // A mount can stay busy for a moment after the engine exits.
       const retry = u.phase === 'umount' || u.phase === 'destroy';
       await (retry ? retryWhileBusy(() => perform(a, runner), 5, 200) : perform(a, runner));
-      journal?.undone(seq);
+      // A destroy is marked done only once a listing shows it worked.
+      if (u.phase === 'destroy') destroyed.push({ seq, snapshots: snapshotsOf(step) });
+      else journal?.undone(seq);
     } catch (e) {
-      if (u.phase === 'umount') blocked.push(String(step.detail?.['target']));
-      result.cleanupFailures.push(`${u.phase}: ${describeError(e)}`);
-      reporter.error(`cleanup: ${u.phase} failed: ${describeError(e)}`);
+      if (a.kind === 'rmdir' && (e as NodeJS.ErrnoException).code === 'ENOENT') {
+        journal?.undone(seq); // already gone
+      } else if (u.phase === 'umount' && !(await stillMounted(step, plan, ctx))) {
+        journal?.undone(seq); // not mounted (any more): nothing was left
+      } else {
+        if (u.phase === 'umount') blocked.push(String(step.detail?.['target']));
+        result.cleanupFailures.push(`${u.phase}: ${describeError(e)}`);
+        reporter.error(`cleanup: ${u.phase} failed: ${describeError(e)}`);
+      }
     }
     fault(u.phase, reporter);
   }
+  if (destroyed.length) await checkDestroyed(destroyed, result, ctx);
   return result;
+}
+
+function snapshotsOf(step: Step): string[] {
+  const s = step.detail?.['snapshots'];
+  return Array.isArray(s) ? (s as string[]) : [];
+}
+
+/**
+ * After `zfs destroy -r`, one `zfs list` confirms the run's snapshots are gone:
+ * OpenZFS has reported success for a destroy that left a mounted snapshot.
+ */
+async function checkDestroyed(destroyed: { seq: number; snapshots: string[] }[], result: ApplyResult, ctx: ApplyContext): Promise<void> {
+  let left: string[];
+  try {
+    left = await existingSnapshots(ctx.runner, destroyed.flatMap((d) => d.snapshots));
+  } catch (e) {
+    result.cleanupFailures.push(`could not check that the snapshots are gone: ${describeError(e)}`);
+    ctx.reporter.error(`cleanup: could not check that the snapshots are gone: ${describeError(e)}`);
+    return;
+  }
+  for (const d of destroyed) if (!d.snapshots.some((n) => left.includes(n))) ctx.journal?.undone(d.seq);
+  for (const n of left) {
+    result.cleanupFailures.push(`snapshot ${n} is still there after zfs destroy reported success`);
+    ctx.reporter.error(`cleanup: snapshot ${n} is still there after zfs destroy reported success`);
+  }
+}
+
+/** After a step failed: the part of it that really happened, as an undo, or null when nothing did. */
+async function whatHappened(step: Step, e: unknown, plan: Plan, ctx: ApplyContext): Promise<Undo | null> {
+  const full = step.undo!;
+  try {
+    switch (step.phase) {
+      case 'mkdir':
+        // mkdir failed (the parent is missing, or the folder exists: someone
+        // else's, never removed); a failed chmod after it leaves our folder.
+        return (e as NodeJS.ErrnoException).syscall === 'chmod' ? full : null;
+      case 'snapshot':
+        return (await existingSnapshots(ctx.runner, snapshotsOf(step))).length ? full : null;
+      case 'hold': {
+        const held = await heldByUs(ctx.runner, await existingSnapshots(ctx.runner, snapshotsOf(step)));
+        return held.length ? { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', HOLD_TAG, ...held] } } : null;
+      }
+      case 'mount':
+        return (await stillMounted(step, plan, ctx)) ? full : null;
+      default:
+        return full;
+    }
+  } catch {
+    return full; // cannot tell: undo it, as if it happened
+  }
+}
+
+/** Whether this mount step's snapshot is mounted at its target now. */
+async function stillMounted(step: Step, plan: Plan, ctx: ApplyContext): Promise<boolean> {
+  const target = step.detail?.['target'];
+  const source = step.detail?.['source'];
+  try {
+    const table = await (ctx.platform ?? platformFor(plan.engineContext.platform)).readMounts(ctx.runner);
+    return table.some((m) => m.target === target && (source === undefined || m.source === source));
+  } catch {
+    return true; // cannot tell: treat it as still there
+  }
 }
 
 function readSnapshotFacts(stdout: string, result: ApplyResult): void {

@@ -16,7 +16,32 @@ export function snapshotNameFor(runId: string): string {
   return `${PREFIX}-${runId}`;
 }
 
-/** "bootid:pid": lets recovery tell a live run's snapshots from a dead one's. */
-export function ownerOf(bootId: string, pid: number = process.pid): string {
-  return `${bootId}:${pid}`;
+/**
+ * "hostid:bootid:pid": which host made the snapshot, and lets recovery tell a
+ * live run's snapshots from a dead one's. The host id never holds ':' (it is
+ * cleaned here) and the pid is digits, so the boot id is everything between
+ * the first and the last ':' and may itself hold ':'.
+ */
+export function ownerOf(hostId: string, bootId: string, pid: number = process.pid): string {
+  return `${cleanHostId(hostId)}:${bootId}:${pid}`;
+}
+
+export function cleanHostId(hostId: string): string {
+  return hostId.trim().replace(/[:\s]/g, '_') || 'unknown';
+}
+
+export interface Owner {
+  host: string;
+  boot: string;
+  pid: number;
+}
+
+/** The owner property's parts, or null when it is not in our format. */
+export function parseOwner(value: string): Owner | null {
+  const first = value.indexOf(':');
+  const last = value.lastIndexOf(':');
+  if (first <= 0 || last <= first + 1) return null;
+  const pid = value.slice(last + 1);
+  if (!/^[1-9]\d*$/.test(pid)) return null;
+  return { host: value.slice(0, first), boot: value.slice(first + 1, last), pid: Number(pid) };
 }

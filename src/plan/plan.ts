@@ -18,7 +18,7 @@ export type Phase = 'snapshot' | 'hold' | 'inspect' | 'mkdir' | 'mount';
 export interface Step {
   phase: Phase;
   do: Action;
-  /** Pushed on the undo stack once `do` has run (or may have run). */
+  /** Pushed on the undo stack once `do` has succeeded (or, after a failure, when a check shows it partly happened). */
   undo?: { phase: 'umount' | 'rmdir' | 'release' | 'destroy'; action: Action };
   /** Journal detail: what this step creates. */
   detail?: Record<string, unknown>;
@@ -126,7 +126,7 @@ export function buildPlan(i: PlanInput): Plan {
         argv: ['zfs', 'snapshot', '-o', `${PROP_RUN}=${i.runId}`, '-o', `${PROP_OWNER}=${i.owner}`, ...p.datasets.map((d) => `${d}@${snapshot}`)],
       },
       undo: { phase: 'destroy', action: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `${p.destroyRoot}@${snapshot}`] } },
-      detail: { pool: p.pool, destroyRoot: p.destroyRoot, snapshot },
+      detail: { pool: p.pool, destroyRoot: p.destroyRoot, snapshot, snapshots: p.datasets.map((d) => `${d}@${snapshot}`), roots: [`${p.destroyRoot}@${snapshot}`] },
     });
   }
   // A hold keeps pruning tools (sanoid, znapzend) from destroying them mid-backup.
@@ -188,11 +188,13 @@ export function buildPlan(i: PlanInput): Plan {
           undo: { phase: 'rmdir', action: { kind: 'rmdir', path: dir } },
         });
       }
+      const argv = platform.mountArgv({ dataset: m.dataset, snapshot, mountpoint: m.mountpoint, target: m.target });
       steps.push({
         phase: 'mount',
-        do: { kind: 'exec', mutates: true, argv: platform.mountArgv({ dataset: m.dataset, snapshot, mountpoint: m.mountpoint, target: m.target }) },
+        do: { kind: 'exec', mutates: true, argv },
         undo: { phase: 'umount', action: { kind: 'exec', mutates: true, argv: platform.umountArgv(m.target) } },
-        detail: { target: m.target, dataset: m.dataset },
+        // source: what the mount table shows for it, so recovery unmounts only this mount
+        detail: { target: m.target, dataset: m.dataset, source: argv[argv.length - 2] },
       });
       mounted.add(m.target);
     }

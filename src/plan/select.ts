@@ -2,6 +2,7 @@
 // only the inventory, so every case is unit-tested without ZFS.
 import { UsageError } from '../core/errors.js';
 import type { Dataset, Inventory } from '../discover/inventory.js';
+import { checkNestedReachable } from './nested.js';
 
 export type Target = { kind: 'dataset'; name: string } | { kind: 'path'; path: string };
 
@@ -89,5 +90,6 @@ export function select(inv: Inventory, o: SelectOptions): Selection {
     if (other) throw new UsageError(`${other} and ${d.name} are both mounted at ${d.mountedAt}`);
     seen.set(d.mountedAt!, d.name);
   }
+  checkNestedReachable(selected, inv.mounts);
   return { selected, skipped };
 }

@@ -1,4 +1,8 @@
-import { parseMountP } from '../discover/mount-table.js';
+import { hostname } from 'node:os';
+import { CommandError } from '../core/errors.js';
+import type { Runner } from '../core/exec.js';
+import { parseMountP, type MountEntry } from '../discover/mount-table.js';
+import { PREFIX } from '../plan/naming.js';
 import type { Platform, SnapshotMount } from './platform.js';
 
 export const freebsd: Platform = {
@@ -16,10 +20,50 @@ export const freebsd: Platform = {
   umountArgv(target: string) {
     return ['umount', target];
   },
+  isOurSnapshotMount(e: MountEntry) {
+    return e.fstype === 'nullfs' && e.source.includes(`/.zfs/snapshot/${PREFIX}-`);
+  },
   stateDir: '/var/run/kopiatomic',
-  async bootId(runner) {
-    // kern.boottime changes with every boot; it is what identifies one here.
-    return (await runner.run(['sysctl', '-n', 'kern.boottime'])).stdout.trim();
+  journalDir: '/var/db/kopiatomic',
+  bootId: freebsdBootId,
+  async hostId(runner) {
+    try {
+      const v = (await runner.run(['sysctl', '-n', 'kern.hostuuid'])).stdout.trim();
+      if (v && !/^0{8}-0{4}-0{4}-0{4}-0{12}$/.test(v)) return v.toLowerCase();
+    } catch (e) {
+      if (!(e instanceof CommandError) || e.reason === 'program-missing') throw e;
+    }
+    return `name-${hostname()}`;
   },
   hasMountNamespaces: false,
 };
+
+/**
+ * kern.boot_id: 16 random bytes drawn once per boot (sys/kern/kern_mib.c,
+ * sysctl_bootid); opaque, so `sysctl -nx` prints it as
+ * "Format: Length:16 Dump:0x<32 hex digits>". Older releases lack it: then
+ * the seconds of kern.boottime ("{ sec = 1700000000, usec = 5 } Tue Nov ..."),
+ * which contains no ':' but does move when the clock is stepped.
+ */
+export async function freebsdBootId(runner: Runner): Promise<string> {
+  try {
+    const id = parseBootIdDump((await runner.run(['sysctl', '-nx', 'kern.boot_id'])).stdout);
+    if (id) return id;
+  } catch (e) {
+    if (!(e instanceof CommandError) || e.reason === 'program-missing' || e.reason === 'spawn-failed') throw e;
+  }
+  const text = (await runner.run(['sysctl', '-n', 'kern.boottime'])).stdout;
+  const sec = parseBoottimeSec(text);
+  if (sec === null) throw new Error(`cannot read the boot time from sysctl kern.boottime: ${JSON.stringify(text.trim())}`);
+  return `boottime-${sec}`;
+}
+
+export function parseBootIdDump(text: string): string | null {
+  const m = /Dump:0x([0-9a-f]{32})\b/i.exec(text);
+  return m ? m[1]!.toLowerCase() : null;
+}
+
+export function parseBoottimeSec(text: string): string | null {
+  const m = /\bsec\s*=\s*(\d+)/.exec(text);
+  return m ? m[1]! : null;
+}

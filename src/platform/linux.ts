@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { parseMountinfo } from '../discover/mount-table.js';
+import { hostname } from 'node:os';
+import { parseMountinfo, type MountEntry } from '../discover/mount-table.js';
+import { PREFIX } from '../plan/naming.js';
 import type { Platform, SnapshotMount } from './platform.js';
 
 export const linux: Platform = {
@@ -15,9 +17,43 @@ export const linux: Platform = {
   umountArgv(target: string) {
     return ['umount', target];
   },
+  isOurSnapshotMount(e: MountEntry) {
+    return e.fstype === 'zfs' && e.root === '/' && e.source.includes(`@${PREFIX}-`);
+  },
   stateDir: '/run/kopiatomic',
+  journalDir: '/var/lib/kopiatomic',
   async bootId() {
     return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
   },
+  async hostId() {
+    return linuxHostId(readOrNull);
+  },
   hasMountNamespaces: true,
 };
+
+function readOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The machine id (systemd, dbus: /etc/machine-id, 128 random bits written at
+ * install, stable across boots and reboots, unique per installation) names
+ * this host. ZFS's own hostid (/etc/hostid) is often missing or all zeros on
+ * Linux, and a hostname is neither unique nor stable; they are fallbacks only.
+ */
+export function linuxHostId(read: (path: string) => string | null): string {
+  for (const p of ['/etc/machine-id', '/var/lib/dbus/machine-id']) {
+    const v = read(p)?.trim();
+    if (v && /^[0-9a-f]{32}$/i.test(v)) return v.toLowerCase();
+  }
+  const hostid = read('/etc/hostid');
+  if (hostid && hostid.length >= 4) {
+    const hex = Buffer.from(hostid, 'latin1').subarray(0, 4).readUInt32LE(0).toString(16).padStart(8, '0');
+    if (hex !== '00000000') return `hostid-${hex}`;
+  }
+  return `name-${hostname()}`;
+}

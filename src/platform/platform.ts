@@ -1,5 +1,5 @@
 // What differs between Linux and FreeBSD: the mount table, how a snapshot is
-// mounted, where runtime state lives, what identifies a boot, namespaces.
+// mounted, where runtime state lives, what identifies a boot and a host, namespaces.
 import type { Runner } from '../core/exec.js';
 import type { MountEntry } from '../discover/mount-table.js';
 
@@ -15,9 +15,15 @@ export interface Platform {
   readMounts(runner: Runner): Promise<MountEntry[]>;
   mountArgv(m: SnapshotMount): string[];
   umountArgv(target: string): string[];
-  /** Runtime state (lock, journal); cleared at boot. */
+  /** True when a mount table entry is a mount of one of our snapshots (any run), as mountArgv makes them. */
+  isOurSnapshotMount(e: MountEntry): boolean;
+  /** Runtime state (lock, known leftovers, boot marker); cleared at boot. */
   readonly stateDir: string;
+  /** The journal: on disk, since the folders it records outlive a reboot. */
+  readonly journalDir: string;
   bootId(runner: Runner): Promise<string>;
+  /** Stable across boots and unique to this installation: the owner of our snapshots names it. */
+  hostId(runner: Runner): Promise<string>;
   /** Private mount namespaces (the `paths` layout for restic). */
   readonly hasMountNamespaces: boolean;
 }

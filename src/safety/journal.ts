@@ -1,7 +1,11 @@
 // The journal: before each change the run appends (and fsyncs) how to undo
-// it; cleanup appends a "done" for each undo. Whatever is left without a
-// "done" after a crash is what recovery must undo, newest first.
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+// it; cleanup appends a "done" for each undo, and so does the run when the
+// change failed and left nothing. Whatever is left without a "done" after a
+// crash is what recovery must undo, newest first. It lives on disk, not in
+// /run: the folders it records outlive a reboot, and only what the journal
+// says we created is ever removed.
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Action } from '../plan/plan.js';
 import { stateKey } from './lock.js';
 
@@ -10,15 +14,53 @@ export interface PendingUndo {
   phase: string;
   action: Action;
   runId: string;
+  /** What the step made: a mount target, snapshot names, destroy roots. */
+  detail?: Record<string, unknown>;
 }
 
 type Line =
   | { op: 'begin'; runId: string; snapshot: string; owner: string; mountRoot: string }
-  | { op: 'undo'; seq: number; phase: string; action: Action }
+  | { op: 'undo'; seq: number; phase: string; action: Action; detail?: Record<string, unknown> }
   | { op: 'done'; seq: number };
 
-export function journalPath(stateDir: string, mountRoot: string): string {
-  return `${stateDir}/${stateKey(mountRoot)}.journal`;
+export function journalPath(journalDir: string, mountRoot: string): string {
+  return `${journalDir}/${stateKey(mountRoot)}.journal`;
+}
+
+/** Leftovers that could not be undone, remembered (in the runtime state folder) so later runs do not hunt for them again. */
+export function knownLeftoversPath(stateDir: string, mountRoot: string): string {
+  return `${stateDir}/${stateKey(mountRoot)}.leftovers`;
+}
+
+export interface KnownLeftover {
+  what: string;
+  reason: string;
+  since: string;
+  /** Snapshot names it is about, so a scan skips them. */
+  snapshots?: string[];
+  /** How to try again (`cleanup` does). */
+  undo?: PendingUndo;
+}
+
+export function readKnown(path: string): KnownLeftover[] {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
+    return Array.isArray(v) ? (v as KnownLeftover[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Written whole to a temporary file and renamed: a crash leaves the old list or the new one. */
+export function writeKnown(path: string, list: KnownLeftover[]): void {
+  if (!list.length) {
+    rmSync(path, { force: true });
+    return;
+  }
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(list, null, 1) + '\n', { mode: 0o600 });
+  renameSync(tmp, path);
 }
 
 /** Opens for appending; a line a crash cut short is ended first, so the next line stays readable. */
@@ -38,6 +80,7 @@ export class Journal {
   private seq = 0;
 
   constructor(readonly path: string, private readonly runId: string) {
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
     this.fd = openForAppend(path);
   }
 
@@ -51,9 +94,9 @@ export class Journal {
   }
 
   /** Record how to undo a change that is about to be made. */
-  willDo(phase: string, action: Action): number {
+  willDo(phase: string, action: Action, detail?: Record<string, unknown>): number {
     const seq = ++this.seq;
-    this.append({ op: 'undo', seq, phase, action });
+    this.append(detail ? { op: 'undo', seq, phase, action, detail } : { op: 'undo', seq, phase, action });
     return seq;
   }
 
@@ -91,7 +134,7 @@ export function readPending(path: string): PendingUndo[] {
       continue;
     }
     if (!l) continue;
-    if (l.op === 'undo') open.set(`${l.runId}/${l.seq}`, { seq: l.seq, phase: l.phase, action: l.action, runId: l.runId });
+    if (l.op === 'undo') open.set(`${l.runId}/${l.seq}`, { seq: l.seq, phase: l.phase, action: l.action, runId: l.runId, ...(l.detail ? { detail: l.detail } : {}) });
     if (l.op === 'done') open.delete(`${l.runId}/${l.seq}`);
   }
   return [...open.values()].reverse();

@@ -1,19 +1,27 @@
 // Recovery: undo whatever an earlier run left behind (a crash, SIGKILL, a
-// power cut), in order: unmount, rmdir, release holds, destroy. It only ever
-// touches snapshots that carry our run property and whose run is not alive.
-import { existsSync, readdirSync, rmdirSync, lstatSync } from 'node:fs';
-import { posix } from 'node:path';
+// power cut), in order: unmount, rmdir, release holds, destroy. It only
+// touches what it can prove is ours (see ownership.ts): mounts of our
+// snapshots under the mount root, folders the journal says a run created,
+// and snapshots of dead runs of this host. What cannot be undone (a clone of
+// our snapshot, another tool's hold, a read-only pool, a busy mount) is a
+// leftover: reported, remembered, retried by `cleanup`, never fatal.
+import { lstatSync, rmdirSync } from 'node:fs';
 import type { Runner } from '../core/exec.js';
 import { CommandError } from '../core/errors.js';
+import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
-import { parseSnapshotList, zfsListSnapshotsArgv, type SnapshotRow } from '../discover/zfs-list.js';
+import type { MountEntry } from '../discover/mount-table.js';
+import { parseOwned, zfsGetOwnedArgv } from '../discover/snapshots.js';
 import type { Platform } from '../platform/platform.js';
-import { HOLD_TAG, PREFIX, snapshotNameFor } from '../plan/naming.js';
-import type { Action } from '../plan/plan.js';
 import { display } from '../plan/display.js';
-import { markDone, readPending } from './journal.js';
-import { ownerAlive } from './lock.js';
+import { HOLD_TAG } from '../plan/naming.js';
+import type { Action } from '../plan/plan.js';
+import { dropSnapshots, errorReason, type Leftover } from './drop-snapshots.js';
+import { knownLeftoversPath, markDone, readKnown, readPending, writeKnown, type KnownLeftover, type PendingUndo } from './journal.js';
+import { staleRuns } from './ownership.js';
+
+export type { Leftover } from './drop-snapshots.js';
 
 export interface RecoverOptions {
   runner: Runner;
@@ -22,111 +30,218 @@ export interface RecoverOptions {
   mountRoot: string;
   journal: string;
   boot: string;
+  /** This host's id (platform.hostId()); read here when not given. */
+  host?: string;
   /** Also look for our snapshots on every pool (after a reboot, or on demand). */
   scanSnapshots: boolean;
+  /** `cleanup`: try known leftovers again. A run only reports them (default). */
+  retryKnown?: boolean;
+  /** Where known leftovers are remembered (default: beside the lock in platform.stateDir). */
+  knownPath?: string;
 }
 
 export interface RecoverResult {
   actions: number;
-  failures: string[];
+  /** What could not be undone: reported, not fatal. */
+  leftovers: Leftover[];
 }
 
-/** Errors that mean the thing to undo is already gone. */
-const GONE = /not mounted|no mount point|not found|does not exist|could not find any snapshots|no such tag|ENOENT|no such file/i;
-
-/**
- * A snapshot is ours to destroy only if it carries our run property, set by
- * us (its name is the one we derive from that run id, so a user snapshot
- * that merely inherits the property does not qualify), and the run that
- * made it (owner "bootid:pid") is not alive. Anything else is left alone.
- */
-export function staleOurs(s: SnapshotRow, boot: string): boolean {
-  if (!s.run || !s.owner || s.snapshot !== snapshotNameFor(s.run)) return false;
-  const m = /^([^:]+):(\d+)$/.exec(s.owner);
-  if (!m) return false;
-  return !ownerAlive({ boot: m[1]!, pid: Number(m[2]) }, boot);
+/** The mount root may be touched only when it is a real folder (not a symlink) owned by us (root) and writable only by us. */
+export function mountRootProblem(root: string, uid: number = process.getuid?.() ?? 0): string | null {
+  let st;
+  try {
+    st = lstatSync(root);
+  } catch {
+    return null; // absent: nothing can be under it
+  }
+  if (st.isSymbolicLink()) return `mount root ${root} is a symbolic link`;
+  if (!st.isDirectory()) return `mount root ${root} is not a folder`;
+  if (st.uid !== uid) return `mount root ${root} is owned by uid ${st.uid}, not by us`;
+  // Others could swap a folder below it for a symlink between our check and our rmdir.
+  if (st.mode & 0o022) return `mount root ${root} is writable by others (mode ${(st.mode & 0o7777).toString(8)})`;
+  return null;
 }
 
 export async function recover(o: RecoverOptions): Promise<RecoverResult> {
-  const { runner, reporter } = o;
-  const failures: string[] = [];
-  let actions = 0;
+  const { runner, reporter, platform } = o;
   const dry = runner.dryRun;
+  const knownPath = o.knownPath ?? knownLeftoversPath(platform.stateDir, o.mountRoot);
+  const known = readKnown(knownPath);
+  const found: KnownLeftover[] = []; // leftovers of this pass
+  const tried = new Set<string>(); // snapshots handled in this pass: the scan does not try them twice
+  let actions = 0;
 
-  /** Undo one thing; true if it is undone (or was already gone). */
-  const doAction = async (what: string, a: Action): Promise<boolean> => {
+  const leftover = (what: string, reason: string, extra: Partial<KnownLeftover> = {}) => {
+    found.push({ what, reason, since: new Date().toISOString(), ...extra });
+    reporter.warn(`left behind by an earlier run and cannot be removed now: ${what}: ${reason} (kopiatomic cleanup tries again)`);
+    reporter.event('leftover', { what, reason });
+  };
+  const show = (what: string, a: Action) => {
     reporter.event('recover', { what, command: display(a), dryRun: dry });
+    if (dry && !reporter.json) reporter.print(`${display(a)}    # recover: ${what}`);
+  };
+  const done = (what: string): true => {
+    actions++;
+    if (!dry) reporter.info(`recovered: ${what}`);
+    return true;
+  };
+  const refuse = (what: string, reason: string, undo?: PendingUndo): false => {
+    leftover(what, reason, { undo });
+    return false;
+  };
+
+  // 0. The mount root is checked before anything under it is touched.
+  const rootProblem = mountRootProblem(o.mountRoot);
+  let table: MountEntry[] = await platform.readMounts(runner);
+  let tableStale = false; // set by each unmount: the table is read again before it is next needed
+  const fresh = async () => {
+    if (tableStale && !dry) table = await platform.readMounts(runner);
+    tableStale = false;
+  };
+  const under = () => table.filter((m) => isWithin(m.target, o.mountRoot));
+
+  const unmount = async (target: string, what: string, undo?: PendingUndo): Promise<boolean> => {
+    if (rootProblem) return refuse(what, `${rootProblem}: nothing under it is touched`, undo);
+    const a: Action = { kind: 'exec', mutates: true, argv: platform.umountArgv(target) };
+    show(what, a);
     if (dry) {
-      actions++;
-      if (!reporter.json) reporter.print(`${display(a)}    # recover: ${what}`);
-      return false;
+      table = table.filter((m) => m.target !== target); // as if it were unmounted, for what follows
+      return done(what);
     }
+    tableStale = true;
     try {
-      const unmount = a.kind === 'exec' && a.argv[0] === o.platform.umountArgv(o.mountRoot)[0];
-      const undo = async () => {
-        if (a.kind === 'exec') await runner.run(a.argv, { mutates: true });
-        else if (a.kind === 'rmdir') rmdirSync(a.path);
-      };
-      // A mount can stay busy for a moment after its last user exits.
-      await (unmount ? retryWhileBusy(undo, 4, 250) : undo());
-      actions++;
-      reporter.info(`recovered: ${what}`);
-      return true;
+      await retryWhileBusy(() => runner.run(a.argv, { mutates: true }), 4, 250);
+      return done(what);
     } catch (e) {
-      const msg = e instanceof CommandError ? e.stderr || e.message : (e as Error).message;
-      // Typed at the door: a missing zfs/umount is never "already gone".
-      if (e instanceof CommandError ? e.reason === 'not-found' : GONE.test(msg)) return true;
-      failures.push(`${what}: ${msg.trim()}`);
-      reporter.warn(`recovery could not ${what}: ${msg.trim()}`);
+      await fresh();
+      if (!table.some((m) => m.target === target)) return done(what); // gone meanwhile
+      return refuse(what, errorReason(e), undo);
+    }
+  };
+
+  /** Removes a folder the journal says a run created, if it is still an empty real folder with nothing mounted on or below it. */
+  const removeFolder = async (dir: string, what: string, undo?: PendingUndo): Promise<boolean> => {
+    if (!isWithin(dir, o.mountRoot)) return true; // never outside the mount root, whatever a journal says
+    if (rootProblem) return refuse(what, `${rootProblem}: nothing under it is touched`, undo);
+    await fresh();
+    if (under().some((m) => isWithin(m.target, dir))) return refuse(what, 'something is still mounted on or below it', undo);
+    let st;
+    try {
+      st = lstatSync(dir);
+    } catch {
+      return true; // already gone
+    }
+    if (!st.isDirectory()) return true; // not the folder we made any more: not ours to remove
+    show(what, { kind: 'rmdir', path: dir });
+    if (dry) return done(what);
+    try {
+      rmdirSync(dir);
+      return done(what);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return true;
+      return refuse(what, code === 'ENOTEMPTY' || code === 'EEXIST' ? 'it is not empty (something was put in it)' : (e as Error).message, undo);
+    }
+  };
+
+  const drop = async (names: string[], roots: string[], what: string, undo?: PendingUndo): Promise<boolean> => {
+    for (const n of names) tried.add(n);
+    show(what, { kind: 'exec', mutates: true, argv: roots.length ? ['zfs', 'destroy', '-r', ...roots] : ['zfs', 'destroy', ...names] });
+    if (dry) return done(what);
+    try {
+      const r = await dropSnapshots(runner, names, roots);
+      if (r.dropped) done(`${what} (${r.dropped} snapshot(s))`);
+      for (const l of r.leftovers) leftover(l.what, l.reason, { snapshots: [l.what.replace(/^snapshot /, '')], undo });
+      return r.leftovers.length === 0;
+    } catch (e) {
+      leftover(what, errorReason(e), { snapshots: names, undo });
       return false;
     }
   };
 
-  // 1. The journal of a dead run, newest change first; each undo is marked done.
-  for (const p of readPending(o.journal)) {
-    if (await doAction(`${p.phase} left by run ${p.runId}`, p.action)) markDone(o.journal, p);
+  /** One journal entry (or a known leftover's undo); true when nothing of it is left. */
+  const undoEntry = async (p: PendingUndo, hasDestroy: boolean): Promise<boolean> => {
+    const a = p.action;
+    const d = p.detail ?? {};
+    const what = `${p.phase} left by run ${p.runId}`;
+    if (p.phase === 'umount' && a.kind === 'exec') {
+      const target = typeof d['target'] === 'string' ? d['target'] : a.argv[a.argv.length - 1]!;
+      const source = typeof d['source'] === 'string' ? d['source'] : null;
+      await fresh();
+      // Only a mount that is there, of our snapshot, is unmounted.
+      const m = table.find((e) => e.target === target && (source ? e.source === source : platform.isOurSnapshotMount(e)));
+      if (!m) return true;
+      return unmount(target, `unmount ${target} (${what})`, p);
+    }
+    if (p.phase === 'rmdir' && a.kind === 'rmdir') return removeFolder(a.path, `remove folder ${a.path} (${what})`, p);
+    const names = Array.isArray(d['snapshots']) ? (d['snapshots'] as string[]) : null;
+    if (p.phase === 'release' && names) {
+      if (hasDestroy) return true; // the destroy entry of the same run releases first
+      return drop(names, [], `release and destroy ${names.length} snapshot(s) (${what})`, p);
+    }
+    if (p.phase === 'destroy' && names) {
+      const roots = Array.isArray(d['roots']) ? (d['roots'] as string[]) : [];
+      return drop(names, roots, `destroy ${names.length} snapshot(s) (${what})`, p);
+    }
+    // An entry without details (an older journal): run its undo; "not found" means already gone.
+    if (a.kind === 'rmdir') return removeFolder(a.path, what, p);
+    show(what, a);
+    if (dry) return done(what);
+    try {
+      if (a.kind === 'exec') await runner.run(a.argv, { mutates: true });
+      return done(what);
+    } catch (e) {
+      if (e instanceof CommandError && e.reason === 'not-found') return true; // only "not found" means already gone
+      return refuse(what, errorReason(e), p);
+    }
+  };
+
+  // 1. The journal of a dead run, newest change first. An entry is marked done
+  // when it is undone or turns into a known leftover, so the journal can go.
+  const pending = readPending(o.journal);
+  const destroyRuns = new Set(pending.filter((p) => p.phase === 'destroy' && p.detail?.['snapshots']).map((p) => p.runId));
+  for (const p of pending) {
+    await undoEntry(p, destroyRuns.has(p.runId));
+    if (!dry) markDone(o.journal, p);
   }
 
-  // 2. Our snapshot mounts still under the mount root, deepest first. Other
-  // mounts there are not ours: they are left alone, and never walked into.
-  const under = async () => (await o.platform.readMounts(runner)).filter((m) => m.target === o.mountRoot || m.target.startsWith(o.mountRoot + '/'));
-  const before = await under();
-  const mounts = before
-    .filter((m) => m.source.includes(`@${PREFIX}-`))
+  // 2. Known leftovers: `cleanup` tries them again; a run only reports them.
+  const keep: KnownLeftover[] = [];
+  for (const k of known) {
+    if (o.retryKnown && k.undo) {
+      await undoEntry(k.undo, false);
+      continue;
+    }
+    if (o.retryKnown && k.snapshots) continue; // the scan below finds them again
+    if (o.retryKnown) continue;
+    keep.push(k);
+    reporter.warn(`known leftover of an earlier run: ${k.what}: ${k.reason} (since ${k.since}; kopiatomic cleanup tries again)`);
+    reporter.event('leftover', { what: k.what, reason: k.reason, known: true, since: k.since });
+  }
+
+  // 3. Our snapshot mounts still under the mount root, deepest first (a dead
+  // run whose journal was lost). Other mounts there, bind mounts of
+  // sub-folders included, are not ours: they are left alone and never walked into.
+  await fresh();
+  const ours = under()
+    .filter((m) => platform.isOurSnapshotMount(m))
     .map((m) => m.target)
     .sort((a, b) => b.length - a.length);
-  for (const t of mounts) await doAction(`unmount ${t}`, { kind: 'exec', mutates: true, argv: o.platform.umountArgv(t) });
+  for (const t of ours) await unmount(t, `unmount ${t}`);
 
-  // 3. Empty folders under the mount root (never the root itself: the user may own it).
-  const busy = new Set((dry ? before : await under()).map((m) => m.target));
-  if (existsSync(o.mountRoot) && !busy.has(o.mountRoot)) {
-    for (const dir of emptyDirsBottomUp(o.mountRoot, busy)) await doAction(`remove folder ${dir}`, { kind: 'rmdir', path: dir });
-  }
-
-  // 4. Our snapshots whose run is gone: release our hold, then destroy.
+  // 4. Snapshots of dead runs of this host, on every pool: one `zfs get`
+  // lists the candidates with their property sources; known leftovers are
+  // not tried again except by `cleanup`.
   if (o.scanSnapshots) {
-    const stale = parseSnapshotList((await runner.run(zfsListSnapshotsArgv())).stdout).filter((s) => staleOurs(s, o.boot));
-    for (const s of stale) {
-      if (s.userrefs > 0) await doAction(`release hold on ${s.name}`, { kind: 'exec', mutates: true, argv: ['zfs', 'release', HOLD_TAG, s.name] });
-      await doAction(`destroy ${s.name}`, { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', s.name] });
+    const host = o.host ?? (await platform.hostId(runner));
+    const skip = new Set(o.retryKnown ? [] : keep.flatMap((k) => k.snapshots ?? []));
+    const runs = staleRuns(parseOwned((await runner.run(zfsGetOwnedArgv())).stdout), { host, boot: o.boot });
+    for (const [snap, names] of runs) {
+      const todo = names.filter((n) => !skip.has(n) && !tried.has(n));
+      if (todo.length) await drop(todo, [], `release ${HOLD_TAG} holds on and destroy ${todo.length} snapshot(s) @${snap} of a dead run`);
     }
   }
-  return { actions, failures };
-}
 
-/** Folders that hold nothing but empty folders; `busy` ones (still mounted) count as full. */
-function emptyDirsBottomUp(root: string, busy: Set<string>): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): boolean => {
-    let empty = true;
-    for (const name of readdirSync(dir)) {
-      const p = posix.join(dir, name);
-      const st = lstatSync(p);
-      if (st.isDirectory() && !busy.has(p) && walk(p)) out.push(p);
-      else empty = false;
-    }
-    return empty;
-  };
-  walk(root);
-  return out;
+  if (!dry) writeKnown(knownPath, [...keep, ...found]);
+  return { actions, leftovers: [...keep, ...found].map((k) => ({ what: k.what, reason: k.reason })) };
 }

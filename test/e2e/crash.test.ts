@@ -28,7 +28,7 @@ import {
 
 const STATE = '/run/kopiatomic';
 const lockFile = (root: string) => `${STATE}/${encodeURIComponent(root)}.lock`;
-const journalFile = (root: string) => `${STATE}/${encodeURIComponent(root)}.journal`;
+const journalFile = (root: string) => `/var/lib/kopiatomic/${encodeURIComponent(root)}.journal`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function bootId(): string {

@@ -10,7 +10,7 @@ test('newRunId: UTC stamp, pid, random suffix; unique', () => {
   assert.match(id, /^20261126T070809Z-4242-[0-9a-f]{6}$/);
   assert.notEqual(newRunId(), newRunId());
   assert.equal(snapshotNameFor('X'), 'kopiatomic-X');
-  assert.equal(ownerOf('b-1', 7), 'b-1:7');
+  assert.equal(ownerOf('h1', 'b-1', 7), 'h1:b-1:7');
 });
 
 test('quoteWord/quoteArgv: as /bin/sh reads it back', () => {

@@ -26,20 +26,24 @@ const MOUNTINFO = [
 test('parseMountinfo: octal escapes in target and source, optional fields of any count', () => {
   const m = parseMountinfo(MOUNTINFO);
   assert.deepEqual(m, [
-    { target: '/', fstype: 'zfs', source: 'rpool/ROOT/default' },
-    { target: '/srv/my data', fstype: 'zfs', source: 'tank/my data' },
-    { target: '/srv/tab\tdir', fstype: 'zfs', source: 'tank/tab' },
-    { target: '/srv/back\\slash', fstype: 'zfs', source: 'tank/back\\slash' },
-    { target: '/mnt/ünï', fstype: 'zfs', source: 'tank/ünï' },
-    { target: '/dev', fstype: 'devtmpfs', source: 'udev' },
+    { target: '/', fstype: 'zfs', source: 'rpool/ROOT/default', root: '/' },
+    { target: '/srv/my data', fstype: 'zfs', source: 'tank/my data', root: '/' },
+    { target: '/srv/tab\tdir', fstype: 'zfs', source: 'tank/tab', root: '/' },
+    { target: '/srv/back\\slash', fstype: 'zfs', source: 'tank/back\\slash', root: '/' },
+    { target: '/mnt/bind', fstype: 'zfs', source: 'tank/my data', root: '/sub' },
+    { target: '/mnt/ünï', fstype: 'zfs', source: 'tank/ünï', root: '/' },
+    { target: '/dev', fstype: 'devtmpfs', source: 'udev', root: '/' },
   ]);
 });
 
-test('parseMountinfo: a bind mount of part of a filesystem (root != /) is ignored', () => {
+test('parseMountinfo: a bind mount of part of a filesystem keeps its root (a mount, not where the dataset is)', () => {
   const m = parseMountinfo(MOUNTINFO);
-  assert.equal(m.find((e) => e.target === '/mnt/bind'), undefined);
-  // a root with an escaped space is still not "/"
-  assert.deepEqual(parseMountinfo('50 1 0:9 /a\\040b /x rw - zfs t/x rw\n'), []);
+  assert.equal(m.find((e) => e.target === '/mnt/bind')?.root, '/sub');
+  // a root with an escaped space is unescaped too
+  assert.deepEqual(parseMountinfo('50 1 0:9 /a\\040b /x rw - zfs t/x rw\n'), [{ target: '/x', fstype: 'zfs', source: 't/x', root: '/a b' }]);
+  // discovery does not take it for the dataset's mount point
+  const inv = buildInventory(parseDatasetList('tank/my data\ton\tyes\t-\t/srv/my data\n'), [m[4]!, m[1]!]);
+  assert.equal(inv.datasets[0]!.mountedAt, '/srv/my data');
 });
 
 test('parseMountinfo: short or malformed lines are skipped', () => {
@@ -57,11 +61,11 @@ test('parseMountP: whitespace separated, octal escapes in source and target', ()
     '   ',
   ].join('\n');
   assert.deepEqual(parseMountP(text), [
-    { source: 'zroot/ROOT/default', target: '/', fstype: 'zfs' },
-    { source: 'tank/my data', target: '/srv/my data', fstype: 'zfs' },
-    { source: 'tank/t\tb', target: '/srv/t\tb', fstype: 'zfs' },
-    { source: 'tank/back\\s', target: '/srv/back\\s', fstype: 'zfs' },
-    { source: 'devfs', target: '/dev', fstype: 'devfs' },
+    { source: 'zroot/ROOT/default', target: '/', fstype: 'zfs', root: '/' },
+    { source: 'tank/my data', target: '/srv/my data', fstype: 'zfs', root: '/' },
+    { source: 'tank/t\tb', target: '/srv/t\tb', fstype: 'zfs', root: '/' },
+    { source: 'tank/back\\s', target: '/srv/back\\s', fstype: 'zfs', root: '/' },
+    { source: 'devfs', target: '/dev', fstype: 'devfs', root: '/' },
   ]);
 });
 
@@ -75,12 +79,12 @@ test('buildInventory: mountedAt from the mount table; first entry wins; snapshot
     ].join('\n'),
   );
   const mounts = [
-    { source: 'tank/leg@kopiatomic-x', target: '/kopia/leg', fstype: 'zfs' },
-    { source: 'tank/leg', target: '/mnt/legacy', fstype: 'zfs' },
-    { source: 'tank/leg', target: '/mnt/over', fstype: 'zfs' },
-    { source: 'tank', target: '/tank', fstype: 'zfs' },
-    { source: 'tank/gone', target: '/gone', fstype: 'nullfs' },
-    { source: 'tank/my data', target: '/srv/my data', fstype: 'zfs' },
+    { source: 'tank/leg@kopiatomic-x', target: '/kopia/leg', fstype: 'zfs', root: '/' },
+    { source: 'tank/leg', target: '/mnt/legacy', fstype: 'zfs', root: '/' },
+    { source: 'tank/leg', target: '/mnt/over', fstype: 'zfs', root: '/' },
+    { source: 'tank', target: '/tank', fstype: 'zfs', root: '/' },
+    { source: 'tank/gone', target: '/gone', fstype: 'nullfs', root: '/' },
+    { source: 'tank/my data', target: '/srv/my data', fstype: 'zfs', root: '/' },
   ];
   const inv = buildInventory(rows, mounts);
   assert.deepEqual(

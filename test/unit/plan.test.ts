@@ -201,10 +201,10 @@ test('buildPlan: restic paths on Linux needs no tree: no mkdir or mount steps, s
   assert.equal(p.engineContext.root, '/kopia');
 });
 
-test('buildPlan: undo of a mount names its target in the detail', () => {
+test('buildPlan: undo of a mount names its target and the source the mount table will show', () => {
   const p = plan([ds('tank/a', '/a')]);
   const m = p.steps.find((s) => s.phase === 'mount')!;
-  assert.deepEqual(m.detail, { target: '/kopia/a', dataset: 'tank/a' });
+  assert.deepEqual(m.detail, { target: '/kopia/a', dataset: 'tank/a', source: `tank/a@${SNAP}` });
   assert.deepEqual(m.undo, { phase: 'umount', action: { kind: 'exec', mutates: true, argv: ['umount', '/kopia/a'] } });
 });
 

@@ -123,8 +123,8 @@ test('select -r: skip reasons from a real zfs list + mount table; legacy mounted
     ].join('\n'),
   );
   const i = buildInventory(rows, [
-    { source: 'tank', target: '/tank', fstype: 'zfs' },
-    { source: 'tank/legacy-in', target: '/mnt/leg acy', fstype: 'zfs' },
+    { source: 'tank', target: '/tank', fstype: 'zfs', root: '/' },
+    { source: 'tank/legacy-in', target: '/mnt/leg acy', fstype: 'zfs', root: '/' },
   ]);
   const s = select(i, opts({ targets: [name('tank')], recursive: true }));
   assert.deepEqual(names(s.selected), ['tank', 'tank/legacy-in']);

@@ -1,0 +1,248 @@
+// The executor driven with a fake runner: a setup failure at each step leaves
+// exactly the undo of what happened; cleanup runs in order; a destroy is
+// checked with one zfs list; a folder someone else made is never removed.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommandError } from '../../src/core/errors.js';
+import type { LiveProcess, RunResult } from '../../src/core/exec.js';
+import type { MountEntry } from '../../src/discover/mount-table.js';
+import { commandEngine } from '../../src/engine/command.js';
+import { applyPlan, type ApplyContext } from '../../src/execute/apply.js';
+import { Interrupt } from '../../src/execute/interrupt.js';
+import { runStatus } from '../../src/execute/status.js';
+import { linux } from '../../src/platform/linux.js';
+import type { Platform } from '../../src/platform/platform.js';
+import { buildPlan, type Plan } from '../../src/plan/plan.js';
+import { Journal, readPending } from '../../src/safety/journal.js';
+import { ds, FakeRunner, quietReporter } from './helpers.js';
+
+const SNAP = 'kopiatomic-R1';
+const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
+
+class Runner extends FakeRunner {
+  engineRuns = 0;
+  override live(): LiveProcess {
+    this.engineRuns++;
+    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
+  }
+}
+
+function tmp(t: { after: (f: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-apply-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function makePlan(root: string, rootExists = false): Plan {
+  return buildPlan({
+    selection: { selected: [ds('t', '/t'), ds('t/a', '/t/a')], skipped: [] },
+    runId: 'R1',
+    snapshot: SNAP,
+    owner: 'h:b:1',
+    mountRoot: root,
+    mountRootExists: rootExists,
+    platform: linux,
+    engine: commandEngine,
+    probe: {},
+    stateDir: '/unused',
+    layout: 'tree',
+    command: ['true'],
+    options: [],
+  });
+}
+
+/**
+ * A system: zfs snapshots, holds and mounts, as OpenZFS answers. `failAt`
+ * makes the first command starting with that text fail (after doing
+ * `partly` of it, e.g. a mount that happened although mount failed).
+ */
+function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
+  const snaps = new Set<string>();
+  const held = new Set<string>();
+  let mounts: MountEntry[] = [];
+  let failed = false;
+  const answer = (argv: readonly string[]): RunResult | Error => {
+    const a = argv.join(' ');
+    const failing = o.failAt && !failed && a.startsWith(o.failAt);
+    if (failing) failed = true;
+    if (argv[1] === 'snapshot') {
+      if (failing) return new CommandError(argv, 1, null, "cannot open 't/a': dataset does not exist", 'not-found');
+      for (const n of argv.filter((w) => w.includes('@'))) snaps.add(n);
+      return ok();
+    }
+    if (argv[1] === 'hold') {
+      if (failing) return new CommandError(argv, 1, null, 'hold failed', 'failed');
+      for (const n of snaps) held.add(n);
+      return ok();
+    }
+    if (a.startsWith('zfs list -H -p -t snapshot -o name,creation,createtxg')) return ok(`t@${SNAP}\t1700000000\t77\n`);
+    if (a.startsWith('zfs list -H -o name -t snapshot ')) {
+      const have = argv.slice(7).filter((n) => snaps.has(n));
+      return { code: have.length === argv.length - 7 ? 0 : 1, stdout: have.map((n) => n + '\n').join(''), stderr: '' };
+    }
+    if (a.startsWith('zfs holds -H')) return ok(argv.slice(3).filter((n) => held.has(n)).map((n) => `${n}\tkopiatomic\tnow\n`).join(''));
+    if (argv[1] === 'release') {
+      for (const n of snaps) held.delete(n);
+      return ok();
+    }
+    if (argv[1] === 'destroy') {
+      if (held.size) return new CommandError(argv, 1, null, 'dataset is busy', 'failed');
+      if (!o.lie) snaps.clear();
+      return ok();
+    }
+    if (argv[0] === 'mount') {
+      if (failing && !o.partly) return new CommandError(argv, 1, null, 'directory is not empty', 'failed');
+      mounts.push({ source: argv[argv.length - 2]!, target: argv[argv.length - 1]!, fstype: 'zfs', root: '/' });
+      if (failing) return new CommandError(argv, 1, null, 'mount reported a failure', 'failed');
+      return ok();
+    }
+    if (argv[0] === 'umount') {
+      mounts = mounts.filter((m) => m.target !== argv[1]);
+      return ok();
+    }
+    return new Error(`unexpected: ${a}`);
+  };
+  return { answer, snaps, held, mounts: () => mounts };
+}
+
+function context(dir: string, runner: Runner, sys: ReturnType<typeof system>): { ctx: ApplyContext; journal: Journal } {
+  const { reporter } = quietReporter();
+  const platform: Platform = { ...linux, readMounts: async () => sys.mounts() };
+  const journal = new Journal(`${dir}/j.journal`, 'R1');
+  return { ctx: { runner, reporter, interrupt: new Interrupt(reporter), journal, env: {}, platform }, journal };
+}
+
+const calls = (r: Runner) => r.calls.map((c) => c.argv.join(' '));
+
+test('applyPlan: a clean run; cleanup order is umount (children first), rmdir (deepest first), release, destroy, then one zfs list', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  const sys = system();
+  const runner = new Runner(sys.answer);
+  const { ctx, journal } = context(dir, runner, sys);
+  const r = await applyPlan(makePlan(root), ctx);
+  journal.close(false);
+  assert.equal(r.setupError, null);
+  assert.deepEqual(r.cleanupFailures, []);
+  assert.equal(runner.engineRuns, 1);
+  assert.deepEqual(runStatus(r, null).status, 'ok');
+  assert.deepEqual(calls(runner).slice(3), [
+    `mount -t zfs -o ro t@${SNAP} ${root}/t`,
+    `mount -t zfs -o ro t/a@${SNAP} ${root}/t/a`,
+    `umount ${root}/t/a`,
+    `umount ${root}/t`,
+    `zfs release -r kopiatomic t@${SNAP}`,
+    `zfs destroy -r t@${SNAP}`,
+    `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`,
+  ]);
+  assert.equal(existsSync(root), false);
+  assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
+});
+
+test('applyPlan: a failed `zfs snapshot` leaves nothing and nothing to undo: setup-failed (4), not cleanup-incomplete', async (t) => {
+  const dir = tmp(t);
+  const sys = system({ failAt: 'zfs snapshot' });
+  const runner = new Runner(sys.answer);
+  const { ctx, journal } = context(dir, runner, sys);
+  const r = await applyPlan(makePlan(`${dir}/root`), ctx);
+  journal.close(false);
+  assert.ok(r.setupError);
+  assert.deepEqual(r.cleanupFailures, []);
+  assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
+  assert.deepEqual(calls(runner).slice(1), [`zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`], 'one check, no destroy');
+  assert.deepEqual(readPending(`${dir}/j.journal`), []);
+  assert.equal(runner.engineRuns, 0);
+});
+
+test('applyPlan: a failed hold: no release (nothing held), the snapshots are destroyed and checked', async (t) => {
+  const dir = tmp(t);
+  const sys = system({ failAt: 'zfs hold' });
+  const runner = new Runner(sys.answer);
+  const { ctx, journal } = context(dir, runner, sys);
+  const r = await applyPlan(makePlan(`${dir}/root`), ctx);
+  journal.close(false);
+  assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
+  assert.deepEqual(calls(runner).slice(2), [
+    `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`,
+    `zfs holds -H t@${SNAP} t/a@${SNAP}`,
+    `zfs destroy -r t@${SNAP}`,
+    `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`,
+  ]);
+  assert.equal(sys.snaps.size, 0);
+});
+
+test('applyPlan: a mount that failed and left nothing mounted is not unmounted; the folders made so far are removed', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  const sys = system({ failAt: 'mount -t zfs -o ro t/a@' });
+  const runner = new Runner(sys.answer);
+  const { ctx, journal } = context(dir, runner, sys);
+  const r = await applyPlan(makePlan(root), ctx);
+  journal.close(false);
+  assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
+  assert.deepEqual(r.cleanupFailures, []);
+  const c = calls(runner);
+  assert.deepEqual(c.filter((x) => x.startsWith('umount')), [`umount ${root}/t`]);
+  assert.equal(existsSync(root), false);
+  assert.deepEqual(sys.mounts(), []);
+  assert.deepEqual(readPending(`${dir}/j.journal`), []);
+});
+
+test('applyPlan: a mount that reported failure but is in the mount table is unmounted', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  const sys = system({ failAt: 'mount -t zfs -o ro t/a@', partly: true });
+  const runner = new Runner(sys.answer);
+  const { ctx, journal } = context(dir, runner, sys);
+  const r = await applyPlan(makePlan(root), ctx);
+  journal.close(false);
+  assert.deepEqual(runStatus(r, null).code, 4);
+  assert.deepEqual(calls(runner).filter((x) => x.startsWith('umount')), [`umount ${root}/t/a`, `umount ${root}/t`]);
+  assert.deepEqual(sys.mounts(), []);
+});
+
+test('applyPlan: mkdir of a folder that someone else made meanwhile (EEXIST): that folder is never removed', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  const sys = system();
+  const runner = new Runner(sys.answer);
+  const { ctx, journal } = context(dir, runner, sys);
+  const plan = makePlan(root);
+  mkdirSync(root); // the pre hook made it after the plan was made
+  const r = await applyPlan(plan, ctx);
+  journal.close(false);
+  assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
+  assert.ok(existsSync(root), 'their folder stays');
+  assert.deepEqual(r.cleanupFailures, []);
+  assert.equal(sys.snaps.size, 0, 'our snapshots are gone');
+  assert.deepEqual(readPending(`${dir}/j.journal`), []);
+});
+
+test('applyPlan: a mount root whose parent is missing: setup-failed (4), snapshots released and destroyed, no folder', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/missing/root`;
+  const sys = system();
+  const runner = new Runner(sys.answer);
+  const { ctx, journal } = context(dir, runner, sys);
+  const r = await applyPlan(makePlan(root), ctx);
+  journal.close(false);
+  assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
+  assert.deepEqual(r.cleanupFailures, []);
+  assert.equal(existsSync(`${dir}/missing`), false);
+  assert.equal(sys.snaps.size, 0);
+});
+
+test('applyPlan: a destroy that reports success but leaves a snapshot is caught by the check: cleanup-incomplete (5), journal entry kept', async (t) => {
+  const dir = tmp(t);
+  const sys = system({ lie: true });
+  const runner = new Runner(sys.answer);
+  const { ctx, journal } = context(dir, runner, sys);
+  const r = await applyPlan(makePlan(`${dir}/root`), ctx);
+  journal.close(false);
+  assert.deepEqual(r.cleanupFailures, [`snapshot t@${SNAP} is still there after zfs destroy reported success`, `snapshot t/a@${SNAP} is still there after zfs destroy reported success`]);
+  assert.deepEqual(runStatus(r, null), { status: 'cleanup-incomplete', code: 5 });
+  assert.deepEqual(readPending(`${dir}/j.journal`).map((p) => p.phase), ['destroy'], 'recovery will try the destroy again');
+});

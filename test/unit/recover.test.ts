@@ -1,0 +1,247 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CommandError, type FailureReason } from '../../src/core/errors.js';
+import type { RunResult } from '../../src/core/exec.js';
+import type { MountEntry } from '../../src/discover/mount-table.js';
+import { linux } from '../../src/platform/linux.js';
+import type { Platform } from '../../src/platform/platform.js';
+import { Journal, readKnown } from '../../src/safety/journal.js';
+import { mountRootProblem, recover, type RecoverOptions } from '../../src/safety/recover.js';
+import { FakeRunner, quietReporter } from './helpers.js';
+
+const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
+const fail = (argv: readonly string[], reason: FailureReason, stderr = '') => new CommandError(argv, reason === 'program-missing' ? 127 : 1, null, stderr, reason);
+
+function tmp(t: { after: (f: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-recover-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function fakePlatform(dir: string, mounts: () => MountEntry[]): Platform {
+  return { ...linux, stateDir: `${dir}/state`, journalDir: `${dir}/journal`, readMounts: async () => mounts(), hostId: async () => 'h1' };
+}
+
+function opts(dir: string, runner: FakeRunner, platform: Platform, extra: Partial<RecoverOptions> = {}) {
+  const { reporter, lines } = quietReporter();
+  const o: RecoverOptions = { runner, reporter, platform, mountRoot: `${dir}/root`, journal: `${dir}/journal/j`, boot: 'boot-now', host: 'h1', scanSnapshots: false, ...extra };
+  return { o, lines };
+}
+
+const mountEntry = (source: string, target: string, root = '/'): MountEntry => ({ source, target, fstype: 'zfs', root });
+const cmd = (c: { argv: readonly string[] }) => c.argv.join(' ');
+
+// A zfs that knows a set of snapshots, holds and clones, and answers like OpenZFS.
+function fakeZfs(state: { snaps: Set<string>; held: Set<string>; cloned?: Set<string>; get?: string; missing?: boolean; lie?: boolean }) {
+  return (argv: readonly string[]): RunResult | Error => {
+    if (state.missing && argv[0] === 'zfs') return fail(argv, 'program-missing');
+    const a = argv.join(' ');
+    if (a.startsWith('zfs get')) return ok(state.get ?? '');
+    if (a.startsWith('zfs list -H -o name -t snapshot ')) {
+      const have = argv.slice(7).filter((n) => state.snaps.has(n));
+      return { code: have.length === argv.length - 7 ? 0 : 1, stdout: have.map((n) => n + '\n').join(''), stderr: '' };
+    }
+    if (a.startsWith('zfs holds -H ')) return ok(argv.slice(3).filter((n) => state.held.has(n)).map((n) => `${n}\tkopiatomic\tFri Nov 27 10:41 2026\n`).join(''));
+    if (a.startsWith('zfs release kopiatomic ')) {
+      for (const n of argv.slice(3)) state.held.delete(n);
+      return ok();
+    }
+    if (argv[0] === 'zfs' && argv[1] === 'destroy') {
+      const rec = argv[2] === '-r';
+      const target = argv[argv.length - 1]!;
+      const [root, snap] = target.split('@') as [string, string];
+      const hit = [...state.snaps].filter((n) => (rec ? n.endsWith('@' + snap) && (n.startsWith(root + '/') || n.startsWith(root + '@')) : n === target));
+      if (!hit.length) return fail(argv, 'not-found', 'could not find any snapshots to destroy; check snapshot names.');
+      const blocked = hit.find((n) => state.held.has(n) || state.cloned?.has(n));
+      if (blocked) return fail(argv, 'failed', `cannot destroy '${blocked}': snapshot has dependent clones`);
+      if (!state.lie) for (const n of hit) state.snaps.delete(n);
+      return ok();
+    }
+    if (argv[0] === 'umount') return ok();
+    return new Error(`unexpected command: ${a}`);
+  };
+}
+
+test('recover: only snapshots proven ours are released and destroyed (local, this host, named after the run, run dead)', async (t) => {
+  const dir = tmp(t);
+  const get = [
+    ['t/a@kopiatomic-R1', 'kopiatomic:run', 'R1', 'local'],
+    ['t/a@kopiatomic-R1', 'kopiatomic:owner', 'h1:boot-old:4242', 'local'],
+    ['b/a@kopiatomic-R1', 'kopiatomic:run', 'R1', 'received'],
+    ['b/a@kopiatomic-R1', 'kopiatomic:owner', 'h1:boot-old:4242', 'received'],
+    ['t/c@kopiatomic-R2', 'kopiatomic:run', 'R2', 'local'],
+    ['t/c@kopiatomic-R2', 'kopiatomic:owner', 'h2:boot-old:1', 'local'],
+    ['t/d@kopiatomic-R3', 'kopiatomic:run', 'R3', 'local'],
+    ['t/d@kopiatomic-R3', 'kopiatomic:owner', `h1:boot-now:${process.pid}`, 'local'],
+    ['t/e@mine', 'kopiatomic:run', 'R4', 'local'],
+    ['t/e@mine', 'kopiatomic:owner', 'h1:boot-old:1', 'local'],
+    ['t/f@kopiatomic-R5', 'kopiatomic:run', 'R5', 'inherited from t/f'],
+  ]
+    .map((l) => l.join('\t'))
+    .join('\n');
+  const state = { snaps: new Set(['t/a@kopiatomic-R1', 'b/a@kopiatomic-R1', 't/c@kopiatomic-R2', 't/d@kopiatomic-R3', 't/e@mine', 't/f@kopiatomic-R5']), held: new Set(['t/a@kopiatomic-R1', 't/d@kopiatomic-R3']), get };
+  const runner = new FakeRunner(fakeZfs(state));
+  const { o } = opts(dir, runner, fakePlatform(dir, () => []), { scanSnapshots: true });
+  const r = await recover(o);
+  assert.deepEqual(r.leftovers, []);
+  const mutating = runner.calls.filter((c) => /^zfs (release|destroy)/.test(cmd(c))).map(cmd);
+  assert.deepEqual(mutating, ['zfs release kopiatomic t/a@kopiatomic-R1', 'zfs destroy t/a@kopiatomic-R1']);
+  assert.deepEqual([...state.snaps].sort(), ['b/a@kopiatomic-R1', 't/c@kopiatomic-R2', 't/d@kopiatomic-R3', 't/e@mine', 't/f@kopiatomic-R5']);
+  assert.equal(runner.calls.filter((c) => cmd(c).startsWith('zfs get')).length, 1, 'one listing');
+});
+
+test('recover: "zfs is not installed" is an error (a leftover), never "already gone"; the entry is remembered, not retried by the next run', async (t) => {
+  const dir = tmp(t);
+  const j = new Journal(`${dir}/journal/j`, 'R1');
+  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-R1'] }, { snapshots: ['t/a@kopiatomic-R1'], roots: ['t@kopiatomic-R1'] });
+  j.close(false);
+  const state: Parameters<typeof fakeZfs>[0] = { snaps: new Set(['t/a@kopiatomic-R1']), held: new Set(['t/a@kopiatomic-R1']), missing: true };
+  const runner = new FakeRunner(fakeZfs(state));
+  const p = fakePlatform(dir, () => []);
+  const { o, lines } = opts(dir, runner, p);
+  const r = await recover(o);
+  assert.equal(r.leftovers.length, 1);
+  assert.match(r.leftovers[0]!.reason, /not installed/);
+  assert.ok(lines.some((l) => /warning: left behind/.test(l)));
+  assert.equal(readKnown(`${dir}/state/${encodeURIComponent(`${dir}/root`)}.leftovers`).length, 1, 'remembered in the state folder');
+
+  // The next run: zfs is back, but a known leftover is only reported (no command), and the scan skips it.
+  state.missing = false;
+  state.get = 't/a@kopiatomic-R1\tkopiatomic:run\tR1\tlocal\nt/a@kopiatomic-R1\tkopiatomic:owner\th1:boot-old:9\tlocal\n';
+  const runner2 = new FakeRunner(fakeZfs(state));
+  const { o: o2, lines: lines2 } = opts(dir, runner2, p, { scanSnapshots: true });
+  const r2 = await recover(o2);
+  assert.equal(r2.leftovers.length, 1);
+  assert.ok(lines2.some((l) => /known leftover/.test(l)));
+  assert.deepEqual(runner2.calls.map(cmd), [`zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner`]);
+
+  // cleanup retries it: now it goes.
+  const runner3 = new FakeRunner(fakeZfs(state));
+  const { o: o3 } = opts(dir, runner3, p, { scanSnapshots: true, retryKnown: true });
+  const r3 = await recover(o3);
+  assert.deepEqual(r3.leftovers, []);
+  assert.equal(state.snaps.size, 0);
+  assert.equal(existsSync(`${dir}/state/${encodeURIComponent(`${dir}/root`)}.leftovers`), false);
+});
+
+test('recover: a cloned snapshot is a leftover; the rest of its run is destroyed; recovery goes on', async (t) => {
+  const dir = tmp(t);
+  const j = new Journal(`${dir}/journal/j`, 'R1');
+  const snaps = ['t/a@kopiatomic-R1', 't/b@kopiatomic-R1'];
+  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-R1'] }, { snapshots: snaps, roots: ['t@kopiatomic-R1'] });
+  j.willDo('release', { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', 'kopiatomic', 't@kopiatomic-R1'] }, { snapshots: snaps });
+  j.close(false);
+  const state = { snaps: new Set(snaps), held: new Set(snaps), cloned: new Set(['t/a@kopiatomic-R1']) };
+  const runner = new FakeRunner(fakeZfs(state));
+  const { o } = opts(dir, runner, fakePlatform(dir, () => []));
+  const r = await recover(o);
+  assert.deepEqual(r.leftovers, [{ what: 'snapshot t/a@kopiatomic-R1', reason: "cannot destroy 't/a@kopiatomic-R1': snapshot has dependent clones" }]);
+  assert.deepEqual([...state.snaps], ['t/a@kopiatomic-R1']);
+  assert.equal(state.held.size, 0, 'our holds are released');
+});
+
+test('recover: folders are removed only when the journal says a run made them; the user\'s stay', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  mkdirSync(`${root}/made/deeper`, { recursive: true });
+  mkdirSync(`${root}/user/empty`, { recursive: true });
+  const j = new Journal(`${dir}/journal/j`, 'R1');
+  j.willDo('rmdir', { kind: 'rmdir', path: root });
+  j.willDo('rmdir', { kind: 'rmdir', path: `${root}/made` });
+  j.willDo('rmdir', { kind: 'rmdir', path: `${root}/made/deeper` });
+  j.willDo('rmdir', { kind: 'rmdir', path: `${dir}/outside` }); // never outside the root, whatever the journal says
+  j.close(false);
+  mkdirSync(`${dir}/outside`);
+  const runner = new FakeRunner(() => new Error('no command expected'));
+  const { o } = opts(dir, runner, fakePlatform(dir, () => []));
+  const r = await recover(o);
+  assert.equal(existsSync(`${root}/made`), false);
+  assert.ok(existsSync(`${root}/user/empty`), 'the user\'s empty folder stays');
+  assert.ok(existsSync(`${dir}/outside`));
+  assert.deepEqual(r.leftovers, [{ what: `remove folder ${root} (rmdir left by run R1)`, reason: 'it is not empty (something was put in it)' }]);
+});
+
+test('recover: a mount root that is a symlink is not touched; a bind mount under the root is neither unmounted nor walked into', async (t) => {
+  const dir = tmp(t);
+  mkdirSync(`${dir}/elsewhere/made`, { recursive: true });
+  symlinkSync(`${dir}/elsewhere`, `${dir}/root`);
+  const j = new Journal(`${dir}/journal/j`, 'R1');
+  j.willDo('rmdir', { kind: 'rmdir', path: `${dir}/root/made` });
+  j.close(false);
+  const runner = new FakeRunner(() => new Error('no command expected'));
+  const { o } = opts(dir, runner, fakePlatform(dir, () => []));
+  const r = await recover(o);
+  assert.ok(existsSync(`${dir}/elsewhere/made`));
+  assert.match(r.leftovers[0]!.reason, /symbolic link/);
+
+  const dir2 = tmp(t);
+  mkdirSync(`${dir2}/root/bind`, { recursive: true });
+  const table = [mountEntry('t/a@kopiatomic-R1', `${dir2}/root/bind`, '/sub'), mountEntry('t/b@kopiatomic-R1', `${dir2}/root/b`), mountEntry('t/c@daily', `${dir2}/root/c`)];
+  const runner2 = new FakeRunner((argv) => (argv[0] === 'umount' ? ok() : new Error('unexpected')));
+  const { o: o2 } = opts(dir2, runner2, fakePlatform(dir2, () => table));
+  await recover(o2);
+  assert.deepEqual(runner2.calls.map(cmd), [`umount ${dir2}/root/b`], 'only our own snapshot mount');
+});
+
+test('recover: a journaled unmount whose mount is gone, and a destroy whose snapshots are gone, are done (not leftovers)', async (t) => {
+  const dir = tmp(t);
+  const j = new Journal(`${dir}/journal/j`, 'R1');
+  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-R1'] }, { snapshots: ['t@kopiatomic-R1'], roots: ['t@kopiatomic-R1'] });
+  j.willDo('umount', { kind: 'exec', mutates: true, argv: ['umount', `${dir}/root/t`] }, { target: `${dir}/root/t`, source: 't@kopiatomic-R1' });
+  j.close(false);
+  const runner = new FakeRunner(fakeZfs({ snaps: new Set(), held: new Set() }));
+  const { o } = opts(dir, runner, fakePlatform(dir, () => []));
+  const r = await recover(o);
+  assert.deepEqual(r.leftovers, []);
+  assert.deepEqual(runner.calls.map(cmd), ['zfs list -H -o name -t snapshot t@kopiatomic-R1']);
+});
+
+test('recover: a dead run\'s journal (mkdir, mkdir, mount): unmount, then its folders go; nothing left over', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  mkdirSync(`${root}/t`, { recursive: true });
+  const j = new Journal(`${dir}/journal/j`, 'R1');
+  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-R1'] }, { snapshots: ['t@kopiatomic-R1'], roots: ['t@kopiatomic-R1'] });
+  j.willDo('release', { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', 'kopiatomic', 't@kopiatomic-R1'] }, { snapshots: ['t@kopiatomic-R1'] });
+  j.willDo('rmdir', { kind: 'rmdir', path: root });
+  j.willDo('rmdir', { kind: 'rmdir', path: `${root}/t` });
+  j.willDo('umount', { kind: 'exec', mutates: true, argv: ['umount', `${root}/t`] }, { target: `${root}/t`, source: 't@kopiatomic-R1' });
+  j.close(false);
+  let table = [mountEntry('t@kopiatomic-R1', `${root}/t`)];
+  const state = { snaps: new Set(['t@kopiatomic-R1']), held: new Set(['t@kopiatomic-R1']) };
+  const zfs = fakeZfs(state);
+  const runner = new FakeRunner((argv) => {
+    if (argv[0] === 'umount') table = table.filter((m) => m.target !== argv[1]);
+    return zfs(argv);
+  });
+  const { o } = opts(dir, runner, fakePlatform(dir, () => table));
+  const r = await recover(o);
+  assert.deepEqual(r.leftovers, []);
+  assert.equal(existsSync(root), false);
+  assert.equal(state.snaps.size, 0);
+  assert.deepEqual(runner.calls.map(cmd), [
+    `umount ${root}/t`,
+    'zfs list -H -o name -t snapshot t@kopiatomic-R1',
+    'zfs holds -H t@kopiatomic-R1',
+    'zfs release kopiatomic t@kopiatomic-R1',
+    'zfs destroy -r t@kopiatomic-R1',
+    'zfs list -H -o name -t snapshot t@kopiatomic-R1',
+  ]);
+});
+
+test('mountRootProblem: absent is fine; a symlink, a file, another owner, or writable by others is refused', (t) => {
+  const dir = tmp(t);
+  const uid = process.getuid?.() ?? 0;
+  assert.equal(mountRootProblem(`${dir}/absent`, uid), null);
+  mkdirSync(`${dir}/ok`, { mode: 0o700 });
+  assert.equal(mountRootProblem(`${dir}/ok`, uid), null);
+  symlinkSync(`${dir}/ok`, `${dir}/link`);
+  assert.match(mountRootProblem(`${dir}/link`, uid)!, /symbolic link/);
+  assert.match(mountRootProblem(`${dir}/ok`, uid + 1)!, /owned by uid/);
+  mkdirSync(`${dir}/open`);
+  chmodSync(`${dir}/open`, 0o777);
+  assert.match(mountRootProblem(`${dir}/open`, uid)!, /writable by others/);
+});
