@@ -3,10 +3,11 @@
 import { chmodSync, mkdirSync, rmdirSync } from 'node:fs';
 import type { Runner } from '../core/exec.js';
 import { CommandError } from '../core/errors.js';
+import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
-import type { EngineCall, Outcome } from '../engine/engine.js';
-import type { Action, Plan, Step } from '../plan/plan.js';
+import { fillTime, type Outcome } from '../engine/engine.js';
+import type { Action, BackupCall, Plan, Step } from '../plan/plan.js';
 import type { Journal } from '../safety/journal.js';
 import { display } from '../plan/display.js';
 import { fault } from './fault.js';
@@ -81,7 +82,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // ---- backup
   if (!result.setupError && !interrupt.signal) {
     const time = result.creation ?? new Date();
-    const calls = plan.engine.calls({ ...plan.engineContext, time, probe: plan.probe });
+    const calls = plan.backup.map((c) => ({ ...c, argv: fillTime(c.argv, time) }));
     const exitCodes: (number | null)[] = [];
     let outcome: Outcome = 'ok';
     for (const call of calls) {
@@ -100,7 +101,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     const { step, seq } = undo.pop()!;
     const u = step.undo!;
     const a = u.action;
-    if (a.kind === 'rmdir' && blocked.some((b) => b === a.path || b.startsWith(a.path + '/'))) {
+    if (a.kind === 'rmdir' && blocked.some((b) => isWithin(b, a.path))) {
       result.cleanupFailures.push(`left ${a.path} in place: something below it is still mounted`);
       reporter.warn(`leaving ${a.path} in place: something below it is still mounted`);
       continue;
@@ -133,7 +134,7 @@ function readSnapshotFacts(stdout: string, result: ApplyResult): void {
   }
 }
 
-async function runEngine(call: EngineCall, plan: Plan, ctx: ApplyContext): Promise<{ code: number | null; outcome: Outcome }> {
+async function runEngine(call: BackupCall, plan: Plan, ctx: ApplyContext): Promise<{ code: number | null; outcome: Outcome }> {
   const { runner, reporter, interrupt } = ctx;
   const argv = engineArgv(call, plan);
   reporter.event('step', { phase: 'backup', command: display({ kind: 'exec', argv, mutates: true }) });

@@ -7,8 +7,8 @@ import { describe, test } from 'node:test';
 import type { RunOptions, RunResult, Runner } from '../../src/core/exec.js';
 import type { EngineContext, Source } from '../../src/engine/engine.js';
 import { kopiaEngine, kopiaOutcome, kopiaSourcesProblem, parseKopiaVersion } from '../../src/engine/kopia.js';
-import { resticEngine } from '../../src/engine/restic.js';
-import { engineArgv, namespaceJob, writablePaths, type NamespaceJob } from '../../src/execute/namespace.js';
+import { resticEngine, resticWritablePaths as writablePaths } from '../../src/engine/restic.js';
+import { engineArgv, namespaceJob, type NamespaceJob } from '../../src/execute/namespace.js';
 import { freebsd } from '../../src/platform/freebsd.js';
 import { linux } from '../../src/platform/linux.js';
 
@@ -189,20 +189,21 @@ describe('restic, paths layout', () => {
   });
 
   test('the engine command is wrapped in unshare and ns-exec with the mounts and writable folders', () => {
-    const call = resticEngine.calls(rctx())[0]!;
+    const raw = resticEngine.calls(rctx())[0]!;
     const env = { HOME: '/home/root', RESTIC_REPOSITORY: '/srv/restic-repo' };
-    const argv = engineArgv(call, { stateDir: '/run/kopiatomic' }, env);
+    const call = { ...raw, writable: writablePaths(raw.argv, env) };
+    const argv = engineArgv(call, { stateDir: '/run/kopiatomic' });
     assert.deepEqual(argv.slice(0, 5), ['unshare', '--mount', '--propagation', 'private', '--']);
     assert.equal(argv[5], process.execPath);
     assert.match(argv[6]!, /\/dist\/src\/bin\/ns-exec\.js$/);
     const job = JSON.parse(argv[7]!) as NamespaceJob;
-    assert.deepEqual(job, namespaceJob(call, { stateDir: '/run/kopiatomic' }, env));
+    assert.deepEqual(job, namespaceJob(call, { stateDir: '/run/kopiatomic' }));
     assert.deepEqual(job.argv, call.argv);
     assert.deepEqual(job.keepWritable, ['/home/root/.cache/restic', '/srv/restic-repo', '/tmp']);
     assert.equal(job.staging, '/run/kopiatomic');
     assert.equal(job.parent, process.pid, 'ns-exec knows whose child it must be, even if that process dies before ns-exec starts');
     const tree = resticEngine.calls(rctx({ layout: 'tree' }))[0]!;
-    assert.deepEqual(engineArgv(tree, { stateDir: '/run/kopiatomic' }, env), tree.argv, 'no namespace for the tree layout');
+    assert.deepEqual(engineArgv(tree, { stateDir: '/run/kopiatomic' }), tree.argv, 'no namespace for the tree layout');
   });
 
   test('writable folders: cache (flag, RESTIC_CACHE_DIR, XDG_CACHE_HOME, HOME), local repository, TMPDIR', () => {
