@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMountinfo, parseMountP, unescapeOctal } from '../../src/discover/mount-table.js';
 import { buildInventory } from '../../src/discover/inventory.js';
+import { zfsRows } from './helpers.js';
 import { parseDatasetList } from '../../src/discover/zfs-list.js';
 
 test('unescapeOctal: space, tab, newline, backslash; one pass only', () => {
@@ -66,14 +67,14 @@ test('parseMountP: whitespace separated, octal escapes in source and target', ()
 });
 
 test('buildInventory: mountedAt from the mount table; first entry wins; snapshots and other fstypes ignored', () => {
-  const rows = parseDatasetList(
+  const rows = parseDatasetList(zfsRows(
     [
       'tank\ton\tyes\t-\t/tank',
       'tank/leg\ton\tno\t-\tlegacy',
       'tank/gone\ton\tno\t-\t/gone',
       'tank/my data\ton\tyes\t-\t/srv/my data',
     ].join('\n'),
-  );
+  ));
   const mounts = [
     { source: 'tank/leg@kopiatomic-x', target: '/kopia/leg', fstype: 'zfs' },
     { source: 'tank/leg', target: '/mnt/legacy', fstype: 'zfs' },
