@@ -23,8 +23,13 @@ export function formatProblem(p: Problem): string {
 
 /** Bad configuration: every problem found, each with its place; exit 2. */
 export class ConfigError extends UsageError {
-  constructor(readonly problems: Problem[]) {
+  readonly problems: Problem[];
+  constructor(problems: Problem[]) {
+    // In file order, then by place in the file.
+    const order = [...new Set(problems.map((p) => p.file))];
+    problems = [...problems].sort((a, b) => order.indexOf(a.file) - order.indexOf(b.file) || a.line - b.line || a.col - b.col);
     super(problems.length === 1 ? formatProblem(problems[0]!) : `${problems.length} problems in the configuration:\n${problems.map(formatProblem).join('\n')}`);
+    this.problems = problems;
   }
 }
 
