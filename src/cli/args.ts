@@ -184,6 +184,7 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   if (mode === 'backup' && !v.all && !v.property && positionals.length === 0) throw new UsageError('no datasets or paths given (use -a for all)');
   if (v.config !== undefined && !jobMode) throw new UsageError('--config goes with run, jobs and config (the flag form reads no configuration file)');
   if (v.all && v.property) throw new UsageError('-a and --property cannot be used together');
+  if (mode === 'backup' && v.property && positionals.length) throw new UsageError('--property selects by the kopiatomic:backup property: name no datasets with it');
 
   const command = v.command !== undefined ? splitWords(v.command) : null;
   if (command !== null && command.length === 0) throw new UsageError('-c needs a command');

@@ -18,7 +18,7 @@ export interface Problem {
 }
 
 export function formatProblem(p: Problem): string {
-  return `${p.file}:${p.line}:${p.col}: ${p.message}`;
+  return p.line > 0 ? `${p.file}:${p.line}:${p.col}: ${p.message}` : `${p.file}: ${p.message}`;
 }
 
 /** Bad configuration: every problem found, each with its place; exit 2. */

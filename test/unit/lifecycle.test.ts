@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KOPIATOMIC, parseCommandLine, type JobOptions } from '../../src/cli/args.js';
-import { backupJob, requireZfs } from '../../src/cli/backup.js';
+import { backupJob, checkEngineInstalled, requireZfs } from '../../src/cli/backup.js';
 import { lifecycle, type CommandContext, type LifecycleSpec } from '../../src/cli/lifecycle.js';
 import { CommandError, SetupError, UsageError } from '../../src/core/errors.js';
 import { EXIT } from '../../src/core/exit-codes.js';
@@ -189,4 +189,12 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   assert.deepEqual(summary!['createtxg'], { tank: ['77'] });
   assert.ok(!existsSync(join(s.dir, 'root')), 'the mount root it created is gone');
   assert.ok(!runner.calls.flat().some((w) => w.includes('\0')), 'no time slot reaches a command');
+});
+
+test('a missing backup program: exit 2 for a real run; a dry run warns and goes on to print its plan', (t) => {
+  const s = setup(t, new Fake(() => ok()));
+  const job = { ...parseCommandLine(['-a'], KOPIATOMIC), command: ['kopiatomic-no-such-program', 'backup'] };
+  assert.throws(() => checkEngineInstalled(job, false, s.ctx), (e: unknown) => e instanceof UsageError && /kopia is not installed: kopiatomic-no-such-program not found in PATH/.test(e.message));
+  assert.doesNotThrow(() => checkEngineInstalled(job, true, s.ctx));
+  assert.match(String(s.of('log')[0]?.['message']), /not installed.*the plan is printed anyway/);
 });
