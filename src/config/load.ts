@@ -178,7 +178,14 @@ export function loadConfig(file: string | null, platform: string = process.platf
     let mode = 0;
     try {
       text = readFileSync(path, 'utf8');
-      mode = statSync(path).mode;
+      const st = statSync(path);
+      mode = st.mode;
+      // Its hooks and commands run as root: only root may be able to change it.
+      const me = process.getuid?.() ?? 0;
+      if (me === 0 && (st.uid !== 0 || mode & 0o022)) {
+        problems.push({ file: path, line: 0, col: 0, message: `others can change this file (owner uid ${st.uid}, mode ${(mode & 0o777).toString(8).padStart(4, '0')}), and its commands run as root: chown root and chmod go-w it` });
+        continue;
+      }
     } catch (e) {
       problems.push({ file: path, line: 0, col: 0, message: `cannot read: ${(e as Error).message}` });
       continue;

@@ -266,3 +266,9 @@ test('the JSON Schema shipped in schema/ is the schema (npm run build writes it)
   assert.match(layout.description!, /tree/);
   assert.ok(SCHEMA_FILE.startsWith(ROOT_DIR));
 });
+
+test('a file others can change is refused when running as root: its hooks run as root', { skip: process.getuid?.() !== 0 }, (t) => {
+  const f = write(join(dir(t), 'k.toml'), '[jobs.a]\ndatasets = ["tank/a"]\npre_hook = "true"\n', 0o666);
+  const [p] = problems(() => loadConfig(f));
+  assert.match(p!.message, /others can change this file .*mode 0666/);
+});
