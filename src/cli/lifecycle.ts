@@ -154,6 +154,6 @@ export function reportError(ctx: CommandContext, e: unknown): StatusCode {
 export function failBeforeLifecycle(ctx: CommandContext, job: string, e: unknown): StatusCode {
   reportError(ctx, e);
   const s = finalStatus({ error: e, signal: ctx.interrupt.signal });
-  ctx.reporter.event('summary', { job, status: s.status, exitCode: s.code, error: (e as Error).message });
+  ctx.reporter.event('summary', { job, status: s.status, exitCode: s.code, error: (e as Error).message, ...(e instanceof ConfigError ? { problems: e.problems } : {}) });
   return s;
 }
