@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import { SystemRunner } from '../core/exec.js';
+import { isWithin } from '../core/paths.js';
 import { Reporter } from '../core/report.js';
 import { readNamespaceJob, type NamespaceJob } from '../execute/namespace.js';
 import { linux } from '../platform/linux.js';
@@ -30,8 +31,7 @@ try {
   process.exit(4);
 }
 
-/** p is dir or below it. */
-const under = (p: string, dir: string) => dir === '/' || p === dir || p.startsWith(dir + '/');
+const under = isWithin;
 
 let child: ChildProcess | null = null;
 let stopping: NodeJS.Signals | null = null;

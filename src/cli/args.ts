@@ -3,6 +3,7 @@
 import { posix } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../core/errors.js';
+import { isWithin } from '../core/paths.js';
 import type { Engine, Layout } from '../engine/engine.js';
 import { ENGINES, engineForCommand } from '../engine/index.js';
 import { splitWords } from './words.js';
@@ -17,12 +18,15 @@ export interface Flavour {
 export const KOPIATOMIC: Flavour = { name: 'kopiatomic', engine: 'kopia', mountRoot: '/kopia' };
 export const RESTOMIC: Flavour = { name: 'restomic', engine: 'restic', mountRoot: '/restic' };
 
-export interface Options {
-  mode: 'backup' | 'cleanup' | 'help' | 'version';
+/** A job's settings: what every command that backs up receives (the flag form is job "default"). */
+export interface JobOptions {
+  /** The job's name; "default" for the flag form. */
+  job: string;
   targets: string[];
   all: boolean;
   recursive: boolean;
-  dryRun: boolean;
+  /** Select the datasets whose kopiatomic:backup property selects this job. */
+  property: boolean;
   engine: Engine;
   command: string[];
   options: string[];
@@ -30,13 +34,67 @@ export interface Options {
   post: string | null;
   mountRoot: string;
   excludes: string[];
+  layout: Layout;
+  /** Extra environment for the engine only (config env + env_files); never for hooks, never printed. */
+  env: Record<string, string>;
+  metricsFile: string | null;
+  pingUrl: string | null;
+  maxAgeSeconds: number | null;
+  /** systemd OnCalendar expression. */
+  schedule: string;
+  /** 0 = no verification. */
+  verifyPercent: number;
+  verifyCommand: string | null;
+  /** Seconds between SIGTERM and SIGKILL for the engine; null = the built-in default. */
+  killAfter: number | null;
+  statusFile: string;
+}
+
+export type Mode = 'backup' | 'cleanup' | 'help' | 'version' | 'run' | 'config-check' | 'config-show' | 'jobs';
+
+export interface Options extends JobOptions {
+  mode: Mode;
+  /** Job names: `run [JOB...]`, `config show [JOB]`, `jobs [JOB...]`. */
+  names: string[];
+  /** --config FILE, or null for the default path. */
+  configFile: string | null;
+  dryRun: boolean;
   json: boolean;
   verbosity: 0 | 1 | 2;
-  layout: Layout;
   /** Seconds to wait for another run's lock: 0 = do not wait. */
   wait: number;
-  /** Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never. */
-  killAfter: number;
+  /** The job settings given as flags: with `run` they override the job's. */
+  given: Set<keyof JobOptions>;
+}
+
+/** The defaults of settings that have one independent of the program. */
+export function statusFileDefault(platform: string = process.platform): string {
+  return platform === 'freebsd' ? '/var/db/kopiatomic/status.json' : '/var/lib/kopiatomic/status.json';
+}
+
+/** A mount root as given, checked and normalised; throws UsageError. */
+export function checkMountRootPath(mountRoot: string, what = '--mount-root'): string {
+  if (!mountRoot.startsWith('/')) throw new UsageError(`${what} must be an absolute path: ${mountRoot}`);
+  const root = posix.normalize(mountRoot).replace(/\/+$/, '');
+  if (root === '') throw new UsageError(`${what} cannot be /`);
+  if (isWithin(root, '/tmp') || isWithin(root, '/var/tmp')) {
+    throw new UsageError(`${what} must not be under a world-writable folder: ${mountRoot}`);
+  }
+  return root;
+}
+
+/** The engine: named, implied by the command's program, or the program's own. */
+export function resolveEngine(name: string | undefined, command: string[] | null, flavour: Flavour): Engine {
+  let engine: Engine;
+  if (name !== undefined) {
+    const e = ENGINES[name];
+    if (!e) throw new UsageError(`unknown engine ${JSON.stringify(name)}: use kopia, restic or command`);
+    engine = e;
+  } else {
+    engine = command ? engineForCommand(command) : ENGINES[flavour.engine]!;
+  }
+  if (engine.name === 'command' && !command) throw new UsageError('--engine command needs -c COMMAND');
+  return engine;
 }
 
 const SPEC = {
@@ -58,10 +116,12 @@ const SPEC = {
   layout: { type: 'string' },
   wait: { type: 'string' },
   'kill-after': { type: 'string' },
+  config: { type: 'string' },
+  property: { type: 'boolean' },
 } as const;
 
 const SHORT_VALUE: Record<string, string> = { c: 'command', o: 'options', p: 'pre', q: 'post' };
-const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout', 'kill-after']);
+const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout', 'kill-after', 'config']);
 
 /**
  * parseArgs refuses a separate value that starts with '-' (`-o --tag x`),
@@ -86,49 +146,55 @@ export function normaliseArgv(argv: string[]): string[] {
   return out;
 }
 
+const SUBCOMMANDS = new Set(['cleanup', 'run', 'config', 'jobs']);
+
 export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   const args = normaliseArgv(argv);
   let parsed;
   try {
-    parsed = parseArgs({ args, options: SPEC, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args, options: SPEC, allowPositionals: true, strict: true, tokens: true });
   } catch (e) {
     throw new UsageError((e as Error).message.split('\n')[0]!.replace(/^Unknown option/, 'unknown option').replace(/\. To specify a positional.*/, ''));
   }
   const v = parsed.values;
   let positionals = parsed.positionals;
-  let mode: Options['mode'] = 'backup';
+  // A word after `--` is always a dataset or path, so a pool called "run" can still be named.
+  const terminator = parsed.tokens.find((t) => t.kind === 'option-terminator')?.index ?? Infinity;
+  const first = parsed.tokens.find((t) => t.kind === 'positional');
+  const sub = first && first.index < terminator && SUBCOMMANDS.has(first.value) ? first.value : null;
+  let mode: Mode = 'backup';
   if (v.help) mode = 'help';
   else if (v.version) mode = 'version';
-  else if (positionals[0] === 'cleanup') {
+  else if (sub === 'cleanup') {
     mode = 'cleanup';
     positionals = positionals.slice(1);
     if (positionals.length) throw new UsageError('cleanup takes no datasets');
+  } else if (sub === 'run' || sub === 'jobs') {
+    mode = sub;
+    positionals = positionals.slice(1);
+  } else if (sub === 'config') {
+    const what = positionals[1];
+    if (what !== 'check' && what !== 'show') throw new UsageError(`config needs check or show${what ? `, not ${JSON.stringify(what)}` : ''}`);
+    mode = what === 'check' ? 'config-check' : 'config-show';
+    positionals = positionals.slice(2);
+    if (mode === 'config-check' && positionals.length) throw new UsageError('config check takes no arguments');
+    if (positionals.length > 1) throw new UsageError('config show takes at most one job name');
   }
+  const jobMode = mode === 'run' || mode === 'config-check' || mode === 'config-show' || mode === 'jobs';
 
-  if (mode === 'backup' && !v.all && positionals.length === 0) throw new UsageError('no datasets or paths given (use -a for all)');
+  if (mode === 'backup' && !v.all && !v.property && positionals.length === 0) throw new UsageError('no datasets or paths given (use -a for all)');
+  if (v.config !== undefined && !jobMode) throw new UsageError('--config goes with run, jobs and config (the flag form reads no configuration file)');
+  if (v.all && v.property) throw new UsageError('-a and --property cannot be used together');
+  if (mode === 'backup' && v.property && positionals.length) throw new UsageError('--property selects by the kopiatomic:backup property: name no datasets with it');
 
   const command = v.command !== undefined ? splitWords(v.command) : null;
   if (command !== null && command.length === 0) throw new UsageError('-c needs a command');
-  let engine: Engine;
-  if (v.engine !== undefined) {
-    const e = ENGINES[v.engine];
-    if (!e) throw new UsageError(`unknown engine ${JSON.stringify(v.engine)}: use kopia, restic or command`);
-    engine = e;
-  } else {
-    engine = command ? engineForCommand(command) : ENGINES[flavour.engine]!;
-  }
-  if (engine.name === 'command' && !command) throw new UsageError('--engine command needs -c COMMAND');
+  const engine = resolveEngine(v.engine, command, flavour);
 
   const layout = v.layout ?? 'tree';
   if (layout !== 'tree' && layout !== 'paths') throw new UsageError(`unknown layout ${JSON.stringify(layout)}: use tree or paths`);
 
-  const mountRoot = v['mount-root'] ?? flavour.mountRoot;
-  if (!mountRoot.startsWith('/')) throw new UsageError(`--mount-root must be an absolute path: ${mountRoot}`);
-  const root = posix.normalize(mountRoot).replace(/\/+$/, '');
-  if (root === '') throw new UsageError('--mount-root cannot be /');
-  if (root === '/tmp' || root.startsWith('/tmp/') || root === '/var/tmp' || root.startsWith('/var/tmp/')) {
-    throw new UsageError(`--mount-root must not be under a world-writable folder: ${mountRoot}`);
-  }
+  const root = checkMountRootPath(v['mount-root'] ?? flavour.mountRoot);
 
   let wait = 0;
   if (v.wait !== undefined) {
@@ -136,18 +202,36 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     else if (/^\d+$/.test(v.wait)) wait = Number(v.wait);
     else throw new UsageError(`--wait takes a number of seconds: ${v.wait}`);
   }
-  let killAfter = 30;
+  let killAfter: number | null = null;
   if (v['kill-after'] !== undefined) {
     if (!/^\d+$/.test(v['kill-after'])) throw new UsageError(`--kill-after takes a number of seconds: ${v['kill-after']}`);
     killAfter = Number(v['kill-after']);
   }
   if (v.verbose && v.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
 
+  const given = new Set<keyof JobOptions>();
+  const mark = (flag: unknown, ...keys: (keyof JobOptions)[]) => flag !== undefined && keys.forEach((k) => given.add(k));
+  mark(v.all, 'all');
+  mark(v.property, 'property');
+  mark(v.recursive, 'recursive');
+  mark(v.command ?? v.engine, 'engine', 'command');
+  mark(v.options, 'options');
+  mark(v.pre, 'pre');
+  mark(v.post, 'post');
+  mark(v['mount-root'], 'mountRoot');
+  mark(v.exclude, 'excludes');
+  mark(v.layout, 'layout');
+  mark(v['kill-after'], 'killAfter');
+
   return {
     mode,
-    targets: positionals,
+    job: 'default',
+    names: jobMode ? positionals : [],
+    configFile: v.config ?? null,
+    targets: jobMode ? [] : positionals,
     all: Boolean(v.all),
     recursive: Boolean(v.recursive),
+    property: Boolean(v.property),
     dryRun: Boolean(v['dry-run']),
     engine,
     command: command ?? engine.defaultCommand,
@@ -160,6 +244,15 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     verbosity: v.quiet ? 0 : v.verbose ? 2 : 1,
     layout,
     wait,
+    env: {},
+    metricsFile: null,
+    pingUrl: null,
+    maxAgeSeconds: null,
+    schedule: 'daily',
+    verifyPercent: 0,
+    verifyCommand: null,
     killAfter,
+    statusFile: statusFileDefault(),
+    given,
   };
 }

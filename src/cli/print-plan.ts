@@ -3,6 +3,7 @@
 import type { Reporter } from '../core/report.js';
 import { quoteArgv } from '../core/errors.js';
 import { hookArgv } from '../execute/hooks.js';
+import { fillTime } from '../engine/engine.js';
 import { engineArgv } from '../execute/namespace.js';
 import { cleanupSteps, type Plan } from '../plan/plan.js';
 import { display } from '../plan/display.js';
@@ -16,8 +17,7 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
   const out: PlannedCommand[] = [];
   if (pre) out.push({ phase: 'pre-hook', command: quoteArgv(hookArgv(pre)) });
   for (const s of plan.steps) out.push({ phase: s.phase, command: display(s.do) });
-  const calls = plan.engine.calls({ ...plan.engineContext, time: new Date(), probe: plan.probe });
-  for (const c of calls) out.push({ phase: 'backup', command: quoteArgv(engineArgv(c, plan)) });
+  for (const c of plan.backup) out.push({ phase: 'backup', command: quoteArgv(engineArgv({ ...c, argv: fillTime(c.argv, null) }, plan)) });
   for (const u of cleanupSteps(plan)) out.push({ phase: u.phase, command: display(u.action) });
   if (post) out.push({ phase: 'post-hook', command: quoteArgv(hookArgv(post)) });
   return out;

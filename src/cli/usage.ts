@@ -1,7 +1,14 @@
+import { defaultConfigPath } from '../config/load.js';
 import type { Flavour } from './args.js';
 
 export function usageLine(f: Flavour): string {
-  return `usage: ${f.name} [-ahnrv] [-c CMD] [-o OPTS]... [-p CMD] [-q CMD] [options] DATASET|PATH...\n       ${f.name} cleanup [-n] [--mount-root DIR]`;
+  return [
+    `usage: ${f.name} [-ahnrv] [-c CMD] [-o OPTS]... [-p CMD] [-q CMD] [options] DATASET|PATH...`,
+    `       ${f.name} [--config FILE] run [-n] [options] [JOB...]`,
+    `       ${f.name} [--config FILE] config check | config show [--json] [JOB]`,
+    `       ${f.name} [--config FILE] jobs [--json] [JOB...]`,
+    `       ${f.name} cleanup [-n] [--mount-root DIR]`,
+  ].join('\n');
 }
 
 export function helpText(f: Flavour): string {
@@ -16,6 +23,7 @@ Selection:
   -r, --recursive        also every descendant of each target
       --exclude DATASET  leave out DATASET (or the dataset at a path) and its
                          descendants; repeatable
+      --property         the datasets whose kopiatomic:backup property is on
 Backup:
       --engine NAME      kopia, restic or command (default ${f.engine}; -c implies it)
   -c, --command CMD      backup command (default: ${f.engine === 'kopia' ? 'kopia snapshot create' : 'restic backup'});
@@ -36,8 +44,18 @@ Run:
       --wait[=SECONDS]   wait for another run on this mount root (default: exit 6)
       --kill-after SECONDS  after a signal, SIGKILL an engine or hook that has
                          not exited within SECONDS (default 30; 0 = never)
+      --config FILE      the configuration file for run, config and jobs
+                         (default ${defaultConfigPath()}, plus conf.d/*.toml)
   -v, --version          print the version
   -h, --help             this help
+
+Commands:
+  run [JOB...]           run the configured jobs (all when none is named), one
+                         after the other; flags given here override the jobs'
+  config check           validate the configuration (file:line:column, exit 2)
+  config show [JOB]      the jobs as resolved, secrets masked
+  jobs [JOB...]          the datasets each job would back up now, and why
+  cleanup                undo what earlier runs left behind
 
 Exit codes: 0 ok, 1 backup failed, 2 bad usage, 3 partial backup, 4 setup
 failed, 5 cleanup incomplete, 6 another run holds the lock, 7 post hook failed,

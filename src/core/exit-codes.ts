@@ -29,3 +29,25 @@ const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 
 export function interruptedCode(signal: string): number {
   return 128 + (SIGNAL_NUMBERS[signal] ?? 15);
 }
+
+/**
+ * The worst of several statuses (`run` with several jobs), by this order:
+ * internal error, cleanup incomplete, interrupted, usage, locked, setup
+ * failed, backup failed, partial, post hook failed, ok.
+ */
+export const PRECEDENCE: Status[] = [
+  'internal-error',
+  'cleanup-incomplete',
+  'interrupted',
+  'usage',
+  'locked',
+  'setup-failed',
+  'backup-failed',
+  'partial',
+  'post-hook-failed',
+  'ok',
+];
+
+export function worstOf<T extends { status: Status }>(list: T[]): T | undefined {
+  return [...list].sort((a, b) => PRECEDENCE.indexOf(a.status) - PRECEDENCE.indexOf(b.status))[0];
+}

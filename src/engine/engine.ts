@@ -1,6 +1,7 @@
 // A backup engine turns the frozen sources into one or more command lines and
 // reads the outcome from the exit code. Adapters: kopia, restic, command.
 import type { Runner } from '../core/exec.js';
+import { isBelow } from '../core/paths.js';
 import type { Platform } from '../platform/platform.js';
 
 export type Layout = 'tree' | 'paths';
@@ -23,8 +24,12 @@ export interface EngineContext {
   layout: Layout;
   platform: Platform['name'];
   sources: Source[];
-  /** The snapshot's creation time: recorded as the backup's time. */
-  time: Date;
+  /**
+   * The snapshot's creation time, recorded as the backup's time. The planner
+   * passes SNAPSHOT_TIME (known only once the snapshots exist): engines write
+   * timeWord(ctx.time, style) and the executor fills the slot with fillTime().
+   */
+  time: Date | typeof SNAPSHOT_TIME;
   probe?: Probe;
 }
 
@@ -45,6 +50,12 @@ export interface EngineCall {
   namespace?: NamespaceSpec;
 }
 
+/** A folder the engine writes to; `create`: the engine would create it itself if missing. */
+export interface WritablePath {
+  path: string;
+  create: boolean;
+}
+
 export interface Engine {
   readonly name: 'kopia' | 'restic' | 'command';
   readonly defaultCommand: string[];
@@ -56,6 +67,11 @@ export interface Engine {
   sourcesProblem?(layout: Layout, paths: string[]): string | null;
   probe(runner: Runner, command: string[]): Promise<Probe>;
   calls(ctx: EngineContext): EngineCall[];
+  /**
+   * Folders this call writes to (cache, a local repository, TMPDIR) that must
+   * stay writable when it runs in a mount namespace over frozen datasets.
+   */
+  writablePaths?(argv: string[], env: NodeJS.ProcessEnv): WritablePath[];
   /** Keep stdout (still shown live) to read the outcome from it. */
   readonly captureStdout: boolean;
   outcome(code: number | null, stdout: string): Outcome;
@@ -64,7 +80,7 @@ export interface Engine {
 /** Sources not inside another source: a backup of these includes the rest. */
 export function topSources(sources: Source[]): Source[] {
   return sources.filter(
-    (s) => !sources.some((o) => o !== s && (o.path === '/' ? s.path !== '/' : s.path.startsWith(o.path + '/'))),
+    (s) => !sources.some((o) => o !== s && isBelow(s.path, o.path)),
   );
 }
 
@@ -76,6 +92,27 @@ export function formatLocal(d: Date): string {
 
 export function formatUtc(d: Date): string {
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+/** Stands for the snapshot's creation time in a planned call; see EngineContext.time. */
+export const SNAPSHOT_TIME = Symbol('snapshot time');
+export type TimeStyle = 'utc' | 'local';
+
+// A NUL byte cannot occur in a real argv word, so a slot never collides with
+// user input, and an unfilled slot makes spawn fail instead of running.
+const SLOT = { utc: '\0kopiatomic-time:utc', local: '\0kopiatomic-time:local' } as const;
+
+/** The time as one argv word: formatted, or the slot for the snapshot's time. */
+export function timeWord(t: Date | typeof SNAPSHOT_TIME, style: TimeStyle): string {
+  if (t === SNAPSHOT_TIME) return SLOT[style];
+  return style === 'utc' ? formatUtc(t) : formatLocal(t);
+}
+
+/** The argv with every time slot replaced by `time` (null: a readable stand-in, for the dry run). */
+export function fillTime(argv: string[], time: Date | null): string[] {
+  return argv.map((w) =>
+    w === SLOT.utc ? (time ? formatUtc(time) : '<snapshot creation time, UTC>') : w === SLOT.local ? (time ? formatLocal(time) : '<snapshot creation time>') : w,
+  );
 }
 
 /** Index of the program in a command that may start with `env` and NAME=value words. */

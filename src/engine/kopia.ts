@@ -10,7 +10,7 @@
 //   --json                 one manifest per source, on one line of stdout
 import type { Engine, EngineContext, Outcome } from './engine.js';
 import { programPrefix } from './engine.js';
-import { formatUtc, topSources } from './engine.js';
+import { timeWord, topSources } from './engine.js';
 import { atLeast } from './restic.js';
 
 /** "0.17.0 build: ..." -> [0, 17, 0] */
@@ -29,7 +29,7 @@ export function kopiaSourcesProblem(layout: string, paths: string[]): string | n
 }
 
 function flags(ctx: EngineContext): string[] {
-  return ['--start-time', formatUtc(ctx.time), '--tags', `kopiatomic:${ctx.snapshot}`, '--json'];
+  return ['--start-time', timeWord(ctx.time, 'utc'), '--tags', `kopiatomic:${ctx.snapshot}`, '--json'];
 }
 
 /**

@@ -3,7 +3,8 @@
 import { which } from '../cli/which.js';
 import type { Engine, EngineContext } from './engine.js';
 import { programPrefix } from './engine.js';
-import { formatLocal, topSources } from './engine.js';
+import { timeWord, topSources, type WritablePath } from './engine.js';
+import { posix } from 'node:path';
 import { mountOrder } from '../plan/plan.js';
 
 /** "restic 0.17.3 compiled with ..." -> [0, 17, 3] */
@@ -21,7 +22,7 @@ export function atLeast(v: number[], want: number[]): boolean {
 
 function commonFlags(ctx: EngineContext): string[] {
   // restic reads --time in local time.
-  return ['--time', formatLocal(ctx.time), '--tag', ctx.snapshot];
+  return ['--time', timeWord(ctx.time, 'local'), '--tag', ctx.snapshot];
 }
 
 export const resticEngine: Engine = {
@@ -66,7 +67,52 @@ export const resticEngine: Engine = {
     }
     return [{ argv: [...ctx.command, ...commonFlags(ctx), ...ctx.options, ctx.root], env }];
   },
+  writablePaths: resticWritablePaths,
   captureStdout: false,
   // 3: the snapshot was saved but some files could not be read.
   outcome: (code) => (code === 0 ? 'ok' : code === 3 ? 'partial' : 'failed'),
 };
+
+/**
+ * What restic writes to: its cache, a local repository, and its temporary
+ * folder. If one of them lies on a frozen dataset, ns-exec binds the live
+ * folder back over the snapshot so restic can still write there.
+ */
+export function resticWritablePaths(argv: string[], env: NodeJS.ProcessEnv): WritablePath[] {
+  const flag = (names: string[]): string | undefined => {
+    let found: string | undefined;
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === '--') break;
+      for (const n of names) {
+        if (a === n) found = argv[i + 1];
+        else if (a.startsWith(n + '=')) found = a.slice(n.length + 1);
+      }
+    }
+    return found; // the last one wins, as with restic's own flag parsing
+  };
+  const out: WritablePath[] = [];
+  if (!argv.includes('--no-cache')) {
+    const cache =
+      flag(['--cache-dir']) ??
+      nonEmpty(env['RESTIC_CACHE_DIR']) ??
+      (nonEmpty(env['XDG_CACHE_HOME'])
+        ? posix.join(env['XDG_CACHE_HOME']!, 'restic')
+        : nonEmpty(env['HOME'])
+          ? posix.join(env['HOME']!, '.cache', 'restic')
+          : undefined);
+    if (cache) out.push({ path: cache, create: true });
+  }
+  const repo = flag(['-r', '--repo']) ?? nonEmpty(env['RESTIC_REPOSITORY']);
+  if (repo?.startsWith('/')) out.push({ path: repo, create: false });
+  else if (repo?.startsWith('local:')) out.push({ path: repo.slice(6), create: false });
+  out.push({ path: nonEmpty(env['TMPDIR']) ?? '/tmp', create: false });
+  const seen = new Set<string>();
+  return out
+    .map((w) => ({ ...w, path: posix.normalize(w.path).replace(/(.)\/+$/, '$1') }))
+    .filter((w) => w.path.startsWith('/') && !seen.has(w.path) && Boolean(seen.add(w.path)));
+}
+
+function nonEmpty(s: string | undefined): string | undefined {
+  return s ? s : undefined;
+}

@@ -9,8 +9,8 @@ import { CommandError } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
-import type { EngineCall, Outcome } from '../engine/engine.js';
-import type { Action, Plan, Step } from '../plan/plan.js';
+import { fillTime, type Outcome } from '../engine/engine.js';
+import type { Action, BackupCall, Plan, Step } from '../plan/plan.js';
 import type { Journal } from '../safety/journal.js';
 import { display } from '../plan/display.js';
 import { existingSnapshots, heldByUs } from '../discover/snapshots.js';
@@ -101,7 +101,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // ---- backup
   if (!result.setupError && !interrupt.signal) {
     const time = result.creation ?? new Date();
-    const calls = plan.engine.calls({ ...plan.engineContext, time, probe: plan.probe });
+    const calls = plan.backup.map((c) => ({ ...c, argv: fillTime(c.argv, time) }));
     const exitCodes: (number | null)[] = [];
     let outcome: Outcome = 'ok';
     for (const call of calls) {
@@ -224,7 +224,7 @@ function readSnapshotFacts(stdout: string, result: ApplyResult): void {
   }
 }
 
-async function runEngine(call: EngineCall, plan: Plan, ctx: ApplyContext): Promise<{ code: number | null; outcome: Outcome }> {
+async function runEngine(call: BackupCall, plan: Plan, ctx: ApplyContext): Promise<{ code: number | null; outcome: Outcome }> {
   const { runner, reporter, interrupt } = ctx;
   const argv = engineArgv(call, plan);
   reporter.event('step', { phase: 'backup', command: display({ kind: 'exec', argv, mutates: true }) });

@@ -37,9 +37,15 @@ export class Interrupt {
 
   constructor(
     private readonly reporter: Reporter,
-    private readonly killAfterMs: number = DEFAULT_KILL_AFTER_MS,
+    private killAfterMs: number = DEFAULT_KILL_AFTER_MS,
   ) {
     currentKillAfterMs = killAfterMs;
+  }
+
+  /** Each job may set its own grace period (config kill_after); null keeps the default. */
+  setKillAfter(seconds: number | null): void {
+    this.killAfterMs = seconds === null ? DEFAULT_KILL_AFTER_MS : seconds * 1000;
+    currentKillAfterMs = this.killAfterMs;
   }
 
   install(): void {

@@ -8,10 +8,8 @@
 // snapshots.)
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { posix } from 'node:path';
 import type { Reporter } from '../core/report.js';
-import type { EngineCall } from '../engine/engine.js';
-import type { Plan } from '../plan/plan.js';
+import type { BackupCall, Plan } from '../plan/plan.js';
 import { killAfterMs } from './interrupt.js';
 
 export interface NamespaceJob {
@@ -27,24 +25,13 @@ export interface NamespaceJob {
   killAfterMs?: number;
 }
 
-/** A folder the engine writes to; `create`: the engine would create it itself if missing. */
-export interface WritablePath {
-  path: string;
-  create: boolean;
-}
-
 const NS_EXEC = fileURLToPath(new URL('../bin/ns-exec.js', import.meta.url));
 
-/** The environment the engine runs with (see runEngine in apply.ts). */
-function engineEnv(call: EngineCall, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { ...env, ...call.env };
-}
-
-export function namespaceJob(call: EngineCall, plan: Pick<Plan, 'stateDir'>, env: NodeJS.ProcessEnv = process.env): NamespaceJob | null {
+export function namespaceJob(call: BackupCall, plan: Pick<Plan, 'stateDir'>): NamespaceJob | null {
   if (!call.namespace) return null;
   return {
     mounts: call.namespace.mounts,
-    keepWritable: writablePaths(call.argv, engineEnv(call, env)).map((w) => w.path),
+    keepWritable: (call.writable ?? []).map((w) => w.path),
     staging: plan.stateDir,
     argv: call.argv,
     parent: process.pid,
@@ -63,9 +50,8 @@ export function namespaceJobPath(plan: Pick<Plan, 'stateDir'>): string {
 }
 
 /** The engine's command line: as is, or wrapped in unshare and ns-exec. Pure: the dry run prints it. */
-export function engineArgv(call: EngineCall, plan: Pick<Plan, 'stateDir'>, env: NodeJS.ProcessEnv = process.env): string[] {
+export function engineArgv(call: BackupCall, plan: Pick<Plan, 'stateDir'>): string[] {
   if (!call.namespace) return call.argv;
-  void env;
   return ['unshare', '--mount', '--propagation', 'private', '--', process.execPath, NS_EXEC, namespaceJobPath(plan)];
 }
 
@@ -76,8 +62,8 @@ export function engineArgv(call: EngineCall, plan: Pick<Plan, 'stateDir'>, env: 
  * throws: without the file ns-exec fails and the backup counts as failed,
  * and the run goes on to its cleanup.
  */
-export function writeNamespaceJob(call: EngineCall, plan: Pick<Plan, 'stateDir'>, reporter: Reporter, env: NodeJS.ProcessEnv = process.env): () => void {
-  const job = namespaceJob(call, plan, env);
+export function writeNamespaceJob(call: BackupCall, plan: Pick<Plan, 'stateDir'>, reporter: Reporter): () => void {
+  const job = namespaceJob(call, plan);
   if (!job) return () => {};
   const path = namespaceJobPath(plan);
   try {
@@ -102,59 +88,14 @@ export function readNamespaceJob(arg: string | undefined, read: (p: string) => s
 }
 
 /**
- * What restic writes to: its cache, a local repository, and its temporary
- * folder. If one of them lies on a frozen dataset, ns-exec binds the live
- * folder back over the snapshot so restic can still write there.
- */
-export function writablePaths(argv: string[], env: NodeJS.ProcessEnv): WritablePath[] {
-  const flag = (names: string[]): string | undefined => {
-    let found: string | undefined;
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i]!;
-      if (a === '--') break;
-      for (const n of names) {
-        if (a === n) found = argv[i + 1];
-        else if (a.startsWith(n + '=')) found = a.slice(n.length + 1);
-      }
-    }
-    return found; // the last one wins, as with restic's own flag parsing
-  };
-  const out: WritablePath[] = [];
-  if (!argv.includes('--no-cache')) {
-    const cache =
-      flag(['--cache-dir']) ??
-      nonEmpty(env['RESTIC_CACHE_DIR']) ??
-      (nonEmpty(env['XDG_CACHE_HOME'])
-        ? posix.join(env['XDG_CACHE_HOME']!, 'restic')
-        : nonEmpty(env['HOME'])
-          ? posix.join(env['HOME']!, '.cache', 'restic')
-          : undefined);
-    if (cache) out.push({ path: cache, create: true });
-  }
-  const repo = flag(['-r', '--repo']) ?? nonEmpty(env['RESTIC_REPOSITORY']);
-  if (repo?.startsWith('/')) out.push({ path: repo, create: false });
-  else if (repo?.startsWith('local:')) out.push({ path: repo.slice(6), create: false });
-  out.push({ path: nonEmpty(env['TMPDIR']) ?? '/tmp', create: false });
-  const seen = new Set<string>();
-  return out
-    .map((w) => ({ ...w, path: posix.normalize(w.path).replace(/(.)\/+$/, '$1') }))
-    .filter((w) => w.path.startsWith('/') && !seen.has(w.path) && Boolean(seen.add(w.path)));
-}
-
-function nonEmpty(s: string | undefined): string | undefined {
-  return s ? s : undefined;
-}
-
-/**
  * Before the snapshot: create the engine's cache folder if it is missing, so
  * that it exists inside the snapshot and the live one can be bound over it.
  * Only for calls that run in a namespace; a no-op otherwise.
  */
-export function prepareNamespace(plan: Plan, reporter: Reporter, env: NodeJS.ProcessEnv = process.env): void {
-  const calls = plan.engine.calls({ ...plan.engineContext, time: new Date(), probe: plan.probe });
-  for (const call of calls) {
+export function prepareNamespace(plan: Plan, reporter: Reporter): void {
+  for (const call of plan.backup) {
     if (!call.namespace) continue;
-    for (const w of writablePaths(call.argv, engineEnv(call, env))) {
+    for (const w of call.writable ?? []) {
       if (!w.create || existsSync(w.path)) continue;
       if (ensureDir(w.path)) reporter.verbose(`created ${w.path} so that it stays writable during the backup`);
       else reporter.warn(`could not create ${w.path}; if it is on a frozen dataset, ${plan.engine.name} cannot write to it`);

@@ -6,6 +6,8 @@ export const PREFIX = 'kopiatomic';
 export const PROP_RUN = 'kopiatomic:run';
 export const PROP_OWNER = 'kopiatomic:owner';
 export const HOLD_TAG = 'kopiatomic';
+/** Selects datasets for jobs with select = "property": on/true, off/false, or job names. */
+export const PROP_BACKUP = 'kopiatomic:backup';
 
 export function newRunId(now: Date = new Date(), pid: number = process.pid): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');

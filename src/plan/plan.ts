@@ -2,7 +2,8 @@
 // so `-n` prints exactly what a real run executes, and tests read it directly.
 import { posix } from 'node:path';
 import type { Dataset } from '../discover/inventory.js';
-import type { Engine, EngineContext, Layout, Probe } from '../engine/engine.js';
+import { isBelow } from '../core/paths.js';
+import { SNAPSHOT_TIME, type Engine, type EngineCall, type EngineContext, type Layout, type Probe, type WritablePath } from '../engine/engine.js';
 import type { Platform } from '../platform/platform.js';
 import { HOLD_TAG, PROP_OWNER, PROP_RUN } from './naming.js';
 import type { Selection } from './select.js';
@@ -37,6 +38,16 @@ export interface TreeMount {
   target: string;
 }
 
+/**
+ * One engine call, computed once by the planner with its argv. The snapshot's
+ * creation time is a slot in the argv (see engine.ts timeWord/fillTime) that
+ * the executor fills once the snapshots exist.
+ */
+export interface BackupCall extends EngineCall {
+  /** In a namespace: the folders the engine writes to, kept writable. */
+  writable?: WritablePath[];
+}
+
 export interface Plan {
   runId: string;
   snapshot: string;
@@ -50,7 +61,8 @@ export interface Plan {
   pools: PoolSnapshots[];
   mounts: TreeMount[];
   steps: Step[];
-  /** Rendered with the snapshot's creation time by the executor. */
+  /** The backup: the engine's calls, in order, between setup and cleanup. */
+  backup: BackupCall[];
   engineContext: Omit<EngineContext, 'time'>;
 }
 
@@ -68,6 +80,8 @@ export interface PlanInput {
   layout: Layout;
   command: string[];
   options: string[];
+  /** The engine's environment (for the folders it writes to); none when omitted. */
+  engineEnv?: NodeJS.ProcessEnv;
 }
 
 /** Deepest dataset that is an ancestor-or-self of every name (all in one pool). */
@@ -171,14 +185,14 @@ export function buildPlan(i: PlanInput): Plan {
     const insideMount = (dir: string): boolean => {
       for (let d = dir; ; d = posix.dirname(d)) {
         if (mounted.has(d)) return true;
-        if (d === i.mountRoot || !d.startsWith(i.mountRoot + '/')) return false;
+        if (!isBelow(d, i.mountRoot)) return false;
       }
     };
     for (const m of mounts) {
       // Folders inside an earlier snapshot mount already exist there (and are
       // read-only); only folders outside every mount are ours to create.
       const chain: string[] = [];
-      for (let d = m.target; d !== i.mountRoot && d.startsWith(i.mountRoot + '/'); d = posix.dirname(d)) chain.unshift(d);
+      for (let d = m.target; isBelow(d, i.mountRoot); d = posix.dirname(d)) chain.unshift(d);
       for (const dir of chain) {
         if (made.has(dir) || insideMount(dir)) continue;
         made.add(dir);
@@ -200,6 +214,21 @@ export function buildPlan(i: PlanInput): Plan {
     }
   }
 
+  const engineContext: Omit<EngineContext, 'time'> = {
+    command: i.command,
+    options: i.options,
+    root: i.mountRoot,
+    snapshot,
+    runId: i.runId,
+    layout: i.layout,
+    platform: platform.name,
+    sources: mounts.map((m) => ({ path: m.mountpoint, readFrom: m.target, dataset: m.dataset })),
+  };
+  const env = { ...(i.engineEnv ?? {}) };
+  const backup: BackupCall[] = i.engine.calls({ ...engineContext, time: SNAPSHOT_TIME, probe: i.probe }).map((c) =>
+    c.namespace && i.engine.writablePaths ? { ...c, writable: i.engine.writablePaths(c.argv, { ...env, ...c.env }) } : c,
+  );
+
   return {
     runId: i.runId,
     snapshot,
@@ -213,16 +242,8 @@ export function buildPlan(i: PlanInput): Plan {
     pools,
     mounts,
     steps,
-    engineContext: {
-      command: i.command,
-      options: i.options,
-      root: i.mountRoot,
-      snapshot,
-      runId: i.runId,
-      layout: i.layout,
-      platform: platform.name,
-      sources: mounts.map((m) => ({ path: m.mountpoint, readFrom: m.target, dataset: m.dataset })),
-    },
+    backup,
+    engineContext,
   };
 }
 

@@ -1,8 +1,9 @@
 // Which datasets a run backs up, and which it skips and why. Pure: it reads
 // only the inventory, so every case is unit-tested without ZFS.
 import { UsageError } from '../core/errors.js';
+import { isBelow, isWithin } from '../core/paths.js';
 import type { Dataset, Inventory } from '../discover/inventory.js';
-import { checkNestedReachable } from './nested.js';
+import { checkNestedReachable, unreachableNested } from './nested.js';
 
 export type Target = { kind: 'dataset'; name: string } | { kind: 'path'; path: string };
 
@@ -11,6 +12,21 @@ export interface SelectOptions {
   all: boolean;
   recursive: boolean;
   excludes: Target[];
+  /** Select by the kopiatomic:backup property for this job name (instead of targets). */
+  property?: string | null;
+}
+
+/**
+ * Whether a kopiatomic:backup value selects the job: on/true select it for
+ * every property job, off/false for none, otherwise a comma-separated list of
+ * job names. The value is the effective one, inherited as ZFS inherits it.
+ */
+export function propertySelects(value: string | null | undefined, job: string): boolean {
+  if (value === null || value === undefined) return false;
+  const v = value.trim().toLowerCase();
+  if (v === 'on' || v === 'true') return true;
+  if (v === 'off' || v === 'false' || v === '') return false;
+  return value.split(',').some((n) => n.trim() === job);
 }
 
 export interface Skipped {
@@ -23,9 +39,6 @@ export interface Selection {
   skipped: Skipped[];
 }
 
-function isUnder(path: string, dir: string): boolean {
-  return dir === '/' ? path.startsWith('/') : path === dir || path.startsWith(dir + '/');
-}
 
 /** The dataset a target names: by name, or by the path it is mounted at. */
 export function resolveTarget(inv: Inventory, t: Target): Dataset {
@@ -40,7 +53,7 @@ export function resolveTarget(inv: Inventory, t: Target): Dataset {
   if (exact) return exact;
   let holder: Dataset | undefined;
   for (const d of inv.datasets) {
-    if (d.mountedAt && isUnder(t.path, d.mountedAt) && (!holder || d.mountedAt.length > holder.mountedAt!.length)) {
+    if (d.mountedAt && isWithin(t.path, d.mountedAt) && (!holder || d.mountedAt.length > holder.mountedAt!.length)) {
       holder = d;
     }
   }
@@ -53,6 +66,7 @@ export function resolveTarget(inv: Inventory, t: Target): Dataset {
 }
 
 export function skipReason(d: Dataset): string | null {
+  if (d.problem) return d.problem;
   if (d.keystatus === 'unavailable') return 'encrypted and its key is not loaded (keystatus=unavailable)';
   if (d.canmount === 'off') return 'canmount=off';
   if (d.mountpoint === 'none') return 'mountpoint=none';
@@ -60,22 +74,26 @@ export function skipReason(d: Dataset): string | null {
   return null;
 }
 
-const within = (name: string, root: string) => name === root || name.startsWith(root + '/');
 
 export function select(inv: Inventory, o: SelectOptions): Selection {
-  if (!o.all && o.targets.length === 0) throw new UsageError('no datasets or paths given (use -a for all)');
-  const roots = o.all ? inv.datasets : o.targets.map((t) => resolveTarget(inv, t));
+  const byProperty = o.property !== undefined && o.property !== null;
+  if (!o.all && !byProperty && o.targets.length === 0) throw new UsageError('no datasets or paths given (use -a for all)');
+  const roots = o.all
+    ? inv.datasets
+    : byProperty
+      ? inv.datasets.filter((d) => propertySelects(d.backup, o.property!))
+      : o.targets.map((t) => resolveTarget(inv, t));
   const excluded = o.excludes.map((t) => resolveTarget(inv, t).name);
 
   const chosen = new Map<string, Dataset>();
   for (const root of roots) {
     chosen.set(root.name, root);
-    if (o.recursive) for (const d of inv.datasets) if (d.name.startsWith(root.name + '/')) chosen.set(d.name, d);
+    if (o.recursive && !byProperty) for (const d of inv.datasets) if (isBelow(d.name, root.name)) chosen.set(d.name, d);
   }
   const selected: Dataset[] = [];
   const skipped: Skipped[] = [];
   for (const d of chosen.values()) {
-    const ex = excluded.find((e) => within(d.name, e));
+    const ex = excluded.find((e) => isWithin(d.name, e));
     if (ex) {
       skipped.push({ dataset: d.name, reason: ex === d.name ? 'excluded' : `excluded with ${ex}` });
       continue;
@@ -90,6 +108,17 @@ export function select(inv: Inventory, o: SelectOptions): Selection {
     if (other) throw new UsageError(`${other} and ${d.name} are both mounted at ${d.mountedAt}`);
     seen.set(d.mountedAt!, d.name);
   }
-  checkNestedReachable(selected, inv.mounts);
+  if (!byProperty) checkNestedReachable(selected, inv.mounts);
+  else {
+    // Marked by the property, but mounted below an unselected mount (off on a
+    // dataset in between): skipped with the reason, never silently; repeated
+    // because a skipped one can cut off what is mounted below it.
+    for (let cut = unreachableNested(selected, inv.mounts); cut.length; cut = unreachableNested(selected, inv.mounts)) {
+      for (const u of cut) {
+        selected.splice(selected.indexOf(u.dataset), 1);
+        skipped.push({ dataset: u.dataset.name, reason: u.message });
+      }
+    }
+  }
   return { selected, skipped };
 }

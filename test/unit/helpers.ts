@@ -40,3 +40,20 @@ export function quietReporter(): { reporter: Reporter; lines: string[] } {
   const reporter = new Reporter({ json: false, verbosity: 1, name: 'test', out: (l) => lines.push(l), err: (l) => lines.push(l) });
   return { reporter, lines };
 }
+
+/**
+ * `zfs list` output in kopiatomic's column order (name, canmount, mounted,
+ * keystatus, kopiatomic:backup, mountpoint, name) from short rows
+ * "name<TAB>canmount<TAB>mounted<TAB>keystatus<TAB>mountpoint"; the
+ * property is "-" (unset) unless `backup` names it.
+ */
+export function zfsRows(text: string, backup: Record<string, string> = {}): string {
+  return text
+    .split('\n')
+    .map((l) => {
+      if (!l) return l;
+      const c = l.split('\t');
+      return [...c.slice(0, 4), backup[c[0]!] ?? '-', c.slice(4).join('\t'), c[0]].join('\t');
+    })
+    .join('\n');
+}

@@ -7,10 +7,10 @@ import { describe, test } from 'node:test';
 import type { RunOptions, RunResult, Runner } from '../../src/core/exec.js';
 import type { EngineContext, Source } from '../../src/engine/engine.js';
 import { kopiaEngine, kopiaOutcome, kopiaSourcesProblem, parseKopiaVersion } from '../../src/engine/kopia.js';
-import { resticEngine } from '../../src/engine/restic.js';
+import { resticEngine, resticWritablePaths as writablePaths } from '../../src/engine/restic.js';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { engineArgv, namespaceJob, namespaceJobPath, readNamespaceJob, writablePaths, writeNamespaceJob } from '../../src/execute/namespace.js';
+import { engineArgv, namespaceJob, namespaceJobPath, readNamespaceJob, writeNamespaceJob } from '../../src/execute/namespace.js';
 import { quietReporter } from './helpers.js';
 import { freebsd } from '../../src/platform/freebsd.js';
 import { linux } from '../../src/platform/linux.js';
@@ -192,27 +192,28 @@ describe('restic, paths layout', () => {
   });
 
   test('the engine command is wrapped in unshare and ns-exec; the job (mounts, writable folders) travels in a 0600 file', () => {
-    const call = resticEngine.calls(rctx())[0]!;
+    const raw = resticEngine.calls(rctx())[0]!;
     const env = { HOME: '/home/root', RESTIC_REPOSITORY: '/srv/restic-repo' };
+    const call = { ...raw, writable: writablePaths(raw.argv, env) };
     const stateDir = mkdtempSync(`${tmpdir()}/kt-ns-`);
-    const argv = engineArgv(call, { stateDir }, env);
+    const argv = engineArgv(call, { stateDir });
     assert.deepEqual(argv.slice(0, 5), ['unshare', '--mount', '--propagation', 'private', '--']);
     assert.equal(argv[5], process.execPath);
     assert.match(argv[6]!, /\/dist\/src\/bin\/ns-exec\.js$/);
     assert.equal(argv[7], namespaceJobPath({ stateDir }));
     assert.equal(existsSync(argv[7]!), false, 'engineArgv is pure: the dry run prints it');
-    const drop = writeNamespaceJob(call, { stateDir }, quietReporter().reporter, env);
+    const drop = writeNamespaceJob(call, { stateDir }, quietReporter().reporter);
     assert.equal(statSync(argv[7]!).mode & 0o777, 0o600);
     const job = readNamespaceJob(argv[7], (p) => readFileSync(p, 'utf8'), (p) => rmSync(p));
     assert.equal(existsSync(argv[7]!), false, 'ns-exec removes the job once read');
     drop();
-    assert.deepEqual(job, namespaceJob(call, { stateDir }, env));
+    assert.deepEqual(job, namespaceJob(call, { stateDir }));
     assert.deepEqual(job.argv, call.argv);
     assert.deepEqual(job.keepWritable, ['/home/root/.cache/restic', '/srv/restic-repo', '/tmp']);
     assert.equal(job.staging, stateDir);
     assert.equal(job.parent, process.pid, 'ns-exec knows whose child it must be, even if that process dies before ns-exec starts');
     const tree = resticEngine.calls(rctx({ layout: 'tree' }))[0]!;
-    assert.deepEqual(engineArgv(tree, { stateDir }, env), tree.argv, 'no namespace for the tree layout');
+    assert.deepEqual(engineArgv(tree, { stateDir }), tree.argv, 'no namespace for the tree layout');
     rmSync(stateDir, { recursive: true });
   });
 
@@ -220,9 +221,9 @@ describe('restic, paths layout', () => {
     const many = Array.from({ length: 3000 }, (_, i) => ({ path: `/srv/dataset-number-${i}`, readFrom: `/restic/srv/dataset-number-${i}`, dataset: `tank/srv/dataset-number-${i}` }));
     const call = resticEngine.calls(rctx({ sources: many }))[0]!;
     const stateDir = mkdtempSync(`${tmpdir()}/kt-ns-`);
-    const argv = engineArgv(call, { stateDir }, {});
+    const argv = engineArgv(call, { stateDir });
     assert.ok(argv.every((w) => w.length < 4096), 'every argv word is small');
-    const drop = writeNamespaceJob(call, { stateDir }, quietReporter().reporter, {});
+    const drop = writeNamespaceJob(call, { stateDir }, quietReporter().reporter);
     assert.ok(statSync(argv[7]!).size > 128 * 1024);
     drop();
     assert.equal(existsSync(argv[7]!), false, 'removed after the engine');

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMountinfo, parseMountP, unescapeOctal } from '../../src/discover/mount-table.js';
 import { buildInventory } from '../../src/discover/inventory.js';
+import { zfsRows } from './helpers.js';
 import { parseDatasetList } from '../../src/discover/zfs-list.js';
 
 test('unescapeOctal: space, tab, newline, backslash; one pass only', () => {
@@ -42,7 +43,7 @@ test('parseMountinfo: a bind mount of part of a filesystem keeps its root (a mou
   // a root with an escaped space is unescaped too
   assert.deepEqual(parseMountinfo('50 1 0:9 /a\\040b /x rw - zfs t/x rw\n'), [{ target: '/x', fstype: 'zfs', source: 't/x', root: '/a b' }]);
   // discovery does not take it for the dataset's mount point
-  const inv = buildInventory(parseDatasetList('tank/my data\ton\tyes\t-\t/srv/my data\n'), [m[4]!, m[1]!]);
+  const inv = buildInventory(parseDatasetList(zfsRows('tank/my data\ton\tyes\t-\t/srv/my data\n')), [m[4]!, m[1]!]);
   assert.equal(inv.datasets[0]!.mountedAt, '/srv/my data');
 });
 
@@ -70,14 +71,14 @@ test('parseMountP: whitespace separated, octal escapes in source and target', ()
 });
 
 test('buildInventory: mountedAt from the mount table; first entry wins; snapshots and other fstypes ignored', () => {
-  const rows = parseDatasetList(
+  const rows = parseDatasetList(zfsRows(
     [
       'tank\ton\tyes\t-\t/tank',
       'tank/leg\ton\tno\t-\tlegacy',
       'tank/gone\ton\tno\t-\t/gone',
       'tank/my data\ton\tyes\t-\t/srv/my data',
     ].join('\n'),
-  );
+  ));
   const mounts = [
     { source: 'tank/leg@kopiatomic-x', target: '/kopia/leg', fstype: 'zfs', root: '/' },
     { source: 'tank/leg', target: '/mnt/legacy', fstype: 'zfs', root: '/' },

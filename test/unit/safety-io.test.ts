@@ -241,8 +241,8 @@ describe('signals: grace period, post hook, --wait', () => {
     assert.equal(readFileSync(path, 'utf8'), before);
   });
 
-  test('--kill-after: default 30 s, a number of seconds, or a usage error', () => {
-    assert.equal(parseCommandLine(['-a'], KOPIATOMIC).killAfter, 30);
+  test('--kill-after: default (null: 30 s), a number of seconds, or a usage error', () => {
+    assert.equal(parseCommandLine(['-a'], KOPIATOMIC).killAfter, null, 'not given: the default, 30 s (DEFAULT_KILL_AFTER_MS)');
     assert.equal(parseCommandLine(['--kill-after', '2', '-a'], KOPIATOMIC).killAfter, 2);
     assert.equal(parseCommandLine(['--kill-after=0', '-a'], KOPIATOMIC).killAfter, 0);
     assert.throws(() => parseCommandLine(['--kill-after', 'soon', '-a'], KOPIATOMIC), UsageError);

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../../src/core/errors.js';
 import { buildInventory, type Inventory } from '../../src/discover/inventory.js';
+import { zfsRows } from './helpers.js';
 import { parseDatasetList } from '../../src/discover/zfs-list.js';
 import { resolveTarget, select, skipReason, type SelectOptions, type Target } from '../../src/plan/select.js';
 import { ds } from './helpers.js';
@@ -111,7 +112,7 @@ test('skipReason: each reason, key first', () => {
 });
 
 test('select -r: skip reasons from a real zfs list + mount table; legacy mounted taken from the mount table', () => {
-  const rows = parseDatasetList(
+  const rows = parseDatasetList(zfsRows(
     [
       'tank\ton\tyes\t-\t/tank',
       'tank/off\toff\tno\t-\t/tank/off',
@@ -121,7 +122,7 @@ test('select -r: skip reasons from a real zfs list + mount table; legacy mounted
       'tank/legacy-out\ton\tno\t-\tlegacy',
       'tank/legacy-in\ton\tno\t-\tlegacy',
     ].join('\n'),
-  );
+  ));
   const i = buildInventory(rows, [
     { source: 'tank', target: '/tank', fstype: 'zfs', root: '/' },
     { source: 'tank/legacy-in', target: '/mnt/leg acy', fstype: 'zfs', root: '/' },

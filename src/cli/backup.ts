@@ -1,0 +1,170 @@
+// One backup job, start to end: the flag form (`kopiatomic -r tank/home`)
+// and each job of `kopiatomic run` come through here. Inside the lifecycle:
+// discover, select, plan, then either print the plan (-n) or apply it.
+import { lstatSync, readdirSync } from 'node:fs';
+import { SetupError, UsageError } from '../core/errors.js';
+import { discover, type Inventory } from '../discover/inventory.js';
+import { toTarget } from '../discover/targets.js';
+import { applyPlan } from '../execute/apply.js';
+import { datasetsVars, runHook } from '../execute/hooks.js';
+import { prepareNamespace } from '../execute/namespace.js';
+import type { StatusCode } from '../execute/status.js';
+import { newRunId, ownerOf, snapshotNameFor } from '../plan/naming.js';
+import { buildPlan, type Plan } from '../plan/plan.js';
+import { select, type Selection } from '../plan/select.js';
+import { Journal } from '../safety/journal.js';
+import type { JobOptions, Options } from './args.js';
+import { lifecycle, type CommandContext } from './lifecycle.js';
+import { printPlan } from './print-plan.js';
+import { which } from './which.js';
+
+/** The settings of a run that are not the job's: from the command line only. */
+export type RunFlags = Pick<Options, 'dryRun' | 'wait'>;
+
+/** The mount root must be ours to use: a real folder, owned by root, empty. */
+export function checkMountRoot(root: string): boolean {
+  let st;
+  try {
+    st = lstatSync(root);
+  } catch {
+    return false;
+  }
+  if (!st.isDirectory()) throw new SetupError(`mount root ${root} exists and is not a folder`);
+  if (st.uid !== (process.getuid?.() ?? 0)) throw new SetupError(`mount root ${root} is owned by uid ${st.uid}, not by us`);
+  if (readdirSync(root).length) throw new SetupError(`mount root ${root} is not empty: kopiatomic assembles its tree in an empty folder`);
+  return true;
+}
+
+/** zfs must be installed: without it nothing can be read, so this is bad input (exit 2), not a setup failure. */
+export function requireZfs(path: string = process.env['PATH'] ?? ''): void {
+  if (!which('zfs', path)) throw new UsageError(`zfs is not installed, or not in this PATH (${path || 'empty'}): kopiatomic needs OpenZFS`);
+}
+
+/**
+ * The backup program must be installed; a dry run only warns, since seeing
+ * the plan before installing kopia or restic is a normal first step.
+ */
+export function checkEngineInstalled(job: JobOptions, dryRun: boolean, ctx: CommandContext): void {
+  const prog = job.command[0]!;
+  if (which(prog)) return;
+  const msg = `${job.engine.name === 'command' ? 'backup command' : job.engine.name} is not installed: ${prog} not found in PATH`;
+  if (!dryRun) throw new UsageError(msg);
+  ctx.reporter.warn(`${msg} (the plan is printed anyway)`);
+}
+
+/** The datasets a job backs up now, and those it skips with the reason. Pure but for path lookups. */
+export function selectFor(job: JobOptions, inventory: Inventory): Selection {
+  return select(inventory, {
+    targets: job.targets.map(toTarget),
+    all: job.all,
+    recursive: job.recursive,
+    excludes: job.excludes.map(toTarget),
+    property: job.property ? job.job : null,
+  });
+}
+
+/** Checks that need no lock and change nothing, so bad input fails before anything happens. */
+export function preflight(job: JobOptions, flags: RunFlags, ctx: CommandContext): void {
+  requireZfs();
+  checkEngineInstalled(job, flags.dryRun, ctx);
+  job.targets.forEach(toTarget);
+  job.excludes.forEach(toTarget);
+}
+
+/** One job through the lifecycle; returns its exit code. */
+export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandContext): Promise<StatusCode> {
+  const { runner, reporter, platform, interrupt } = ctx;
+  const hookEnv: Record<string, string> = { KOPIATOMIC_MOUNT_ROOT: job.mountRoot, KOPIATOMIC_ENGINE: job.engine.name, KOPIATOMIC_JOB: job.job };
+  const spec = { job: job.job, mountRoot: job.mountRoot, wait: flags.wait, dryRun: flags.dryRun, scan: 'auto' as const, leftoversFail: false, post: job.post, hookEnv };
+  interrupt.setKillAfter(job.killAfter);
+  // The list of datasets lives in a file for the engine and both hooks: removed once the post hook is done.
+  let datasets = null as { remove(): void } | null;
+  try {
+    return await lifecycle(ctx, spec, async (rec) => {
+      const inventory = await discover(runner, platform);
+      const selection = selectFor(job, inventory);
+      for (const s of selection.skipped) {
+        reporter.info(`skipping ${s.dataset}: ${s.reason}`);
+        reporter.event('skip', { dataset: s.dataset, reason: s.reason, job: job.job });
+      }
+      if (selection.selected.length === 0) {
+        throw new UsageError(job.property ? `nothing to back up: no dataset's kopiatomic:backup property selects job ${job.job}` : 'nothing to back up: every selected dataset was skipped');
+      }
+
+      const probe = await job.engine.probe(runner, job.command);
+      const problem = job.engine.layoutProblem(job.layout, platform, probe);
+      if (problem) throw new UsageError(problem);
+      if (job.layout === 'paths' && selection.selected.some((d) => d.mountedAt === '/') && !job.engine.needsTree(job.layout, platform)) {
+        throw new UsageError('the paths layout cannot freeze the root filesystem (/) in a namespace; exclude it or use --layout tree');
+      }
+      const sourcesProblem = job.engine.sourcesProblem?.(job.layout, selection.selected.map((d) => d.mountedAt!));
+      if (sourcesProblem) throw new UsageError(sourcesProblem);
+
+      const runId = newRunId();
+      const plan: Plan = buildPlan({
+        selection,
+        runId,
+        snapshot: snapshotNameFor(runId),
+        owner: ownerOf(await platform.hostId(runner), rec.boot),
+        mountRoot: job.mountRoot,
+        mountRootExists: checkMountRoot(job.mountRoot),
+        platform,
+        engine: job.engine,
+        probe,
+        stateDir: platform.stateDir,
+        layout: job.layout,
+        command: job.command,
+        options: job.options,
+        engineEnv: { ...process.env, ...job.env },
+      });
+      const dv = datasetsVars(selection.selected.map((d) => d.name), flags.dryRun ? null : platform.stateDir, plan.runId, reporter);
+      datasets = dv;
+      Object.assign(hookEnv, { KOPIATOMIC_RUN_ID: plan.runId, KOPIATOMIC_SNAPSHOT: plan.snapshot, ...dv.env });
+      if (flags.dryRun) {
+        printPlan(plan, job.pre, job.post, reporter);
+        return { summary: { dryRun: true }, noPostHook: true };
+      }
+
+      if (job.pre) {
+        const rc = await runHook('pre', job.pre, hookEnv, runner, reporter, interrupt);
+        if (rc !== 0) throw new SetupError(`pre hook failed (exit ${rc}); nothing was snapshotted`);
+      }
+      if (interrupt.signal) throw new SetupError(`interrupted by ${interrupt.signal} before the snapshot`);
+      reporter.event('plan', { dryRun: false, job: job.job, runId: plan.runId, snapshot: plan.snapshot, datasets: selection.selected.map((d) => d.name), skipped: selection.skipped, pools: plan.pools });
+      reporter.info(`${job.job === 'default' ? '' : `job ${job.job}: `}run ${plan.runId}: ${selection.selected.length} dataset(s) in ${plan.pools.length} pool(s) with ${job.engine.name}`);
+
+      prepareNamespace(plan, reporter);
+      const journal = new Journal(rec.journal, plan.runId);
+      journal.begin(plan.snapshot, plan.owner, plan.mountRoot);
+      let result;
+      try {
+        // The job's env goes to the engine only, never to the hooks.
+        result = await applyPlan(plan, { runner, reporter, interrupt, journal, env: { ...hookEnv, ...job.env } });
+      } finally {
+        // Kept while anything (ours or an earlier run's) is still to be undone.
+        journal.close(result !== undefined && result.cleanupFailures.length === 0 && rec.leftovers.length === 0);
+      }
+      const txgs = Object.fromEntries(Object.entries(result.createtxg).map(([p, t]) => [p, [...new Set(t)]]));
+      return {
+        result,
+        summary: {
+          runId: plan.runId,
+          snapshot: plan.snapshot,
+          datasets: selection.selected.length,
+          createtxg: txgs,
+          backupExitCodes: result.backup?.exitCodes ?? [],
+          cleanupFailures: result.cleanupFailures,
+          setupError: result.setupError?.message ?? null,
+        },
+      };
+    });
+  } finally {
+    datasets?.remove();
+  }
+}
+
+/** The flag form: `kopiatomic [flags] DATASET|PATH...`, job "default". */
+export async function backupCommand(opts: Options, ctx: CommandContext): Promise<number> {
+  preflight(opts, opts, ctx);
+  return (await backupJob(opts, opts, ctx)).code;
+}

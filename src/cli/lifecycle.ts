@@ -1,0 +1,155 @@
+// The one lifecycle every command that changes state goes through:
+//   lock -> recovery -> the command -> status computed once -> post hook ->
+//   summary -> exit code,
+// with the lock released in a finally, whatever the post hook does.
+import { readFileSync, writeFileSync } from 'node:fs';
+import type { SystemRunner } from '../core/exec.js';
+import type { Reporter } from '../core/report.js';
+import { errorStatus, finalStatus, type RunFacts, type StatusCode } from '../execute/status.js';
+import { runHook } from '../execute/hooks.js';
+import type { Interrupt } from '../execute/interrupt.js';
+import type { Platform } from '../platform/platform.js';
+import { Journal, journalPath } from '../safety/journal.js';
+import { Lock } from '../safety/lock.js';
+import { recover, type RecoverResult } from '../safety/recover.js';
+import type { Flavour } from './args.js';
+import { usageLine } from './usage.js';
+import { UsageError } from '../core/errors.js';
+import { ConfigError } from '../config/load.js';
+import { EXIT } from '../core/exit-codes.js';
+
+/** What every command gets: who we are, how we talk, the door to the system. */
+export interface CommandContext {
+  flavour: Flavour;
+  reporter: Reporter;
+  runner: SystemRunner;
+  platform: Platform;
+  interrupt: Interrupt;
+}
+
+export interface LifecycleSpec {
+  /** The job name, carried into the summary ("default" for the flag form). */
+  job: string;
+  mountRoot: string;
+  wait: number;
+  dryRun: boolean;
+  /** `always`: look on every pool for a dead run's snapshots (kopiatomic cleanup). */
+  scan: 'auto' | 'always';
+  /** Recovery leftovers make the status cleanup-incomplete (kopiatomic cleanup) instead of a warning. */
+  leftoversFail: boolean;
+  post: string | null;
+  /** KOPIATOMIC_* variables for the post hook; the command adds to it. */
+  hookEnv: Record<string, string>;
+}
+
+export interface Recovery {
+  boot: string;
+  journal: string;
+  actions: number;
+  leftovers: string[];
+}
+
+/** What the command hands back: the executor's result if it ran, and fields for the summary. */
+export interface CommandResult {
+  result?: RunFacts['result'];
+  summary?: Record<string, unknown>;
+  /** The post hook does not run (a dry run). */
+  noPostHook?: boolean;
+}
+
+/** The recovery's leftovers as lines of text. */
+export function leftoversOf(r: RecoverResult): string[] {
+  return r.leftovers.map((l) => `${l.what}: ${l.reason}`);
+}
+
+function bootMarkerStale(platform: Platform, boot: string): boolean {
+  try {
+    return readFileSync(`${platform.stateDir}/boot-id`, 'utf8').trim() !== boot;
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Runs `command` inside the lifecycle and returns the exit code. The post
+ * hook sees the status of everything before it; if it fails, an otherwise
+ * `ok` run becomes post-hook-failed (7), any other status stays, and the
+ * summary carries `postHookExitCode`. The summary's status and exit code are
+ * the process's exit status.
+ */
+export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, command: (rec: Recovery) => Promise<CommandResult>): Promise<StatusCode> {
+  const { reporter, runner, platform, interrupt } = ctx;
+  const boot = await platform.bootId(runner);
+  const lock = spec.dryRun ? null : await Lock.acquire(platform.stateDir, spec.mountRoot, boot, spec.wait, reporter, interrupt);
+  const facts: RunFacts = { signal: null, postHook: null };
+  let extra: Record<string, unknown> = {};
+  let leftovers: string[] = [];
+  let noPost = spec.dryRun;
+  try {
+    try {
+      // Whatever a dead run left: its journal always; every pool after a
+      // reboot (the boot marker lives in /run) or when a stale lock was taken over.
+      const jpath = journalPath(platform.journalDir, spec.mountRoot);
+      const scan = spec.scan === 'always' || Boolean(lock?.tookOver) || bootMarkerStale(platform, boot);
+      const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, scanSnapshots: scan || spec.dryRun, retryKnown: spec.scan === 'always' });
+      // Leftovers that cannot be undone now were reported by recover() (a
+      // warning and a `leftover` event each) and remembered with their undo:
+      // never fatal for a backup; `kopiatomic cleanup` exits 5 on them.
+      leftovers = leftoversOf(r);
+      if (spec.leftoversFail) facts.leftovers = leftovers;
+      if (!spec.dryRun) {
+        new Journal(jpath, 'cleanup').close(true);
+        if (scan) writeFileSync(`${platform.stateDir}/boot-id`, boot + '\n', { mode: 0o600 });
+      }
+      const out = await command({ boot, journal: jpath, actions: r.actions, leftovers });
+      facts.result = out.result ?? null;
+      extra = out.summary ?? {};
+      if (out.noPostHook) noPost = true;
+    } catch (e) {
+      facts.error = e;
+      reportError(ctx, e);
+    }
+    facts.signal = interrupt.signal;
+    if (spec.post && !noPost) {
+      const before = finalStatus(facts);
+      try {
+        facts.postHook = await runHook('post', spec.post, { ...spec.hookEnv, KOPIATOMIC_STATUS: before.status, KOPIATOMIC_EXIT_CODE: String(before.code) }, runner, reporter, interrupt);
+      } catch (e) {
+        reporter.error(`post hook could not run: ${(e as Error).message}`);
+        facts.postHook = 127;
+      }
+    }
+    const s = finalStatus(facts);
+    reporter.event('summary', {
+      job: spec.job,
+      status: s.status,
+      exitCode: s.code,
+      ...extra,
+      ...(leftovers.length ? { leftovers } : {}),
+      ...(facts.postHook !== null ? { postHookExitCode: facts.postHook } : {}),
+      ...(facts.error ? { error: (facts.error as Error).message } : {}),
+    });
+    if (!spec.dryRun || s.code !== EXIT.ok) reporter.info(`${spec.job === 'default' ? '' : `job ${spec.job}: `}finished: ${s.status} (exit ${s.code})`);
+    return s;
+  } finally {
+    lock?.release();
+  }
+}
+
+/** An error's message (and a usage hint for bad input). */
+export function reportError(ctx: CommandContext, e: unknown): StatusCode {
+  const s = errorStatus(e);
+  const err = e as Error;
+  ctx.reporter.error(err.message);
+  if (e instanceof UsageError && !(e instanceof ConfigError) && !ctx.reporter.json) process.stderr.write(`${usageLine(ctx.flavour)}\nTry '${ctx.flavour.name} -h' for help.\n`);
+  if (s.code === EXIT.internal && err.stack) ctx.reporter.verbose(err.stack);
+  return s;
+}
+
+/** A command that failed before its lifecycle began (bad input, locked): the same status function, one summary. */
+export function failBeforeLifecycle(ctx: CommandContext, job: string, e: unknown): StatusCode {
+  reportError(ctx, e);
+  const s = finalStatus({ error: e, signal: ctx.interrupt.signal });
+  ctx.reporter.event('summary', { job, status: s.status, exitCode: s.code, error: (e as Error).message, ...(e instanceof ConfigError ? { problems: e.problems } : {}) });
+  return s;
+}

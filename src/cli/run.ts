@@ -1,0 +1,52 @@
+// `kopiatomic run [JOB...]`: the jobs of the configuration file (all when
+// none is named), one after the other, each its own atomic run with its own
+// snapshot and lifecycle. Bad input in any job stops all of them before
+// anything changes. The exit code is the worst job's (core/exit-codes.ts PRECEDENCE).
+import { UsageError } from '../core/errors.js';
+import { EXIT, worstOf } from '../core/exit-codes.js';
+import { ConfigError, loadConfig, type Problem } from '../config/load.js';
+import { resolveJobs } from '../config/resolve.js';
+import { discover } from '../discover/inventory.js';
+import type { StatusCode } from '../execute/status.js';
+import type { Options } from './args.js';
+import { backupJob, preflight, selectFor } from './backup.js';
+import { failBeforeLifecycle, type CommandContext } from './lifecycle.js';
+
+export async function runCommand(opts: Options, ctx: CommandContext): Promise<number> {
+  const { reporter } = ctx;
+  const loaded = loadConfig(opts.configFile, ctx.platform.name);
+  const jobs = resolveJobs(loaded, opts.names, { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: true, flags: opts });
+  for (const j of jobs) preflight(j, opts, ctx);
+  // Every job's datasets must exist before the first job changes anything.
+  const inventory = await discover(ctx.runner, ctx.platform);
+  const problems: Problem[] = [];
+  for (const j of jobs) {
+    try {
+      selectFor(j, inventory);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      problems.push({ ...loaded.where(['jobs', j.job, 'datasets']), message: `job ${j.job}: ${e.message}` });
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const results: (StatusCode & { job: string })[] = [];
+  for (const j of jobs) {
+    if (ctx.interrupt.signal) {
+      reporter.warn(`job ${j.job} not started: interrupted by ${ctx.interrupt.signal}`);
+      continue;
+    }
+    let s: StatusCode;
+    try {
+      s = await backupJob(j, opts, ctx);
+    } catch (e) {
+      s = failBeforeLifecycle(ctx, j.job, e);
+    }
+    results.push({ job: j.job, ...s });
+  }
+  const worst = worstOf(results) ?? { status: 'interrupted' as const, code: EXIT.ok };
+  const code = results.length ? worst.code : 130;
+  if (!reporter.json && jobs.length > 1) for (const r of results) reporter.info(`job ${r.job}: ${r.status} (exit ${r.code})`);
+  reporter.event('run-summary', { status: results.length ? worst.status : 'interrupted', exitCode: code, jobs: results.map((r) => ({ job: r.job, status: r.status, exitCode: r.code })) });
+  return code;
+}

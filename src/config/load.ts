@@ -1,0 +1,229 @@
+// Reading the configuration: the main file, then its drop-ins conf.d/*.toml
+// in name order, each parsed (smol-toml) and checked against the schema on
+// its own so every problem names its file, line and column; then merged
+// (later files win key by key; tables merge, lists and values replace).
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { parse, TomlError } from 'smol-toml';
+import type { z } from 'zod';
+import { UsageError } from '../core/errors.js';
+import { locate } from './locate.js';
+import { ConfigSchema, isSecretEnv, KNOWN_KEYS, SECRET_KEYS, type Config } from './schema.js';
+
+export interface Problem {
+  file: string;
+  line: number;
+  col: number;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return p.line > 0 ? `${p.file}:${p.line}:${p.col}: ${p.message}` : `${p.file}: ${p.message}`;
+}
+
+/** Bad configuration: every problem found, each with its place; exit 2. */
+export class ConfigError extends UsageError {
+  readonly problems: Problem[];
+  constructor(problems: Problem[]) {
+    // In file order, then by place in the file.
+    const order = [...new Set(problems.map((p) => p.file))];
+    problems = [...problems].sort((a, b) => order.indexOf(a.file) - order.indexOf(b.file) || a.line - b.line || a.col - b.col);
+    super(problems.length === 1 ? formatProblem(problems[0]!) : `${problems.length} problems in the configuration:\n${problems.map(formatProblem).join('\n')}`);
+    this.problems = problems;
+  }
+}
+
+export interface SourceFile {
+  path: string;
+  text: string;
+  data: Record<string, unknown>;
+}
+
+export interface LoadedConfig {
+  files: SourceFile[];
+  config: Config;
+  /** The place of a key: in the last file that sets it (or the deepest one that holds it). */
+  where(path: (string | number)[]): Problem;
+}
+
+export function defaultConfigPath(platform: string = process.platform): string {
+  return platform === 'freebsd' ? '/usr/local/etc/kopiatomic/kopiatomic.toml' : '/etc/kopiatomic/kopiatomic.toml';
+}
+
+/** The main file and its drop-ins (DIR/conf.d/*.toml next to it), in the order they apply. */
+export function configFiles(main: string): { main: string; dropIns: string[] } {
+  const dir = join(dirname(main), 'conf.d');
+  let dropIns: string[] = [];
+  try {
+    dropIns = readdirSync(dir)
+      .filter((n) => n.endsWith('.toml') && !n.startsWith('.'))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+      .map((n) => join(dir, n));
+  } catch {
+    // no drop-ins
+  }
+  return { main, dropIns };
+}
+
+function levenshtein(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length]![b.length]!;
+}
+
+/** The closest known name, if it is close enough to be a typo. */
+export function didYouMean(word: string, known: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const k of known) {
+    const d = levenshtein(word.toLowerCase(), k);
+    if (d < bestD) [best, bestD] = [k, d];
+  }
+  return best !== null && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
+}
+
+function knownKeysAt(path: PropertyKey[]): readonly string[] {
+  if (path.length === 0) return KNOWN_KEYS.top;
+  if (path.length === 1 && path[0] === 'defaults') return KNOWN_KEYS.defaults;
+  if (path.length === 2 && path[0] === 'jobs') return KNOWN_KEYS.job;
+  return [];
+}
+
+function issueProblems(file: SourceFile, issues: z.core.$ZodIssue[]): Problem[] {
+  const out: Problem[] = [];
+  const at = (path: PropertyKey[], message: string) => {
+    const pos = locate(file.text, path.map(String));
+    out.push({ file: file.path, line: pos.line, col: pos.col, message });
+  };
+  const name = (path: PropertyKey[]) => path.map(String).join('.');
+  for (const i of issues) {
+    if (i.code === 'unrecognized_keys') {
+      for (const k of i.keys) {
+        const hint = didYouMean(k, knownKeysAt(i.path));
+        at([...i.path, k], `unknown key ${name([...i.path, k])}${hint ? ` (did you mean ${hint}?)` : ''}`);
+      }
+    } else if (i.code === 'invalid_type') {
+      const got = valueAt(file.data, i.path);
+      at(i.path, `${name(i.path)}: expected ${i.expected}, got ${describe(got)}`);
+    } else {
+      at(i.path, `${name(i.path) || 'file'}: ${i.message}`);
+    }
+  }
+  return out;
+}
+
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (v === null || v === undefined) return 'nothing';
+  if (v instanceof Date) return 'a date';
+  return typeof v === 'object' ? 'a table' : `a ${typeof v}`;
+}
+
+export function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let cur = data;
+  for (const p of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[p];
+  }
+  return cur;
+}
+
+/** Paths of the secrets a file holds: ping_url anywhere, env values with secret-like names. */
+export function secretsIn(data: Record<string, unknown>): string[][] {
+  const out: string[][] = [];
+  const tables: [string[], unknown][] = [[['defaults'], data['defaults']]];
+  for (const [n, j] of Object.entries((data['jobs'] as Record<string, unknown>) ?? {})) tables.push([['jobs', n], j]);
+  for (const [p, t] of tables) {
+    if (!t || typeof t !== 'object') continue;
+    const rec = t as Record<string, unknown>;
+    for (const k of SECRET_KEYS) if (rec[k] !== undefined) out.push([...p, k]);
+    const env = rec['env'];
+    if (env && typeof env === 'object') for (const k of Object.keys(env)) if (isSecretEnv(k)) out.push([...p, 'env', k]);
+  }
+  return out;
+}
+
+function isPlainTable(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/** Later wins; tables merge key by key, lists and values replace. */
+export function mergeTables(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = isPlainTable(v) && isPlainTable(out[k]) ? mergeTables(out[k], v) : v;
+  return out;
+}
+
+/**
+ * Loads the configuration. `file`: --config FILE, or null for the default
+ * path (where a missing main file is fine if drop-ins exist). Throws a
+ * ConfigError listing every problem of every file.
+ */
+export function loadConfig(file: string | null, platform: string = process.platform): LoadedConfig {
+  const main = file ?? defaultConfigPath(platform);
+  const { dropIns } = configFiles(main);
+  const problems: Problem[] = [];
+  const paths: string[] = [];
+  if (existsSync(main)) paths.push(main);
+  else if (file !== null || dropIns.length === 0) {
+    throw new ConfigError([{ file: main, line: 0, col: 0, message: `no configuration file${file === null ? ' (give one with --config FILE)' : ''}` }]);
+  }
+  paths.push(...dropIns);
+
+  const files: SourceFile[] = [];
+  for (const path of paths) {
+    let text: string;
+    let mode = 0;
+    try {
+      text = readFileSync(path, 'utf8');
+      const st = statSync(path);
+      mode = st.mode;
+      // Its hooks and commands run as root: only root may be able to change it.
+      const me = process.getuid?.() ?? 0;
+      if (me === 0 && (st.uid !== 0 || mode & 0o022)) {
+        problems.push({ file: path, line: 0, col: 0, message: `others can change this file (owner uid ${st.uid}, mode ${(mode & 0o777).toString(8).padStart(4, '0')}), and its commands run as root: chown root and chmod go-w it` });
+        continue;
+      }
+    } catch (e) {
+      problems.push({ file: path, line: 0, col: 0, message: `cannot read: ${(e as Error).message}` });
+      continue;
+    }
+    let data: Record<string, unknown>;
+    try {
+      data = parse(text) as Record<string, unknown>;
+    } catch (e) {
+      const t = e as TomlError;
+      const first = (t.message ?? String(e)).split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      problems.push({ file: path, line: t.line ?? 1, col: t.column ?? 1, message: `not valid TOML: ${first}` });
+      continue;
+    }
+    const source: SourceFile = { path, text, data };
+    const r = ConfigSchema.safeParse(data);
+    if (!r.success) problems.push(...issueProblems(source, r.error.issues));
+    // A secret in a file others can read is refused: it would be on display.
+    if (mode & 0o044) {
+      for (const s of secretsIn(data)) {
+        const pos = locate(text, s);
+        problems.push({
+          file: path,
+          ...pos,
+          message: `${s.join('.')} is a secret, but the file can be read by others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}): chmod 600 ${path}, or read it from a file with env_files`,
+        });
+      }
+    }
+    files.push(source);
+  }
+  if (problems.length) throw new ConfigError(problems);
+
+  const merged = files.reduce<Record<string, unknown>>((acc, f) => mergeTables(acc, f.data), {});
+  const config = ConfigSchema.parse(merged);
+  const where = (path: (string | number)[]): Problem => {
+    const holder = [...files].reverse().find((f) => valueAt(f.data, path) !== undefined) ?? [...files].reverse().find((f) => valueAt(f.data, path.slice(0, 2)) !== undefined) ?? files[0];
+    if (!holder) return { file: main, line: 0, col: 0, message: '' };
+    const pos = locate(holder.text, path);
+    return { file: holder.path, line: pos.line, col: pos.col, message: '' };
+  };
+  return { files, config, where };
+}

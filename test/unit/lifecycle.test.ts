@@ -1,0 +1,204 @@
+// The lifecycle and the main flow, driven with a fake runner: one status
+// for the summary, the post hook and the exit code; the lock released
+// whatever the post hook does; recovery leftovers warned about, not fatal;
+// a whole backup job from zfs list to destroy.
+import type { MountEntry } from '../../src/discover/mount-table.js';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KOPIATOMIC, parseCommandLine, type JobOptions } from '../../src/cli/args.js';
+import { backupJob, checkEngineInstalled, requireZfs } from '../../src/cli/backup.js';
+import { lifecycle, type CommandContext, type LifecycleSpec } from '../../src/cli/lifecycle.js';
+import { CommandError, SetupError, UsageError } from '../../src/core/errors.js';
+import { EXIT } from '../../src/core/exit-codes.js';
+import type { LiveOptions, LiveProcess, RunOptions, RunResult, Runner, SystemRunner } from '../../src/core/exec.js';
+import { Reporter } from '../../src/core/report.js';
+import { ENGINES } from '../../src/engine/index.js';
+import { finalStatus } from '../../src/execute/status.js';
+import { Interrupt } from '../../src/execute/interrupt.js';
+import { linux } from '../../src/platform/linux.js';
+import type { Platform } from '../../src/platform/platform.js';
+import { journalPath } from '../../src/safety/journal.js';
+import { zfsRows } from './helpers.js';
+
+/** Answers run() from a function, live() from another; records every argv and env. */
+class Fake implements Runner {
+  readonly dryRun = false;
+  readonly counts = {};
+  readonly calls: string[][] = [];
+  readonly liveEnv: NodeJS.ProcessEnv[] = [];
+  constructor(
+    private readonly answer: (argv: readonly string[]) => RunResult | Error,
+    private readonly liveAnswer: (argv: readonly string[]) => number | Error = () => 0,
+  ) {}
+  async run(argv: readonly string[], _o?: RunOptions): Promise<RunResult> {
+    this.calls.push([...argv]);
+    const r = this.answer(argv);
+    if (r instanceof Error) throw r;
+    return r;
+  }
+  live(argv: readonly string[], o: LiveOptions = {}): LiveProcess {
+    this.calls.push([...argv]);
+    this.liveEnv.push(o.env ?? {});
+    const r = this.liveAnswer(argv);
+    if (r instanceof Error) throw r;
+    const child = Object.assign(new EventEmitter(), { exitCode: r, kill: () => true }) as unknown as ChildProcess;
+    return { child, done: Promise.resolve({ code: r, signal: null, stdout: '' }) };
+  }
+}
+
+const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
+
+function setup(t: { after: (f: () => void) => void }, runner: Fake, mounts: MountEntry[] = []) {
+  const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-life-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const stateDir = join(dir, 'state');
+  mkdirSync(stateDir);
+  const journalDir = join(dir, 'journal');
+  mkdirSync(journalDir);
+  const platform: Platform = { ...linux, stateDir, journalDir, bootId: async () => 'boot-1', hostId: async () => 'host-1', readMounts: async () => mounts };
+  const events: Record<string, unknown>[] = [];
+  const reporter = new Reporter({ json: true, verbosity: 1, name: 't', out: (l) => events.push(JSON.parse(l) as Record<string, unknown>) });
+  const ctx: CommandContext = { flavour: KOPIATOMIC, reporter, runner: runner as unknown as SystemRunner, platform, interrupt: new Interrupt(reporter) };
+  const spec = (o: Partial<LifecycleSpec> = {}): LifecycleSpec => ({
+    job: 'default',
+    mountRoot: join(dir, 'root'),
+    wait: 0,
+    dryRun: false,
+    scan: 'auto',
+    leftoversFail: false,
+    post: null,
+    hookEnv: {},
+    ...o,
+  });
+  const of = (name: string) => events.filter((e) => e['event'] === name);
+  return { dir, stateDir, journalDir, ctx, spec, events, of };
+}
+
+test('the post hook sees the status the summary reports and the process exits with', async (t) => {
+  const cases: [string, () => Promise<never | object>, { status: string; code: number }][] = [
+    ['ok', async () => ({}), { status: 'ok', code: 0 }],
+    ['bad input', async () => Promise.reject(new UsageError('nothing to back up')), { status: 'usage', code: 2 }],
+    ['a setup error', async () => Promise.reject(new SetupError('pre hook failed')), { status: 'setup-failed', code: 4 }],
+    ['a failed command', async () => Promise.reject(new CommandError(['zfs', 'snapshot'], 1, null, 'out of space')), { status: 'setup-failed', code: 4 }],
+    ['a bug', async () => Promise.reject(new TypeError('x is undefined')), { status: 'internal-error', code: 70 }],
+  ];
+  for (const [what, body, want] of cases) {
+    const runner = new Fake(() => ok());
+    const s = setup(t, runner);
+    const got = await lifecycle(s.ctx, s.spec({ post: 'true' }), body as never);
+    assert.deepEqual(got, want, what);
+    const env = runner.liveEnv[0]!;
+    assert.equal(env['KOPIATOMIC_STATUS'], want.status, `${what}: the post hook's status`);
+    assert.equal(env['KOPIATOMIC_EXIT_CODE'], String(want.code), `${what}: the post hook's exit code`);
+    const [summary] = s.of('summary');
+    assert.equal(summary!['status'], want.status, `${what}: summary`);
+    assert.equal(summary!['exitCode'], want.code, `${what}: summary`);
+    assert.equal(summary!['postHookExitCode'], 0);
+  }
+});
+
+test('a failing post hook: an ok run exits 7 and the summary says so; any other status is kept', async (t) => {
+  for (const [body, want] of [
+    [async () => ({}), { status: 'post-hook-failed', code: EXIT.postHookFailed }],
+    [async () => Promise.reject(new SetupError('x')), { status: 'setup-failed', code: EXIT.setupFailed }],
+  ] as const) {
+    const runner = new Fake(() => ok(), () => 3);
+    const s = setup(t, runner);
+    const got = await lifecycle(s.ctx, s.spec({ post: 'exit 3' }), body as never);
+    assert.deepEqual(got, want);
+    assert.deepEqual([s.of('summary')[0]!['status'], s.of('summary')[0]!['exitCode'], s.of('summary')[0]!['postHookExitCode']], [want.status, want.code, 3]);
+  }
+});
+
+test('the lock is released even when the post hook throws', async (t) => {
+  const runner = new Fake(() => ok(), (argv) => (argv[0] === '/bin/sh' ? new Error('spawn E2BIG') : 0));
+  const s = setup(t, runner);
+  const got = await lifecycle(s.ctx, s.spec({ post: 'true' }), async () => ({}));
+  assert.deepEqual(got, { status: 'post-hook-failed', code: 7 });
+  assert.deepEqual(readdirSync(s.stateDir).filter((f) => f.endsWith('.lock')), [], 'no lock file left');
+  // And the next run gets the lock at once.
+  assert.deepEqual(await lifecycle(s.ctx, s.spec(), async () => ({})), { status: 'ok', code: 0 });
+});
+
+test('recovery leftovers do not stop a backup: warned, reported as leftover events, the command runs', async (t) => {
+  const busy = new CommandError(['zfs', 'destroy', '-r', 'tank@kopiatomic-OLD'], 1, null, "cannot destroy snapshot tank@kopiatomic-OLD: dataset is busy");
+  const runner = new Fake((argv) => (argv[1] === 'destroy' ? busy : ok()));
+  const s = setup(t, runner);
+  const spec = s.spec();
+  const jpath = journalPath(s.journalDir, spec.mountRoot);
+  writeFileSync(jpath, JSON.stringify({ op: 'undo', seq: 1, phase: 'destroy', action: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 'tank@kopiatomic-OLD'] }, runId: 'OLD' }) + '\n');
+  let ran = false;
+  const got = await lifecycle(s.ctx, spec, async (rec) => {
+    ran = true;
+    assert.equal(rec.leftovers.length, 1);
+    return {};
+  });
+  assert.equal(ran, true);
+  assert.deepEqual(got, { status: 'ok', code: 0 });
+  assert.equal(s.of('leftover').length, 1);
+  assert.match(String(s.of('leftover')[0]!['reason']), /dataset is busy/);
+  // The undo moved from the journal to the known leftovers, which cleanup retries.
+  assert.ok(readdirSync(s.stateDir).some((f) => f.endsWith('.leftovers')), 'the undo still to do is remembered');
+  assert.match(s.of('log').map((e) => e['message']).join('\n'), /cannot be removed now/);
+  // kopiatomic cleanup: the same leftover is its failure (exit 5).
+  const c = await lifecycle(s.ctx, s.spec({ scan: 'always', leftoversFail: true }), async () => ({}));
+  assert.deepEqual(c, { status: 'cleanup-incomplete', code: 5 });
+});
+
+test('finalStatus: one function, each status with its own code', () => {
+  assert.deepEqual(finalStatus({ signal: null, error: new TypeError('bug') }), { status: 'internal-error', code: 70 });
+  assert.deepEqual(finalStatus({ signal: 'SIGINT', error: new SetupError('stopped') }), { status: 'interrupted', code: 130 });
+  assert.deepEqual(finalStatus({ signal: null, leftovers: ['x'] }), { status: 'cleanup-incomplete', code: 5 });
+  assert.deepEqual(finalStatus({ signal: null, postHook: 1 }), { status: 'post-hook-failed', code: 7 });
+  const r = { setupError: null, backup: { outcome: 'partial' as const, exitCodes: [3] }, cleanupFailures: [], createtxg: {}, creation: null };
+  assert.deepEqual(finalStatus({ signal: null, result: r, postHook: 1 }), { status: 'partial', code: 3 });
+});
+
+test('zfs missing: a clear usage error (exit 2), not a failed setup', () => {
+  assert.throws(() => requireZfs('/nonexistent-bin'), (e: unknown) => e instanceof UsageError && /zfs is not installed, or not in this PATH/.test(e.message));
+});
+
+test('the main flow: one job from zfs list to destroy, the job env for the engine only, the time filled in', async (t) => {
+  const LIST = zfsRows('tank\ton\tyes\t-\t/tank\ntank/a\ton\tyes\t-\t/tank/a\n');
+  const runner = new Fake((argv) => {
+    if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
+    if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('name,creation,createtxg')) return ok(`${argv.at(-1)}\t1795000000\t77\n`);
+    return ok();
+  });
+  const s = setup(t, runner, [
+    { source: 'tank', target: '/tank', fstype: 'zfs', root: '/' },
+    { source: 'tank/a', target: '/tank/a', fstype: 'zfs', root: '/' },
+  ]);
+  const flags = parseCommandLine(['-r', 'tank', '--post', 'true'], KOPIATOMIC);
+  const job: JobOptions = { ...flags, job: 'nightly', engine: ENGINES['command']!, command: ['backup-tool'], mountRoot: join(s.dir, 'root'), env: { SECRET_TOKEN: 'x' } };
+  const got = await backupJob(job, { dryRun: false, wait: 0 }, s.ctx);
+  assert.deepEqual(got, { status: 'ok', code: 0 });
+  const verbs = runner.calls.map((c) => c.slice(0, 2).join(' '));
+  assert.deepEqual(
+    verbs.filter((v) => !v.startsWith('zfs list') && !v.startsWith('zfs get')), // reads: discovery, the recovery scan
+    ['zfs snapshot', 'zfs hold', 'mount -t', 'mount -t', 'backup-tool ' + join(s.dir, 'root'), 'umount ' + join(s.dir, 'root', 'tank', 'a'), 'umount ' + join(s.dir, 'root', 'tank'), 'zfs release', 'zfs destroy', '/bin/sh -c'],
+  );
+  const engineEnv = runner.liveEnv[0]!;
+  assert.equal(engineEnv['SECRET_TOKEN'], 'x', 'the engine gets the job env');
+  assert.equal(engineEnv['KOPIATOMIC_JOB'], 'nightly');
+  assert.equal(runner.liveEnv[1]!['SECRET_TOKEN'], undefined, 'the post hook does not');
+  assert.equal(runner.liveEnv[1]!['KOPIATOMIC_STATUS'], 'ok');
+  const [summary] = s.of('summary');
+  assert.equal(summary!['job'], 'nightly');
+  assert.deepEqual(summary!['createtxg'], { tank: ['77'] });
+  assert.ok(!existsSync(join(s.dir, 'root')), 'the mount root it created is gone');
+  assert.ok(!runner.calls.flat().some((w) => w.includes('\0')), 'no time slot reaches a command');
+});
+
+test('a missing backup program: exit 2 for a real run; a dry run warns and goes on to print its plan', (t) => {
+  const s = setup(t, new Fake(() => ok()));
+  const job = { ...parseCommandLine(['-a'], KOPIATOMIC), command: ['kopiatomic-no-such-program', 'backup'] };
+  assert.throws(() => checkEngineInstalled(job, false, s.ctx), (e: unknown) => e instanceof UsageError && /kopia is not installed: kopiatomic-no-such-program not found in PATH/.test(e.message));
+  assert.doesNotThrow(() => checkEngineInstalled(job, true, s.ctx));
+  assert.match(String(s.of('log')[0]?.['message']), /not installed.*the plan is printed anyway/);
+});
