@@ -1,6 +1,6 @@
 // The executor: applies the plan step by step, pushing the undo of every step
 // onto a stack, runs the engine, and always unwinds the stack, whatever happened.
-import { chmodSync, mkdirSync, rmdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, rmdirSync, writeSync } from 'node:fs';
 import type { Runner } from '../core/exec.js';
 import { CommandError } from '../core/errors.js';
 import { retryWhileBusy } from '../core/retry.js';
@@ -11,6 +11,7 @@ import type { Journal } from '../safety/journal.js';
 import { display } from '../plan/display.js';
 import { fault } from './fault.js';
 import type { Interrupt } from './interrupt.js';
+import { mountBatch, unmountBatch } from './mount-phase.js';
 import { engineArgv } from './namespace.js';
 
 export interface ApplyContext {
@@ -42,6 +43,17 @@ async function perform(a: Action, runner: Runner): Promise<{ stdout: string }> {
     case 'rmdir':
       rmdirSync(a.path);
       return { stdout: '' };
+    case 'write': {
+      // A mount table in our state folder: created or truncated, ours only.
+      const fd = openSync(a.path, 'w', a.mode);
+      try {
+        writeSync(fd, a.content);
+      } finally {
+        closeSync(fd);
+      }
+      chmodSync(a.path, a.mode);
+      return { stdout: '' };
+    }
   }
 }
 
@@ -59,6 +71,13 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   try {
     for (const step of plan.steps) {
       if (interrupt.signal) throw new Error(`interrupted by ${interrupt.signal} during setup`);
+      // ---- batch mount (execute/mount-phase.ts): checks, journals and pushes its own undos
+      if (step.batch) {
+        await mountBatch(step, plan, ctx, undo);
+        fault(step.phase, reporter);
+        continue;
+      }
+      // ---- end batch mount
       // Journal first: if we die between the two, recovery finds the entry
       // and checks whether there is anything to undo.
       const seq = step.undo && journal ? journal.willDo(step.undo.phase, step.undo.action) : 0;
@@ -97,6 +116,16 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // ---- cleanup: always, newest first
   const blocked: string[] = []; // mount points whose unmount failed
   while (undo.length) {
+    // ---- batch unmount (execute/mount-phase.ts): every consecutive unmount in one process
+    if (undo.at(-1)!.step.undo!.phase === 'umount') {
+      const batch: typeof undo = [];
+      while (undo.length && undo.at(-1)!.step.undo!.phase === 'umount') batch.push(undo.pop()!);
+      const r = await unmountBatch(batch, plan, ctx);
+      blocked.push(...r.blocked);
+      result.cleanupFailures.push(...r.failures);
+      continue;
+    }
+    // ---- end batch unmount
     const { step, seq } = undo.pop()!;
     const u = step.undo!;
     const a = u.action;

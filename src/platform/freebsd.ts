@@ -1,4 +1,5 @@
 import { parseMountP } from '../discover/mount-table.js';
+import { tableField } from '../plan/mounts.js';
 import type { Platform, SnapshotMount } from './platform.js';
 
 export const freebsd: Platform = {
@@ -15,6 +16,14 @@ export const freebsd: Platform = {
   },
   umountArgv(target: string) {
     return ['umount', target];
+  },
+  mountTableLine(m: SnapshotMount) {
+    const base = m.mountpoint === '/' ? '' : m.mountpoint;
+    return `${tableField(`${base}/.zfs/snapshot/${m.snapshot}`)} ${tableField(m.target)} nullfs ro 0 0\n`;
+  },
+  // mount(8) -a -F: every entry of that file, in order (fstab(5) escapes).
+  mountBatchArgv(path: string) {
+    return ['mount', '-a', '-F', path];
   },
   stateDir: '/var/run/kopiatomic',
   async bootId(runner) {

@@ -15,6 +15,10 @@ export interface Platform {
   readMounts(runner: Runner): Promise<MountEntry[]>;
   mountArgv(m: SnapshotMount): string[];
   umountArgv(target: string): string[];
+  /** One line of a mount table (fstab(5) format) mounting this snapshot; see plan/mounts.ts. */
+  mountTableLine(m: SnapshotMount): string;
+  /** One process that mounts every entry of the table at `path`, in order. */
+  mountBatchArgv(path: string): string[];
   /** Runtime state (lock, journal); cleared at boot. */
   readonly stateDir: string;
   bootId(runner: Runner): Promise<string>;
