@@ -197,3 +197,34 @@ test('Journal: willDoMany / undoneMany write many entries with one fsync each an
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('the dry run shows the table as the shell would write it, then the batch mount, then one umount', async () => {
+  const { planCommands } = await import('../../src/cli/print-plan.js');
+  const { buildPlan } = await import('../../src/plan/plan.js');
+  const { linux } = await import('../../src/platform/linux.js');
+  const { commandEngine } = await import('../../src/engine/command.js');
+  const { ds } = await import('./helpers.js');
+  const p = buildPlan({
+    selection: { selected: [ds('tank', '/tank'), ds('tank/a b', '/tank/a b')], skipped: [] },
+    runId: 'R',
+    snapshot: 'kopiatomic-R',
+    owner: 'b:1',
+    mountRoot: '/k',
+    mountRootExists: true,
+    platform: linux,
+    engine: commandEngine,
+    probe: {},
+    stateDir: '/run/kopiatomic',
+    layout: 'tree',
+    command: ['true'],
+    options: [],
+  });
+  const cmds = planCommands(p, null, null).map((c) => c.command).filter((c) => /mount|install/.test(c));
+  assert.deepEqual(cmds, [
+    "install -m 0600 /dev/stdin /run/kopiatomic/%2Fk.mounts <<'KOPIATOMIC_TABLE'\ntank@kopiatomic-R /k/tank zfs ro 0 0\nKOPIATOMIC_TABLE",
+    'mount --all --internal-only --fstab /run/kopiatomic/%2Fk.mounts',
+    "install -m 0600 /dev/stdin /run/kopiatomic/%2Fk.mounts <<'KOPIATOMIC_TABLE'\ntank/a\\040b@kopiatomic-R /k/tank/a\\040b zfs ro 0 0\nKOPIATOMIC_TABLE",
+    'mount --all --internal-only --fstab /run/kopiatomic/%2Fk.mounts',
+    "umount '/k/tank/a b' /k/tank",
+  ]);
+});
