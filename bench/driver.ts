@@ -52,7 +52,7 @@ const CASES: Record<string, CaseSpec> = {
 
 /**
  * Other tools' snapshots: `zfs snapshot -r` of the pool root makes one per
- * dataset in one call; several names per call (one transaction for all).
+ * dataset in one call (one transaction), so 200 calls make 20,000 over 100.
  */
 function makeForeign(c: CaseSpec): void {
   const p = c.pools[0]!;
@@ -62,7 +62,8 @@ function makeForeign(c: CaseSpec): void {
     return `${p.name}@autosnap_${d}_hourly`;
   });
   const t0 = now();
-  for (let i = 0; i < names.length; i += 10) sh('zfs snapshot -r "$@"', ...names.slice(i, i + 10));
+  // One name per call: zfs refuses two snapshots of one dataset in one call.
+  for (const n of names) sh('zfs snapshot -r "$1"', n);
   const total = Number(sh('zfs list -H -t snapshot -o name -r "$1" | wc -l', p.name).trim());
   const ms = now() - t0;
   say(`made ${total} foreign snapshots (${per} per dataset) in ${ms} ms`);
