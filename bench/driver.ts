@@ -4,7 +4,7 @@
 // command, and prints one `BENCH-JSON {...}` line per result on stdout, which
 // bench/run.sh collects from the guest console and bench/report.ts renders.
 //
-// Env: BENCH_CASES        cases to run (default "n10 n100 n100x2 n1000")
+// Env: BENCH_CASES        cases to run (default "n10 n100 n100x2 n1000 n100f")
 //      BENCH_RUNS         runs per tool and case, the median is reported (default 1)
 //      BENCH_BASELINE_MAX largest N the baseline runs at (default 1000: every case)
 //      BENCH_PROFILE_N    N of the case whose kopiatomic runs under node --cpu-prof (default 1000; 0: none)
@@ -31,6 +31,8 @@ interface CaseSpec {
   id: string;
   label: string;
   pools: PoolSpec[];
+  /** Other tools' snapshots (sanoid-style names) made on the first pool before the runs. */
+  foreign?: number;
 }
 
 const CASES: Record<string, CaseSpec> = {
@@ -45,10 +47,57 @@ const CASES: Record<string, CaseSpec> = {
     ],
   },
   n1000: { id: 'n1000', label: 'N=1000, 1 pool', pools: [{ name: 'bench', disk: '/dev/vdb', datasets: 1000 }] },
+  n100f: { id: 'n100f', label: 'N=100 + 20,000 foreign snapshots, 1 pool', pools: [{ name: 'bench', disk: '/dev/vdb', datasets: 100 }], foreign: 20000 },
 };
 
+/**
+ * Other tools' snapshots: `zfs snapshot -r` of the pool root makes one per
+ * dataset in one call (one transaction), so 200 calls make 20,000 over 100.
+ */
+function makeForeign(c: CaseSpec): void {
+  const p = c.pools[0]!;
+  const per = Math.ceil(c.foreign! / p.datasets);
+  const names = Array.from({ length: per }, (_, i) => {
+    const d = new Date(Date.UTC(2026, 0, 1) + i * 3600_000).toISOString().slice(0, 19).replace('T', '_');
+    return `${p.name}@autosnap_${d}_hourly`;
+  });
+  const t0 = now();
+  // One name per call: zfs refuses two snapshots of one dataset in one call.
+  for (const n of names) sh('zfs snapshot -r "$1"', n);
+  const total = Number(sh('zfs list -H -t snapshot -o name -r "$1" | wc -l', p.name).trim());
+  const ms = now() - t0;
+  say(`made ${total} foreign snapshots (${per} per dataset) in ${ms} ms`);
+  emit({ type: 'foreign', case: c.id, snapshots: total, perDataset: per, ms });
+}
+
+/**
+ * The recovery scan's candidate listings, each timed once over the same
+ * pool: what the scan reads (all snapshots with 4 columns), only the
+ * snapshots with local kopiatomic properties, and a persistent record.
+ */
+function measureScans(c: CaseSpec): void {
+  const listings: Record<string, string[]> = {
+    'zfs list -t snapshot (today)': ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,userrefs,kopiatomic:run,kopiatomic:owner'],
+    'zfs get -s local': ['zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', '-s', 'local', '-t', 'snapshot', 'kopiatomic:run,kopiatomic:owner'],
+    'zfs list -t snapshot -o name': ['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name'],
+  };
+  for (const [label, argv] of Object.entries(listings)) {
+    const t0 = now();
+    const out = execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', maxBuffer: 256 << 20 });
+    const ms = now() - t0;
+    emit({ type: 'scan', case: c.id, label, argv, ms, lines: out.split('\n').filter(Boolean).length, bytes: out.length });
+    say(`scan ${label}: ${ms} ms, ${out.length} bytes`);
+  }
+  // A record of our own runs outside /run: what a normal boot would read.
+  const rec = `${SCRATCH}/record`;
+  execFileSync('bash', ['-c', `printf '' > ${rec}`]);
+  const t0 = now();
+  readFileSync(rec, 'utf8');
+  emit({ type: 'scan', case: c.id, label: 'persistent record (a file read, no zfs process)', argv: [], ms: now() - t0, lines: 0, bytes: 0 });
+}
+
 const env = process.env;
-const caseIds = (env['BENCH_CASES'] ?? 'n10 n100 n100x2 n1000').split(/\s+/).filter(Boolean);
+const caseIds = (env['BENCH_CASES'] ?? 'n10 n100 n100x2 n1000 n100f').split(/\s+/).filter(Boolean);
 const RUNS = Math.max(1, Number(env['BENCH_RUNS'] ?? '1') || 1);
 const BASELINE_MAX = Number(env['BENCH_BASELINE_MAX'] ?? '1000');
 const PROFILE_N = Number(env['BENCH_PROFILE_N'] ?? '1000');
@@ -176,6 +225,8 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
     return s;
   };
   const first = execs[0];
+  // The recovery scan: the listing of every snapshot (first run after boot only).
+  const scan = execs.find((e) => prog(e) === 'zfs' && e.argv.includes('snapshot') && e.argv.some((a) => a.includes('kopiatomic:run')));
   const startupMs = first ? Date.parse(first.time) - first.ms - r.t0 : null;
   const rec_ = readRecord(rec);
   const result = {
@@ -202,6 +253,7 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
     teardownMs: r.t1 - tEnd,
     totalMs: r.t1 - r.t0,
     startupMs,
+    scanMs: scan ? scan.ms : null,
     setupExec: sums(r.t0, tStart),
     teardownExec: sums(tEnd, r.t1),
     profiled: Boolean(profileDir),
@@ -293,6 +345,15 @@ async function main(): Promise<void> {
     const n = c.pools.reduce((a, p) => a + p.datasets, 0);
     say(`case ${c.label}`);
     createPools(c);
+    if (c.foreign) {
+      makeForeign(c);
+      measureScans(c);
+      // The first run after boot (the scan) with the foreign snapshots in place.
+      rmSync('/run/kopiatomic/boot-id', { force: true });
+      const r = await runKopiatomic(c, 0, 'first-after-boot', null);
+      emit(r);
+      say(`first run after boot with ${c.foreign} foreign snapshots: scan ${String(r['scanMs'])} ms, setup ${String(r['setupMs'])} ms, ok ${String(r['ok'])}`);
+    }
     if (firstRun) {
       // kopiatomic's first run after boot scans every pool for snapshots a
       // crashed run left: measured apart, so the table shows the usual run.

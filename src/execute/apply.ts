@@ -3,7 +3,7 @@
 // whatever happened. A step that failed is undone only as far as a check shows
 // it happened (a failed `zfs snapshot` made nothing; a mkdir that failed,
 // e.g. EEXIST because someone else made the folder, made nothing of ours).
-import { chmodSync, mkdirSync, rmdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, rmdirSync, writeSync } from 'node:fs';
 import type { Runner } from '../core/exec.js';
 import { CommandError } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
@@ -19,6 +19,7 @@ import { platformFor } from '../platform/detect.js';
 import type { Platform } from '../platform/platform.js';
 import { fault } from './fault.js';
 import type { Interrupt } from './interrupt.js';
+import { mountBatch, unmountBatch, type UndoEntry } from './mount-phase.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
 
 export interface ApplyContext {
@@ -54,6 +55,17 @@ async function perform(a: Action, runner: Runner): Promise<{ stdout: string }> {
     case 'rmdir':
       rmdirSync(a.path);
       return { stdout: '' };
+    case 'write': {
+      // A mount table in our state folder: created or truncated, ours only.
+      const fd = openSync(a.path, 'w', a.mode);
+      try {
+        writeSync(fd, a.content);
+      } finally {
+        closeSync(fd);
+      }
+      chmodSync(a.path, a.mode);
+      return { stdout: '' };
+    }
   }
 }
 
@@ -64,13 +76,20 @@ function describeError(e: unknown): string {
 
 export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyResult> {
   const { runner, reporter, interrupt, journal } = ctx;
-  const undo: { step: Step; seq: number; undo: Undo }[] = [];
+  const undo: UndoEntry[] = [];
   const result: ApplyResult = { setupError: null, backup: null, cleanupFailures: [], createtxg: {}, creation: null };
 
   // ---- setup
   try {
     for (const step of plan.steps) {
       if (interrupt.signal) throw new Error(`interrupted by ${interrupt.signal} during setup`);
+      // ---- batch mount (execute/mount-phase.ts): checks, journals and pushes its own undos
+      if (step.batch) {
+        await mountBatch(step, plan, ctx, undo);
+        fault(step.phase, reporter);
+        continue;
+      }
+      // ---- end batch mount
       // Journal first: if we die between the two, recovery finds the entry
       // and checks whether there is anything to undo.
       const seq = step.undo && journal ? journal.willDo(step.undo.phase, step.undo.action, step.detail) : 0;
@@ -118,6 +137,16 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   const blocked: string[] = []; // mount points whose unmount failed
   const destroyed: { seq: number; snapshots: string[] }[] = [];
   while (undo.length) {
+    // ---- batch unmount (execute/mount-phase.ts): every consecutive unmount in one process
+    if (undo.at(-1)!.undo.phase === 'umount') {
+      const batch: typeof undo = [];
+      while (undo.length && undo.at(-1)!.undo.phase === 'umount') batch.push(undo.pop()!);
+      const r = await unmountBatch(batch, plan, ctx);
+      blocked.push(...r.blocked);
+      result.cleanupFailures.push(...r.failures);
+      continue;
+    }
+    // ---- end batch unmount
     const { step, seq, undo: u } = undo.pop()!;
     const a = u.action;
     if (a.kind === 'rmdir' && blocked.some((b) => isWithin(b, a.path))) {

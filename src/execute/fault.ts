@@ -7,7 +7,8 @@
 // nothing; it is not an option and is not in --help.
 import type { Reporter } from '../core/report.js';
 
-const PHASES = new Set(['snapshot', 'hold', 'mkdir', 'mount', 'backup', 'umount', 'rmdir', 'release', 'destroy']);
+// mount-batch / umount-batch: while the batch mount / unmount process runs (just after it started).
+const PHASES = new Set(['snapshot', 'hold', 'mkdir', 'mount', 'mount-batch', 'backup', 'umount', 'umount-batch', 'rmdir', 'release', 'destroy']);
 const spec = process.env['KOPIATOMIC_TEST_FAULT'];
 const [phase, nth] = spec ? spec.split(':') : [];
 const armed = Boolean(phase && PHASES.has(phase));

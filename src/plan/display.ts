@@ -6,5 +6,7 @@ import type { Action } from './plan.js';
 export function display(a: Action): string {
   if (a.kind === 'exec') return quoteArgv(a.argv);
   if (a.kind === 'mkdir') return quoteArgv(['mkdir', '-m', a.mode.toString(8).padStart(4, '0'), a.path]);
-  return quoteArgv(['rmdir', a.path]);
+  if (a.kind === 'rmdir') return quoteArgv(['rmdir', a.path]);
+  // A file written in-process (a mount table), shown as the shell would write it.
+  return `${quoteArgv(['install', '-m', a.mode.toString(8).padStart(4, '0'), '/dev/stdin', a.path])} <<'KOPIATOMIC_TABLE'\n${a.content}KOPIATOMIC_TABLE`;
 }

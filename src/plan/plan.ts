@@ -5,6 +5,8 @@ import type { Dataset } from '../discover/inventory.js';
 import { isBelow } from '../core/paths.js';
 import { SNAPSHOT_TIME, type Engine, type EngineCall, type EngineContext, type Layout, type Probe, type WritablePath } from '../engine/engine.js';
 import type { Platform } from '../platform/platform.js';
+import { stateKey } from '../safety/lock.js';
+import { joinCleanup, levelSteps, mountLevels, tablePath } from './mounts.js';
 import { HOLD_TAG, PROP_OWNER, PROP_RUN } from './naming.js';
 import type { Selection } from './select.js';
 
@@ -12,9 +14,11 @@ import type { Selection } from './select.js';
 export type Action =
   | { kind: 'exec'; argv: string[]; mutates: boolean }
   | { kind: 'mkdir'; path: string; mode: number }
-  | { kind: 'rmdir'; path: string };
+  | { kind: 'rmdir'; path: string }
+  // batch mounts: a mount table, written in-process (see plan/mounts.ts)
+  | { kind: 'write'; path: string; mode: number; content: string };
 
-export type Phase = 'snapshot' | 'hold' | 'inspect' | 'mkdir' | 'mount';
+export type Phase = 'snapshot' | 'hold' | 'inspect' | 'mkdir' | 'mount-table' | 'mount';
 
 export interface Step {
   phase: Phase;
@@ -23,6 +27,8 @@ export interface Step {
   undo?: { phase: 'umount' | 'rmdir' | 'release' | 'destroy'; action: Action };
   /** Journal detail: what this step creates. */
   detail?: Record<string, unknown>;
+  /** A batch mount (plan/mounts.ts): its targets are checked, then each mount's undo journaled, before `do` runs. */
+  batch?: { root: string; mounts: { target: string; dataset: string; source: string; undo: Action }[] };
 }
 
 export interface PoolSnapshots {
@@ -202,16 +208,12 @@ export function buildPlan(i: PlanInput): Plan {
           undo: { phase: 'rmdir', action: { kind: 'rmdir', path: dir } },
         });
       }
-      const argv = platform.mountArgv({ dataset: m.dataset, snapshot, mountpoint: m.mountpoint, target: m.target });
-      steps.push({
-        phase: 'mount',
-        do: { kind: 'exec', mutates: true, argv },
-        undo: { phase: 'umount', action: { kind: 'exec', mutates: true, argv: platform.umountArgv(m.target) } },
-        // source: what the mount table shows for it, so recovery unmounts only this mount
-        detail: { target: m.target, dataset: m.dataset, source: argv[argv.length - 2] },
-      });
       mounted.add(m.target);
     }
+    // ---- batch mounts (plan/mounts.ts): one mount process per depth level
+    const table = tablePath(i.stateDir, stateKey(i.mountRoot));
+    for (const level of mountLevels(mounts)) steps.push(...levelSteps(level, snapshot, table, platform, i.mountRoot));
+    // ---- end batch mounts
   }
 
   const engineContext: Omit<EngineContext, 'time'> = {
@@ -249,5 +251,9 @@ export function buildPlan(i: PlanInput): Plan {
 
 /** Cleanup in the order it will run: the undo of every step, last first. */
 export function cleanupSteps(plan: Plan): NonNullable<Step['undo']>[] {
-  return plan.steps.flatMap((s) => (s.undo ? [s.undo] : [])).reverse();
+  // Batch mounts' undos, consecutive unmounts joined into one command (plan/mounts.ts).
+  const undos = plan.steps.flatMap((s): NonNullable<Step['undo']>[] =>
+    s.batch ? s.batch.mounts.map((m) => ({ phase: 'umount', action: m.undo })) : s.undo ? [s.undo] : [],
+  );
+  return joinCleanup(undos.reverse());
 }

@@ -3,6 +3,7 @@ import { CommandError } from '../core/errors.js';
 import type { Runner } from '../core/exec.js';
 import { parseMountP, type MountEntry } from '../discover/mount-table.js';
 import { PREFIX } from '../plan/naming.js';
+import { tableField } from '../plan/mounts.js';
 import type { Platform, SnapshotMount } from './platform.js';
 
 export const freebsd: Platform = {
@@ -22,6 +23,14 @@ export const freebsd: Platform = {
   },
   isOurSnapshotMount(e: MountEntry) {
     return e.fstype === 'nullfs' && e.source.includes(`/.zfs/snapshot/${PREFIX}-`);
+  },
+  mountTableLine(m: SnapshotMount) {
+    const base = m.mountpoint === '/' ? '' : m.mountpoint;
+    return `${tableField(`${base}/.zfs/snapshot/${m.snapshot}`)} ${tableField(m.target)} nullfs ro 0 0\n`;
+  },
+  // mount(8) -a -F: every entry of that file, in order (fstab(5) escapes).
+  mountBatchArgv(path: string) {
+    return ['mount', '-a', '-F', path];
   },
   stateDir: '/var/run/kopiatomic',
   journalDir: '/var/db/kopiatomic',

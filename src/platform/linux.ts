@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseMountinfo, type MountEntry } from '../discover/mount-table.js';
 import { PREFIX } from '../plan/naming.js';
+import { tableField } from '../plan/mounts.js';
 import type { Platform, SnapshotMount } from './platform.js';
 
 export const linux: Platform = {
@@ -19,6 +20,15 @@ export const linux: Platform = {
   },
   isOurSnapshotMount(e: MountEntry) {
     return e.fstype === 'zfs' && e.root === '/' && e.source.includes(`@${PREFIX}-`);
+  },
+  mountTableLine(m: SnapshotMount) {
+    return `${tableField(`${m.dataset}@${m.snapshot}`)} ${tableField(m.target)} zfs ro 0 0\n`;
+  },
+  // --internal-only: mount(8) calls mount(2) itself instead of starting
+  // mount.zfs once per entry (OpenZFS >= 2.2's helper also refuses a
+  // non-empty mount point). An entry already mounted is skipped.
+  mountBatchArgv(path: string) {
+    return ['mount', '--all', '--internal-only', '--fstab', path];
   },
   stateDir: '/run/kopiatomic',
   journalDir: '/var/lib/kopiatomic',

@@ -17,7 +17,11 @@ export interface Platform {
   umountArgv(target: string): string[];
   /** True when a mount table entry is a mount of one of our snapshots (any run), as mountArgv makes them. */
   isOurSnapshotMount(e: MountEntry): boolean;
-  /** Runtime state (lock, known leftovers, boot marker); cleared at boot. */
+  /** One line of a mount table (fstab(5) format) mounting this snapshot; see plan/mounts.ts. */
+  mountTableLine(m: SnapshotMount): string;
+  /** One process that mounts every entry of the table at `path`, in order. */
+  mountBatchArgv(path: string): string[];
+  /** Runtime state (lock, known leftovers, boot marker, mount tables); cleared at boot. */
   readonly stateDir: string;
   /** The journal: on disk, since the folders it records outlive a reboot. */
   readonly journalDir: string;

@@ -104,10 +104,31 @@ export class Journal {
     this.append({ op: 'done', seq });
   }
 
+  /** willDo for a batch (one mount process for many mounts): one write, one fsync. */
+  willDoMany(entries: { phase: string; action: Action; detail?: Record<string, unknown> }[]): number[] {
+    const seqs = entries.map(() => ++this.seq);
+    this.appendMany(entries.map((e, i) => (e.detail ? { op: 'undo', seq: seqs[i]!, phase: e.phase, action: e.action, detail: e.detail } : { op: 'undo', seq: seqs[i]!, phase: e.phase, action: e.action })));
+    return seqs;
+  }
+
+  /** undone for a batch: one write, one fsync. */
+  undoneMany(seqs: number[]): void {
+    if (seqs.length) this.appendMany(seqs.map((seq) => ({ op: 'done', seq })));
+  }
+
+  private appendMany(lines: Line[]): void {
+    writeSync(this.fd, lines.map((l) => JSON.stringify({ ...l, runId: this.runId }) + '\n').join(''));
+    fsyncSync(this.fd);
+  }
+
   /** A run that left nothing behind removes its journal. */
   close(remove: boolean): void {
     closeSync(this.fd);
-    if (remove) rmSync(this.path, { force: true });
+    if (remove) {
+      rmSync(this.path, { force: true });
+      // The batch mount table (plan/mounts.ts) lives and dies with the journal.
+      rmSync(this.path.replace(/\.journal$/, '.mounts'), { force: true });
+    }
   }
 }
 

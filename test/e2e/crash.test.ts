@@ -29,6 +29,17 @@ import {
 const STATE = '/run/kopiatomic';
 const lockFile = (root: string) => `${STATE}/${encodeURIComponent(root)}.lock`;
 const journalFile = (root: string) => `/var/lib/kopiatomic/${encodeURIComponent(root)}.journal`;
+const tableFile = (root: string) => `${STATE}/${encodeURIComponent(root)}.mounts`;
+
+/** The undo entries a journal holds for `phase` (written before the change was made). */
+function journalUndos(root: string, phase: string): string[] {
+  return readFileSync(journalFile(root), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { op: string; phase?: string; action?: { argv?: string[] } })
+    .filter((l) => l.op === 'undo' && l.phase === phase)
+    .map((l) => String(l.action?.argv?.at(-1)));
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function bootId(): string {
@@ -113,6 +124,7 @@ function assertClean(pools: Pool[], root: string, msg = ''): void {
   assert.equal(existsSync(root), false, `${msg} the mount root folder ${root} is gone`);
   assert.equal(existsSync(lockFile(root)), false, `${msg} no lock file`);
   assert.equal(existsSync(journalFile(root)), false, `${msg} no journal`);
+  assert.equal(existsSync(tableFile(root)), false, `${msg} no mount table`);
 }
 
 function assertResticOk(env: NodeJS.ProcessEnv, snapshots: number): void {
@@ -130,6 +142,7 @@ function teardown(pools: Pool[], root: string): void {
   if (mountsUnder(root).length === 0) rmSync(root, { recursive: true, force: true });
   rmSync(lockFile(root), { force: true });
   rmSync(journalFile(root), { force: true });
+  rmSync(tableFile(root), { force: true });
 }
 
 // ---------------------------------------------------------------- SIGKILL at each phase
@@ -163,7 +176,7 @@ test('SIGKILL after the snapshot: `restomic cleanup` takes over the stale lock a
   }
 });
 
-test('SIGKILL after the 2nd of 4 mounts: the next run repairs, then backs up; restic check passes', async () => {
+test('SIGKILL after the 2nd of 3 mount levels (3 of 4 mounts): the next run repairs, then backs up; restic check passes', async () => {
   const root = '/kt-crash-mount';
   const pool = Pool.create(['a', 'b', 'b/nested']);
   const env = resticRepo();
@@ -174,7 +187,36 @@ test('SIGKILL after the 2nd of 4 mounts: the next run repairs, then backs up; re
     const left = leftovers([pool], root);
     assert.equal(left.snapshots.length, 4);
     assert.equal(left.holds.length, 4, 'all four snapshots held');
-    assert.equal(left.mounts.length, 2, 'two of four mounted');
+    assert.equal(left.mounts.length, 3, 'the pool root, then a and b in one batch; not b/nested');
+
+    const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
+    assert.equal(b.code, 0, b.stderr);
+    assert.ok(warned(b, /took over a stale lock/));
+    assert.equal(summary(b)?.['status'], 'ok');
+    assertClean([pool], root);
+    assertResticOk(env, 1);
+  } finally {
+    teardown([pool], root);
+  }
+});
+
+test('SIGKILL during the batch mount (the 2nd level\'s mount process running): every undo was journaled first; the next run repairs, then backs up; restic check passes', async () => {
+  const root = '/kt-crash-mountbatch';
+  const pool = Pool.create(['a', 'b', 'b/nested']);
+  const env = resticRepo();
+  try {
+    fill(pool, ['', 'a', 'b', 'b/nested']);
+    const k = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env: { ...env, KOPIATOMIC_TEST_FAULT: 'mount-batch:2' } });
+    assert.equal(k.signal, 'SIGKILL', k.stderr);
+    // The orphaned mount process finishes (or not) on its own.
+    await waitFor('the orphaned batch mount to exit', () => procsWithArg(tableFile(root)).length === 0);
+    const t = (rel: string) => `${root}${pool.path(rel)}`;
+    assert.deepEqual(journalUndos(root, 'umount').sort(), [t(''), t('a'), t('b')].sort(), 'both levels journaled before their mount process started');
+    const left = leftovers([pool], root);
+    assert.equal(left.snapshots.length, 4);
+    assert.equal(left.holds.length, 4, 'all four snapshots held');
+    assert.ok(left.mounts.includes(t('')), `the first level is mounted: ${left.mounts.join(' ')}`);
+    assert.ok(!left.mounts.includes(t('b/nested')), 'the third level never started');
 
     const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
     assert.equal(b.code, 0, b.stderr);
@@ -256,8 +298,34 @@ test('SIGKILL during the backup (command engine that keeps a mount busy): cleanu
   }
 });
 
-test('SIGKILL during unmount (after the 1st of 3): the next run repairs, then backs up; restic check passes', async () => {
+test('SIGKILL during the batch unmount (one umount process for all 3): the next run repairs, then backs up; restic check passes', async () => {
   const root = '/kt-crash-umount';
+  const pool = Pool.create(['a', 'b']);
+  const env = resticRepo();
+  try {
+    fill(pool, ['a', 'b']);
+    const t = (rel: string) => `${root}${pool.path(rel)}`;
+    const k = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env: { ...env, KOPIATOMIC_TEST_FAULT: 'umount-batch' } });
+    assert.equal(k.signal, 'SIGKILL', k.stderr);
+    await waitFor('the orphaned batch unmount to exit', () => procsWithArg(t('a')).length === 0);
+    const left = leftovers([pool], root);
+    assert.ok(left.mounts.length <= 3, `mounts left: ${left.mounts.join(' ')}`);
+    assert.equal(left.snapshots.length, 3);
+    assert.equal(left.holds.length, 3);
+    assert.ok(left.rootEntries.length > 0, 'the folders are left');
+
+    const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
+    assert.equal(b.code, 0, b.stderr);
+    assert.ok(warned(b, /took over a stale lock/));
+    assertClean([pool], root);
+    assertResticOk(env, 2); // the killed run's backup had finished
+  } finally {
+    teardown([pool], root);
+  }
+});
+
+test('SIGKILL after the batch unmount: the next run removes the folders and snapshots, then backs up', async () => {
+  const root = '/kt-crash-umount2';
   const pool = Pool.create(['a', 'b']);
   const env = resticRepo();
   try {
@@ -265,15 +333,14 @@ test('SIGKILL during unmount (after the 1st of 3): the next run repairs, then ba
     const k = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env: { ...env, KOPIATOMIC_TEST_FAULT: 'umount:1' } });
     assert.equal(k.signal, 'SIGKILL', k.stderr);
     const left = leftovers([pool], root);
-    assert.equal(left.mounts.length, 2, 'two of three mounts left');
+    assert.deepEqual(left.mounts, [], 'one umount did all three');
     assert.equal(left.snapshots.length, 3);
     assert.equal(left.holds.length, 3);
 
     const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
     assert.equal(b.code, 0, b.stderr);
-    assert.ok(warned(b, /took over a stale lock/));
     assertClean([pool], root);
-    assertResticOk(env, 2); // the killed run's backup had finished
+    assertResticOk(env, 2);
   } finally {
     teardown([pool], root);
   }

@@ -153,9 +153,9 @@ test('dry run changes nothing, and its commands are the ones a real run then run
     assert.equal(real.code, 0, real.stderr);
     const norm = (w: string) => w.replace(/kopiatomic-\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'SNAP').replace(/\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'RUN').replace(/[0-9a-f-]{36}:\d+/g, 'OWNER');
     const plan = events(dry, 'plan')[0]!;
-    // The plan's commands as argv (folders are made in-process: no program to log).
+    // The plan's commands as argv (folders and mount tables are written in-process: no program to log).
     const planned = (plan['commands'] as { phase: string; command: string }[])
-      .filter((c) => c.phase !== 'mkdir' && c.phase !== 'rmdir')
+      .filter((c) => c.phase !== 'mkdir' && c.phase !== 'rmdir' && c.phase !== 'mount-table')
       .map((c) => (c.phase === 'pre-hook' ? ['pre'] : c.phase === 'post-hook' ? ['post'] : splitWords(c.command)).map(norm));
     // What really ran, from the pre hook on (before it: discovery and recovery, read-only).
     const ran = logged();

@@ -3,12 +3,12 @@
 // checked with one zfs list; a folder someone else made is never removed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError } from '../../src/core/errors.js';
 import type { LiveProcess, RunResult } from '../../src/core/exec.js';
-import type { MountEntry } from '../../src/discover/mount-table.js';
+import { unescapeOctal, type MountEntry } from '../../src/discover/mount-table.js';
 import { commandEngine } from '../../src/engine/command.js';
 import { applyPlan, type ApplyContext } from '../../src/execute/apply.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
@@ -36,7 +36,8 @@ function tmp(t: { after: (f: () => void) => void }): string {
   return dir;
 }
 
-function makePlan(root: string, rootExists = false): Plan {
+function makePlan(root: string, rootExists = false, stateDir = root.split('/').slice(0, 3).join('/') + '/state'): Plan {
+  mkdirSync(stateDir, { recursive: true });
   return buildPlan({
     selection: { selected: [ds('t', '/t'), ds('t/a', '/t/a')], skipped: [] },
     runId: 'R1',
@@ -47,7 +48,7 @@ function makePlan(root: string, rootExists = false): Plan {
     platform: linux,
     engine: commandEngine,
     probe: {},
-    stateDir: '/unused',
+    stateDir,
     layout: 'tree',
     command: ['true'],
     options: [],
@@ -93,14 +94,26 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
       if (!o.lie) snaps.clear();
       return ok();
     }
-    if (argv[0] === 'mount') {
-      if (failing && !o.partly) return new CommandError(argv, 1, null, 'directory is not empty', 'failed');
-      mounts.push({ source: argv[argv.length - 2]!, target: argv[argv.length - 1]!, fstype: 'zfs', root: '/' });
-      if (failing) return new CommandError(argv, 1, null, 'mount reported a failure', 'failed');
+    if (argv[0] === 'mount' && argv.includes('--fstab')) {
+      // One process mounts every entry of the table; each entry is matched
+      // against failAt as the single mount command it stands for.
+      for (const line of readFileSync(argv.at(-1)!, 'utf8').split('\n').filter(Boolean)) {
+        const [source, target] = line.split(' ').map(unescapeOctal) as [string, string];
+        const one = `mount -t zfs -o ro ${source} ${target}`;
+        const fail = o.failAt && !failed && one.startsWith(o.failAt);
+        if (fail) failed = true;
+        if (fail && !o.partly) return new CommandError(argv, 32, null, 'directory is not empty', 'failed');
+        mounts.push({ source, target, fstype: 'zfs', root: '/' });
+        // What the snapshot holds: the mount points of the datasets below it.
+        if (target.endsWith('/t')) mkdirSync(`${target}/a`, { recursive: true });
+        if (fail) return new CommandError(argv, 32, null, 'mount reported a failure', 'failed');
+      }
       return ok();
     }
     if (argv[0] === 'umount') {
-      mounts = mounts.filter((m) => m.target !== argv[1]);
+      const targets = argv.slice(1);
+      mounts = mounts.filter((m) => !targets.includes(m.target));
+      for (const t of targets) if (t.endsWith('/t')) rmSync(`${t}/a`, { recursive: true, force: true });
       return ok();
     }
     return new Error(`unexpected: ${a}`);
@@ -129,11 +142,11 @@ test('applyPlan: a clean run; cleanup order is umount (children first), rmdir (d
   assert.deepEqual(r.cleanupFailures, []);
   assert.equal(runner.engineRuns, 1);
   assert.deepEqual(runStatus(r, null).status, 'ok');
+  const table = `${dir}/state/${encodeURIComponent(root)}.mounts`;
   assert.deepEqual(calls(runner).slice(3), [
-    `mount -t zfs -o ro t@${SNAP} ${root}/t`,
-    `mount -t zfs -o ro t/a@${SNAP} ${root}/t/a`,
-    `umount ${root}/t/a`,
-    `umount ${root}/t`,
+    `mount --all --internal-only --fstab ${table}`,
+    `mount --all --internal-only --fstab ${table}`,
+    `umount ${root}/t/a ${root}/t`,
     `zfs release -r kopiatomic t@${SNAP}`,
     `zfs destroy -r t@${SNAP}`,
     `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`,
@@ -186,6 +199,7 @@ test('applyPlan: a mount that failed and left nothing mounted is not unmounted; 
   assert.deepEqual(r.cleanupFailures, []);
   const c = calls(runner);
   assert.deepEqual(c.filter((x) => x.startsWith('umount')), [`umount ${root}/t`]);
+  assert.equal(c.filter((x) => x.startsWith('mount ')).length, 2, 'one mount process per level');
   assert.equal(existsSync(root), false);
   assert.deepEqual(sys.mounts(), []);
   assert.deepEqual(readPending(`${dir}/j.journal`), []);
@@ -200,7 +214,7 @@ test('applyPlan: a mount that reported failure but is in the mount table is unmo
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.deepEqual(runStatus(r, null).code, 4);
-  assert.deepEqual(calls(runner).filter((x) => x.startsWith('umount')), [`umount ${root}/t/a`, `umount ${root}/t`]);
+  assert.deepEqual(calls(runner).filter((x) => x.startsWith('umount')), [`umount ${root}/t/a ${root}/t`]);
   assert.deepEqual(sys.mounts(), []);
 });
 

@@ -165,15 +165,19 @@ test('zfs missing: a clear usage error (exit 2), not a failed setup', () => {
 
 test('the main flow: one job from zfs list to destroy, the job env for the engine only, the time filled in', async (t) => {
   const LIST = zfsRows('tank\ton\tyes\t-\t/tank\ntank/a\ton\tyes\t-\t/tank/a\n');
+  let snapshotHolds = ''; // the folder that tank's snapshot holds for tank/a's mount point
   const runner = new Fake((argv) => {
     if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
     if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('name,creation,createtxg')) return ok(`${argv.at(-1)}\t1795000000\t77\n`);
+    if (argv[0] === 'mount' && snapshotHolds) mkdirSync(snapshotHolds, { recursive: true });
+    if (argv[0] === 'umount' && snapshotHolds) rmSync(snapshotHolds, { recursive: true, force: true });
     return ok();
   });
   const s = setup(t, runner, [
     { source: 'tank', target: '/tank', fstype: 'zfs', root: '/' },
     { source: 'tank/a', target: '/tank/a', fstype: 'zfs', root: '/' },
   ]);
+  snapshotHolds = join(s.dir, 'root', 'tank', 'a');
   const flags = parseCommandLine(['-r', 'tank', '--post', 'true'], KOPIATOMIC);
   const job: JobOptions = { ...flags, job: 'nightly', engine: ENGINES['command']!, command: ['backup-tool'], mountRoot: join(s.dir, 'root'), env: { SECRET_TOKEN: 'x' } };
   const got = await backupJob(job, { dryRun: false, wait: 0 }, s.ctx);
@@ -181,7 +185,7 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   const verbs = runner.calls.map((c) => c.slice(0, 2).join(' '));
   assert.deepEqual(
     verbs.filter((v) => !v.startsWith('zfs list') && !v.startsWith('zfs get')), // reads: discovery, the recovery scan
-    ['zfs snapshot', 'zfs hold', 'mount -t', 'mount -t', 'backup-tool ' + join(s.dir, 'root'), 'umount ' + join(s.dir, 'root', 'tank', 'a'), 'umount ' + join(s.dir, 'root', 'tank'), 'zfs release', 'zfs destroy', '/bin/sh -c'],
+    ['zfs snapshot', 'zfs hold', 'mount --all', 'mount --all', 'backup-tool ' + join(s.dir, 'root'), 'umount ' + join(s.dir, 'root', 'tank', 'a'), 'zfs release', 'zfs destroy', '/bin/sh -c'],
   );
   const engineEnv = runner.liveEnv[0]!;
   assert.equal(engineEnv['SECRET_TOKEN'], 'x', 'the engine gets the job env');

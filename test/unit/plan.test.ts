@@ -31,6 +31,14 @@ function plan(selected: Dataset[], o: Partial<PlanInput> = {}): Plan {
   });
 }
 
+/** Each batch mount: its command, the table it reads (content), its targets. */
+const batches = (p: Plan) =>
+  p.steps.flatMap((s, i) => {
+    const t = p.steps[i - 1];
+    if (!s.batch || s.do.kind !== 'exec' || t?.do.kind !== 'write') return [];
+    return [{ argv: s.do.argv, table: t.do.path, mode: t.do.mode, content: t.do.content, targets: s.batch.mounts.map((m) => m.target) }];
+  });
+
 const argvOf = (p: Plan, phase: string) =>
   p.steps.filter((s) => s.phase === phase).map((s) => (s.do.kind === 'exec' ? s.do.argv : s.do.kind === 'mkdir' ? ['mkdir', s.do.path, s.do.mode.toString(8)] : ['rmdir', s.do.path]));
 
@@ -104,17 +112,20 @@ test('buildPlan: nested mounts, parents first; mkdir only outside earlier snapsh
     ds('tank/other', '/other'),
   ]);
   assert.deepEqual(p.mounts.map((m) => m.target), ['/kopia/other', '/kopia/data/set', '/kopia/srv/a', '/kopia/srv/a/x/deep']);
-  const setup = p.steps.filter((s) => s.phase === 'mkdir' || s.phase === 'mount').map((s) => (s.do.kind === 'mkdir' ? `mkdir ${s.do.path}` : s.do.kind === 'exec' ? `mount ${s.do.argv.at(-1)}` : '?'));
+  const setup = p.steps
+    .filter((s) => s.phase === 'mkdir' || s.phase === 'mount' || s.phase === 'mount-table')
+    .map((s) => (s.do.kind === 'mkdir' ? `mkdir ${s.do.path}` : s.batch ? `mount ${s.batch.mounts.map((m) => m.target).join(' ')}` : s.do.kind));
   assert.deepEqual(setup, [
     'mkdir /kopia',
     'mkdir /kopia/other',
-    'mount /kopia/other',
     'mkdir /kopia/data',
     'mkdir /kopia/data/set',
-    'mount /kopia/data/set',
     'mkdir /kopia/srv',
     'mkdir /kopia/srv/a',
-    'mount /kopia/srv/a',
+    // one mount process per depth level, each over its own table
+    'write',
+    'mount /kopia/other /kopia/data/set /kopia/srv/a',
+    'write',
     // /kopia/srv/a/x is inside the snapshot mounted at /kopia/srv/a: no mkdir
     'mount /kopia/srv/a/x/deep',
   ]);
@@ -139,11 +150,10 @@ test('cleanupSteps: children unmounted first, then folders, then release, then d
     u.action.kind === 'exec' ? `${u.phase} ${u.action.argv.join(' ')}` : `${u.phase} ${u.action.kind === 'rmdir' ? u.action.path : ''}`,
   );
   assert.deepEqual(c, [
-    'umount umount /kopia/srv/a/deep',
-    'umount umount /kopia/srv/a',
+    // one umount for every mount, children first
+    'umount umount /kopia/srv/a/deep /kopia/srv/a /kopia/b',
     'rmdir /kopia/srv/a',
     'rmdir /kopia/srv',
-    'umount umount /kopia/b',
     'rmdir /kopia/b',
     'rmdir /kopia',
     `release zfs release -r kopiatomic pool2/b@${SNAP} tank/srv/a@${SNAP}`,
@@ -166,10 +176,17 @@ test('buildPlan: mount point / is mounted on the mount root itself; its children
     ['rpool/var/log', '/kopia/var/log'],
   ]);
   assert.deepEqual(argvOf(p, 'mkdir'), [['mkdir', '/kopia', '700']]);
-  assert.deepEqual(argvOf(p, 'mount'), [
-    ['mount', '-t', 'zfs', '-o', 'ro', `rpool/ROOT@${SNAP}`, '/kopia'],
-    ['mount', '-t', 'zfs', '-o', 'ro', `rpool/home@${SNAP}`, '/kopia/home'],
-    ['mount', '-t', 'zfs', '-o', 'ro', `rpool/var/log@${SNAP}`, '/kopia/var/log'],
+  const table = '/run/kopiatomic/%2Fkopia.mounts';
+  const mount = ['mount', '--all', '--internal-only', '--fstab', table];
+  assert.deepEqual(batches(p), [
+    { argv: mount, table, mode: 0o600, content: `rpool/ROOT@${SNAP} /kopia zfs ro 0 0\n`, targets: ['/kopia'] },
+    {
+      argv: mount,
+      table,
+      mode: 0o600,
+      content: `rpool/home@${SNAP} /kopia/home zfs ro 0 0\nrpool/var/log@${SNAP} /kopia/var/log zfs ro 0 0\n`,
+      targets: ['/kopia/home', '/kopia/var/log'],
+    },
   ]);
 });
 
@@ -178,15 +195,20 @@ test('buildPlan on FreeBSD: nullfs of the live mount point .zfs/snapshot', () =>
     platform: freebsd,
     mountRootExists: true,
   });
-  assert.deepEqual(argvOf(p, 'mount'), [
-    ['mount', '-t', 'nullfs', '-o', 'ro', `/.zfs/snapshot/${SNAP}`, '/kopia'],
-    ['mount', '-t', 'nullfs', '-o', 'ro', `/mnt/legacy/.zfs/snapshot/${SNAP}`, '/kopia/mnt/legacy'],
-    ['mount', '-t', 'nullfs', '-o', 'ro', `/srv/my data/.zfs/snapshot/${SNAP}`, '/kopia/srv/my data'],
-  ]);
+  // mount -a -F over an fstab(5) of nullfs entries; a space in a path is \\040
+  const table = '/run/kopiatomic/%2Fkopia.mounts'; // the state folder is an input here
+  assert.deepEqual(
+    batches(p).map((b) => [b.argv, b.content]),
+    [
+      [['mount', '-a', '-F', table], `/.zfs/snapshot/${SNAP} /kopia nullfs ro 0 0\n`],
+      [
+        ['mount', '-a', '-F', table],
+        `/mnt/legacy/.zfs/snapshot/${SNAP} /kopia/mnt/legacy nullfs ro 0 0\n/srv/my\\040data/.zfs/snapshot/${SNAP} /kopia/srv/my\\040data nullfs ro 0 0\n`,
+      ],
+    ],
+  );
   assert.deepEqual(cleanupSteps(p).filter((u) => u.phase === 'umount').map((u) => (u.action.kind === 'exec' ? u.action.argv : [])), [
-    ['umount', '/kopia/srv/my data'],
-    ['umount', '/kopia/mnt/legacy'],
-    ['umount', '/kopia'],
+    ['umount', '/kopia/srv/my data', '/kopia/mnt/legacy', '/kopia'],
   ]);
 });
 
@@ -201,11 +223,11 @@ test('buildPlan: restic paths on Linux needs no tree: no mkdir or mount steps, s
   assert.equal(p.engineContext.root, '/kopia');
 });
 
-test('buildPlan: undo of a mount names its target and the source the mount table will show', () => {
+test('buildPlan: a batch mount names each target, its dataset, the source the mount table will show, and its undo', () => {
   const p = plan([ds('tank/a', '/a')]);
   const m = p.steps.find((s) => s.phase === 'mount')!;
-  assert.deepEqual(m.detail, { target: '/kopia/a', dataset: 'tank/a', source: `tank/a@${SNAP}` });
-  assert.deepEqual(m.undo, { phase: 'umount', action: { kind: 'exec', mutates: true, argv: ['umount', '/kopia/a'] } });
+  assert.equal(m.undo, undefined, 'the undos are per mount, in the batch');
+  assert.deepEqual(m.batch, { root: '/kopia', mounts: [{ target: '/kopia/a', dataset: 'tank/a', source: `tank/a@${SNAP}`, undo: { kind: 'exec', mutates: true, argv: ['umount', '/kopia/a'] } }] });
 });
 
 test('buildPlan: nothing selected gives no steps', () => {

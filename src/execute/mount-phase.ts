@@ -1,0 +1,172 @@
+// The executor's side of batch mounting (plan/mounts.ts): check a level's
+// targets, journal every mount's undo in one write, mount the level with one
+// process, and learn from the mount table what a failed batch did mount.
+// Unmounting is one process for every target, children first; when it fails
+// (a busy mount), the rest is unmounted one by one, so the busy one is named.
+import { lstatSync, realpathSync, rmSync } from 'node:fs';
+import { posix } from 'node:path';
+import { CommandError, SetupError } from '../core/errors.js';
+import { retryWhileBusy } from '../core/retry.js';
+import { platformFor } from '../platform/detect.js';
+import { display } from '../plan/display.js';
+import { joinUnmounts } from '../plan/mounts.js';
+import type { Plan, Step } from '../plan/plan.js';
+import type { ApplyContext } from './apply.js';
+import { fault } from './fault.js';
+
+export interface UndoEntry {
+  step: Step;
+  seq: number;
+  /** What undoes it: the step's own undo, or the part of it that happened. */
+  undo: NonNullable<Step['undo']>;
+}
+
+const describe = (e: unknown) => (e as Error).message;
+
+/**
+ * A mount target must be a real folder at exactly this path: every component
+ * from the mount root down is a folder, not a symlink, and is either inside a
+ * snapshot mounted by this run (read-only) or ours alone (owned by us, not
+ * writable by group or others). Checked after the enclosing level is mounted,
+ * so nobody can change it between the check and the mount.
+ */
+export function checkTarget(root: string, target: string, mounted: ReadonlySet<string>): void {
+  const refuse = (why: string) => new SetupError(`refusing to mount a snapshot at ${target}: ${why}`);
+  if (target !== root && !target.startsWith(root + '/')) throw refuse(`it is not inside the mount root ${root}`);
+  const inSnapshot = (p: string): boolean => {
+    for (let d = p; ; d = posix.dirname(d)) {
+      if (mounted.has(d)) return true;
+      if (d === root || d === '/') return false;
+    }
+  };
+  const uid = process.getuid?.() ?? 0;
+  const chain: string[] = [];
+  for (let d = target; ; d = posix.dirname(d)) {
+    chain.unshift(d);
+    if (d === root || d === '/') break;
+  }
+  for (const c of chain) {
+    let st;
+    try {
+      st = lstatSync(c);
+    } catch (e) {
+      throw refuse(`${c} is missing (${(e as NodeJS.ErrnoException).code ?? describe(e)})`);
+    }
+    if (st.isSymbolicLink()) throw refuse(`${c} is a symbolic link (the tree must not lead elsewhere)`);
+    if (!st.isDirectory()) throw refuse(`${c} is not a folder`);
+    if (!inSnapshot(c) && (st.uid !== uid || (st.mode & 0o022) !== 0)) throw refuse(`${c} could be changed by another user (uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)})`);
+  }
+  const real = realpathSync(target);
+  if (real !== target) throw refuse(`it resolves to ${real}`);
+}
+
+/** Targets of the mounts this run has made so far. */
+function mountedTargets(undo: UndoEntry[]): Set<string> {
+  return new Set(undo.filter((u) => u.undo.phase === 'umount').map((u) => String(u.step.detail?.['target'])));
+}
+
+async function targetsPresent(plan: Plan, ctx: ApplyContext): Promise<Set<string> | null> {
+  try {
+    return new Set((await (ctx.platform ?? platformFor(plan.engineContext.platform)).readMounts(ctx.runner)).map((m) => m.target));
+  } catch {
+    return null; // unknown: every undo is kept
+  }
+}
+
+/** Mounts one level; pushes the undo of every mount that happened. Throws on failure. */
+export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo: UndoEntry[]): Promise<void> {
+  const { runner, reporter, journal } = ctx;
+  const b = step.batch!;
+  const a = step.do;
+  if (a.kind !== 'exec') throw new Error('a batch mount runs a command');
+  try {
+    const mounted = mountedTargets(undo);
+    for (const m of b.mounts) checkTarget(b.root, m.target, mounted);
+
+    // source: what the mount table shows for it, so an undo (or recovery) unmounts only this mount.
+    const entries: UndoEntry[] = b.mounts.map((m) => {
+      const detail = { target: m.target, dataset: m.dataset, source: m.source };
+      return { step: { phase: 'mount', do: a, undo: { phase: 'umount', action: m.undo }, detail }, seq: 0, undo: { phase: 'umount', action: m.undo } };
+    });
+    // Every undo is on disk (one fsync) before the mount process starts.
+    const seqs = journal ? journal.willDoMany(entries.map((e) => ({ phase: 'umount', action: e.undo.action, detail: e.step.detail }))) : [];
+    entries.forEach((e, i) => (e.seq = seqs[i] ?? 0));
+    const command = display(a);
+    for (const m of b.mounts) reporter.event('step', { phase: 'mount', command, target: m.target, dataset: m.dataset });
+
+    let failure: unknown = null;
+    try {
+      const p = runner.run(a.argv, { mutates: true });
+      fault('mount-batch', reporter); // test only: dies while the batch runs
+      await p;
+    } catch (e) {
+      failure = e;
+    }
+    if (!failure) {
+      undo.push(...entries);
+      return;
+    }
+    // What did the failed batch mount? Those are undone at cleanup; the rest never happened.
+    const present = await targetsPresent(plan, ctx);
+    const never: number[] = [];
+    for (const e of entries) {
+      if (!present || present.has(String(e.step.detail?.['target']))) undo.push(e);
+      else never.push(e.seq);
+    }
+    if (journal) journal.undoneMany(never.filter((s) => s > 0));
+    throw failure;
+  } finally {
+    const table = step.batch && plan.steps.find((s) => s.do.kind === 'write');
+    if (table && table.do.kind === 'write') rmSync(table.do.path, { force: true });
+  }
+}
+
+export interface UnmountResult {
+  /** Targets still mounted: their folders must stay. */
+  blocked: string[];
+  failures: string[];
+}
+
+/** Unmounts `entries` (children first) with one process; one by one after a failure. */
+export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyContext): Promise<UnmountResult> {
+  const { runner, reporter, journal } = ctx;
+  const out: UnmountResult = { blocked: [], failures: [] };
+  const target = (e: UndoEntry) => String(e.step.detail?.['target']);
+  const action = joinUnmounts(entries.map((e) => e.undo.action));
+  if (action.kind !== 'exec') return out;
+  const command = display(action);
+  for (const e of entries) reporter.event('step', { phase: 'umount', command, target: target(e) });
+  try {
+    const p = runner.run(action.argv, { mutates: true });
+    fault('umount-batch', reporter); // test only: dies while the batch runs
+    await p;
+    journal?.undoneMany(entries.map((e) => e.seq).filter((s) => s > 0));
+    fault('umount', reporter);
+    return out;
+  } catch (e) {
+    reporter.verbose(`batch unmount failed (${describe(e)}); unmounting the rest one by one`);
+  }
+  const present = await targetsPresent(plan, ctx);
+  const gone: number[] = [];
+  for (const e of entries) {
+    if (present && !present.has(target(e))) {
+      gone.push(e.seq);
+      continue;
+    }
+    const a = e.undo.action;
+    reporter.event('step', { phase: 'umount', command: display(a), target: target(e) });
+    try {
+      // A mount can stay busy for a moment after the engine exits.
+      await retryWhileBusy(() => (a.kind === 'exec' ? runner.run(a.argv, { mutates: true }) : Promise.resolve(null)), 5, 200);
+      journal?.undone(e.seq);
+    } catch (err) {
+      out.blocked.push(target(e));
+      const msg = err instanceof CommandError ? err.message : describe(err);
+      out.failures.push(`umount: ${msg}`);
+      reporter.error(`cleanup: umount failed: ${msg}`);
+    }
+  }
+  journal?.undoneMany(gone.filter((s) => s > 0));
+  fault('umount', reporter);
+  return out;
+}

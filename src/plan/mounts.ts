@@ -1,0 +1,97 @@
+// Mounting the tree from a constant number of processes: the snapshots are
+// grouped in depth levels (a mount's level is one more than that of the
+// nearest mount that contains it), and each level is mounted by one process
+// over a mount table written for it. A level's targets lie inside the
+// previous level's read-only snapshots (or in our own root-only folders), so
+// they can be checked once that level is mounted, before mounting the next.
+// Unmounting is one process with every target, children first.
+import { posix } from 'node:path';
+import type { Platform } from '../platform/platform.js';
+import type { Action, Step, TreeMount } from './plan.js';
+
+/** Mounts (parents first, as from mountOrder) grouped by nesting level. */
+export function mountLevels<T extends { target: string }>(mounts: T[]): T[][] {
+  const level = new Map<string, number>();
+  const out: T[][] = [];
+  for (const m of mounts) {
+    let l = 0;
+    for (let d = m.target; d !== posix.dirname(d); ) {
+      d = posix.dirname(d);
+      const above = level.get(d);
+      if (above !== undefined) {
+        l = above + 1;
+        break;
+      }
+    }
+    level.set(m.target, l);
+    (out[l] ??= []).push(m);
+  }
+  return out;
+}
+
+/** Escapes a mount table field the way fstab(5) reads it back (octal for space, tab, newline, backslash). */
+export function tableField(s: string): string {
+  return s.replace(/[\\ \t\n]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
+}
+
+/** Where a level's mount table is written: the state folder, next to the journal. */
+export function tablePath(stateDir: string, key: string): string {
+  return `${stateDir}/${key}.mounts`;
+}
+
+/**
+ * The steps that mount one level: write its table (mode 0600), then one
+ * mount process over it. The batch step carries each mount's undo; the
+ * executor checks the targets, journals the undos, then runs it.
+ */
+export function levelSteps(level: TreeMount[], snapshot: string, table: string, platform: Platform, mountRoot: string): Step[] {
+  const content = level.map((m) => platform.mountTableLine({ dataset: m.dataset, snapshot, mountpoint: m.mountpoint, target: m.target })).join('');
+  return [
+    { phase: 'mount-table', do: { kind: 'write', path: table, mode: 0o600, content } },
+    {
+      phase: 'mount',
+      do: { kind: 'exec', mutates: true, argv: platform.mountBatchArgv(table) },
+      batch: {
+        root: mountRoot,
+        mounts: level.map((m) => {
+          const argv = platform.mountArgv({ dataset: m.dataset, snapshot, mountpoint: m.mountpoint, target: m.target });
+          return {
+            target: m.target,
+            dataset: m.dataset,
+            // what the mount table shows as its source, so an undo unmounts only this mount
+            source: argv[argv.length - 2]!,
+            undo: { kind: 'exec', mutates: true, argv: platform.umountArgv(m.target) },
+          };
+        }),
+      },
+    },
+  ];
+}
+
+/**
+ * Consecutive unmounts become one: `umount a` + `umount b` -> `umount a b`
+ * (each per-target argv is a shared prefix followed by its target). Order is
+ * kept: children first.
+ */
+export function joinUnmounts(actions: Action[]): Action {
+  const first = actions[0];
+  if (!first || first.kind !== 'exec') throw new Error('joinUnmounts: no unmount');
+  const prefix = first.argv.slice(0, -1);
+  return { kind: 'exec', mutates: true, argv: [...prefix, ...actions.map((a) => (a.kind === 'exec' ? a.argv.at(-1)! : ''))] };
+}
+
+/** Cleanup with consecutive unmounts joined into one command, as the executor runs them. */
+export function joinCleanup<U extends { phase: string; action: Action }>(undos: U[]): { phase: U['phase']; action: Action }[] {
+  const out: { phase: U['phase']; action: Action }[] = [];
+  for (let i = 0; i < undos.length; ) {
+    if (undos[i]!.phase !== 'umount') {
+      out.push(undos[i++]!);
+      continue;
+    }
+    let j = i;
+    while (j < undos.length && undos[j]!.phase === 'umount') j++;
+    out.push({ phase: 'umount', action: joinUnmounts(undos.slice(i, j).map((u) => u.action)) });
+    i = j;
+  }
+  return out;
+}

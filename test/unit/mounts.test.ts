@@ -1,0 +1,233 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { CommandError } from '../../src/core/errors.js';
+import { checkTarget, mountBatch, unmountBatch, type UndoEntry } from '../../src/execute/mount-phase.js';
+import type { ApplyContext } from '../../src/execute/apply.js';
+import { Interrupt } from '../../src/execute/interrupt.js';
+import { joinCleanup, joinUnmounts, mountLevels, tableField } from '../../src/plan/mounts.js';
+import type { Plan, Step } from '../../src/plan/plan.js';
+import { Journal, readPending } from '../../src/safety/journal.js';
+import { FakeRunner, quietReporter } from './helpers.js';
+
+test('mountLevels: a mount is one level below the nearest mount that contains it', () => {
+  const levels = mountLevels([{ target: '/k' }, { target: '/k/a' }, { target: '/k/b' }, { target: '/k/a/x/y' }, { target: '/k/b/c/d' }]);
+  assert.deepEqual(
+    levels.map((l) => l.map((m) => m.target)),
+    [['/k'], ['/k/a', '/k/b'], ['/k/a/x/y', '/k/b/c/d']],
+  );
+  // Not nested: one level, however deep the paths.
+  assert.deepEqual(mountLevels([{ target: '/k/srv/a' }, { target: '/k/data/x/y/z' }, { target: '/k/ab' }]).length, 1);
+  assert.deepEqual(mountLevels([{ target: '/k/a' }, { target: '/k/ab/c' }]).length, 1, '/k/ab is not inside /k/a');
+  assert.deepEqual(mountLevels([]), []);
+});
+
+test('tableField: fstab(5) octal escapes for space, tab, newline and backslash', () => {
+  assert.equal(tableField('tank/my data@s'), 'tank/my\\040data@s');
+  assert.equal(tableField('/a\tb\nc\\d'), '/a\\011b\\012c\\134d');
+  assert.equal(tableField('/plain/path'), '/plain/path');
+});
+
+test('joinUnmounts / joinCleanup: consecutive unmounts become one command, in order; others are kept', () => {
+  const u = (t: string) => ({ kind: 'exec' as const, mutates: true, argv: ['umount', t] });
+  assert.deepEqual(joinUnmounts([u('/k/a/b'), u('/k/a'), u('/k')]), { kind: 'exec', mutates: true, argv: ['umount', '/k/a/b', '/k/a', '/k'] });
+  const rm = { kind: 'rmdir' as const, path: '/k/x' };
+  assert.deepEqual(
+    joinCleanup([
+      { phase: 'umount', action: u('/k/a') },
+      { phase: 'umount', action: u('/k') },
+      { phase: 'rmdir', action: rm },
+    ]),
+    [
+      { phase: 'umount', action: { kind: 'exec', mutates: true, argv: ['umount', '/k/a', '/k'] } },
+      { phase: 'rmdir', action: rm },
+    ],
+  );
+});
+
+function tmp(): string {
+  return mkdtempSync(`${tmpdir()}/kt-mounts-`);
+}
+
+test('checkTarget: a real folder inside our root-only folders passes; a symlink anywhere on the path is refused', () => {
+  const root = tmp();
+  try {
+    chmodSync(root, 0o700);
+    mkdirSync(`${root}/pool/home`, { recursive: true, mode: 0o700 });
+    checkTarget(root, `${root}/pool/home`, new Set());
+    const elsewhere = tmp();
+    mkdirSync(`${elsewhere}/vm`);
+    symlinkSync(elsewhere, `${root}/pool/home/work`);
+    // /pool/home is "mounted" (a snapshot: read-only), so it may belong to anyone; the symlink is still refused.
+    assert.throws(() => checkTarget(root, `${root}/pool/home/work/vm`, new Set([`${root}/pool/home`])), /work is a symbolic link/);
+    rmSync(elsewhere, { recursive: true });
+    assert.throws(() => checkTarget(root, `${root}/pool/missing`, new Set()), /missing/);
+    assert.throws(() => checkTarget(root, '/etc', new Set()), /not inside the mount root/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('checkTarget: a folder outside every snapshot that others can write to is refused', () => {
+  const root = tmp();
+  try {
+    chmodSync(root, 0o700);
+    mkdirSync(`${root}/open`, { mode: 0o700 });
+    chmodSync(`${root}/open`, 0o777);
+    mkdirSync(`${root}/open/x`, { mode: 0o700 });
+    assert.throws(() => checkTarget(root, `${root}/open/x`, new Set()), /could be changed by another user/);
+    // Inside a snapshot mount (read-only), the same modes are fine.
+    checkTarget(root, `${root}/open/x`, new Set([`${root}/open`]));
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+function ctxFor(runner: FakeRunner, journal: Journal | null): { ctx: ApplyContext; events: Record<string, unknown>[] } {
+  const { reporter } = quietReporter();
+  const events: Record<string, unknown>[] = [];
+  const orig = reporter.event.bind(reporter);
+  reporter.event = (name: string, data: Record<string, unknown> = {}) => {
+    events.push({ event: name, ...data });
+    orig(name, data);
+  };
+  return { ctx: { runner, reporter, interrupt: new Interrupt(reporter), journal, env: {} }, events };
+}
+
+function batchPlan(root: string, targets: string[]): { plan: Plan; step: Step } {
+  const table = `${root}/state.mounts`;
+  const step: Step = {
+    phase: 'mount',
+    do: { kind: 'exec', mutates: true, argv: ['mount', '--all', '--internal-only', '--fstab', table] },
+    batch: { root, mounts: targets.map((t) => ({ target: t, dataset: `tank${t.slice(root.length)}`, source: `tank${t.slice(root.length)}@snap`, undo: { kind: 'exec', mutates: true, argv: ['umount', t] } })) },
+  };
+  const plan = { steps: [{ phase: 'mount-table', do: { kind: 'write', path: table, mode: 0o600, content: '' } }, step], engineContext: { platform: 'linux' } } as unknown as Plan;
+  return { plan, step };
+}
+
+test('mountBatch: targets checked, every undo journaled in one go before the one mount process, one step event per mount', async () => {
+  const root = tmp();
+  try {
+    chmodSync(root, 0o700);
+    mkdirSync(`${root}/a`, { mode: 0o700 });
+    mkdirSync(`${root}/b`, { mode: 0o700 });
+    const journal = new Journal(`${root}/j.journal`, 'RUN');
+    let pendingAtMount = -1;
+    const runner = new FakeRunner(() => {
+      pendingAtMount = readPending(`${root}/j.journal`).length;
+      return { code: 0, stdout: '', stderr: '' };
+    });
+    const { ctx, events } = ctxFor(runner, journal);
+    const { plan, step } = batchPlan(root, [`${root}/a`, `${root}/b`]);
+    const undo: UndoEntry[] = [];
+    await mountBatch(step, plan, ctx, undo);
+    assert.equal(runner.calls.length, 1);
+    assert.equal(pendingAtMount, 2, 'both undos were on disk when the mount process started');
+    assert.deepEqual(undo.map((u) => u.step.detail?.['target']), [`${root}/a`, `${root}/b`]);
+    const steps = events.filter((e) => e['event'] === 'step');
+    assert.deepEqual(steps.map((e) => [e['target'], e['command']]), [
+      [`${root}/a`, `mount --all --internal-only --fstab ${root}/state.mounts`],
+      [`${root}/b`, `mount --all --internal-only --fstab ${root}/state.mounts`],
+    ]);
+
+    // Cleanup: one umount for both; journaled as done.
+    const r = await unmountBatch(undo.slice().reverse(), plan, ctx);
+    assert.deepEqual(r, { blocked: [], failures: [] });
+    assert.deepEqual(runner.calls.at(-1)!.argv, ['umount', `${root}/b`, `${root}/a`]);
+    assert.equal(readPending(`${root}/j.journal`).length, 0);
+    journal.close(false);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('mountBatch: a symlinked target fails before anything is journaled or run', async () => {
+  const root = tmp();
+  const elsewhere = tmp();
+  try {
+    chmodSync(root, 0o700);
+    mkdirSync(`${elsewhere}/x`);
+    symlinkSync(elsewhere, `${root}/a`);
+    const runner = new FakeRunner(() => ({ code: 0, stdout: '', stderr: '' }));
+    const { ctx } = ctxFor(runner, null);
+    const { plan, step } = batchPlan(root, [`${root}/a/x`]);
+    const undo: UndoEntry[] = [];
+    await assert.rejects(mountBatch(step, plan, ctx, undo), /symbolic link/);
+    assert.equal(runner.calls.length, 0);
+    assert.deepEqual(undo, []);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(elsewhere, { recursive: true, force: true });
+  }
+});
+
+test('unmountBatch: when the batch fails, what is still mounted is unmounted one by one and the busy one is named', async () => {
+  const root = tmp();
+  try {
+    const { plan } = batchPlan(root, []);
+    const mk = (t: string, seq: number): UndoEntry => {
+      const undo = { phase: 'umount' as const, action: { kind: 'exec' as const, mutates: true, argv: ['umount', t] } };
+      return { step: { phase: 'mount', do: { kind: 'rmdir', path: t }, undo, detail: { target: t } }, seq, undo };
+    };
+    // Our fake "mount table" is /proc/self/mountinfo of this process: none of these are mounted,
+    // so after a failed batch every target counts as gone, except what the fallback is asked about.
+    const runner = new FakeRunner((argv) => (argv.length > 2 ? new CommandError(argv, 32, null, 'umount: x: target is busy.') : { code: 0, stdout: '', stderr: '' }));
+    const { ctx } = ctxFor(runner, null);
+    const r = await unmountBatch([mk(`${root}/a`, 0), mk(`${root}/b`, 0)], plan, ctx);
+    assert.deepEqual(r, { blocked: [], failures: [] }, 'not in the mount table: nothing to retry');
+    assert.equal(runner.calls.length, 1);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('Journal: willDoMany / undoneMany write many entries with one fsync each and read back like single ones', () => {
+  const root = tmp();
+  try {
+    const j = new Journal(`${root}/j.journal`, 'RUN');
+    const seqs = j.willDoMany([
+      { phase: 'umount', action: { kind: 'exec', mutates: true, argv: ['umount', '/k/a'] } },
+      { phase: 'umount', action: { kind: 'exec', mutates: true, argv: ['umount', '/k/b'] } },
+    ]);
+    assert.deepEqual(seqs, [1, 2]);
+    assert.deepEqual(readPending(`${root}/j.journal`).map((p) => p.seq), [2, 1], 'newest first');
+    j.undoneMany([2]);
+    assert.deepEqual(readPending(`${root}/j.journal`).map((p) => p.seq), [1]);
+    assert.equal(readFileSync(`${root}/j.journal`, 'utf8').trim().split('\n').length, 3);
+    j.close(true);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the dry run shows the table as the shell would write it, then the batch mount, then one umount', async () => {
+  const { planCommands } = await import('../../src/cli/print-plan.js');
+  const { buildPlan } = await import('../../src/plan/plan.js');
+  const { linux } = await import('../../src/platform/linux.js');
+  const { commandEngine } = await import('../../src/engine/command.js');
+  const { ds } = await import('./helpers.js');
+  const p = buildPlan({
+    selection: { selected: [ds('tank', '/tank'), ds('tank/a b', '/tank/a b')], skipped: [] },
+    runId: 'R',
+    snapshot: 'kopiatomic-R',
+    owner: 'b:1',
+    mountRoot: '/k',
+    mountRootExists: true,
+    platform: linux,
+    engine: commandEngine,
+    probe: {},
+    stateDir: '/run/kopiatomic',
+    layout: 'tree',
+    command: ['true'],
+    options: [],
+  });
+  const cmds = planCommands(p, null, null).map((c) => c.command).filter((c) => /mount|install/.test(c));
+  assert.deepEqual(cmds, [
+    "install -m 0600 /dev/stdin /run/kopiatomic/%2Fk.mounts <<'KOPIATOMIC_TABLE'\ntank@kopiatomic-R /k/tank zfs ro 0 0\nKOPIATOMIC_TABLE",
+    'mount --all --internal-only --fstab /run/kopiatomic/%2Fk.mounts',
+    "install -m 0600 /dev/stdin /run/kopiatomic/%2Fk.mounts <<'KOPIATOMIC_TABLE'\ntank/a\\040b@kopiatomic-R /k/tank/a\\040b zfs ro 0 0\nKOPIATOMIC_TABLE",
+    'mount --all --internal-only --fstab /run/kopiatomic/%2Fk.mounts',
+    "umount '/k/tank/a b' /k/tank",
+  ]);
+});
