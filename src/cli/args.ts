@@ -6,6 +6,7 @@ import { UsageError } from '../core/errors.js';
 import type { Engine, Layout } from '../engine/engine.js';
 import { ENGINES, engineForCommand } from '../engine/index.js';
 import { splitWords } from './words.js';
+import { parseVerifyPercent, verifyProblem } from '../verify/options.js';
 
 export interface Flavour {
   /** kopiatomic or restomic */
@@ -35,6 +36,12 @@ export interface Options {
   layout: Layout;
   /** Seconds to wait for another run's lock: 0 = do not wait. */
   wait: number;
+  // ---- verify (issue 13)
+  /** Restore and compare after the backup: percent of file contents compared (0 < p <= 100), null = off. */
+  verifyPercent: number | null;
+  /** The command engine's verify command (restores into its 2nd argument), or null. */
+  verifyCommand: string[] | null;
+  // ---- end verify
 }
 
 const SPEC = {
@@ -55,10 +62,12 @@ const SPEC = {
   quiet: { type: 'boolean' },
   layout: { type: 'string' },
   wait: { type: 'string' },
+  verify: { type: 'string' }, // verify (issue 13)
+  'verify-command': { type: 'string' }, // verify (issue 13)
 } as const;
 
 const SHORT_VALUE: Record<string, string> = { c: 'command', o: 'options', p: 'pre', q: 'post' };
-const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout']);
+const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout', 'verify-command']);
 
 /**
  * parseArgs refuses a separate value that starts with '-' (`-o --tag x`),
@@ -74,6 +83,7 @@ export function normaliseArgv(argv: string[]): string[] {
       break;
     }
     if (a === '--wait') out.push('--wait=forever');
+    else if (a === '--verify') out.push('--verify=100'); // verify (issue 13): bare = every file
     else if (a.startsWith('--') && LONG_VALUE.has(a.slice(2)) && i + 1 < argv.length) out.push(`${a}=${argv[++i]}`);
     else if (/^-[A-Za-z]+$/.test(a) && SHORT_VALUE[a.at(-1)!] && [...a.slice(1, -1)].every((c) => !SHORT_VALUE[c]) && i + 1 < argv.length) {
       if (a.length > 2) out.push(a.slice(0, -1));
@@ -135,6 +145,13 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   }
   if (v.verbose && v.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
 
+  // ---- verify (issue 13)
+  const verifyPercent = v.verify === undefined ? null : parseVerifyPercent(v.verify);
+  const verifyCommand = v['verify-command'] !== undefined ? splitWords(v['verify-command']) : null;
+  if (verifyCommand !== null && verifyCommand.length === 0) throw new UsageError('--verify-command needs a command');
+  verifyProblem(engine.name, verifyPercent, verifyCommand);
+  // ---- end verify
+
   return {
     mode,
     targets: positionals,
@@ -152,5 +169,7 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     verbosity: v.quiet ? 0 : v.verbose ? 2 : 1,
     layout,
     wait,
+    verifyPercent,
+    verifyCommand,
   };
 }

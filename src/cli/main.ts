@@ -24,6 +24,8 @@ import { parseCommandLine, type Flavour, type Options } from './args.js';
 import { printPlan } from './print-plan.js';
 import { helpText, usageLine } from './usage.js';
 import { which } from './which.js';
+import { verifyStep } from '../verify/step.js'; // verify (issue 13)
+import { withVerify } from '../verify/outcome.js'; // verify (issue 13)
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -195,8 +197,12 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
     prepareNamespace(plan, reporter);
     journal = new Journal(jpath, plan.runId);
     journal.begin(plan.snapshot, plan.owner, plan.mountRoot);
-    const result = await applyPlan(plan, { runner, reporter, interrupt, journal, env: hookEnv });
-    status = runStatus(result, interrupt.signal);
+    // ---- verify (issue 13)
+    const verify = opts.verifyPercent !== null ? verifyStep(opts.verifyPercent, opts.verifyCommand, plan, { runner, reporter, interrupt, env: hookEnv }) : null;
+    const result = await applyPlan(plan, { runner, reporter, interrupt, journal, env: hookEnv, ...(verify ? { afterBackup: verify.afterBackup } : {}) });
+    const backupStatus = runStatus(result, interrupt.signal);
+    status = withVerify(backupStatus, verify?.result() ?? null);
+    // ---- end verify
     journal.close(result.cleanupFailures.length === 0);
     journal = null;
     const txgs = Object.fromEntries(Object.entries(result.createtxg).map(([p, t]) => [p, [...new Set(t)]]));
@@ -210,6 +216,7 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
       backupExitCodes: result.backup?.exitCodes ?? [],
       cleanupFailures: result.cleanupFailures,
       setupError: result.setupError?.message ?? null,
+      ...(verify ? { backupStatus: backupStatus.status, verify: verify.result() } : {}), // verify (issue 13)
     });
     reporter.info(`finished: ${status.status} (exit ${status.code})`);
   } catch (e) {

@@ -21,7 +21,16 @@ export type Status =
   | 'locked'
   | 'usage'
   | 'post-hook-failed'
-  | 'internal-error';
+  | 'internal-error'
+  // verify (issue 13)
+  | 'verify-failed'
+  | 'verify-error';
+
+// ---- verify (issue 13): a mismatch fails the backup (1); a verification
+// that could not run exits 8 (the backup itself succeeded).
+export const EXIT_VERIFY_FAILED = 1;
+export const EXIT_VERIFY_ERROR = 8;
+// ---- end verify
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
