@@ -19,9 +19,10 @@ export function freeBytes(dir: string): number | null {
   }
 }
 
-/** Candidates in order: $KOPIATOMIC_VERIFY_DIR, $TMPDIR, /var/tmp, /tmp (absolute, existing). */
+/** Candidates in order: $KOPIATOMIC_VERIFY_DIR alone when set (the user chose), else $TMPDIR, /var/tmp, /tmp. */
 export function candidates(env: NodeJS.ProcessEnv = process.env): string[] {
-  const list = [env['KOPIATOMIC_VERIFY_DIR'], env['TMPDIR'], '/var/tmp', '/tmp'].filter((d): d is string => Boolean(d && d.startsWith('/')));
+  const chosen = env['KOPIATOMIC_VERIFY_DIR'];
+  const list = (chosen ? [chosen] : [env['TMPDIR'], '/var/tmp', '/tmp']).filter((d): d is string => Boolean(d && d.startsWith('/')));
   return [...new Set(list.map((d) => (d.length > 1 ? d.replace(/\/+$/, '') : d)))];
 }
 
