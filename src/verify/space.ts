@@ -2,7 +2,7 @@
 // candidate filesystem with room for the restore, never inside the frozen
 // tree. No candidate with room: the verification does not run (status
 // "error", the reason named) and the backup's own outcome stands.
-import { chmodSync, mkdtempSync, statfsSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { isWithin } from '../core/paths.js';
 
 /** Head room beyond the restore's own size: 5% and 64 MiB, for metadata and rounding. */
@@ -57,4 +57,45 @@ export function privateFolder(dir: string, runId: string): string {
   const d = mkdtempSync(`${dir}/kopiatomic-verify-${runId}-`);
   chmodSync(d, 0o700);
   return d;
+}
+
+const OURS = /^kopiatomic-verify-\d{8}T\d{6}Z-(\d+)-[0-9a-f]{6}-[A-Za-z0-9]{6}$/;
+
+/**
+ * Restore folders left by a run that was killed mid-verification (SIGKILL, a
+ * power cut): a full copy of a backup must not linger. A folder is removed
+ * only when its name is ours, it is a real folder owned by us, and the
+ * process named in its run id is gone (a live pid, even a reused one, keeps it).
+ */
+export function removeStaleFolders(dirs: string[], warn: (m: string) => void): void {
+  for (const d of dirs) {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      const m = OURS.exec(n);
+      if (!m || Number(m[1]) === process.pid || alive(Number(m[1]))) continue;
+      const p = `${d}/${n}`;
+      try {
+        const st = lstatSync(p);
+        if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0)) continue;
+        rmSync(p, { recursive: true, force: true });
+        warn(`removed ${p}, left by a run that died while verifying`);
+      } catch (e) {
+        warn(`could not remove ${p}: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

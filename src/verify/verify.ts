@@ -43,7 +43,7 @@ import { compareTrees, type CompareResult, type TreePair } from './compare.js';
 import { beforeVerify } from './fault.js';
 import { emptyResult, type VerifyResult } from './result.js';
 import { inSample } from './sample.js';
-import { candidates, mib, placeRestore, privateFolder } from './space.js';
+import { candidates, mib, placeRestore, privateFolder, removeStaleFolders } from './space.js';
 
 export interface VerifyInput {
   plan: Plan;
@@ -82,6 +82,7 @@ export async function verifyBackup(i: VerifyInput): Promise<VerifyResult> {
     reporter.info(`verifying the backup: restore, then compare ${percent < 100 ? `${percent}% of the file contents and every name` : 'every file'} with the frozen tree`);
     const r = await restorerFor(i);
     const avoid = [i.plan.mountRoot, ...i.plan.engineContext.sources.map((s) => s.path)];
+    removeStaleFolders(candidates(), (m) => reporter.warn(m));
     const place = placeRestore(r.size, i.plan.layout === 'paths' ? avoid : [i.plan.mountRoot], candidates());
     if (!place.ok) return done(emptyResult(percent, 'error', place.reason));
     dir = privateFolder(place.dir, i.plan.runId);

@@ -132,3 +132,27 @@ test('exit status: a difference fails the backup (1); a verification that could 
   assert.deepEqual(withVerify({ status: 'partial', code: 3 }, emptyResult(100, 'skipped')), { status: 'partial', code: 3 });
   assert.deepEqual(withVerify({ status: 'cleanup-incomplete', code: 5 }, emptyResult(100, 'failed')), { status: 'cleanup-incomplete', code: 5 });
 });
+
+test('stale restore folders: removed when the run named in them is gone; kept when alive, not ours, or a symlink', async () => {
+  const { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, existsSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { removeStaleFolders } = await import('../../src/verify/space.js');
+  const d = mkdtempSync(`${tmpdir()}/kt-stale-`);
+  try {
+    const dead = `kopiatomic-verify-20261127T100000Z-4194301-abcdef-Ab12Cd`;
+    const mine = `kopiatomic-verify-20261127T100000Z-${process.pid}-abcdef-Xy34Zw`;
+    const live = `kopiatomic-verify-20261127T100000Z-1-abcdef-Qq11Qq`; // pid 1 is always alive
+    const other = 'kopiatomic-verify-something-else';
+    for (const n of [dead, mine, live, other]) mkdirSync(`${d}/${n}`);
+    writeFileSync(`${d}/${dead}/restored`, 'x');
+    symlinkSync('/', `${d}/kopiatomic-verify-20261127T100000Z-4194302-abcdef-Ln00Ln`);
+    const warnings: string[] = [];
+    removeStaleFolders([d, `${d}/missing`], (m) => warnings.push(m));
+    assert.equal(existsSync(`${d}/${dead}`), false);
+    for (const n of [mine, live, other]) assert.equal(existsSync(`${d}/${n}`), true, n);
+    assert.equal(existsSync(`${d}/kopiatomic-verify-20261127T100000Z-4194302-abcdef-Ln00Ln`), true, 'a symlink is never followed or removed');
+    assert.equal(warnings.length, 1);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+});
