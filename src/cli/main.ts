@@ -26,6 +26,7 @@ import { helpText, usageLine } from './usage.js';
 import { which } from './which.js';
 import { verifyStep } from '../verify/step.js'; // verify (issue 13)
 import { withVerify } from '../verify/outcome.js'; // verify (issue 13)
+import { verifyPlanLines } from '../verify/plan.js'; // verify (issue 13)
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -182,6 +183,7 @@ async function backup(opts: Options, flavour: Flavour, platform: Platform, runne
     });
     if (opts.dryRun) {
       printPlan(plan, opts.pre, opts.post, reporter);
+      if (opts.verifyPercent !== null && !reporter.json) for (const l of verifyPlanLines(plan, opts.verifyPercent, opts.verifyCommand)) reporter.print(l); // verify (issue 13)
       reporter.event('summary', { status: 'ok', exitCode: 0, dryRun: true });
       return EXIT.ok;
     }

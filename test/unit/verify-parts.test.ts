@@ -156,3 +156,22 @@ test('stale restore folders: removed when the run named in them is gone; kept wh
     rmSync(d, { recursive: true, force: true });
   }
 });
+
+test('dry run lines: the verification commands with ID and DIR as names', async () => {
+  const { verifyPlanLines } = await import('../../src/verify/plan.js');
+  const { resticEngine } = await import('../../src/engine/restic.js');
+  const plan = {
+    engine: resticEngine,
+    snapshot: 'kopiatomic-R',
+    mountRoot: '/restic',
+    probe: { version: '0.14.0' },
+    engineContext: { command: ['restic', 'backup'], options: ['-r', '/repo'] },
+  } as unknown as Parameters<typeof verifyPlanLines>[0];
+  assert.deepEqual(verifyPlanLines(plan, 10, null), [
+    '# verify (contents of 10% of the files, every name), before cleanup',
+    'restic -r /repo snapshots --json --tag kopiatomic-R',
+    'restic -r /repo stats --json --mode restore-size ID',
+    'restic -r /repo restore ID --target DIR',
+    '# compare DIR with the frozen tree, then remove DIR',
+  ]);
+});
