@@ -34,7 +34,12 @@ export function verifyStep(
         const why = deps.interrupt.signal ? `interrupted by ${deps.interrupt.signal}` : `the backup ${outcome === 'partial' ? 'is partial' : 'failed'}`;
         result = emptyResult(percent, 'skipped', why);
       } else {
-        result = await verifyBackup({ ...deps, plan, percent, verifyCommand, stdouts: r.backup?.stdouts ?? [] });
+        try {
+          result = await verifyBackup({ ...deps, plan, percent, verifyCommand, stdouts: r.backup?.stdouts ?? [] });
+        } catch (e) {
+          // verifyBackup reports its own errors; this is a bug, but must not pass for a verified backup
+          result = emptyResult(percent, 'error', `internal error: ${(e as Error).message}`);
+        }
       }
       tell(deps.reporter, result);
     },

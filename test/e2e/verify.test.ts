@@ -101,7 +101,7 @@ test('restic tree: hard-to-copy content in nested datasets verifies clean while 
   }
 });
 
-test('restic: a pack file deleted between the backup and the verification is caught: exit 1, the path named, nothing left', async () => {
+test('restic: a pack file corrupted between the backup and the verification is caught: exit 1, the path named, nothing left', async () => {
   const pool = Pool.create(['a']);
   const vdir = scratchDir('vdir');
   try {
@@ -112,7 +112,9 @@ test('restic: a pack file deleted between the backup and the verification is cau
     assert.equal((await run(RESTOMIC, ['--json', '--mount-root', '/kt-v2', pool.ds('a')], { env, timeoutMs: 600_000 })).code, 0);
     sh('dd', 'if=/dev/urandom', `of=${pool.path('a/precious.bin')}`, 'bs=64k', 'count=48', 'status=none');
     // The largest pack holds precious.bin's data (tree packs are small).
-    const damage = `f=$(find "$RESTIC_REPOSITORY/data" -type f -printf '%s %p\\n' | sort -n | tail -n1 | cut -d' ' -f2-); echo "removing $f" >&2; rm -f "$f"`;
+    // Overwrite 64 KiB in its middle (blob data, not the header at its end):
+    // restic then cannot decrypt those blobs.
+    const damage = `f=$(find "$RESTIC_REPOSITORY/data" -type f -printf '%s %p\\n' | sort -n | tail -n1 | cut -d' ' -f2-); echo "corrupting $f" >&2; dd if=/dev/urandom of="$f" bs=64k count=1 seek=8 conv=notrunc status=none`;
     const r = await run(RESTOMIC, ['--json', '--verify', '--mount-root', '/kt-v2', pool.ds('a')], { env: { ...env, KOPIATOMIC_TEST_BEFORE_VERIFY: damage }, timeoutMs: 600_000 });
     assert.equal(r.code, 1, r.stderr);
     assertNothingLeft([pool], '/kt-v2', vdir);
@@ -203,6 +205,33 @@ test('restic --layout paths: the comparison follows the real paths and verifies 
     assert.equal(v.files, countFiles(pool.path()));
     const snaps = JSON.parse(restic(env, 'snapshots', '--json')) as { paths: string[] }[];
     assert.deepEqual(snaps[0]!.paths, [pool.mountpoint]);
+  } finally {
+    pool.destroy();
+  }
+});
+
+test('SIGTERM during the verification: it stops, cleanup runs, the restore folder is removed (exit 143)', async () => {
+  const pool = Pool.create(['a']);
+  const vdir = scratchDir('vdir');
+  try {
+    sh('dd', 'if=/dev/urandom', `of=${pool.path('a/big')}`, 'bs=1M', 'count=24', 'status=none');
+    const env: NodeJS.ProcessEnv = { ...resticRepo(), KOPIATOMIC_VERIFY_DIR: vdir };
+    let sent = false;
+    const r = await run(RESTOMIC, ['--json', '--verify', '--mount-root', '/kt-v9', pool.ds('a')], {
+      env,
+      timeoutMs: 600_000,
+      onEvent: (e, child) => {
+        // the verification has started (the backup is saved)
+        if (!sent && e['event'] === 'log' && String(e['message']).startsWith('verifying the backup')) {
+          sent = true;
+          child.kill('SIGTERM');
+        }
+      },
+    });
+    assert.ok(sent);
+    assert.equal(r.code, 143, r.stderr);
+    assertNothingLeft([pool], '/kt-v9', vdir);
+    assert.equal(verifyOf(r)?.status, 'skipped');
   } finally {
     pool.destroy();
   }
