@@ -7,6 +7,7 @@ import { isWithin } from '../core/paths.js';
 import type { Engine, Layout } from '../engine/engine.js';
 import { ENGINES, engineForCommand } from '../engine/index.js';
 import { splitWords } from './words.js';
+import { parseVerifyPercent, verifyProblem } from '../verify/options.js';
 
 export interface Flavour {
   /** kopiatomic or restomic */
@@ -118,10 +119,12 @@ const SPEC = {
   'kill-after': { type: 'string' },
   config: { type: 'string' },
   property: { type: 'boolean' },
+  verify: { type: 'string' },
+  'verify-command': { type: 'string' },
 } as const;
 
 const SHORT_VALUE: Record<string, string> = { c: 'command', o: 'options', p: 'pre', q: 'post' };
-const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout', 'kill-after', 'config']);
+const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout', 'kill-after', 'config', 'verify-command']);
 
 /**
  * parseArgs refuses a separate value that starts with '-' (`-o --tag x`),
@@ -137,6 +140,7 @@ export function normaliseArgv(argv: string[]): string[] {
       break;
     }
     if (a === '--wait') out.push('--wait=forever');
+    else if (a === '--verify') out.push('--verify=100'); // verify (issue 13): bare = every file
     else if (a.startsWith('--') && LONG_VALUE.has(a.slice(2)) && i + 1 < argv.length) out.push(`${a}=${argv[++i]}`);
     else if (/^-[A-Za-z]+$/.test(a) && SHORT_VALUE[a.at(-1)!] && [...a.slice(1, -1)].every((c) => !SHORT_VALUE[c]) && i + 1 < argv.length) {
       if (a.length > 2) out.push(a.slice(0, -1));
@@ -209,6 +213,12 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   }
   if (v.verbose && v.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
 
+  // --verify[=PERCENT] (bare: every file) and the command engine's --verify-command.
+  const verifyPercent = v.verify === undefined ? 0 : parseVerifyPercent(v.verify);
+  const verifyCommand = v['verify-command'] ?? null;
+  if (verifyCommand !== null && splitWords(verifyCommand).length === 0) throw new UsageError('--verify-command needs a command');
+  if (mode === 'backup') verifyProblem(engine.name, verifyPercent || null, verifyCommand === null ? null : splitWords(verifyCommand));
+
   const given = new Set<keyof JobOptions>();
   const mark = (flag: unknown, ...keys: (keyof JobOptions)[]) => flag !== undefined && keys.forEach((k) => given.add(k));
   mark(v.all, 'all');
@@ -222,6 +232,8 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   mark(v.exclude, 'excludes');
   mark(v.layout, 'layout');
   mark(v['kill-after'], 'killAfter');
+  mark(v.verify, 'verifyPercent');
+  mark(v['verify-command'], 'verifyCommand');
 
   return {
     mode,
@@ -249,8 +261,8 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     pingUrl: null,
     maxAgeSeconds: null,
     schedule: 'daily',
-    verifyPercent: 0,
-    verifyCommand: null,
+    verifyPercent,
+    verifyCommand,
     killAfter,
     statusFile: statusFileDefault(),
     given,

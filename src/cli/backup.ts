@@ -17,6 +17,10 @@ import type { JobOptions, Options } from './args.js';
 import { lifecycle, type CommandContext } from './lifecycle.js';
 import { printPlan } from './print-plan.js';
 import { which } from './which.js';
+import { splitWords } from './words.js';
+import { verifyProblem } from '../verify/options.js';
+import { verifyPlanLines } from '../verify/plan.js';
+import { verifyStep } from '../verify/step.js';
 
 /** The settings of a run that are not the job's: from the command line only. */
 export type RunFlags = Pick<Options, 'dryRun' | 'wait'>;
@@ -67,8 +71,14 @@ export function selectFor(job: JobOptions, inventory: Inventory): Selection {
 export function preflight(job: JobOptions, flags: RunFlags, ctx: CommandContext): void {
   requireZfs();
   checkEngineInstalled(job, flags.dryRun, ctx);
+  verifyProblem(job.engine.name, job.verifyPercent || null, verifyCommandOf(job));
   job.targets.forEach(toTarget);
   job.excludes.forEach(toTarget);
+}
+
+/** The command engine's verify command as words, or null. */
+function verifyCommandOf(job: JobOptions): string[] | null {
+  return job.verifyCommand === null ? null : splitWords(job.verifyCommand);
 }
 
 /** One job through the lifecycle; returns its exit code. */
@@ -122,6 +132,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
       Object.assign(hookEnv, { KOPIATOMIC_RUN_ID: plan.runId, KOPIATOMIC_SNAPSHOT: plan.snapshot, ...dv.env });
       if (flags.dryRun) {
         printPlan(plan, job.pre, job.post, reporter);
+        if (job.verifyPercent && !reporter.json) for (const l of verifyPlanLines(plan, job.verifyPercent, verifyCommandOf(job))) reporter.print(l);
         return { summary: { dryRun: true }, noPostHook: true };
       }
 
@@ -136,18 +147,23 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
       prepareNamespace(plan, reporter);
       const journal = new Journal(rec.journal, plan.runId);
       journal.begin(plan.snapshot, plan.owner, plan.mountRoot);
+      // The job's env goes to the engine (and its verification) only, never to the hooks.
+      const engineEnv = { ...hookEnv, ...job.env };
+      // --verify: after the backup, before cleanup, while the frozen tree is still mounted and held.
+      const verify = job.verifyPercent ? verifyStep(job.verifyPercent, verifyCommandOf(job), plan, { runner, reporter, interrupt, env: engineEnv }) : null;
       let result;
       try {
-        // The job's env goes to the engine only, never to the hooks.
-        result = await applyPlan(plan, { runner, reporter, interrupt, journal, env: { ...hookEnv, ...job.env } });
+        result = await applyPlan(plan, { runner, reporter, interrupt, journal, env: engineEnv, ...(verify ? { afterBackup: verify.afterBackup } : {}) });
       } finally {
-        // Kept while anything (ours or an earlier run's) is still to be undone.
-        journal.close(result !== undefined && result.cleanupFailures.length === 0 && rec.leftovers.length === 0);
+        // Kept while anything of this run is still to be undone (an earlier run's leftovers are remembered apart).
+        journal.close(result !== undefined && result.cleanupFailures.length === 0);
       }
       const txgs = Object.fromEntries(Object.entries(result.createtxg).map(([p, t]) => [p, [...new Set(t)]]));
       return {
         result,
+        verify: verify?.result() ?? null,
         summary: {
+          ...(verify ? { verify: verify.result() } : {}),
           runId: plan.runId,
           snapshot: plan.snapshot,
           datasets: selection.selected.length,

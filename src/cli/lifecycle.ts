@@ -52,6 +52,7 @@ export interface Recovery {
 /** What the command hands back: the executor's result if it ran, and fields for the summary. */
 export interface CommandResult {
   result?: RunFacts['result'];
+  verify?: RunFacts['verify'];
   summary?: Record<string, unknown>;
   /** The post hook does not run (a dry run). */
   noPostHook?: boolean;
@@ -103,6 +104,7 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
       }
       const out = await command({ boot, journal: jpath, actions: r.actions, leftovers });
       facts.result = out.result ?? null;
+      facts.verify = out.verify ?? null;
       extra = out.summary ?? {};
       if (out.noPostHook) noPost = true;
     } catch (e) {

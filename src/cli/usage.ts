@@ -33,6 +33,11 @@ Backup:
       --layout tree|paths  tree: one backup of ${f.mountRoot} (default);
                          paths: each dataset under its real path
       --mount-root DIR   where the snapshots are assembled (default ${f.mountRoot})
+      --verify[=PERCENT] after the backup, restore it and compare it with the
+                         frozen tree: every name and its metadata, and the
+                         contents of PERCENT% of the files (default 100)
+      --verify-command CMD  the command engine's restore: CMD ROOT DIR must
+                         restore the backup of ROOT into DIR
 Hooks (run with /bin/sh -c):
   -p, --pre CMD          before anything is snapshotted; failure stops the run
   -q, --post CMD         last, always; sees KOPIATOMIC_STATUS
@@ -59,5 +64,6 @@ Commands:
 
 Exit codes: 0 ok, 1 backup failed, 2 bad usage, 3 partial backup, 4 setup
 failed, 5 cleanup incomplete, 6 another run holds the lock, 7 post hook failed,
-128+N interrupted by signal N (129 HUP, 130 INT, 143 TERM).`;
+8 verification could not run, 128+N interrupted by signal N (129 HUP,
+130 INT, 143 TERM). A verification that finds a difference exits 1.`;
 }

@@ -8,6 +8,8 @@ export const EXIT = {
   cleanupIncomplete: 5,
   locked: 6,
   postHookFailed: 7,
+  /** The backup succeeded, but --verify could not run (no space, engine error): it is not proven. */
+  verifyError: 8,
   internal: 70,
 } as const;
 
@@ -21,7 +23,14 @@ export type Status =
   | 'locked'
   | 'usage'
   | 'post-hook-failed'
-  | 'internal-error';
+  | 'internal-error'
+  | 'verify-failed'
+  | 'verify-error';
+
+// A verification mismatch fails the backup (1); a verification that could
+// not run exits 8 (the backup itself succeeded, but is not proven).
+export const EXIT_VERIFY_FAILED = EXIT.backupFailed;
+export const EXIT_VERIFY_ERROR = EXIT.verifyError;
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
 
@@ -33,7 +42,8 @@ export function interruptedCode(signal: string): number {
 /**
  * The worst of several statuses (`run` with several jobs), by this order:
  * internal error, cleanup incomplete, interrupted, usage, locked, setup
- * failed, backup failed, partial, post hook failed, ok.
+ * failed, backup failed (a verification mismatch too), partial, verify error,
+ * post hook failed, ok.
  */
 export const PRECEDENCE: Status[] = [
   'internal-error',
@@ -43,7 +53,9 @@ export const PRECEDENCE: Status[] = [
   'locked',
   'setup-failed',
   'backup-failed',
+  'verify-failed',
   'partial',
+  'verify-error',
   'post-hook-failed',
   'ok',
 ];

@@ -91,3 +91,69 @@ export const kopiaEngine: Engine = {
   captureStdout: true,
   outcome: kopiaOutcome,
 };
+
+// ---- verify (issue 13): the manifests `snapshot create --json` printed, and restore.
+
+export interface KopiaManifest {
+  id: string;
+  /** The source path the snapshot was recorded under. */
+  path: string;
+  /** Total size of the files (rootEntry.summ.size), when kopia gave it. */
+  size: number | null;
+}
+
+/**
+ * Every manifest object in kopia's stdout. kopia prints one JSON object per
+ * source (cli/command_snapshot_create.go reportSnapshotStatus: the
+ * snapshot.Manifest, on one line, or indented with --json-indent); its fields
+ * are id, source {host, userName, path}, rootEntry {obj, summ {size, files,
+ * numFailed, ...}} (snapshot/manifest.go). Objects are found by brace depth,
+ * strings respected, so both forms parse; other text is ignored.
+ */
+export function parseKopiaManifests(stdout: string): KopiaManifest[] {
+  const out: KopiaManifest[] = [];
+  for (const text of jsonObjects(stdout)) {
+    let m: { id?: unknown; source?: { path?: unknown }; rootEntry?: { summ?: { size?: unknown } } };
+    try {
+      m = JSON.parse(text) as typeof m;
+    } catch {
+      continue;
+    }
+    if (typeof m.id !== 'string' || !m.id) continue;
+    const size = m.rootEntry?.summ?.size;
+    out.push({ id: m.id, path: typeof m.source?.path === 'string' ? m.source.path : '', size: typeof size === 'number' ? size : null });
+  }
+  return out;
+}
+
+function jsonObjects(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = -1;
+  let inString = false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"' && depth > 0) inString = true;
+    else if (c === '{') {
+      if (depth++ === 0) start = i;
+    } else if (c === '}' && depth > 0 && --depth === 0) out.push(s.slice(start, i + 1));
+  }
+  return out;
+}
+
+/**
+ * `kopia snapshot restore ID DIR`, with the words of the backup command
+ * before its `snapshot` verb (so `--config-file=...` and wrappers carry over).
+ * As root kopia restores owners, modes and times by default.
+ */
+export function kopiaRestoreArgv(command: string[], id: string, target: string): string[] {
+  const i = command.indexOf('snapshot', programPrefix(command).length);
+  const base = i < 0 ? programPrefix(command) : command.slice(0, i);
+  return [...base, 'snapshot', 'restore', id, target];
+}
+// ---- end verify

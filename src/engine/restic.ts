@@ -116,3 +116,92 @@ export function resticWritablePaths(argv: string[], env: NodeJS.ProcessEnv): Wri
 function nonEmpty(s: string | undefined): string | undefined {
   return s ? s : undefined;
 }
+
+// ---- verify (issue 13): find the run's snapshot, size it, restore it.
+
+/** restic's global options that take a value (they select and open the repository). */
+const RESTIC_GLOBAL_VALUE = new Set([
+  '-r', '--repo', '--repository-file', '-p', '--password-file', '--password-command', '--key-hint',
+  '--cache-dir', '--cacert', '--tls-client-cert', '-o', '--option', '--limit-download', '--limit-upload',
+]);
+const RESTIC_GLOBAL_BOOL = new Set(['--no-cache', '--no-lock', '--insecure-tls', '--cleanup-cache']);
+/** `restic backup` options that take a value: skipped with their value. */
+const RESTIC_BACKUP_VALUE = new Set([
+  '-e', '--exclude', '--iexclude', '--exclude-file', '--iexclude-file', '--exclude-if-present', '--exclude-larger-than',
+  '--files-from', '--files-from-raw', '--files-from-verbatim', '-H', '--host', '--parent', '--tag', '--time',
+  '--stdin-filename', '--read-concurrency', '--compression', '--pack-size',
+]);
+/** Options that make `restic backup` leave things out of the backup. */
+const RESTIC_EXCLUDES = new Set([
+  '-e', '--exclude', '--iexclude', '--exclude-file', '--iexclude-file', '--exclude-caches', '--exclude-if-present',
+  '--exclude-larger-than', '-x', '--one-file-system', '--files-from', '--files-from-raw', '--files-from-verbatim',
+]);
+
+const flagName = (w: string) => (w.startsWith('--') ? w.split('=')[0]! : w);
+
+/**
+ * The restic command to read the repository with: the backup command without
+ * its `backup` verb (so wrappers, `env` and global flags carry over), plus the
+ * global options found among -o (repository, password, cache, TLS).
+ */
+export function resticBase(command: string[], options: string[]): string[] {
+  const i = command.indexOf('backup', programIndexOf(command) + 1);
+  const base = i < 0 ? command.slice(0, programIndexOf(command) + 1) : command.slice(0, i);
+  const globals: string[] = [];
+  for (let k = 0; k < options.length; k++) {
+    const w = options[k]!;
+    if (w === '--') break;
+    const name = flagName(w);
+    if (RESTIC_GLOBAL_BOOL.has(name)) globals.push(w);
+    else if (RESTIC_GLOBAL_VALUE.has(name)) {
+      if (w.includes('=')) globals.push(w);
+      else if (k + 1 < options.length) globals.push(w, options[++k]!);
+    } else if (/^-[rp].+/.test(w) && !w.startsWith('--')) globals.push(w); // -rVALUE
+    else if (RESTIC_BACKUP_VALUE.has(name) && !w.includes('=')) k++;
+  }
+  return [...base, ...globals];
+}
+
+function programIndexOf(argv: string[]): number {
+  const i = argv.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && w !== 'env');
+  return i < 0 ? argv.length - 1 : i;
+}
+
+/** Whether the backup was told to leave entries out (then absent entries are excluded, not lost). */
+export function resticHasExcludes(command: string[], options: string[]): boolean {
+  return [...command, ...options].some((w) => RESTIC_EXCLUDES.has(flagName(w)) || /^-[ex].*/.test(w) && !w.startsWith('--'));
+}
+
+/** `restic snapshots --json --tag TAG`: the run's snapshot, found by its unique tag, never "latest". */
+export function resticSnapshotsArgv(base: string[], tag: string): string[] {
+  return [...base, 'snapshots', '--json', '--tag', tag];
+}
+
+/** Snapshot ids from `restic snapshots --json` (an array of {id, short_id, paths, tags, ...}). */
+export function parseResticSnapshotIds(stdout: string): string[] {
+  const list = JSON.parse(stdout.trim() || '[]') as unknown;
+  if (!Array.isArray(list)) throw new Error('restic snapshots --json did not print a list');
+  return list.map((s) => (s as { id?: unknown }).id).filter((id): id is string => typeof id === 'string' && /^[0-9a-f]{64}$/.test(id));
+}
+
+/** `restic stats --json --mode restore-size ID`: the bytes a restore writes. */
+export function resticStatsArgv(base: string[], id: string): string[] {
+  return [...base, 'stats', '--json', '--mode', 'restore-size', id];
+}
+
+export function parseResticRestoreSize(stdout: string): number {
+  const line = stdout.trim().split('\n').reverse().find((l) => l.trim().startsWith('{'));
+  const v = line ? (JSON.parse(line) as { total_size?: unknown }).total_size : undefined;
+  if (typeof v !== 'number') throw new Error('restic stats --json printed no total_size');
+  return v;
+}
+
+/**
+ * `restic restore ID --target DIR`. As root restic restores owners, modes and
+ * times. --sparse exists from restic 0.15 (0.14, Debian 12's, writes holes
+ * out as zeros: the space check counts the full size either way).
+ */
+export function resticRestoreArgv(base: string[], id: string, target: string, version: number[] | null): string[] {
+  return [...base, 'restore', id, '--target', target, ...(version && atLeast(version, [0, 15, 0]) ? ['--sparse'] : [])];
+}
+// ---- end verify

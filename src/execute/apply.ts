@@ -31,6 +31,8 @@ export interface ApplyContext {
   env: Record<string, string>;
   /** Reads the mount table after a failed mount (default: the plan's platform). */
   platform?: Platform;
+  /** Runs after the engine and before cleanup, while the snapshots are still mounted and held (verification). */
+  afterBackup?: (result: ApplyResult) => Promise<void>;
 }
 
 type Undo = NonNullable<Step['undo']>;
@@ -38,7 +40,7 @@ type Undo = NonNullable<Step['undo']>;
 export interface ApplyResult {
   setupError: Error | null;
   /** null when the engine never ran. */
-  backup: { outcome: Outcome; exitCodes: (number | null)[] } | null;
+  backup: { outcome: Outcome; exitCodes: (number | null)[]; /* verify (issue 13): */ stdouts?: string[] } | null;
   cleanupFailures: string[];
   createtxg: Record<string, string[]>;
   creation: Date | null;
@@ -122,16 +124,28 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     const time = result.creation ?? new Date();
     const calls = plan.backup.map((c) => ({ ...c, argv: fillTime(c.argv, time) }));
     const exitCodes: (number | null)[] = [];
+    const stdouts: string[] = [];
     let outcome: Outcome = 'ok';
     for (const call of calls) {
       if (interrupt.signal) break;
       const o = await runEngine(call, plan, ctx);
       exitCodes.push(o.code);
+      stdouts.push(o.stdout);
       if (o.outcome === 'failed' || (o.outcome === 'partial' && outcome === 'ok')) outcome = o.outcome;
     }
     if (interrupt.signal && outcome === 'ok') outcome = 'failed';
-    result.backup = { outcome, exitCodes };
+    result.backup = { outcome, exitCodes, stdouts };
   }
+
+  // ---- verify (issue 13): before cleanup, so the frozen tree is still there
+  if (ctx.afterBackup && result.backup) {
+    try {
+      await ctx.afterBackup(result);
+    } catch (e) {
+      reporter.error(`verification: ${describeError(e)}`);
+    }
+  }
+  // ---- end verify
 
   // ---- cleanup: always, newest first
   const blocked: string[] = []; // mount points whose unmount failed
@@ -253,7 +267,7 @@ function readSnapshotFacts(stdout: string, result: ApplyResult): void {
   }
 }
 
-async function runEngine(call: BackupCall, plan: Plan, ctx: ApplyContext): Promise<{ code: number | null; outcome: Outcome }> {
+async function runEngine(call: BackupCall, plan: Plan, ctx: ApplyContext): Promise<{ code: number | null; outcome: Outcome; stdout: string }> {
   const { runner, reporter, interrupt } = ctx;
   const argv = engineArgv(call, plan);
   reporter.event('step', { phase: 'backup', command: display({ kind: 'exec', argv, mutates: true }) });
@@ -275,5 +289,5 @@ async function runEngine(call: BackupCall, plan: Plan, ctx: ApplyContext): Promi
   reporter.event('backup-end', { exitCode: code, signal, outcome, ms: Date.now() - started });
   if (outcome !== 'ok') reporter.error(`${plan.engine.name} ${signal ? `was killed by ${signal}` : `exited with ${code}`}: backup ${outcome === 'partial' ? 'is incomplete' : 'failed'}`);
   else reporter.info(`backup finished in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  return { code, outcome };
+  return { code, outcome, stdout };
 }

@@ -6,6 +6,8 @@
 import { CommandError, InterruptedError, LockedError, SetupError, UsageError } from '../core/errors.js';
 import { EXIT, interruptedCode, type Status } from '../core/exit-codes.js';
 import type { ApplyResult } from './apply.js';
+import { withVerify } from '../verify/outcome.js';
+import type { VerifyResult } from '../verify/result.js';
 
 export interface StatusCode {
   status: Status;
@@ -41,6 +43,8 @@ export interface RunFacts {
   signal: string | null;
   /** Things a cleanup-only command (kopiatomic cleanup) could not undo. */
   leftovers?: string[];
+  /** The verification of the backup (--verify), when it was asked for. */
+  verify?: VerifyResult | null;
   /** The post hook's exit code; null when it did not run (or has not yet). */
   postHook?: number | null;
 }
@@ -58,7 +62,7 @@ export function finalStatus(f: RunFacts): StatusCode {
   else if (f.result?.cleanupFailures.length || f.leftovers?.length) s = { status: 'cleanup-incomplete', code: EXIT.cleanupIncomplete };
   else if (f.signal) s = { status: 'interrupted', code: interruptedCode(f.signal) };
   else if (err) s = err;
-  else if (f.result) s = runStatus(f.result, null);
+  else if (f.result) s = withVerify(runStatus(f.result, null), f.verify ?? null);
   else s = { status: 'ok', code: EXIT.ok };
   if (f.postHook !== null && f.postHook !== undefined && f.postHook !== 0 && s.code === EXIT.ok) s = { status: 'post-hook-failed', code: EXIT.postHookFailed };
   return s;

@@ -1,0 +1,36 @@
+// Internal: the comparison of a verification, as its own process, started
+// inside a private mount namespace by ns-exec (the paths layout), where the
+// snapshots are mounted over the real paths again. Prints the CompareResult
+// as one JSON line on stdout.
+import { compareTrees, type TreePair } from '../verify/compare.js';
+import { inSample } from '../verify/sample.js';
+import { isWithin } from '../core/paths.js';
+
+export interface CompareJob {
+  pairs: TreePair[];
+  runId: string;
+  percent: number;
+  excludesPossible: boolean;
+  /** Frozen paths left out (the restore folder, should it be visible in the tree). */
+  skip: string[];
+}
+
+const job = JSON.parse(process.argv[2] ?? '{}') as CompareJob;
+let stop: string | null = null;
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => (stop = sig));
+
+compareTrees(job.pairs, {
+  contents: (p) => inSample(job.runId, p, job.percent),
+  excludesPossible: job.excludesPossible,
+  skip: (p) => job.skip.some((s) => isWithin(p, s)),
+  aborted: () => (stop ? `interrupted by ${stop}` : null),
+}).then(
+  (r) => {
+    process.stdout.write(JSON.stringify(r) + '\n');
+    process.exit(0);
+  },
+  (e: Error) => {
+    process.stderr.write(`kopiatomic[verify]: ${e.message}\n`);
+    process.exit(1);
+  },
+);

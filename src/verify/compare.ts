@@ -1,0 +1,228 @@
+// Compares a restored tree with the frozen tree it was backed up from.
+//
+// Both trees are walked together, folder by folder, names sorted, so memory
+// holds one folder's names per level plus the hard-link groups (only files
+// with more than one link), never a file's contents: contents are hashed in
+// 1 MiB reads. Nothing is followed: every entry is lstat()ed, folders are
+// entered only when lstat says folder, files are opened with O_NOFOLLOW.
+//
+// Compared for every entry on both sides: the name (present on both sides),
+// the type, the mode (permission bits with setuid/setgid/sticky), uid and gid;
+// files: size, mtime (ns) and which other paths share their inode (hard
+// links); folders: mtime; symlinks: the target; devices: the device number.
+// Contents (SHA-256) for every file, or for the files the sample picks.
+import { constants } from 'node:fs';
+import { lstat, open, readdir, readlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
+import { MAX_DIFFERENCES, MAX_EXCLUDED, type Difference } from './result.js';
+
+export interface TreePair {
+  /** The frozen tree (snapshot mounts). */
+  frozen: string;
+  /** The same tree as restored from the backup. */
+  restored: string;
+  /** How paths below it are named in the report (what the backup records). */
+  shown: string;
+  /** Compare the root folder's own metadata too (default); false when the restore folder was made by us, not restored. */
+  rootMeta?: boolean;
+}
+
+export interface CompareOptions {
+  /** Whether this file's contents are hashed (the sample); default: all. */
+  contents?: (shown: string) => boolean;
+  /** The engine was told to exclude things: entries absent from the backup are counted as excluded, not as differences. */
+  excludesPossible: boolean;
+  /** Frozen paths to leave out of the comparison entirely (e.g. the restore folder itself). */
+  skip?: (frozen: string) => boolean;
+  /** Polled between entries: stop when it returns a reason. */
+  aborted?: () => string | null;
+}
+
+export interface CompareResult {
+  entries: number;
+  files: number;
+  filesCompared: number;
+  bytesCompared: number;
+  differences: number;
+  firstDifferences: Difference[];
+  excluded: number;
+  excludedPaths: string[];
+  /** Set when the comparison stopped early (the counts are then partial). */
+  abortedBy: string | null;
+}
+
+const BUF = 1 << 20;
+const join = (dir: string, name: string) => (dir.endsWith('/') ? dir + name : `${dir}/${name}`);
+const oct = (m: bigint) => (Number(m) & 0o7777).toString(8).padStart(4, '0');
+
+function typeOf(st: BigIntStats): string {
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'folder';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'char device';
+  if (st.isBlockDevice()) return 'block device';
+  return 'unknown';
+}
+
+/** SHA-256 of a regular file, read in bounded chunks; never follows a symlink. */
+export async function hashFile(path: string): Promise<{ hash: string; bytes: number }> {
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(BUF);
+    let bytes = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, BUF, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      bytes += bytesRead;
+    }
+    return { hash: h.digest('hex'), bytes };
+  } finally {
+    await fh.close();
+  }
+}
+
+class Walk {
+  readonly r: CompareResult = {
+    entries: 0,
+    files: 0,
+    filesCompared: 0,
+    bytesCompared: 0,
+    differences: 0,
+    firstDifferences: [],
+    excluded: 0,
+    excludedPaths: [],
+    abortedBy: null,
+  };
+  /** dev:ino -> first path seen, for files with more than one link. */
+  private readonly frozenLinks = new Map<string, string>();
+  private readonly restoredLinks = new Map<string, string>();
+
+  constructor(private readonly o: CompareOptions) {}
+
+  diff(path: string, what: string): void {
+    this.r.differences++;
+    if (this.r.firstDifferences.length < MAX_DIFFERENCES) this.r.firstDifferences.push({ path, what });
+  }
+
+  private absent(path: string): void {
+    if (this.o.excludesPossible) {
+      this.r.excluded++;
+      if (this.r.excludedPaths.length < MAX_EXCLUDED) this.r.excludedPaths.push(path);
+    } else this.diff(path, 'missing from the backup');
+  }
+
+  async dir(frozen: string, restored: string, shown: string): Promise<void> {
+    const [f, r] = await Promise.all([readdir(frozen), readdir(restored)]);
+    f.sort();
+    r.sort();
+    let i = 0;
+    let j = 0;
+    while (i < f.length || j < r.length) {
+      if ((this.r.abortedBy = this.o.aborted?.() ?? null)) return;
+      const a = f[i];
+      const b = r[j];
+      if (b === undefined || (a !== undefined && a < b)) {
+        const p = join(frozen, a!);
+        if (!this.o.skip?.(p)) this.absent(join(shown, a!));
+        i++;
+      } else if (a === undefined || b < a) {
+        this.diff(join(shown, b), 'in the backup but not in the source');
+        j++;
+      } else {
+        const p = join(frozen, a);
+        if (!this.o.skip?.(p)) await this.entry(p, join(restored, b), join(shown, a));
+        i++;
+        j++;
+      }
+    }
+  }
+
+  async entry(frozen: string, restored: string, shown: string): Promise<void> {
+    const [fs, rs] = await Promise.all([lstat(frozen, { bigint: true }), lstat(restored, { bigint: true })]);
+    this.r.entries++;
+    const ft = typeOf(fs);
+    const rt = typeOf(rs);
+    if (ft !== rt) {
+      this.diff(shown, `type: ${ft} in the source, ${rt} in the backup`);
+      return;
+    }
+    const what: string[] = [];
+    if ((fs.mode & 0o7777n) !== (rs.mode & 0o7777n)) what.push(`mode ${oct(fs.mode)} -> ${oct(rs.mode)}`);
+    if (fs.uid !== rs.uid || fs.gid !== rs.gid) what.push(`owner ${fs.uid}:${fs.gid} -> ${rs.uid}:${rs.gid}`);
+    if ((ft === 'file' || ft === 'folder') && fs.mtimeNs !== rs.mtimeNs) what.push(`mtime ${nsTime(fs.mtimeNs)} -> ${nsTime(rs.mtimeNs)}`);
+    if ((ft === 'char device' || ft === 'block device') && fs.rdev !== rs.rdev) what.push(`device ${fs.rdev} -> ${rs.rdev}`);
+    if (ft === 'symlink') {
+      const [a, b] = await Promise.all([readlink(frozen, { encoding: 'buffer' }), readlink(restored, { encoding: 'buffer' })]);
+      if (!a.equals(b)) what.push(`symlink target ${JSON.stringify(a.toString())} -> ${JSON.stringify(b.toString())}`);
+    }
+    if (ft === 'file') {
+      this.r.files++;
+      if (fs.size !== rs.size) what.push(`size ${fs.size} -> ${rs.size}`);
+      const link = this.links(fs, rs, shown);
+      if (link) what.push(link);
+      if (fs.size === rs.size && (this.o.contents?.(shown) ?? true)) {
+        try {
+          const [a, b] = await Promise.all([hashFile(frozen), hashFile(restored)]);
+          this.r.filesCompared++;
+          this.r.bytesCompared += a.bytes;
+          if (a.hash !== b.hash) what.push('content');
+        } catch (e) {
+          what.push(`content could not be read: ${(e as Error).message}`);
+        }
+      }
+    }
+    if (what.length) this.diff(shown, what.join(', '));
+    if (ft === 'folder') await this.dir(frozen, restored, shown);
+  }
+
+  /** Hard links: the first path sharing this file's inode must be the same on both sides. */
+  private links(fs: BigIntStats, rs: BigIntStats, shown: string): string | null {
+    const first = (m: Map<string, string>, st: BigIntStats): string => {
+      if (st.nlink < 2n) return shown;
+      const key = `${st.dev}:${st.ino}`;
+      const seen = m.get(key);
+      if (seen !== undefined) return seen;
+      m.set(key, shown);
+      return shown;
+    };
+    const a = first(this.frozenLinks, fs);
+    const b = first(this.restoredLinks, rs);
+    if (a === b) return null;
+    return `hard link: ${a === shown ? 'not linked' : `linked to ${a}`} in the source, ${b === shown ? 'not linked' : `linked to ${b}`} in the backup`;
+  }
+}
+
+function nsTime(ns: bigint): string {
+  const s = ns / 1_000_000_000n;
+  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0');
+  return `${new Date(Number(s) * 1000).toISOString().replace(/\.000Z$/, '')}.${frac}Z`;
+}
+
+/**
+ * Compare each pair: its root entry itself (type, metadata) and everything below.
+ * Throws only when a root cannot be read at all.
+ */
+export async function compareTrees(pairs: TreePair[], o: CompareOptions): Promise<CompareResult> {
+  const w = new Walk(o);
+  for (const p of pairs) {
+    let restoredExists = true;
+    try {
+      await lstat(p.restored);
+    } catch {
+      restoredExists = false;
+    }
+    if (!restoredExists) {
+      w.diff(p.shown, 'missing from the backup (nothing was restored)');
+      continue;
+    }
+    if (p.rootMeta === false) await w.dir(p.frozen, p.restored, p.shown);
+    else await w.entry(p.frozen, p.restored, p.shown);
+    if (w.r.abortedBy) break;
+  }
+  return w.r;
+}
