@@ -54,6 +54,7 @@ echo "=== build"
 npx tsc -p . || { echo "0 passed, 1 failed"; exit 1; }
 summary+=("$(printf '%-28s %5ss' build $((SECONDS - t0)))")
 step "unit tests (host)" "$logs/unit" node --test --test-reporter=spec dist/test/unit/
+step "prometheus rules (host)" "$logs/rules" bash test/prometheus-rules.sh
 for flavour in ${ZFSVM_FLAVOURS:-stable backports}; do
   case $flavour in stable) label="e2e OpenZFS 2.1 (stable)";; backports) label="e2e OpenZFS 2.3 (backports)";; *) label="e2e $flavour";; esac
   step "$label" "$logs/e2e-$flavour" env ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e.sh "$@"
