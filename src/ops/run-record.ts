@@ -2,6 +2,7 @@
 // Built by the lifecycle from the run's result; the engine figures are read
 // from the engine's own machine output (restic --json summary, kopia --json
 // manifests); the verification counts are filled by the verify step.
+import { hostname } from 'node:os';
 import type { Status } from '../core/exit-codes.js';
 
 export type Phase = 'setup' | 'backup' | 'verify' | 'teardown';
@@ -122,4 +123,47 @@ export function kopiaFigures(stdout: string): EngineFigures | undefined {
     errors = add(errors, e);
   }
   return ids.length ? { engine: 'kopia', snapshotId: ids.join(','), files, bytesProcessed: bytes, errors } : undefined;
+}
+
+/** The engine's figures from its captured stdout, by engine; undefined when it reported none. */
+export function engineFigures(engine: 'kopia' | 'restic' | 'command', stdout: string): EngineFigures | undefined {
+  return engine === 'restic' ? resticFigures(stdout) : engine === 'kopia' ? kopiaFigures(stdout) : undefined;
+}
+
+export interface RecordInput {
+  job: string;
+  start: Date;
+  end: Date;
+  status: Status;
+  exitCode: number;
+  runId?: string;
+  snapshot?: string;
+  datasets?: string[];
+  pools?: string[];
+  leftovers?: number;
+  durations?: Partial<Record<Phase, number>>;
+  engine?: EngineFigures;
+  verify?: VerifyFigures;
+  error?: string;
+}
+
+/** A RunRecord from what the lifecycle knows at the end of a run. */
+export function buildRunRecord(i: RecordInput): RunRecord {
+  return {
+    job: i.job,
+    host: hostname(),
+    runId: i.runId,
+    start: i.start.toISOString(),
+    end: i.end.toISOString(),
+    status: i.status,
+    exitCode: i.exitCode,
+    durations: i.durations ?? {},
+    datasets: i.datasets ?? [],
+    pools: i.pools ?? [],
+    snapshot: i.snapshot,
+    leftovers: i.leftovers ?? 0,
+    engine: i.engine,
+    verify: i.verify,
+    error: i.error,
+  };
 }
