@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { scheduleCommand } from '../../src/cli/schedule.js';
 import { SystemRunner } from '../../src/core/exec.js';
 import { Reporter } from '../../src/core/report.js';
-import { CLEAN, leftovers, Pool, restic, resticRepo, RESTOMIC, scratchDir, script } from '../e2e/lib.js';
+import { CLEAN, KOPIATOMIC, leftovers, Pool, restic, resticRepo, RESTOMIC, scratchDir, script } from '../e2e/lib.js';
 import { cgroupProcs, cmd, journal, rmAll, unitProps, until } from './systemd-lib.js';
 
 const UNIT_DIR = '/etc/systemd/system';
@@ -27,6 +27,7 @@ const ctx = () => {
   const reporter = new Reporter({ json: false, verbosity: 1, name: 'test', out: (l) => out.push(l), err: (l) => out.push(l) });
   return {
     configPath: '/etc/kopiatomic-e2e.toml',
+    script: KOPIATOMIC,
     jobs: [{ name: 'home', schedule: '*-*-* 03:30' }],
     runner: new SystemRunner(reporter, false),
     out: (l: string) => out.push(l),
@@ -93,6 +94,15 @@ test('systemctl start kopiatomic@home.service backs up under the hardening and l
   assert.deepEqual(leftovers([pool], ROOT), CLEAN);
   // The journal holds the run's log: restic's own line naming the snapshot.
   assert.match(await journal(SERVICE), new RegExp(`snapshot ${snaps[0]!.short_id} saved`));
+});
+
+test('the paths layout (a private mount namespace) works under RestrictNamespaces=mnt', async () => {
+  await useCommand([process.execPath, RESTOMIC, '--wait', '--mount-root', ROOT, '--layout', 'paths', '-r', pool.ds('home')]);
+  const r = await cmd('systemctl', 'start', SERVICE);
+  assert.equal(r.code, 0, `${r.stderr}\n${await journal(SERVICE)}`);
+  const snaps = JSON.parse(restic(env, 'snapshots', '--json')) as { paths: string[] }[];
+  assert.deepEqual(snaps.at(-1)!.paths, [pool.path('home')]);
+  assert.deepEqual(leftovers([pool], ROOT), CLEAN);
 });
 
 test('systemctl stop during a long backup stops it, and cleanup leaves nothing', async () => {
