@@ -96,6 +96,8 @@ datasets = ["${pool.ds('home')}"]
 recursive = true
 mount_root = "/kt-sched-slow"
 `,
+      // ping_url is a secret: the loader refuses a file others can read.
+      { mode: 0o600 },
     );
   });
 
