@@ -3,7 +3,8 @@
 # real-OpenZFS guest for OpenZFS 2.1 (stable) and 2.3 (backports). Prints the
 # time of each step and ends with one line: "N passed, N failed".
 # Arguments (npm test -- FILE...) narrow the end-to-end suite to those files
-# (dist/test/e2e/NAME.test.js); ZFSVM_FLAVOURS narrows the OpenZFS versions.
+# (dist/test/e2e/NAME.test.js) and skip the systemd pass (test/e2e-systemd);
+# ZFSVM_FLAVOURS narrows the OpenZFS versions.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +59,9 @@ step "prometheus rules (host)" "$logs/rules" bash test/prometheus-rules.sh
 for flavour in ${ZFSVM_FLAVOURS:-stable backports}; do
   case $flavour in stable) label="e2e OpenZFS 2.1 (stable)";; backports) label="e2e OpenZFS 2.3 (backports)";; *) label="e2e $flavour";; esac
   step "$label" "$logs/e2e-$flavour" env ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e.sh "$@"
+  # The systemd pass (units, timers, systemctl stop, the journal) runs with the
+  # whole suite, not when files narrow it.
+  [ $# -eq 0 ] && step "${label/e2e/e2e systemd}" "$logs/e2e-systemd-$flavour" env ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e-systemd.sh
 done
 
 echo "=== summary"
