@@ -3,7 +3,8 @@
 # real-OpenZFS guest for OpenZFS 2.1 (stable) and 2.3 (backports). Prints the
 # time of each step and ends with one line: "N passed, N failed".
 # Arguments (npm test -- FILE...) narrow the end-to-end suite to those files
-# (dist/test/e2e/NAME.test.js); ZFSVM_FLAVOURS narrows the OpenZFS versions.
+# (dist/test/e2e/NAME.test.js) and skip the systemd pass (test/e2e-systemd);
+# ZFSVM_FLAVOURS narrows the OpenZFS versions.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,15 +55,23 @@ echo "=== build"
 npx tsc -p . || { echo "0 passed, 1 failed"; exit 1; }
 summary+=("$(printf '%-28s %5ss' build $((SECONDS - t0)))")
 step "unit tests (host)" "$logs/unit" node --test --test-reporter=spec dist/test/unit/
+step "prometheus rules (host)" "$logs/rules" bash test/prometheus-rules.sh
 
 # The guests of all flavours build and run side by side (each is mostly
 # waiting on emulated I/O and on zfs; one flavour alone leaves cores idle).
 # Each flavour's output is kept in its own log and printed whole when it ends.
+# After its suite, each flavour boots again with systemd as PID 1 for the
+# systemd pass (units, timers, systemctl stop, the journal), which runs with
+# the whole suite, not when files narrow it.
 flavours=(${ZFSVM_FLAVOURS:-stable backports})
 declare -A pids started
 for flavour in "${flavours[@]}"; do
   started[$flavour]=$SECONDS
-  ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e.sh "$@" >"$logs/e2e-$flavour" 2>&1 &
+  {
+    ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e.sh "$@"; rc=$?
+    if [ $# -eq 0 ]; then ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e-systemd.sh || rc=1; fi
+    exit $rc
+  } >"$logs/e2e-$flavour" 2>&1 &
   pids[$flavour]=$!
 done
 for flavour in "${flavours[@]}"; do

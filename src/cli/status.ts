@@ -1,0 +1,151 @@
+// `kopiatomic status [JOB] [--json]`: each job's last run, from the status
+// file, and an exit code that follows the Nagios/Icinga plugin convention so
+// the command serves as a check as it is:
+//   0 OK        every job's last run succeeded within its max_age
+//   1 WARNING   a last run succeeded but is older than max_age, or it saved an
+//               imperfect backup (partial, cleanup-incomplete, post-hook-failed)
+//   2 CRITICAL  a job's last run failed (no backup saved, or interrupted)
+//   3 UNKNOWN   a job never ran, the status file cannot be read, or bad usage
+// Several jobs: the worst wins, CRITICAL > WARNING > UNKNOWN > OK. Unlike the
+// backup command, bad usage exits 3 (UNKNOWN), as monitoring plugins must.
+import { parseArgs } from 'node:util';
+import { parseDuration, formatDuration } from '../ops/duration.js';
+import type { RunRecord } from '../ops/run-record.js';
+import { readStatus } from '../ops/status-file.js';
+
+export const STATUS_EXIT = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
+export type State = keyof typeof STATUS_EXIT;
+
+export interface StatusJob {
+  name: string;
+  /** Seconds; none = age is not checked. */
+  maxAgeSeconds?: number;
+}
+
+export interface StatusContext {
+  statusFile: string;
+  /** The jobs of the config; undefined in the flag form (then: every job in the status file). */
+  jobs?: StatusJob[];
+  now?: Date;
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+export interface JobState {
+  job: string;
+  state: State;
+  reason: string;
+  ageSeconds?: number;
+  maxAgeSeconds?: number;
+  last?: RunRecord;
+}
+
+const IMPERFECT = new Set(['partial', 'cleanup-incomplete', 'post-hook-failed']);
+
+export function judge(job: StatusJob, r: RunRecord | undefined, now: Date): JobState {
+  const base = { job: job.name, maxAgeSeconds: job.maxAgeSeconds };
+  if (!r) return { ...base, state: 'unknown', reason: 'never ran' };
+  const ageSeconds = (now.getTime() - Date.parse(r.end)) / 1000;
+  const withAge = { ...base, ageSeconds, last: r };
+  if (r.status !== 'ok' && !IMPERFECT.has(r.status)) return { ...withAge, state: 'critical', reason: `last run failed: ${r.status} (exit ${r.exitCode})` };
+  if (job.maxAgeSeconds !== undefined && ageSeconds > job.maxAgeSeconds) {
+    return { ...withAge, state: 'warning', reason: `last run is ${formatDuration(ageSeconds)} old, more than max_age ${formatDuration(job.maxAgeSeconds)}` };
+  }
+  if (r.status !== 'ok') return { ...withAge, state: 'warning', reason: `last run: ${r.status} (exit ${r.exitCode})` };
+  return { ...withAge, state: 'ok', reason: 'last run ok' };
+}
+
+const RANK: Record<State, number> = { ok: 0, unknown: 1, warning: 2, critical: 3 };
+
+export function worst(states: State[]): State {
+  return states.reduce<State>((w, s) => (RANK[s] > RANK[w] ? s : w), 'ok');
+}
+
+function bytes(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  return `${i ? n.toFixed(1) : n} ${u[i]}`;
+}
+
+function describe(s: JobState): string {
+  const r = s.last;
+  if (!r) return `${s.job}: ${s.state.toUpperCase()}: never ran`;
+  const took = (Date.parse(r.end) - Date.parse(r.start)) / 1000;
+  const parts = [
+    `${s.job}: ${s.state.toUpperCase()}: ${s.reason}`,
+    `  last run ${r.start} (${formatDuration(s.ageSeconds ?? 0)} ago) on ${r.host}, took ${formatDuration(took)}`,
+    `  ${r.datasets.length} dataset(s) in ${r.pools.length} pool(s)${r.snapshot ? `, snapshot ${r.snapshot}` : ''}${r.leftovers ? `, ${r.leftovers} leftover(s)` : ''}`,
+  ];
+  const e = r.engine;
+  if (e) {
+    const f = [
+      e.filesNew !== undefined ? `${e.filesNew} new` : '',
+      e.filesChanged !== undefined ? `${e.filesChanged} changed` : '',
+      e.files !== undefined ? `${e.files} files` : '',
+      e.bytesProcessed !== undefined ? `${bytes(e.bytesProcessed)} read` : '',
+      e.bytesAdded !== undefined ? `${bytes(e.bytesAdded)} added` : '',
+      e.errors ? `${e.errors} error(s)` : '',
+      e.snapshotId ? `${e.engine} snapshot ${e.snapshotId}` : '',
+    ].filter(Boolean);
+    if (f.length) parts.push(`  ${e.engine}: ${f.join(', ')}`);
+  }
+  if (r.verify) parts.push(`  verified: ${r.verify.filesCompared} files, ${bytes(r.verify.bytesCompared)}, ${r.verify.differences} difference(s)`);
+  if (r.lastSuccess && r.status !== 'ok') parts.push(`  last success ${r.lastSuccess}`);
+  if (r.error) parts.push(`  error: ${r.error}`);
+  return parts.join('\n');
+}
+
+export function statusCommand(argv: string[], ctx: StatusContext): number {
+  let values: { json?: boolean; 'max-age'?: string; 'status-file'?: string };
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      options: { json: { type: 'boolean' }, 'max-age': { type: 'string' }, 'status-file': { type: 'string' } },
+      allowPositionals: true,
+    }));
+    if (positionals.length > 1) throw new Error('status takes at most one job name');
+  } catch (e) {
+    ctx.err(`kopiatomic status: ${(e as Error).message}`);
+    return STATUS_EXIT.unknown;
+  }
+  const file = values['status-file'] ?? ctx.statusFile;
+  let maxAge: number | undefined;
+  let data;
+  try {
+    maxAge = values['max-age'] !== undefined ? parseDuration(values['max-age']) : undefined;
+    data = readStatus(file);
+  } catch (e) {
+    ctx.err(`kopiatomic status: ${(e as Error).message}`);
+    return STATUS_EXIT.unknown;
+  }
+  const wanted = positionals[0];
+  let jobs: StatusJob[] = ctx.jobs ?? Object.keys(data.jobs).sort().map((name) => ({ name }));
+  if (wanted) {
+    jobs = jobs.filter((j) => j.name === wanted);
+    if (!jobs.length) {
+      if (ctx.jobs) {
+        ctx.err(`kopiatomic status: no job named ${wanted} in the config`);
+        return STATUS_EXIT.unknown;
+      }
+      jobs = [{ name: wanted }];
+    }
+  }
+  if (maxAge !== undefined) jobs = jobs.map((j) => ({ ...j, maxAgeSeconds: maxAge }));
+  const now = ctx.now ?? new Date();
+  const states = jobs.map((j) => judge(j, data.jobs[j.name], now));
+  const overall: State = states.length ? worst(states.map((s) => s.state)) : 'unknown';
+  if (values.json) {
+    ctx.out(JSON.stringify({ status: overall, exitCode: STATUS_EXIT[overall], statusFile: file, jobs: states }, null, 2));
+  } else {
+    const bad = states.filter((s) => s.state !== 'ok');
+    const headline = states.length === 0 ? 'no runs recorded' : bad.length ? bad.map((s) => `${s.job}: ${s.reason}`).join('; ') : `${states.length} job(s) ok`;
+    ctx.out(`KOPIATOMIC ${overall.toUpperCase()} - ${headline}`);
+    for (const s of states) ctx.out(describe(s));
+  }
+  return STATUS_EXIT[overall];
+}

@@ -1,0 +1,50 @@
+// The status file: the last RunRecord of every job, read by `kopiatomic status`
+// (and by people). Mode 0644: it holds no secret (never a ping URL), and a
+// monitoring agent that is not root can then run `kopiatomic status`.
+import { readFileSync } from 'node:fs';
+import { writeAtomic, withFileLock } from './atomic-file.js';
+import { succeeded, type RunRecord } from './run-record.js';
+
+export interface StatusFile {
+  version: 1;
+  jobs: Record<string, RunRecord>;
+}
+
+export function defaultStatusFile(platform: string = process.platform): string {
+  return platform === 'freebsd' ? '/var/db/kopiatomic/status.json' : '/var/lib/kopiatomic/status.json';
+}
+
+/** The file's content; an absent file is an empty one. A corrupt file throws. */
+export function readStatus(file: string): StatusFile {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, jobs: {} };
+    throw e;
+  }
+  const data = JSON.parse(text) as StatusFile;
+  if (!data || typeof data !== 'object' || typeof data.jobs !== 'object') throw new Error(`${file} is not a kopiatomic status file`);
+  return data;
+}
+
+/**
+ * Records this run as its job's last; carries the last success time over from
+ * the previous record when this run did not succeed. Returns the record as stored.
+ */
+export async function recordRun(file: string, r: RunRecord): Promise<RunRecord> {
+  return withFileLock(file, () => {
+    let data: StatusFile;
+    try {
+      data = readStatus(file);
+    } catch {
+      // A damaged file must not stop the record of this run: start again.
+      data = { version: 1, jobs: {} };
+    }
+    const prev = data.jobs[r.job];
+    const stored: RunRecord = { ...r, lastSuccess: succeeded(r.status) ? r.end : r.lastSuccess ?? prev?.lastSuccess };
+    data.jobs[r.job] = stored;
+    writeAtomic(file, JSON.stringify(data, null, 2) + '\n', 0o644);
+    return stored;
+  });
+}
