@@ -51,7 +51,7 @@ export interface JobOptions {
   statusFile: string;
 }
 
-export type Mode = 'backup' | 'cleanup' | 'help' | 'version' | 'run' | 'config-check' | 'config-show' | 'jobs';
+export type Mode = 'backup' | 'cleanup' | 'help' | 'version' | 'run' | 'config-check' | 'config-show' | 'jobs' | 'status' | 'schedule';
 
 export interface Options extends JobOptions {
   mode: Mode;
@@ -66,6 +66,10 @@ export interface Options extends JobOptions {
   wait: number;
   /** The job settings given as flags: with `run` they override the job's. */
   given: Set<keyof JobOptions>;
+  /** schedule show --cron. */
+  cron: boolean;
+  /** status --max-age DURATION: overrides every job's max_age. */
+  maxAge: string | null;
 }
 
 /** The defaults of settings that have one independent of the program. */
@@ -121,10 +125,15 @@ const SPEC = {
   property: { type: 'boolean' },
   verify: { type: 'string' },
   'verify-command': { type: 'string' },
+  'metrics-file': { type: 'string' },
+  'ping-url': { type: 'string' },
+  'status-file': { type: 'string' },
+  'max-age': { type: 'string' },
+  cron: { type: 'boolean' },
 } as const;
 
 const SHORT_VALUE: Record<string, string> = { c: 'command', o: 'options', p: 'pre', q: 'post' };
-const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout', 'kill-after', 'config', 'verify-command']);
+const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout', 'kill-after', 'config', 'verify-command', 'metrics-file', 'ping-url', 'status-file', 'max-age']);
 
 /**
  * parseArgs refuses a separate value that starts with '-' (`-o --tag x`),
@@ -150,7 +159,7 @@ export function normaliseArgv(argv: string[]): string[] {
   return out;
 }
 
-const SUBCOMMANDS = new Set(['cleanup', 'run', 'config', 'jobs']);
+const SUBCOMMANDS = new Set(['cleanup', 'run', 'config', 'jobs', 'status', 'schedule']);
 
 export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   const args = normaliseArgv(argv);
@@ -176,6 +185,17 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   } else if (sub === 'run' || sub === 'jobs') {
     mode = sub;
     positionals = positionals.slice(1);
+  } else if (sub === 'status') {
+    mode = 'status';
+    positionals = positionals.slice(1);
+    if (positionals.length > 1) throw new UsageError('status takes at most one job name');
+  } else if (sub === 'schedule') {
+    mode = 'schedule';
+    const what = positionals[1];
+    if (what !== 'install' && what !== 'remove' && what !== 'show') throw new UsageError(`schedule needs install, remove or show${what ? `, not ${JSON.stringify(what)}` : ''}`);
+    positionals = positionals.slice(1); // [action, JOB?]
+    if (positionals.length > 2) throw new UsageError('schedule takes at most one job name');
+    if (v.cron && what !== 'show') throw new UsageError('--cron goes with schedule show');
   } else if (sub === 'config') {
     const what = positionals[1];
     if (what !== 'check' && what !== 'show') throw new UsageError(`config needs check or show${what ? `, not ${JSON.stringify(what)}` : ''}`);
@@ -184,7 +204,9 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     if (mode === 'config-check' && positionals.length) throw new UsageError('config check takes no arguments');
     if (positionals.length > 1) throw new UsageError('config show takes at most one job name');
   }
-  const jobMode = mode === 'run' || mode === 'config-check' || mode === 'config-show' || mode === 'jobs';
+  const jobMode = mode === 'run' || mode === 'config-check' || mode === 'config-show' || mode === 'jobs' || mode === 'status' || mode === 'schedule';
+  if (v.cron && mode !== 'schedule') throw new UsageError('--cron goes with schedule show');
+  if (v['max-age'] !== undefined && mode !== 'status') throw new UsageError('--max-age goes with status');
 
   if (mode === 'backup' && !v.all && !v.property && positionals.length === 0) throw new UsageError('no datasets or paths given (use -a for all)');
   if (v.config !== undefined && !jobMode) throw new UsageError('--config goes with run, jobs and config (the flag form reads no configuration file)');
@@ -233,6 +255,9 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   mark(v.layout, 'layout');
   mark(v['kill-after'], 'killAfter');
   mark(v.verify, 'verifyPercent');
+  mark(v['metrics-file'], 'metricsFile');
+  mark(v['ping-url'], 'pingUrl');
+  mark(v['status-file'], 'statusFile');
   mark(v['verify-command'], 'verifyCommand');
 
   return {
@@ -257,14 +282,16 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     layout,
     wait,
     env: {},
-    metricsFile: null,
-    pingUrl: null,
+    metricsFile: v['metrics-file'] ?? null,
+    pingUrl: v['ping-url'] ?? null,
     maxAgeSeconds: null,
     schedule: 'daily',
     verifyPercent,
     verifyCommand,
     killAfter,
-    statusFile: statusFileDefault(),
+    statusFile: v['status-file'] ?? statusFileDefault(),
     given,
+    cron: Boolean(v.cron),
+    maxAge: v['max-age'] ?? null,
   };
 }

@@ -21,6 +21,7 @@ import { splitWords } from './words.js';
 import { verifyProblem } from '../verify/options.js';
 import { verifyPlanLines } from '../verify/plan.js';
 import { verifyStep } from '../verify/step.js';
+import { engineFigures } from '../ops/run-record.js';
 
 /** The settings of a run that are not the job's: from the command line only. */
 export type RunFlags = Pick<Options, 'dryRun' | 'wait'>;
@@ -85,7 +86,8 @@ function verifyCommandOf(job: JobOptions): string[] | null {
 export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandContext): Promise<StatusCode> {
   const { runner, reporter, platform, interrupt } = ctx;
   const hookEnv: Record<string, string> = { KOPIATOMIC_MOUNT_ROOT: job.mountRoot, KOPIATOMIC_ENGINE: job.engine.name, KOPIATOMIC_JOB: job.job };
-  const spec = { job: job.job, mountRoot: job.mountRoot, wait: flags.wait, dryRun: flags.dryRun, scan: 'auto' as const, leftoversFail: false, post: job.post, hookEnv };
+  const ops = { pingUrl: job.pingUrl, metricsFile: job.metricsFile, statusFile: job.statusFile };
+  const spec = { job: job.job, mountRoot: job.mountRoot, wait: flags.wait, dryRun: flags.dryRun, scan: 'auto' as const, leftoversFail: false, post: job.post, hookEnv, ops };
   interrupt.setKillAfter(job.killAfter);
   // The list of datasets lives in a file for the engine and both hooks: removed once the post hook is done.
   let datasets = null as { remove(): void } | null;
@@ -159,9 +161,20 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
         journal.close(result !== undefined && result.cleanupFailures.length === 0);
       }
       const txgs = Object.fromEntries(Object.entries(result.createtxg).map(([p, t]) => [p, [...new Set(t)]]));
+      const v = verify?.result() ?? null;
+      const figures = engineFigures(job.engine.name, (result.backup?.stdouts ?? []).join('\n'));
       return {
         result,
-        verify: verify?.result() ?? null,
+        verify: v,
+        record: {
+          runId: plan.runId,
+          snapshot: plan.snapshot,
+          datasets: selection.selected.map((d) => d.name),
+          pools: plan.pools.map((p) => p.pool),
+          durations: result.durations ?? {},
+          ...(figures ? { engine: figures } : {}),
+          ...(v && v.status !== 'skipped' ? { verify: { filesCompared: v.filesCompared, bytesCompared: v.bytesCompared, differences: v.differences } } : {}),
+        },
         summary: {
           ...(verify ? { verify: verify.result() } : {}),
           runId: plan.runId,

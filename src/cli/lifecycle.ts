@@ -17,6 +17,9 @@ import { usageLine } from './usage.js';
 import { UsageError } from '../core/errors.js';
 import { ConfigError } from '../config/load.js';
 import { EXIT } from '../core/exit-codes.js';
+import { reportRunEnd, reportRunStart } from '../ops/lifecycle-hooks.js';
+import { LogTail } from '../ops/ping.js';
+import { buildRunRecord, type RecordInput } from '../ops/run-record.js';
 
 /** What every command gets: who we are, how we talk, the door to the system. */
 export interface CommandContext {
@@ -40,6 +43,8 @@ export interface LifecycleSpec {
   post: string | null;
   /** KOPIATOMIC_* variables for the post hook; the command adds to it. */
   hookEnv: Record<string, string>;
+  /** Monitoring (a backup job): pings at start and end, the run recorded in the status and metrics files. */
+  ops?: { pingUrl: string | null; metricsFile: string | null; statusFile: string | null };
 }
 
 export interface Recovery {
@@ -56,6 +61,8 @@ export interface CommandResult {
   summary?: Record<string, unknown>;
   /** The post hook does not run (a dry run). */
   noPostHook?: boolean;
+  /** What the status file and the metrics record of this run. */
+  record?: Partial<RecordInput>;
 }
 
 /** The recovery's leftovers as lines of text. */
@@ -82,11 +89,19 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
   const { reporter, runner, platform, interrupt } = ctx;
   const boot = await platform.bootId(runner);
   const lock = spec.dryRun ? null : await Lock.acquire(platform.stateDir, spec.mountRoot, boot, spec.wait, reporter, interrupt);
+  const started = new Date();
+  const ops = spec.dryRun ? undefined : spec.ops;
+  const opsOptions = ops && { job: spec.job, pingUrl: ops.pingUrl, metricsFile: ops.metricsFile, statusFile: ops.statusFile, warn: (m: string) => reporter.warn(m) };
+  // The last lines of the run's log: the body of the end ping.
+  const tail = new LogTail();
+  const stopListening = ops ? reporter.listen((l) => tail.push(l)) : () => {};
   const facts: RunFacts = { signal: null, postHook: null };
+  let record: Partial<RecordInput> = {};
   let extra: Record<string, unknown> = {};
   let leftovers: string[] = [];
   let noPost = spec.dryRun;
   try {
+    if (opsOptions) await reportRunStart(opsOptions);
     try {
       // Whatever a dead run left: its journal always; every pool after a
       // reboot (the boot marker lives in /run) or when a stale lock was taken over.
@@ -106,6 +121,7 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
       facts.result = out.result ?? null;
       facts.verify = out.verify ?? null;
       extra = out.summary ?? {};
+      record = out.record ?? {};
       if (out.noPostHook) noPost = true;
     } catch (e) {
       facts.error = e;
@@ -132,8 +148,23 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
       ...(facts.error ? { error: (facts.error as Error).message } : {}),
     });
     if (!spec.dryRun || s.code !== EXIT.ok) reporter.info(`${spec.job === 'default' ? '' : `job ${spec.job}: `}finished: ${s.status} (exit ${s.code})`);
+    if (opsOptions) {
+      const cleanupFailures = facts.result?.cleanupFailures.length ?? 0;
+      const run = buildRunRecord({
+        job: spec.job,
+        start: started,
+        end: new Date(),
+        status: s.status,
+        exitCode: s.code,
+        ...record,
+        leftovers: leftovers.length + cleanupFailures,
+        ...(facts.error ? { error: (facts.error as Error).message } : {}),
+      });
+      await reportRunEnd(opsOptions, run, tail.text());
+    }
     return s;
   } finally {
+    stopListening();
     lock?.release();
   }
 }

@@ -13,6 +13,8 @@ import { configCheckCommand, configShowCommand } from './config.js';
 import { jobsCommand } from './jobs.js';
 import { failBeforeLifecycle, type CommandContext } from './lifecycle.js';
 import { runCommand } from './run.js';
+import { scheduleFromOptions } from './schedule.js';
+import { statusFromOptions } from './status.js';
 import { helpText, usageLine } from './usage.js';
 
 export function version(): string {
@@ -27,6 +29,8 @@ const COMMANDS: Record<Exclude<Options['mode'], 'help' | 'version'>, (o: Options
   'config-check': configCheckCommand,
   'config-show': configShowCommand,
   jobs: jobsCommand,
+  status: statusFromOptions,
+  schedule: scheduleFromOptions,
 };
 
 export async function main(argv: string[], flavour: Flavour): Promise<number> {

@@ -12,6 +12,11 @@ import { writeAtomic } from '../ops/atomic-file.js';
 import { cronLine } from '../ops/units/cron.js';
 import { periodicScript, PERIODIC_SCRIPT } from '../ops/units/periodic.js';
 import { JOB_NAME, MARK, runArgv, SERVICE, serviceUnit, timerName, timerUnit } from '../ops/units/systemd.js';
+import { resolve } from 'node:path';
+import { defaultConfigPath, loadConfig } from '../config/load.js';
+import { resolveJobs } from '../config/resolve.js';
+import type { Options } from './args.js';
+import type { CommandContext } from './lifecycle.js';
 
 export interface ScheduledJob {
   name: string;
@@ -163,4 +168,25 @@ function freebsd(action: string, jobs: ScheduledJob[], ctx: ScheduleContext, pat
   }
   for (const j of notDaily) ctx.err(`kopiatomic schedule: job ${j.name} has schedule "${j.schedule}"; periodic runs it daily. For another time use cron: kopiatomic schedule show --cron`);
   return 0;
+}
+
+/** `kopiatomic [--config F] schedule install|remove|show [JOB] [--cron]`: the config's jobs and their schedules. */
+export async function scheduleFromOptions(opts: Options, ctx: CommandContext): Promise<number> {
+  const configPath = resolve(opts.configFile ?? defaultConfigPath(ctx.platform.name));
+  const [action, job] = opts.names;
+  // remove needs no readable config: it deletes what carries our mark.
+  let jobs: ScheduledJob[] = [];
+  if (action !== 'remove') {
+    const loaded = loadConfig(opts.configFile, ctx.platform.name);
+    jobs = resolveJobs(loaded, job ? [job] : [], { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: false }).map((j) => ({ name: j.job, schedule: j.schedule }));
+  }
+  const argv = [...opts.names, ...(opts.cron ? ['--cron'] : [])];
+  return scheduleCommand(argv, {
+    configPath,
+    jobs,
+    runner: ctx.runner,
+    platform: ctx.platform.name,
+    out: (l) => ctx.reporter.print(l),
+    err: (l) => process.stderr.write(l + '\n'),
+  });
 }

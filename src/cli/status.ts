@@ -12,6 +12,11 @@ import { parseArgs } from 'node:util';
 import { parseDuration, formatDuration } from '../ops/duration.js';
 import type { RunRecord } from '../ops/run-record.js';
 import { readStatus } from '../ops/status-file.js';
+import { existsSync } from 'node:fs';
+import { defaultConfigPath, loadConfig } from '../config/load.js';
+import { resolveJobs } from '../config/resolve.js';
+import type { Options } from './args.js';
+import type { CommandContext } from './lifecycle.js';
 
 export const STATUS_EXIT = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
 export type State = keyof typeof STATUS_EXIT;
@@ -148,4 +153,28 @@ export function statusCommand(argv: string[], ctx: StatusContext): number {
     for (const s of states) ctx.out(describe(s));
   }
   return STATUS_EXIT[overall];
+}
+
+/**
+ * `kopiatomic status [JOB] [--json] [--max-age D] [--status-file F]`: with a
+ * configuration (--config, or the default file when it exists) its jobs and
+ * their max_age; without one, every job in the status file ("default" for
+ * the flag form).
+ */
+export async function statusFromOptions(opts: Options, ctx: CommandContext): Promise<number> {
+  let jobs: StatusJob[] | undefined;
+  let statusFile = opts.statusFile;
+  if (opts.configFile !== null || existsSync(defaultConfigPath(ctx.platform.name))) {
+    const loaded = loadConfig(opts.configFile, ctx.platform.name);
+    const resolved = resolveJobs(loaded, [], { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: false });
+    jobs = resolved.map((j) => ({ name: j.job, ...(j.maxAgeSeconds !== null ? { maxAgeSeconds: j.maxAgeSeconds } : {}) }));
+    if (!opts.given.has('statusFile') && resolved[0]) statusFile = resolved[0].statusFile;
+  }
+  const argv = [...opts.names, ...(opts.json ? ['--json'] : []), ...(opts.maxAge !== null ? ['--max-age', opts.maxAge] : [])];
+  return statusCommand(argv, {
+    statusFile,
+    ...(jobs ? { jobs } : {}),
+    out: (l) => ctx.reporter.print(l),
+    err: (l) => process.stderr.write(l + '\n'),
+  });
 }

@@ -55,6 +55,8 @@ export class Reporter {
   private readonly name: string;
   private readonly out: (line: string) => void;
   private readonly err: (line: string) => void;
+  /** Sees every message at info level and above, whatever is printed (the ping body keeps the last lines). */
+  private readonly listeners: ((line: string) => void)[] = [];
 
   constructor(o: ReportOptions) {
     this.json = o.json;
@@ -84,8 +86,15 @@ export class Reporter {
     if (this.json) this.out(JSON.stringify({ event, time: new Date().toISOString(), ...fields }));
   }
 
+  /** Adds a listener for every message at info level and above. */
+  listen(f: (line: string) => void): () => void {
+    this.listeners.push(f);
+    return () => this.listeners.splice(this.listeners.indexOf(f), 1);
+  }
+
   log(level: Level, message: string): void {
     const rank = { error: 0, warn: 0, info: 1, verbose: 2 }[level];
+    if (rank <= 1) for (const f of this.listeners) f(`${level === 'error' ? 'error: ' : level === 'warn' ? 'warning: ' : ''}${message}`);
     if (this.json) {
       if (rank <= this.verbosity || rank === 0) this.event('log', { level, message });
       return;

@@ -39,6 +39,8 @@ type Undo = NonNullable<Step['undo']>;
 
 export interface ApplyResult {
   setupError: Error | null;
+  /** Seconds each phase took (setup, backup, verify, teardown), for the phases that ran. */
+  durations?: Partial<Record<'setup' | 'backup' | 'verify' | 'teardown', number>>;
   /** null when the engine never ran. */
   backup: { outcome: Outcome; exitCodes: (number | null)[]; /* verify (issue 13): */ stdouts?: string[] } | null;
   cleanupFailures: string[];
@@ -79,7 +81,13 @@ function describeError(e: unknown): string {
 export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyResult> {
   const { runner, reporter, interrupt, journal } = ctx;
   const undo: UndoEntry[] = [];
-  const result: ApplyResult = { setupError: null, backup: null, cleanupFailures: [], createtxg: {}, creation: null };
+  const result: ApplyResult = { setupError: null, backup: null, cleanupFailures: [], createtxg: {}, creation: null, durations: {} };
+  const durations = result.durations!;
+  let mark = Date.now();
+  const took = (phase: keyof typeof durations) => {
+    durations[phase] = (Date.now() - mark) / 1000;
+    mark = Date.now();
+  };
 
   // ---- setup
   try {
@@ -119,6 +127,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     reporter.error(`setup failed: ${describeError(e)}`);
   }
 
+  took('setup');
   // ---- backup
   if (!result.setupError && !interrupt.signal) {
     const time = result.creation ?? new Date();
@@ -137,6 +146,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     result.backup = { outcome, exitCodes, stdouts };
   }
 
+  if (result.backup) took('backup');
   // ---- verify (issue 13): before cleanup, so the frozen tree is still there
   if (ctx.afterBackup && result.backup) {
     try {
@@ -147,6 +157,8 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   }
   // ---- end verify
 
+  if (ctx.afterBackup && result.backup) took('verify');
+  mark = Date.now();
   // ---- cleanup: always, newest first
   const blocked: string[] = []; // mount points whose unmount failed
   const destroyed: { seq: number; snapshots: string[] }[] = [];
@@ -191,6 +203,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     fault(u.phase, reporter);
   }
   if (destroyed.length) await checkDestroyed(destroyed, result, ctx);
+  took('teardown');
   return result;
 }
 

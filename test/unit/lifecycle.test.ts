@@ -179,7 +179,7 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   ]);
   snapshotHolds = join(s.dir, 'root', 'tank', 'a');
   const flags = parseCommandLine(['-r', 'tank', '--post', 'true'], KOPIATOMIC);
-  const job: JobOptions = { ...flags, job: 'nightly', engine: ENGINES['command']!, command: ['backup-tool'], mountRoot: join(s.dir, 'root'), env: { SECRET_TOKEN: 'x' } };
+  const job: JobOptions = { ...flags, job: 'nightly', engine: ENGINES['command']!, command: ['backup-tool'], mountRoot: join(s.dir, 'root'), env: { SECRET_TOKEN: 'x' }, statusFile: join(s.dir, 'status.json') };
   const got = await backupJob(job, { dryRun: false, wait: 0 }, s.ctx);
   assert.deepEqual(got, { status: 'ok', code: 0 });
   const verbs = runner.calls.map((c) => c.slice(0, 2).join(' '));
