@@ -1,5 +1,7 @@
 import { defaultConfigPath } from '../config/load.js';
-import type { Flavour } from './args.js';
+import { statusFileDefault, type Flavour } from './args.js';
+
+const statusFileHint = () => statusFileDefault();
 
 export function usageLine(f: Flavour): string {
   return [
@@ -7,6 +9,8 @@ export function usageLine(f: Flavour): string {
     `       ${f.name} [--config FILE] run [-n] [options] [JOB...]`,
     `       ${f.name} [--config FILE] config check | config show [--json] [JOB]`,
     `       ${f.name} [--config FILE] jobs [--json] [JOB...]`,
+    `       ${f.name} [--config FILE] status [--json] [--max-age DURATION] [JOB]`,
+    `       ${f.name} [--config FILE] schedule install|remove|show [--cron] [JOB]`,
     `       ${f.name} cleanup [-n] [--mount-root DIR]`,
   ].join('\n');
 }
@@ -49,8 +53,13 @@ Run:
       --wait[=SECONDS]   wait for another run on this mount root (default: exit 6)
       --kill-after SECONDS  after a signal, SIGKILL an engine or hook that has
                          not exited within SECONDS (default 30; 0 = never)
-      --config FILE      the configuration file for run, config and jobs
-                         (default ${defaultConfigPath()}, plus conf.d/*.toml)
+      --config FILE      the configuration file for run, config, jobs, status
+                         and schedule (default ${defaultConfigPath()}, plus conf.d/*.toml)
+Monitoring:
+      --metrics-file FILE  Prometheus textfile metrics of each run (job label)
+      --ping-url URL     Healthchecks-style pings: URL/start, URL, URL/fail;
+                         {status} {exit_code} {job} {message} make it a template
+      --status-file FILE the last run of each job (default ${statusFileHint()})
   -v, --version          print the version
   -h, --help             this help
 
@@ -60,6 +69,11 @@ Commands:
   config check           validate the configuration (file:line:column, exit 2)
   config show [JOB]      the jobs as resolved, secrets masked
   jobs [JOB...]          the datasets each job would back up now, and why
+  status [JOB]           each job's last run; exit 0 ok, 1 too old, 2 failed,
+                         3 never ran or unknown (Nagios-style)
+  schedule install|remove|show [JOB]
+                         systemd timers (Linux), periodic(8) (FreeBSD), or
+                         cron lines with show --cron
   cleanup                undo what earlier runs left behind
 
 Exit codes: 0 ok, 1 backup failed, 2 bad usage, 3 partial backup, 4 setup
