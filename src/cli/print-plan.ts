@@ -7,6 +7,7 @@ import { fillTime } from '../engine/engine.js';
 import { engineArgv } from '../execute/namespace.js';
 import { cleanupSteps, type Plan } from '../plan/plan.js';
 import { display } from '../plan/display.js';
+import { existingSnapshotsArgv } from '../discover/snapshots.js';
 
 export interface PlannedCommand {
   phase: string;
@@ -18,7 +19,11 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
   if (pre) out.push({ phase: 'pre-hook', command: quoteArgv(hookArgv(pre)) });
   for (const s of plan.steps) out.push({ phase: s.phase, command: display(s.do) });
   for (const c of plan.backup) out.push({ phase: 'backup', command: quoteArgv(engineArgv({ ...c, argv: fillTime(c.argv, null) }, plan)) });
-  for (const u of cleanupSteps(plan)) out.push({ phase: u.phase, command: display(u.action) });
+  const cleanup = cleanupSteps(plan);
+  for (const u of cleanup) out.push({ phase: u.phase, command: display(u.action) });
+  // After the destroys, one listing checks that the run's snapshots are really gone (see apply.ts).
+  const snapshots = plan.pools.flatMap((p) => p.datasets.map((d) => `${d}@${plan.snapshot}`));
+  if (cleanup.some((u) => u.phase === 'destroy')) out.push({ phase: 'destroy-check', command: quoteArgv(existingSnapshotsArgv(snapshots)) });
   if (post) out.push({ phase: 'post-hook', command: quoteArgv(hookArgv(post)) });
   return out;
 }

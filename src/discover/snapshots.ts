@@ -45,9 +45,14 @@ export function parseOwned(stdout: string): OwnedSnapshot[] {
 }
 
 /** Which of these snapshots exist now: one `zfs list`; a name that is gone makes it exit 1, which is expected here. */
+/** `zfs list` of exactly these snapshots: those that exist are printed (exit 1 when some do not). */
+export function existingSnapshotsArgv(names: readonly string[]): string[] {
+  return ['zfs', 'list', '-H', '-o', 'name', '-t', 'snapshot', ...names];
+}
+
 export async function existingSnapshots(runner: Runner, names: readonly string[]): Promise<string[]> {
   if (!names.length) return [];
-  const r = await runner.run(['zfs', 'list', '-H', '-o', 'name', '-t', 'snapshot', ...names], { okCodes: [1] });
+  const r = await runner.run(existingSnapshotsArgv(names), { okCodes: [1] });
   const wanted = new Set(names);
   return r.stdout.split('\n').filter((n) => wanted.has(n));
 }

@@ -202,9 +202,15 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     }
     fault(u.phase, reporter);
   }
-  if (destroyed.length) await checkDestroyed(destroyed, result, ctx);
+  if (destroyed.length) await checkDestroyed(destroyed, plan, result, ctx);
   took('teardown');
   return result;
+}
+
+/** `names` in the plan's order (pools, then datasets), as print-plan.ts shows the check. */
+function inPlanOrder(names: string[], plan: Plan): string[] {
+  const want = new Set(names);
+  return plan.pools.flatMap((p) => p.datasets.map((d) => `${d}@${plan.snapshot}`)).filter((n) => want.has(n));
 }
 
 function snapshotsOf(step: Step): string[] {
@@ -216,10 +222,10 @@ function snapshotsOf(step: Step): string[] {
  * After `zfs destroy -r`, one `zfs list` confirms the run's snapshots are gone:
  * OpenZFS has reported success for a destroy that left a mounted snapshot.
  */
-async function checkDestroyed(destroyed: { seq: number; snapshots: string[] }[], result: ApplyResult, ctx: ApplyContext): Promise<void> {
+async function checkDestroyed(destroyed: { seq: number; snapshots: string[] }[], plan: Plan, result: ApplyResult, ctx: ApplyContext): Promise<void> {
   let left: string[];
   try {
-    left = await existingSnapshots(ctx.runner, destroyed.flatMap((d) => d.snapshots));
+    left = await existingSnapshots(ctx.runner, inPlanOrder(destroyed.flatMap((d) => d.snapshots), plan)); // the dry run prints the same command
   } catch (e) {
     result.cleanupFailures.push(`could not check that the snapshots are gone: ${describeError(e)}`);
     ctx.reporter.error(`cleanup: could not check that the snapshots are gone: ${describeError(e)}`);
