@@ -42,3 +42,26 @@ export function parseZfsGetOurs(stdout: string): LocalSnapshotProps[] {
   }
   return [...by.values()];
 }
+
+// Two steps, for pools with many other snapshots: names only first (zfs can
+// list snapshot names without reading each one's properties), then the
+// properties of the few whose name is ours. Ownership is still proven by the
+// local properties (parseZfsGetOurs) of those candidates.
+
+export function zfsListSnapshotNamesArgv(): string[] {
+  return ['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name'];
+}
+
+/** Names that look like ours (`DS@kopiatomic-...`): candidates, not proof. */
+export function candidateNames(stdout: string, prefix = 'kopiatomic-'): string[] {
+  return stdout.split('\n').filter((l) => l.includes(`@${prefix}`));
+}
+
+/** The local kopiatomic properties (and hold count) of the candidates, in calls of at most `per` names. */
+export function zfsGetCandidatesArgv(names: string[], per = 500): string[][] {
+  const out: string[][] = [];
+  for (let i = 0; i < names.length; i += per) {
+    out.push(['zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', `${PROP_RUN},${PROP_OWNER}`, ...names.slice(i, i + per)]);
+  }
+  return out;
+}

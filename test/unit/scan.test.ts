@@ -21,3 +21,13 @@ test('parseZfsGetOurs: rows merged per snapshot; received or inherited values ar
   ]);
   assert.deepEqual(parseZfsGetOurs(''), []);
 });
+
+test('two-step scan: names first, then the properties of the candidates only, in bounded calls', async () => {
+  const { candidateNames, zfsGetCandidatesArgv, zfsListSnapshotNamesArgv } = await import('../../src/safety/scan.js');
+  assert.deepEqual(zfsListSnapshotNamesArgv(), ['zfs', 'list', '-H', '-t', 'snapshot', '-o', 'name']);
+  const names = candidateNames('tank/a@autosnap_2026\ntank/a@kopiatomic-R1\ntank/b@kopiatomic-R1\ntank/kopiatomic-x@daily\n');
+  assert.deepEqual(names, ['tank/a@kopiatomic-R1', 'tank/b@kopiatomic-R1']);
+  const calls = zfsGetCandidatesArgv(['a@kopiatomic-1', 'b@kopiatomic-1', 'c@kopiatomic-1'], 2);
+  assert.deepEqual(calls.map((c) => c.slice(6)), [['kopiatomic:run,kopiatomic:owner', 'a@kopiatomic-1', 'b@kopiatomic-1'], ['kopiatomic:run,kopiatomic:owner', 'c@kopiatomic-1']]);
+  assert.deepEqual(zfsGetCandidatesArgv([]), []);
+});
