@@ -25,6 +25,8 @@ import {
   zfs,
   type RunResult,
 } from './lib.js';
+import { linux } from '../../src/platform/linux.js';
+import { ownerOf } from '../../src/plan/naming.js';
 
 const STATE = '/run/kopiatomic';
 const lockFile = (root: string) => `${STATE}/${encodeURIComponent(root)}.lock`;
@@ -490,7 +492,7 @@ test("recovery never touches snapshots that are not ours: a user's named like ou
     // A live run's snapshot (owner: this test process, this boot).
     const liveRun = '20260101T000000Z-1-123456';
     const liveSnap = `${a}@kopiatomic-${liveRun}`;
-    zfs('snapshot', '-o', `kopiatomic:run=${liveRun}`, '-o', `kopiatomic:owner=${bootId()}:${process.pid}`, liveSnap);
+    zfs('snapshot', '-o', `kopiatomic:run=${liveRun}`, '-o', `kopiatomic:owner=${ownerOf(await linux.hostId({} as never), bootId(), process.pid)}`, liveSnap);
     zfs('hold', 'kopiatomic', liveSnap);
     const keep = [...foreign, liveSnap].sort();
 
@@ -504,7 +506,8 @@ test("recovery never touches snapshots that are not ours: a user's named like ou
     const dry = await run(KOPIATOMIC, ['--json', '--mount-root', root, '-n', 'cleanup']);
     assert.equal(dry.code, 0, dry.stderr);
     const would = dry.events.filter((e) => e['event'] === 'recover').map((e) => String(e['command']));
-    assert.ok(would.some((c) => c === `zfs destroy ${mine[0]}`), would.join('\n'));
+    const mineSnap = mine[0]!.slice(mine[0]!.indexOf('@'));
+    assert.ok(would.some((c) => c.startsWith('zfs destroy') && c.includes(mineSnap)), would.join('\n'));
     assert.ok(!would.some((c) => keep.some((s) => c.includes(s))), `would touch none of ours: ${would.join('\n')}`);
     assert.deepEqual(pool.snapshots().sort(), [...keep, ...mine].sort(), 'a dry run changes nothing');
     assert.equal(mountsUnder(root).length, 1);
