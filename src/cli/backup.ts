@@ -36,8 +36,11 @@ export function checkMountRoot(root: string): boolean {
 }
 
 /** zfs must be installed: without it nothing can be read, so this is bad input (exit 2), not a setup failure. */
-export function requireZfs(path: string = process.env['PATH'] ?? ''): void {
-  if (!which('zfs', path)) throw new UsageError(`zfs is not installed, or not in this PATH (${path || 'empty'}): kopiatomic needs OpenZFS`);
+export function requireZfs(path?: string): void {
+  // which()'s own default search path is the one spawn uses.
+  if (!(path === undefined ? which('zfs') : which('zfs', path))) {
+    throw new UsageError(`zfs is not installed, or not in this PATH (${path ?? process.env['PATH'] ?? ''}): kopiatomic needs OpenZFS`);
+  }
 }
 
 /**
