@@ -42,11 +42,12 @@ export interface JobOptions {
   maxAgeSeconds: number | null;
   /** systemd OnCalendar expression. */
   schedule: string;
-  /** 0 = no verification. */
-  verifyPercent: number;
-  verifyCommand: string | null;
-  /** Seconds between SIGTERM and SIGKILL for the engine; null = the built-in default. */
-  killAfter: number | null;
+  /** Percent of files read back and compared after the backup; null = no verification. */
+  verifyPercent: number | null;
+  /** The command that reads the backup back (words), or null for the engine's own. */
+  verifyCommand: string[] | null;
+  /** Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never. */
+  killAfter: number;
   statusFile: string;
 }
 
@@ -66,6 +67,9 @@ export interface Options extends JobOptions {
   /** The job settings given as flags: with `run` they override the job's. */
   given: Set<keyof JobOptions>;
 }
+
+/** Seconds between SIGTERM and SIGKILL unless set (see execute/interrupt.ts). */
+export const KILL_AFTER_DEFAULT = 30;
 
 /** The defaults of settings that have one independent of the program. */
 export function statusFileDefault(platform: string = process.platform): string {
@@ -242,9 +246,9 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     pingUrl: null,
     maxAgeSeconds: null,
     schedule: 'daily',
-    verifyPercent: 0,
+    verifyPercent: null,
     verifyCommand: null,
-    killAfter: null,
+    killAfter: KILL_AFTER_DEFAULT,
     statusFile: statusFileDefault(),
     given,
   };

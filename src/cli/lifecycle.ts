@@ -61,7 +61,11 @@ export interface CommandResult {
 export function leftoversOf(r: RecoverResult): string[] {
   const x = r as RecoverResult & { leftovers?: unknown[] };
   const list: unknown[] = Array.isArray(x.leftovers) ? x.leftovers : (r.failures ?? []);
-  return list.map((l) => (typeof l === 'string' ? l : JSON.stringify(l)));
+  return list.map((l) => {
+    if (typeof l === 'string') return l;
+    const o = l as { what?: string; reason?: string };
+    return o.what ? `${o.what}${o.reason ? `: ${o.reason}` : ''}` : JSON.stringify(l);
+  });
 }
 
 function bootMarkerStale(platform: Platform, boot: string): boolean {
