@@ -43,11 +43,12 @@ export interface JobOptions {
   maxAgeSeconds: number | null;
   /** systemd OnCalendar expression. */
   schedule: string;
-  /** 0 = no verification. */
-  verifyPercent: number;
-  verifyCommand: string | null;
-  /** Seconds between SIGTERM and SIGKILL for the engine; null = the built-in default. */
-  killAfter: number | null;
+  /** Percent of files read back and compared after the backup; null = no verification. */
+  verifyPercent: number | null;
+  /** The command that reads the backup back (words), or null for the engine's own. */
+  verifyCommand: string[] | null;
+  /** Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never. */
+  killAfter: number;
   statusFile: string;
 }
 
@@ -71,6 +72,9 @@ export interface Options extends JobOptions {
   /** status --max-age DURATION: overrides every job's max_age. */
   maxAge: string | null;
 }
+
+/** Seconds between SIGTERM and SIGKILL unless set (see execute/interrupt.ts). */
+export const KILL_AFTER_DEFAULT = 30;
 
 /** The defaults of settings that have one independent of the program. */
 export function statusFileDefault(platform: string = process.platform): string {
@@ -228,7 +232,7 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     else if (/^\d+$/.test(v.wait)) wait = Number(v.wait);
     else throw new UsageError(`--wait takes a number of seconds: ${v.wait}`);
   }
-  let killAfter: number | null = null;
+  let killAfter = KILL_AFTER_DEFAULT;
   if (v['kill-after'] !== undefined) {
     if (!/^\d+$/.test(v['kill-after'])) throw new UsageError(`--kill-after takes a number of seconds: ${v['kill-after']}`);
     killAfter = Number(v['kill-after']);
@@ -236,10 +240,10 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   if (v.verbose && v.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
 
   // --verify[=PERCENT] (bare: every file) and the command engine's --verify-command.
-  const verifyPercent = v.verify === undefined ? 0 : parseVerifyPercent(v.verify);
-  const verifyCommand = v['verify-command'] ?? null;
-  if (verifyCommand !== null && splitWords(verifyCommand).length === 0) throw new UsageError('--verify-command needs a command');
-  if (mode === 'backup') verifyProblem(engine.name, verifyPercent || null, verifyCommand === null ? null : splitWords(verifyCommand));
+  const verifyPercent = v.verify === undefined ? null : parseVerifyPercent(v.verify);
+  const verifyCommand = v['verify-command'] !== undefined ? splitWords(v['verify-command']) : null;
+  if (verifyCommand !== null && verifyCommand.length === 0) throw new UsageError('--verify-command needs a command');
+  if (mode === 'backup') verifyProblem(engine.name, verifyPercent, verifyCommand);
 
   const given = new Set<keyof JobOptions>();
   const mark = (flag: unknown, ...keys: (keyof JobOptions)[]) => flag !== undefined && keys.forEach((k) => given.add(k));

@@ -17,7 +17,6 @@ import type { JobOptions, Options } from './args.js';
 import { lifecycle, type CommandContext } from './lifecycle.js';
 import { printPlan } from './print-plan.js';
 import { which } from './which.js';
-import { splitWords } from './words.js';
 import { verifyProblem } from '../verify/options.js';
 import { verifyPlanLines } from '../verify/plan.js';
 import { verifyStep } from '../verify/step.js';
@@ -41,8 +40,11 @@ export function checkMountRoot(root: string): boolean {
 }
 
 /** zfs must be installed: without it nothing can be read, so this is bad input (exit 2), not a setup failure. */
-export function requireZfs(path: string = process.env['PATH'] ?? ''): void {
-  if (!which('zfs', path)) throw new UsageError(`zfs is not installed, or not in this PATH (${path || 'empty'}): kopiatomic needs OpenZFS`);
+export function requireZfs(path?: string): void {
+  // which()'s own default search path is the one spawn uses.
+  if (!(path === undefined ? which('zfs') : which('zfs', path))) {
+    throw new UsageError(`zfs is not installed, or not in this PATH (${path ?? process.env['PATH'] ?? ''}): kopiatomic needs OpenZFS`);
+  }
 }
 
 /**
@@ -72,14 +74,9 @@ export function selectFor(job: JobOptions, inventory: Inventory): Selection {
 export function preflight(job: JobOptions, flags: RunFlags, ctx: CommandContext): void {
   requireZfs();
   checkEngineInstalled(job, flags.dryRun, ctx);
-  verifyProblem(job.engine.name, job.verifyPercent || null, verifyCommandOf(job));
+  verifyProblem(job.engine.name, job.verifyPercent, job.verifyCommand);
   job.targets.forEach(toTarget);
   job.excludes.forEach(toTarget);
-}
-
-/** The command engine's verify command as words, or null. */
-function verifyCommandOf(job: JobOptions): string[] | null {
-  return job.verifyCommand === null ? null : splitWords(job.verifyCommand);
 }
 
 /** One job through the lifecycle; returns its exit code. */
@@ -134,7 +131,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
       Object.assign(hookEnv, { KOPIATOMIC_RUN_ID: plan.runId, KOPIATOMIC_SNAPSHOT: plan.snapshot, ...dv.env });
       if (flags.dryRun) {
         printPlan(plan, job.pre, job.post, reporter);
-        if (job.verifyPercent && !reporter.json) for (const l of verifyPlanLines(plan, job.verifyPercent, verifyCommandOf(job))) reporter.print(l);
+        if (job.verifyPercent && !reporter.json) for (const l of verifyPlanLines(plan, job.verifyPercent, job.verifyCommand)) reporter.print(l);
         return { summary: { dryRun: true }, noPostHook: true };
       }
 
@@ -152,7 +149,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
       // The job's env goes to the engine (and its verification) only, never to the hooks.
       const engineEnv = { ...hookEnv, ...job.env };
       // --verify: after the backup, before cleanup, while the frozen tree is still mounted and held.
-      const verify = job.verifyPercent ? verifyStep(job.verifyPercent, verifyCommandOf(job), plan, { runner, reporter, interrupt, env: engineEnv }) : null;
+      const verify = job.verifyPercent ? verifyStep(job.verifyPercent, job.verifyCommand, plan, { runner, reporter, interrupt, env: engineEnv }) : null;
       let result;
       try {
         result = await applyPlan(plan, { runner, reporter, interrupt, journal, env: engineEnv, ...(verify ? { afterBackup: verify.afterBackup } : {}) });

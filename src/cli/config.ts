@@ -59,7 +59,7 @@ export function describeJob(job: JobOptions, loaded: LoadedConfig): Record<strin
     ping_url: job.pingUrl === null ? null : MASK,
     max_age: job.maxAgeSeconds === null ? null : `${job.maxAgeSeconds}s`,
     schedule: job.schedule,
-    verify: job.verifyPercent,
+    verify: job.verifyPercent ?? false,
     verify_command: job.verifyCommand,
     kill_after: job.killAfter,
     status_file: job.statusFile,

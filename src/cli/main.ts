@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { SystemRunner } from '../core/exec.js';
 import { EXIT } from '../core/exit-codes.js';
 import { Reporter } from '../core/report.js';
-import { DEFAULT_KILL_AFTER_MS, Interrupt } from '../execute/interrupt.js';
+import { Interrupt } from '../execute/interrupt.js';
 import { platformFor } from '../platform/detect.js';
 import { parseCommandLine, type Flavour, type Options } from './args.js';
 import { backupCommand } from './backup.js';
@@ -50,7 +50,7 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
     return EXIT.ok;
   }
   const reporter = new Reporter({ json: opts.json, verbosity: opts.verbosity, name: flavour.name });
-  const interrupt = new Interrupt(reporter, (opts.killAfter ?? DEFAULT_KILL_AFTER_MS / 1000) * 1000);
+  const interrupt = new Interrupt(reporter, opts.killAfter * 1000);
   interrupt.install();
   const runner = new SystemRunner(reporter, opts.dryRun);
   const ctx: CommandContext = { flavour, reporter, runner, platform: null!, interrupt };

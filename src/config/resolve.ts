@@ -2,7 +2,7 @@
 // the job's own table, then the flags given on the command line.
 import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
-import { checkMountRootPath, resolveEngine, statusFileDefault, type Flavour, type JobOptions, type Options } from '../cli/args.js';
+import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobOptions, type Options } from '../cli/args.js';
 import { splitWords } from '../cli/words.js';
 import { ConfigError, didYouMean, type LoadedConfig, type Problem } from './load.js';
 import { durationSeconds, type DefaultsConfig, type JobConfig } from './schema.js';
@@ -106,9 +106,9 @@ export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions
     pingUrl: pick('ping_url') ?? null,
     maxAgeSeconds: maxAge ? durationSeconds(maxAge) : null,
     schedule: pick('schedule') ?? 'daily',
-    verifyPercent: verify === true ? 100 : verify === false || verify === undefined ? 0 : verify,
-    verifyCommand: pick('verify_command') ?? null,
-    killAfter: pick('kill_after') ?? null,
+    verifyPercent: verify === true ? 100 : verify === false || verify === undefined || verify === 0 ? null : verify,
+    verifyCommand: words(pick('verify_command')) ?? null,
+    killAfter: pick('kill_after') ?? KILL_AFTER_DEFAULT,
     statusFile: loaded.config.status_file ?? d.status_file ?? statusFileDefault(o.platform),
   };
   if (o.flags) job = applyFlags(job, o.flags);

@@ -56,8 +56,8 @@ export const JOB_KEYS = {
     'Verify the backup against the frozen snapshot: a percentage of files (0-100), true = 100, false = 0.',
     false,
   ),
-  verify_command: key(z.string(), 'Command used to read the backup back for verification (default: the engine\'s own).'),
-  kill_after: key(z.number().int().min(0), 'Seconds the engine gets after SIGTERM before it is killed with SIGKILL.'),
+  verify_command: key(words, 'Command used to read the backup back for verification, a string split into words or an array (default: the engine\'s own).'),
+  kill_after: key(z.number().int().min(0), 'Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never.', 30),
 };
 
 const STATUS_FILE = key(absPath, 'Where each run records its result (default /var/lib/kopiatomic/status.json; FreeBSD /var/db/kopiatomic/status.json).');

@@ -42,9 +42,9 @@ export class Interrupt {
     currentKillAfterMs = killAfterMs;
   }
 
-  /** Each job may set its own grace period (config kill_after); null keeps the default. */
-  setKillAfter(seconds: number | null): void {
-    this.killAfterMs = seconds === null ? DEFAULT_KILL_AFTER_MS : seconds * 1000;
+  /** Each job may set its own grace period (config kill_after). */
+  setKillAfter(seconds: number): void {
+    this.killAfterMs = seconds * 1000;
     currentKillAfterMs = this.killAfterMs;
   }
 

@@ -73,7 +73,8 @@ test('the example of issue 11 loads as written: defaults inherited, both jobs re
   assert.equal(marked!.mountRoot, '/restic', 'a restic job assembles under /restic by default');
   assert.equal(marked!.env['RESTIC_REPOSITORY'], '/backup/marked');
   assert.equal(marked!.schedule, 'daily');
-  assert.equal(marked!.verifyPercent, 0);
+  assert.equal(marked!.verifyPercent, null);
+  assert.equal(marked!.killAfter, 30);
   assert.equal(marked!.statusFile, '/var/lib/kopiatomic/status.json');
 });
 
@@ -216,7 +217,7 @@ test('the options commands receive: new keys resolved with clear names', (t) => 
   const [a, b] = resolveAll(f);
   assert.deepEqual(
     { job: a!.job, metricsFile: a!.metricsFile, pingUrl: a!.pingUrl, maxAgeSeconds: a!.maxAgeSeconds, schedule: a!.schedule, verifyPercent: a!.verifyPercent, verifyCommand: a!.verifyCommand, killAfter: a!.killAfter, statusFile: a!.statusFile },
-    { job: 'a', metricsFile: '/var/lib/node_exporter/kt.prom', pingUrl: 'https://hc.example/x', maxAgeSeconds: 93600, schedule: '*-*-* 02:30', verifyPercent: 100, verifyCommand: 'restic check', killAfter: 30, statusFile: '/srv/status.json' },
+    { job: 'a', metricsFile: '/var/lib/node_exporter/kt.prom', pingUrl: 'https://hc.example/x', maxAgeSeconds: 93600, schedule: '*-*-* 02:30', verifyPercent: 100, verifyCommand: ['restic', 'check'], killAfter: 30, statusFile: '/srv/status.json' },
   );
   assert.equal(b!.verifyPercent, 5);
   assert.equal(b!.maxAgeSeconds, 36 * 3600);
@@ -224,7 +225,7 @@ test('the options commands receive: new keys resolved with clear names', (t) => 
   const flag = parseCommandLine(['-r', 'tank'], RESTOMIC);
   assert.equal(flag.job, 'default');
   assert.equal(flag.statusFile, '/var/lib/kopiatomic/status.json');
-  assert.equal(flag.verifyPercent, 0);
+  assert.equal(flag.verifyPercent, null);
 });
 
 test('locate: headers, dotted and quoted keys, inline tables', () => {

@@ -24,6 +24,7 @@ import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { journalPath } from '../../src/safety/journal.js';
 import { zfsRows } from './helpers.js';
+import { ROOT_DIR } from './paths.js';
 
 /** Answers run() from a function, live() from another; records every argv and env. */
 class Fake implements Runner {
@@ -205,4 +206,53 @@ test('a missing backup program: exit 2 for a real run; a dry run warns and goes 
   assert.throws(() => checkEngineInstalled(job, false, s.ctx), (e: unknown) => e instanceof UsageError && /kopia is not installed: kopiatomic-no-such-program not found in PATH/.test(e.message));
   assert.doesNotThrow(() => checkEngineInstalled(job, true, s.ctx));
   assert.match(String(s.of('log')[0]?.['message']), /not installed.*the plan is printed anyway/);
+});
+
+test('run: jobs one after the other, each with its own snapshot; the worst exit code; bad input in any job stops all before anything changes', async (t) => {
+  const { chmodSync } = await import('node:fs');
+  const { runCommand } = await import('../../src/cli/run.js');
+  const LIST = zfsRows('tank\ton\tyes\t-\t/tank\ntank/a\ton\tyes\t-\t/tank/a\ntank/b\ton\tyes\t-\t/tank/b\n');
+  const runner = new Fake(
+    (argv) => {
+      if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
+      if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('name,creation,createtxg')) return ok(`${argv.at(-1)}\t1795000000\t77\n`);
+      return ok();
+    },
+    (argv) => (argv[0] === 'tool-b' ? 1 : 0),
+  );
+  const s = setup(t, runner, ['tank', 'tank/a', 'tank/b'].map((d) => ({ source: d, target: '/' + d, fstype: 'zfs', root: '/' })));
+  // which() must find zfs and the tools: stand-ins on PATH (never run: the runner is fake).
+  const bin = join(s.dir, 'bin');
+  mkdirSync(bin);
+  for (const p of ['zfs', 'tool-a', 'tool-b']) {
+    writeFileSync(join(bin, p), '#!/bin/sh\nexit 0\n');
+    chmodSync(join(bin, p), 0o755);
+  }
+  const path = process.env['PATH'];
+  process.env['PATH'] = bin;
+  t.after(() => (process.env['PATH'] = path));
+  // Mount roots under /tmp are refused, and the executor's mkdir/rmdir are real: use dist/.
+  const roots = mkdtempSync(join(ROOT_DIR, 'dist', 'unit-roots-'));
+  t.after(() => rmSync(roots, { recursive: true, force: true }));
+  const cfg = (text: string) => {
+    const f = join(s.dir, `k${Math.random()}.toml`);
+    writeFileSync(f, text, { mode: 0o600 });
+    return f;
+  };
+  const good = cfg(`[defaults]\nengine = "command"\n[jobs.a]\ndatasets = ["tank/a"]\ncommand = "tool-a"\nmount_root = "${roots}/ra"\n[jobs.b]\ndatasets = ["tank/b"]\ncommand = "tool-b"\nmount_root = "${roots}/rb"\n`);
+  const code = await runCommand(parseCommandLine(['--config', good, 'run'], KOPIATOMIC), s.ctx);
+  assert.equal(code, EXIT.backupFailed, 'job b failed: the worst of ok and backup-failed');
+  assert.deepEqual(s.of('summary').map((e) => [e['job'], e['status']]), [['a', 'ok'], ['b', 'backup-failed']]);
+  assert.deepEqual(s.of('run-summary')[0]!['jobs'], [
+    { job: 'a', status: 'ok', exitCode: 0 },
+    { job: 'b', status: 'backup-failed', exitCode: 1 },
+  ]);
+  const snaps = runner.calls.filter((c) => c[1] === 'snapshot');
+  assert.equal(snaps.length, 2, 'one snapshot call per job');
+  assert.notEqual(snaps[0]!.at(-1)!.split('@')[1], snaps[1]!.at(-1)!.split('@')[1], 'each job its own snapshot name');
+
+  runner.calls.length = 0;
+  const bad = cfg(`[defaults]\nengine = "command"\ncommand = "tool-a"\n[jobs.a]\ndatasets = ["tank/a"]\nmount_root = "${roots}/ra"\n[jobs.b]\ndatasets = ["tank/nope"]\nmount_root = "${roots}/rb"\n`);
+  await assert.rejects(runCommand(parseCommandLine(['--config', bad, 'run'], KOPIATOMIC), s.ctx), (e: unknown) => e instanceof UsageError && /:8:1: job b: no such ZFS filesystem: tank\/nope/.test(e.message));
+  assert.deepEqual(runner.calls.filter((c) => c[1] !== 'list'), [], 'nothing but zfs list ran: job a did not run either');
 });
