@@ -144,6 +144,13 @@ describe('typed failures at the door (real spawns)', () => {
     assert.equal(e.signal, 'SIGTERM');
   });
 
+  test('a child stopped by a group signal before it ran is run again (the fork-to-setsid window)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kt-early-'));
+    const r = await runner().run(['sh', '-c', `if [ -e ${dir}/once ]; then echo ran; else touch ${dir}/once; kill -INT $$; fi`]);
+    assert.equal(r.stdout, 'ran\n');
+    rmSync(dir, { recursive: true });
+  });
+
   test("run()'s children are in their own session: a signal to our process group does not reach them", async () => {
     const r = await runner().run(['sh', '-c', 'ps -o pid=,pgid=,sid= -p $$']);
     const [pid, pgid, sid] = r.stdout.trim().split(/\s+/).map(Number);
