@@ -54,6 +54,9 @@ export interface Runner {
   live(argv: readonly string[], opts?: LiveOptions): LiveProcess;
 }
 
+/** Signals a terminal or a service manager sends to a whole process group. */
+const EARLY_SIGNALS = new Set(['SIGINT', 'SIGHUP', 'SIGTERM', 'SIGQUIT']);
+
 /** How many processes of each program a run started: the benchmark reads this. */
 export type SpawnCounts = Record<string, number>;
 
@@ -90,7 +93,33 @@ export class SystemRunner implements Runner {
     this.reporter.verbose(`run: ${quoteArgv(argv)}`);
     this.count(argv);
     const started = Date.now();
-    const result = await new Promise<RunResult & { signal: string | null }>((resolve, reject) => {
+    let result = await this.spawnOnce(argv, opts);
+    // A child of ours in its own session still gets a signal sent to our
+    // process group between fork() and its setsid(): libuv blocks signals
+    // across that window and unblocks them just before exec, so the child
+    // dies by that signal before the program ever ran. Nothing happened, so
+    // it is run again. (Nobody else signals these children: a terminal's
+    // Ctrl-C, hang-up or a group-wide SIGTERM is the only source.)
+    for (let i = 0; i < 3 && result.signal !== null && EARLY_SIGNALS.has(result.signal) && result.stdout === '' && result.stderr === ''; i++) {
+      this.reporter.verbose(`${argv[0]} was stopped by ${result.signal} before it started: running it again`);
+      result = await this.spawnOnce(argv, opts);
+    }
+    this.reporter.event('exec', {
+      argv,
+      mutates: Boolean(opts.mutates),
+      exitCode: result.code,
+      ms: Date.now() - started,
+    });
+    const ok = result.signal === null && (result.code === 0 || (opts.okCodes ?? []).includes(result.code));
+    if (!ok) {
+      const reason: FailureReason = result.signal ? 'signal' : classifyExit(argv[0]!, result.stderr);
+      throw new CommandError(argv, result.signal ? null : result.code, result.signal, result.stderr, reason);
+    }
+    return { code: result.code, stdout: result.stdout, stderr: result.stderr };
+  }
+
+  private spawnOnce(argv: readonly string[], opts: RunOptions): Promise<RunResult & { signal: string | null }> {
+    return new Promise<RunResult & { signal: string | null }>((resolve, reject) => {
       let child: ChildProcess;
       try {
         child = spawn(argv[0]!, argv.slice(1), {
@@ -98,7 +127,8 @@ export class SystemRunner implements Runner {
           stdio: ['ignore', 'pipe', 'pipe'],
           // Its own session and process group: the terminal's Ctrl-C (a
           // second one during cleanup) or hang-up must not reach the zfs and
-          // umount commands of our cleanup. We forward signals ourselves.
+          // umount commands of our cleanup (see run() for the one window
+          // where it still can).
           detached: true,
         });
       } catch (e) {
@@ -127,18 +157,6 @@ export class SystemRunner implements Runner {
         });
       });
     });
-    this.reporter.event('exec', {
-      argv,
-      mutates: Boolean(opts.mutates),
-      exitCode: result.code,
-      ms: Date.now() - started,
-    });
-    const ok = result.signal === null && (result.code === 0 || (opts.okCodes ?? []).includes(result.code));
-    if (!ok) {
-      const reason: FailureReason = result.signal ? 'signal' : classifyExit(argv[0]!, result.stderr);
-      throw new CommandError(argv, result.signal ? null : result.code, result.signal, result.stderr, reason);
-    }
-    return { code: result.code, stdout: result.stdout, stderr: result.stderr };
   }
 
   live(argv: readonly string[], opts: LiveOptions = {}): LiveProcess {

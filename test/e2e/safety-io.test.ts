@@ -44,7 +44,12 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}, detached = false): {
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
   // 'exit', not 'close': an engine's orphaned child may keep our stderr pipe open.
-  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((r) => child.on('exit', (code, signal) => r({ code, signal, stderr })));
+  const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((r) =>
+    child.on('exit', (code, signal) => {
+      setTimeout(() => child.stderr!.destroy(), 200).unref();
+      r({ code, signal, stderr });
+    }),
+  );
   return { child, done };
 }
 
@@ -229,7 +234,8 @@ test('an engine that ignores SIGTERM is killed after --kill-after: exit 143 with
   const pool = Pool.create(['a']);
   const work = scratchDir('stubborn');
   try {
-    const engine = script(work, 'stubborn', `trap "" TERM; touch ${work}/backing-up; sleep 1000`);
+    // sh ignores SIGTERM and waits for its child; the child's pid is kept to end it afterwards.
+    const engine = script(work, 'stubborn', `trap "" TERM; touch ${work}/backing-up; sleep 1000 & echo $! > ${work}/sleep.pid; wait`);
     const k = start(['--mount-root', '/kt-stub', '--kill-after', '2', '--engine', 'command', '-c', engine, pool.ds('a')]);
     await until('the backup to start', () => existsSync(`${work}/backing-up`));
     const t0 = Date.now();
@@ -239,6 +245,11 @@ test('an engine that ignores SIGTERM is killed after --kill-after: exit 143 with
     assert.ok(Date.now() - t0 < 30_000, `took ${Date.now() - t0} ms`);
     assert.deepEqual(leftovers([pool], '/kt-stub'), CLEAN);
   } finally {
+    try {
+      process.kill(Number(readFileSync(`${work}/sleep.pid`, 'utf8')), 'SIGKILL');
+    } catch {
+      /* not started or gone */
+    }
     pool.destroy();
   }
 });
