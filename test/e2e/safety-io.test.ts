@@ -39,7 +39,7 @@ function cronPath(): string {
 }
 
 /** kopiatomic in its own process group (so the test can signal the group, as a terminal does). */
-function start(args: string[], env: NodeJS.ProcessEnv = {}, detached = false): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
+function start(args: string[], env: NodeJS.ProcessEnv = {}, detached = false): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; stderr: string }>; stderr: () => string } {
   const child = spawn(process.execPath, [KOPIATOMIC, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], detached });
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
@@ -50,7 +50,7 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}, detached = false): {
       r({ code, signal, stderr });
     }),
   );
-  return { child, done };
+  return { child, done, stderr: () => stderr };
 }
 
 async function until(what: string, f: () => boolean, ms = 60_000): Promise<void> {
@@ -264,7 +264,8 @@ test('--wait: SIGTERM while waiting for the lock exits 143 at once, changes noth
     const snapsOfA = pool.snapshots();
     assert.equal(snapsOfA.length, 1);
     const b = start(['--wait', '--mount-root', '/kt-wait', '--engine', 'command', '-c', `touch ${work}/second-ran`, '-q', `touch ${work}/second-post`, pool.ds('a')]);
-    await new Promise((r) => setTimeout(r, 2500)); // b is waiting now
+    // b is waiting now: it says so (node starts slowly in the emulated guest, so no fixed delay).
+    await until('the second run to wait for the lock', () => /waiting for the run that holds/.test(b.stderr()));
     const t0 = Date.now();
     b.child.kill('SIGTERM');
     const rb = await withTimeout(b.done, 10_000, 'the waiting run');
