@@ -4,6 +4,7 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { SetupError, UsageError } from '../core/errors.js';
 import { discover, type Inventory } from '../discover/inventory.js';
+import { ConfigError, type LoadedConfig, type Problem } from '../config/load.js';
 import { toTarget } from '../discover/targets.js';
 import { applyPlan } from '../execute/apply.js';
 import { datasetsVars, runHook } from '../execute/hooks.js';
@@ -68,6 +69,23 @@ export function selectFor(job: JobOptions, inventory: Inventory): Selection {
     excludes: job.excludes.map(toTarget),
     property: job.property ? job.job : null,
   });
+}
+
+/**
+ * Every job's datasets must exist (one inventory for all): each job that
+ * names a missing one is a problem at its `datasets` key in the config.
+ */
+export function checkJobsDatasets(jobs: JobOptions[], inventory: Inventory, loaded: LoadedConfig): void {
+  const problems: Problem[] = [];
+  for (const j of jobs) {
+    try {
+      selectFor(j, inventory);
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e;
+      problems.push({ ...loaded.where(['jobs', j.job, 'datasets']), message: `job ${j.job}: ${e.message}` });
+    }
+  }
+  if (problems.length) throw new ConfigError(problems);
 }
 
 /** Checks that need no lock and change nothing, so bad input fails before anything happens. */

@@ -1,12 +1,11 @@
 // `kopiatomic config check`: every problem of every file, with its place (exit 2).
 // `kopiatomic config show [JOB]`: the jobs as resolved, secrets masked (--json: as JSON).
-import { UsageError } from '../core/errors.js';
-import { ConfigError, loadConfig, type LoadedConfig, type Problem } from '../config/load.js';
+import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { resolveJobs } from '../config/resolve.js';
 import { isSecretEnv } from '../config/schema.js';
 import { discover } from '../discover/inventory.js';
 import type { JobOptions, Options } from './args.js';
-import { selectFor } from './backup.js';
+import { checkJobsDatasets } from './backup.js';
 import type { CommandContext } from './lifecycle.js';
 import { which } from './which.js';
 
@@ -20,16 +19,7 @@ export async function configCheckCommand(opts: Options, ctx: CommandContext): Pr
   if (which('zfs')) {
     const inventory = await discover(ctx.runner, ctx.platform);
     checked = true;
-    const problems: Problem[] = [];
-    for (const j of jobs) {
-      try {
-        selectFor(j, inventory);
-      } catch (e) {
-        if (!(e instanceof UsageError)) throw e;
-        problems.push({ ...loaded.where(['jobs', j.job, 'datasets']), message: `job ${j.job}: ${e.message}` });
-      }
-    }
-    if (problems.length) throw new ConfigError(problems);
+    checkJobsDatasets(jobs, inventory, loaded);
   } else ctx.reporter.warn('zfs is not installed here: the datasets were not checked');
   ctx.reporter.event('config-check', { ok: true, files: loaded.files.map((f) => f.path), jobs: jobs.map((j) => j.job), datasetsChecked: checked });
   if (!ctx.reporter.json) ctx.reporter.print(`configuration OK: ${jobs.length} job(s) (${jobs.map((j) => j.job).join(', ')}) from ${loaded.files.map((f) => f.path).join(', ')}`);

@@ -2,14 +2,13 @@
 // none is named), one after the other, each its own atomic run with its own
 // snapshot and lifecycle. Bad input in any job stops all of them before
 // anything changes. The exit code is the worst job's (core/exit-codes.ts PRECEDENCE).
-import { UsageError } from '../core/errors.js';
 import { EXIT, worstOf } from '../core/exit-codes.js';
-import { ConfigError, loadConfig, type Problem } from '../config/load.js';
+import { loadConfig } from '../config/load.js';
 import { resolveJobs } from '../config/resolve.js';
 import { discover } from '../discover/inventory.js';
 import type { StatusCode } from '../execute/status.js';
 import type { Options } from './args.js';
-import { backupJob, preflight, selectFor } from './backup.js';
+import { backupJob, checkJobsDatasets, preflight } from './backup.js';
 import { failBeforeLifecycle, type CommandContext } from './lifecycle.js';
 
 export async function runCommand(opts: Options, ctx: CommandContext): Promise<number> {
@@ -19,16 +18,7 @@ export async function runCommand(opts: Options, ctx: CommandContext): Promise<nu
   for (const j of jobs) preflight(j, opts, ctx);
   // Every job's datasets must exist before the first job changes anything.
   const inventory = await discover(ctx.runner, ctx.platform);
-  const problems: Problem[] = [];
-  for (const j of jobs) {
-    try {
-      selectFor(j, inventory);
-    } catch (e) {
-      if (!(e instanceof UsageError)) throw e;
-      problems.push({ ...loaded.where(['jobs', j.job, 'datasets']), message: `job ${j.job}: ${e.message}` });
-    }
-  }
-  if (problems.length) throw new ConfigError(problems);
+  checkJobsDatasets(jobs, inventory, loaded);
 
   const results: (StatusCode & { job: string })[] = [];
   for (const j of jobs) {

@@ -3,6 +3,7 @@
 // README describe what it says, and `npm run build` writes it out as a JSON
 // Schema for editors (schema/kopiatomic.schema.json).
 import { z } from 'zod';
+import { parseDuration } from '../ops/duration.js';
 
 /** A job's name: also a value of the kopiatomic:backup property, so no commas or spaces. */
 export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -110,10 +111,5 @@ export function helpOf(k: keyof typeof JOB_KEYS): string {
   return (JOB_KEYS[k].meta()?.description as string | undefined) ?? '';
 }
 
-/** "26h" -> 93600 seconds. */
-export function durationSeconds(s: string): number {
-  const unit: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
-  let total = 0;
-  for (const m of s.matchAll(/(\d+)([smhdw])/g)) total += Number(m[1]) * unit[m[2]!]!;
-  return total;
-}
+/** "26h" -> 93600 seconds (the same reading as `status --max-age`). */
+export const durationSeconds = parseDuration;
