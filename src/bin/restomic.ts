@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { RESTOMIC } from '../cli/args.js';
 import { main } from '../cli/main.js';
+import { exitAfterSignal } from './exit.js';
 
-process.exitCode = await main(process.argv.slice(2), RESTOMIC);
+exitAfterSignal(await main(process.argv.slice(2), RESTOMIC));

@@ -9,7 +9,7 @@ import { toTarget } from '../discover/targets.js';
 import { applyPlan } from '../execute/apply.js';
 import { datasetsVars, runHook } from '../execute/hooks.js';
 import { prepareNamespace } from '../execute/namespace.js';
-import type { StatusCode } from '../execute/status.js';
+import { runStatus, type StatusCode } from '../execute/status.js';
 import { newRunId, ownerOf, snapshotNameFor } from '../plan/naming.js';
 import { buildPlan, type Plan } from '../plan/plan.js';
 import { select, type Selection } from '../plan/select.js';
@@ -191,7 +191,8 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
           ...(v && v.status !== 'skipped' ? { verify: { filesCompared: v.filesCompared, bytesCompared: v.bytesCompared, differences: v.differences } } : {}),
         },
         summary: {
-          ...(verify ? { verify: verify.result() } : {}),
+          // The backup's own outcome beside the verification's (a verify-error run still saved its backup).
+          ...(verify ? { verify: v, backupStatus: runStatus(result, interrupt.signal).status } : {}),
           runId: plan.runId,
           snapshot: plan.snapshot,
           datasets: selection.selected.length,
