@@ -258,7 +258,8 @@ test('--wait: SIGTERM while waiting for the lock exits 143 at once, changes noth
   const pool = Pool.create(['a']);
   const work = scratchDir('waitterm');
   try {
-    const first = script(work, 'first', `touch ${work}/backing-up; sleep 8; touch ${work}/first-done`);
+    // The first run backs up until the test lets it go (no fixed sleep: the guest's speed varies).
+    const first = script(work, 'first', `touch ${work}/backing-up; while [ ! -e ${work}/go ]; do sleep 0.2; done; touch ${work}/first-done`);
     const a = start(['--mount-root', '/kt-wait', '--engine', 'command', '-c', first, pool.ds('a')]);
     await until('the first backup to start', () => existsSync(`${work}/backing-up`));
     const snapsOfA = pool.snapshots();
@@ -273,11 +274,13 @@ test('--wait: SIGTERM while waiting for the lock exits 143 at once, changes noth
     assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0} ms`);
     assert.deepEqual(pool.snapshots(), snapsOfA, 'the waiting run made no snapshot');
     assert.equal(existsSync(`${work}/second-ran`) || existsSync(`${work}/second-post`), false);
+    writeFileSync(`${work}/go`, '');
     const ra = await withTimeout(a.done, 60_000, 'the first run');
     assert.equal(ra.code, 0, ra.stderr);
     assert.ok(existsSync(`${work}/first-done`), 'the first run backed up to its end');
     assert.deepEqual(leftovers([pool], '/kt-wait'), CLEAN);
   } finally {
+    writeFileSync(`${work}/go`, ''); // never leave the first run waiting
     pool.destroy();
   }
 });
