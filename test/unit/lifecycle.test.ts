@@ -7,8 +7,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { isWithin } from '../../src/core/paths.js';
 import { join } from 'node:path';
 import { KOPIATOMIC, parseCommandLine, type JobOptions } from '../../src/cli/args.js';
 import { backupJob, checkEngineInstalled, requireZfs } from '../../src/cli/backup.js';
@@ -231,8 +232,18 @@ test('run: jobs one after the other, each with its own snapshot; the worst exit 
   const path = process.env['PATH'];
   process.env['PATH'] = bin;
   t.after(() => (process.env['PATH'] = path));
-  // Mount roots under /tmp are refused, and the executor's mkdir/rmdir are real: use dist/.
-  const roots = mkdtempSync(join(ROOT_DIR, 'dist', 'unit-roots-'));
+  // Mount roots under /tmp and /var/tmp are refused, and the executor's
+  // mkdir/rmdir are real: use dist/ unless the checkout itself is under one.
+  const base = [join(ROOT_DIR, 'dist'), '/run', '/dev/shm', homedir()].find((d) => {
+    if (isWithin(d, '/tmp') || isWithin(d, '/var/tmp')) return false;
+    try {
+      accessSync(d, constants.W_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  })!;
+  const roots = mkdtempSync(join(base, 'kopiatomic-unit-roots-'));
   t.after(() => rmSync(roots, { recursive: true, force: true }));
   const cfg = (text: string) => {
     const f = join(s.dir, `k${Math.random()}.toml`);
