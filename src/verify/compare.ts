@@ -15,7 +15,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { MAX_DIFFERENCES, MAX_EXCLUDED, type Difference } from './result.js';
+import { MAX_DIFFERENCES, MAX_EXCLUDED, type VerifyResult } from './result.js';
 
 export interface TreePair {
   /** The frozen tree (snapshot mounts). */
@@ -39,18 +39,11 @@ export interface CompareOptions {
   aborted?: () => string | null;
 }
 
-export interface CompareResult {
-  entries: number;
-  files: number;
-  filesCompared: number;
-  bytesCompared: number;
-  differences: number;
-  firstDifferences: Difference[];
-  excluded: number;
-  excludedPaths: string[];
+/** The comparison's counts, as VerifyResult carries them. */
+export type CompareResult = Pick<VerifyResult, 'entries' | 'files' | 'filesCompared' | 'bytesCompared' | 'differences' | 'firstDifferences' | 'excluded' | 'excludedPaths'> & {
   /** Set when the comparison stopped early (the counts are then partial). */
   abortedBy: string | null;
-}
+};
 
 const BUF = 1 << 20;
 const join = (dir: string, name: string) => (dir.endsWith('/') ? dir + name : `${dir}/${name}`);
