@@ -15,7 +15,7 @@ import { constants } from 'node:fs';
 import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { MAX_DIFFERENCES, MAX_EXCLUDED, type VerifyResult } from './result.js';
+import { MAX_DIFFERENCES, MAX_EXCLUDED, zeroCounts, type VerifyResult } from './result.js';
 
 export interface TreePair {
   /** The frozen tree (snapshot mounts). */
@@ -80,17 +80,7 @@ export async function hashFile(path: string): Promise<{ hash: string; bytes: num
 }
 
 class Walk {
-  readonly r: CompareResult = {
-    entries: 0,
-    files: 0,
-    filesCompared: 0,
-    bytesCompared: 0,
-    differences: 0,
-    firstDifferences: [],
-    excluded: 0,
-    excludedPaths: [],
-    abortedBy: null,
-  };
+  readonly r: CompareResult = { ...zeroCounts(), abortedBy: null };
   /** dev:ino -> first path seen, for files with more than one link. */
   private readonly frozenLinks = new Map<string, string>();
   private readonly restoredLinks = new Map<string, string>();

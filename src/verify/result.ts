@@ -41,19 +41,11 @@ export interface VerifyResult {
 export const MAX_DIFFERENCES = 20;
 export const MAX_EXCLUDED = 100;
 
+/** The counts of a comparison that has compared nothing yet. */
+export function zeroCounts(): Pick<VerifyResult, 'entries' | 'files' | 'filesCompared' | 'bytesCompared' | 'differences' | 'firstDifferences' | 'excluded' | 'excludedPaths'> {
+  return { entries: 0, files: 0, filesCompared: 0, bytesCompared: 0, differences: 0, firstDifferences: [], excluded: 0, excludedPaths: [] };
+}
+
 export function emptyResult(percent: number, status: VerifyResult['status'], message?: string): VerifyResult {
-  return {
-    status,
-    ...(message !== undefined ? { message } : {}),
-    percent,
-    entries: 0,
-    files: 0,
-    filesCompared: 0,
-    bytesCompared: 0,
-    differences: 0,
-    firstDifferences: [],
-    excluded: 0,
-    excludedPaths: [],
-    ms: 0,
-  };
+  return { status, ...(message !== undefined ? { message } : {}), percent, ...zeroCounts(), ms: 0 };
 }
