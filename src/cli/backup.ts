@@ -132,7 +132,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
         selection,
         runId,
         snapshot: snapshotNameFor(runId),
-        owner: ownerOf(await platform.hostId(runner), rec.boot),
+        owner: ownerOf(rec.host, rec.boot),
         mountRoot: job.mountRoot,
         mountRootExists: checkMountRoot(job.mountRoot),
         platform,

@@ -49,6 +49,8 @@ export interface LifecycleSpec {
 
 export interface Recovery {
   boot: string;
+  /** This host's id (platform.hostId()), read once: recovery's ownership test and the new run's owner. */
+  host: string;
   journal: string;
   actions: number;
   leftovers: string[];
@@ -107,7 +109,8 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
       // reboot (the boot marker lives in /run) or when a stale lock was taken over.
       const jpath = journalPath(platform.journalDir, spec.mountRoot);
       const scan = spec.scan === 'always' || Boolean(lock?.tookOver) || bootMarkerStale(platform, boot);
-      const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, scanSnapshots: scan || spec.dryRun, retryKnown: spec.scan === 'always' });
+      const host = await platform.hostId(runner);
+      const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, host, scanSnapshots: scan || spec.dryRun, retryKnown: spec.scan === 'always' });
       // Leftovers that cannot be undone now were reported by recover() (a
       // warning and a `leftover` event each) and remembered with their undo:
       // never fatal for a backup; `kopiatomic cleanup` exits 5 on them.
@@ -117,7 +120,7 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
         new Journal(jpath, 'cleanup').close(true);
         if (scan) writeFileSync(`${platform.stateDir}/boot-id`, boot + '\n', { mode: 0o600 });
       }
-      const out = await command({ boot, journal: jpath, actions: r.actions, leftovers });
+      const out = await command({ boot, host, journal: jpath, actions: r.actions, leftovers });
       facts.result = out.result ?? null;
       facts.verify = out.verify ?? null;
       extra = out.summary ?? {};
