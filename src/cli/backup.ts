@@ -4,7 +4,8 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { SetupError, UsageError } from '../core/errors.js';
 import { discover, type Inventory } from '../discover/inventory.js';
-import { ConfigError, type LoadedConfig, type Problem } from '../config/load.js';
+import type { LoadedConfig } from '../config/load.js';
+import { ConfigError, type Problem } from '../config/problems.js';
 import { toTarget } from '../discover/targets.js';
 import { applyPlan } from '../execute/apply.js';
 import { datasetsVars, runHook } from '../execute/hooks.js';

@@ -2,20 +2,19 @@
 //   lock -> recovery -> the command -> status computed once -> post hook ->
 //   summary -> exit code,
 // with the lock released in a finally, whatever the post hook does.
-import { readFileSync, writeFileSync } from 'node:fs';
 import type { SystemRunner } from '../core/exec.js';
 import type { Reporter } from '../core/report.js';
 import { errorStatus, finalStatus, type RunFacts, type StatusCode } from '../execute/status.js';
 import { runHook } from '../execute/hooks.js';
 import type { Interrupt } from '../execute/interrupt.js';
 import type { Platform } from '../platform/platform.js';
-import { Journal, journalPath } from '../safety/journal.js';
+import { Journal, journalPath, markRecordComplete, recordComplete } from '../safety/journal.js';
 import { Lock } from '../safety/lock.js';
 import { recover, type RecoverResult } from '../safety/recover.js';
 import type { Flavour } from './args.js';
 import { usageLine } from './usage.js';
 import { UsageError } from '../core/errors.js';
-import { ConfigError } from '../config/load.js';
+import { ConfigError } from '../config/problems.js';
 import { EXIT } from '../core/exit-codes.js';
 import { reportRunEnd, reportRunStart } from '../ops/lifecycle-hooks.js';
 import { LogTail } from '../ops/ping.js';
@@ -72,14 +71,6 @@ export function leftoversOf(r: RecoverResult): string[] {
   return r.leftovers.map((l) => `${l.what}: ${l.reason}`);
 }
 
-function bootMarkerStale(platform: Platform, boot: string): boolean {
-  try {
-    return readFileSync(`${platform.stateDir}/boot-id`, 'utf8').trim() !== boot;
-  } catch {
-    return true;
-  }
-}
-
 /**
  * Runs `command` inside the lifecycle and returns the exit code. The post
  * hook sees the status of everything before it; if it fails, an otherwise
@@ -105,12 +96,16 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
   try {
     if (opsOptions) await reportRunStart(opsOptions);
     try {
-      // Whatever a dead run left: its journal always; every pool after a
-      // reboot (the boot marker lives in /run) or when a stale lock was taken over.
+      // Whatever a dead run left, from the journals (ours and other mount
+      // roots'), which record every snapshot before it is made; every pool
+      // is scanned only for `cleanup` and while the journals are not known
+      // to be a complete record (a host's first run, lost state).
       const jpath = journalPath(platform.journalDir, spec.mountRoot);
-      const scan = spec.scan === 'always' || Boolean(lock?.tookOver) || bootMarkerStale(platform, boot);
+      const full = spec.scan === 'always' || !recordComplete(platform.journalDir);
       const host = await platform.hostId(runner);
-      const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, host, scanSnapshots: scan || spec.dryRun, retryKnown: spec.scan === 'always' });
+      const t0 = Date.now();
+      const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, host, scan: full ? 'all' : 'journals', retryKnown: spec.scan === 'always' });
+      reporter.event('recovery', { scan: full ? 'all' : 'journals', actions: r.actions, leftovers: r.leftovers.length, ms: Date.now() - t0 });
       // Leftovers that cannot be undone now were reported by recover() (a
       // warning and a `leftover` event each) and remembered with their undo:
       // never fatal for a backup; `kopiatomic cleanup` exits 5 on them.
@@ -118,7 +113,7 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
       if (spec.leftoversFail) facts.leftovers = leftovers;
       if (!spec.dryRun) {
         new Journal(jpath, 'cleanup').close(true);
-        if (scan) writeFileSync(`${platform.stateDir}/boot-id`, boot + '\n', { mode: 0o600 });
+        if (full) markRecordComplete(platform.journalDir);
       }
       const out = await command({ boot, host, journal: jpath, actions: r.actions, leftovers });
       facts.result = out.result ?? null;

@@ -7,14 +7,7 @@ import { Reporter } from '../core/report.js';
 import { Interrupt } from '../execute/interrupt.js';
 import { platformFor } from '../platform/detect.js';
 import { parseCommandLine, type Flavour, type Options } from './args.js';
-import { backupCommand } from './backup.js';
-import { cleanupCommand } from './cleanup.js';
-import { configCheckCommand, configShowCommand } from './config.js';
-import { jobsCommand } from './jobs.js';
 import { failBeforeLifecycle, type CommandContext } from './lifecycle.js';
-import { runCommand } from './run.js';
-import { scheduleFromOptions } from './schedule.js';
-import { statusFromOptions } from './status.js';
 import { helpText, usageLine } from './usage.js';
 
 export function version(): string {
@@ -22,15 +15,20 @@ export function version(): string {
   return pkg.version;
 }
 
-const COMMANDS: Record<Exclude<Options['mode'], 'help' | 'version'>, (o: Options, ctx: CommandContext) => Promise<number>> = {
-  backup: backupCommand,
-  cleanup: cleanupCommand,
-  run: runCommand,
-  'config-check': configCheckCommand,
-  'config-show': configShowCommand,
-  jobs: jobsCommand,
-  status: statusFromOptions,
-  schedule: scheduleFromOptions,
+type Command = (o: Options, ctx: CommandContext) => Promise<number>;
+
+// Each command's module is loaded when it is asked for: a backup given by
+// flags never loads the configuration's schema library, which would be most
+// of its start-up time.
+const COMMANDS: Record<Exclude<Options['mode'], 'help' | 'version'>, () => Promise<Command>> = {
+  backup: async () => (await import('./backup.js')).backupCommand,
+  cleanup: async () => (await import('./cleanup.js')).cleanupCommand,
+  run: async () => (await import('./run.js')).runCommand,
+  'config-check': async () => (await import('./config.js')).configCheckCommand,
+  'config-show': async () => (await import('./config.js')).configShowCommand,
+  jobs: async () => (await import('./jobs.js')).jobsCommand,
+  status: async () => (await import('./status.js')).statusFromOptions,
+  schedule: async () => (await import('./schedule.js')).scheduleFromOptions,
 };
 
 export async function main(argv: string[], flavour: Flavour): Promise<number> {
@@ -56,7 +54,8 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
   const ctx: CommandContext = { flavour, reporter, runner, platform: null!, interrupt };
   try {
     ctx.platform = platformFor();
-    const code = await COMMANDS[opts.mode](opts, ctx);
+    const command = await COMMANDS[opts.mode]();
+    const code = await command(opts, ctx);
     // For the benchmark: processes started per program, and our peak RSS.
     if (process.env['KOPIATOMIC_COUNT_PROCESSES']) reporter.event('process-counts', { counts: runner.counts, maxRssKiB: process.resourceUsage().maxRSS });
     return code;

@@ -1,4 +1,4 @@
-import { defaultConfigPath } from '../config/load.js';
+import { defaultConfigPath } from '../config/problems.js';
 import { statusFileDefault, type Flavour } from './args.js';
 
 const statusFileHint = () => statusFileDefault();

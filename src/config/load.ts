@@ -2,36 +2,15 @@
 // in name order, each parsed (smol-toml) and checked against the schema on
 // its own so every problem names its file, line and column; then merged
 // (later files win key by key; tables merge, lists and values replace).
+// Loaded only by the commands that read a configuration: the schema library
+// is most of the start-up time of a run given by flags.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
-import { UsageError } from '../core/errors.js';
 import { locate } from './locate.js';
+import { ConfigError, defaultConfigPath, type Problem } from './problems.js';
 import { ConfigSchema, isSecretEnv, KNOWN_KEYS, SECRET_KEYS, type Config } from './schema.js';
-
-export interface Problem {
-  file: string;
-  line: number;
-  col: number;
-  message: string;
-}
-
-export function formatProblem(p: Problem): string {
-  return p.line > 0 ? `${p.file}:${p.line}:${p.col}: ${p.message}` : `${p.file}: ${p.message}`;
-}
-
-/** Bad configuration: every problem found, each with its place; exit 2. */
-export class ConfigError extends UsageError {
-  readonly problems: Problem[];
-  constructor(problems: Problem[]) {
-    // In file order, then by place in the file.
-    const order = [...new Set(problems.map((p) => p.file))];
-    problems = [...problems].sort((a, b) => order.indexOf(a.file) - order.indexOf(b.file) || a.line - b.line || a.col - b.col);
-    super(problems.length === 1 ? formatProblem(problems[0]!) : `${problems.length} problems in the configuration:\n${problems.map(formatProblem).join('\n')}`);
-    this.problems = problems;
-  }
-}
 
 export interface SourceFile {
   path: string;
@@ -44,10 +23,6 @@ export interface LoadedConfig {
   config: Config;
   /** The place of a key: in the last file that sets it (or the deepest one that holds it). */
   where(path: (string | number)[]): Problem;
-}
-
-export function defaultConfigPath(platform: string = process.platform): string {
-  return platform === 'freebsd' ? '/usr/local/etc/kopiatomic/kopiatomic.toml' : '/etc/kopiatomic/kopiatomic.toml';
 }
 
 /** The main file and its drop-ins (DIR/conf.d/*.toml next to it), in the order they apply. */

@@ -4,7 +4,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
 import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobOptions, type Options } from '../cli/args.js';
 import { splitWords } from '../cli/words.js';
-import { ConfigError, didYouMean, type LoadedConfig, type Problem } from './load.js';
+import { didYouMean, type LoadedConfig } from './load.js';
+import { ConfigError, type Problem } from './problems.js';
 import { durationSeconds, type DefaultsConfig, type JobConfig } from './schema.js';
 
 export interface ResolveOptions {

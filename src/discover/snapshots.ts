@@ -15,13 +15,14 @@ export interface OwnedSnapshot {
 }
 
 /**
- * Every snapshot on every pool whose run or owner property is set locally on
- * it. With no dataset operand `zfs get` visits all datasets; `-t snapshot`
- * keeps snapshots, `-s local` drops the unset, inherited and received values
- * in zfs itself, so the output holds only candidates (2 lines each).
+ * The snapshots (these, or with none given every snapshot on every pool)
+ * whose run or owner property is set locally on them. With no dataset
+ * operand `zfs get` visits all datasets; `-t snapshot` keeps snapshots, `-s
+ * local` drops the unset, inherited and received values in zfs itself, so
+ * the output holds only candidates (2 lines each).
  */
-export function zfsGetOwnedArgv(): string[] {
-  return ['zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', '-s', 'local', '-t', 'snapshot', `${PROP_RUN},${PROP_OWNER}`];
+export function zfsGetOwnedArgv(names: readonly string[] = []): string[] {
+  return ['zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', '-s', 'local', '-t', 'snapshot', `${PROP_RUN},${PROP_OWNER}`, ...names];
 }
 
 export function parseOwned(stdout: string): OwnedSnapshot[] {

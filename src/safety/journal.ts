@@ -4,7 +4,7 @@
 // crash is what recovery must undo, newest first. It lives on disk, not in
 // /run: the folders it records outlive a reboot, and only what the journal
 // says we created is ever removed.
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Action } from '../plan/plan.js';
 import { stateKey } from './lock.js';
@@ -27,9 +27,62 @@ export function journalPath(journalDir: string, mountRoot: string): string {
   return `${journalDir}/${stateKey(mountRoot)}.journal`;
 }
 
-/** Leftovers that could not be undone, remembered (in the runtime state folder) so later runs do not hunt for them again. */
-export function knownLeftoversPath(stateDir: string, mountRoot: string): string {
-  return `${stateDir}/${stateKey(mountRoot)}.leftovers`;
+/**
+ * Leftovers that could not be undone, remembered beside the journal (on
+ * disk: a snapshot a user cloned outlives a reboot, and is reported until
+ * `cleanup` removes it) so later runs do not hunt for them again.
+ */
+export function knownLeftoversPath(journalDir: string, mountRoot: string): string {
+  return `${journalDir}/${stateKey(mountRoot)}.leftovers`;
+}
+
+/**
+ * The journals are the record of every snapshot our runs made: each run
+ * writes (and fsyncs) its snapshots' names before `zfs snapshot` and marks
+ * them done after the destroy. This file says the record is complete: it is
+ * written after a scan of every pool found nothing else of ours. Without it
+ * (a host's first run, an upgrade from a version that kept its journal in
+ * /run, a state folder someone removed) the next run scans every pool.
+ */
+export function recordMarkerPath(journalDir: string): string {
+  return `${journalDir}/record-complete`;
+}
+
+export function recordComplete(journalDir: string): boolean {
+  return existsSync(recordMarkerPath(journalDir));
+}
+
+export function markRecordComplete(journalDir: string): void {
+  mkdirSync(journalDir, { recursive: true, mode: 0o700 });
+  const path = recordMarkerPath(journalDir);
+  const fd = openSync(`${path}.tmp`, 'w', 0o600);
+  try {
+    writeSync(fd, `every pool was scanned for our snapshots at ${new Date().toISOString()}; since then the journals here record each one\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(`${path}.tmp`, path);
+}
+
+/** Snapshots that the journals of other mount roots say a run made and no one has removed yet. */
+export function journaledSnapshotsElsewhere(journalDir: string, ownJournal: string): string[] {
+  let files: string[];
+  try {
+    files = readdirSync(journalDir).filter((f) => f.endsWith('.journal'));
+  } catch {
+    return [];
+  }
+  const names = new Set<string>();
+  for (const f of files) {
+    const path = `${journalDir}/${f}`;
+    if (path === ownJournal) continue;
+    for (const p of readPending(path)) {
+      const s = p.detail?.['snapshots'];
+      if ((p.phase === 'destroy' || p.phase === 'release') && Array.isArray(s)) for (const n of s) if (typeof n === 'string') names.add(n);
+    }
+  }
+  return [...names];
 }
 
 export interface KnownLeftover {
@@ -40,12 +93,16 @@ export interface KnownLeftover {
   snapshots?: string[];
   /** How to try again (`cleanup` does). */
   undo?: PendingUndo;
+  /** A mount that could not be unmounted, and the boot it was seen in: a reboot unmounted it. */
+  mount?: string;
+  boot?: string;
 }
 
-export function readKnown(path: string): KnownLeftover[] {
+/** Known leftovers; a mount seen in an earlier boot is gone (the reboot unmounted it) and is dropped. */
+export function readKnown(path: string, boot?: string): KnownLeftover[] {
   try {
     const v = JSON.parse(readFileSync(path, 'utf8')) as unknown;
-    return Array.isArray(v) ? (v as KnownLeftover[]) : [];
+    return Array.isArray(v) ? (v as KnownLeftover[]).filter((k) => !(boot && k.mount && k.boot && k.boot !== boot)) : [];
   } catch {
     return [];
   }

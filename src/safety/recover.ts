@@ -6,19 +6,20 @@
 // our snapshot, another tool's hold, a read-only pool, a busy mount) is a
 // leftover: reported, remembered, retried by `cleanup`, never fatal.
 import { lstatSync, rmdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Runner } from '../core/exec.js';
 import { CommandError } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
 import type { MountEntry } from '../discover/mount-table.js';
-import { parseOwned, zfsGetOwnedArgv } from '../discover/snapshots.js';
+import { existingSnapshots, parseOwned, zfsGetOwnedArgv } from '../discover/snapshots.js';
 import type { Platform } from '../platform/platform.js';
 import { display } from '../plan/display.js';
 import { HOLD_TAG } from '../plan/naming.js';
 import type { Action } from '../plan/plan.js';
 import { dropSnapshots, errorReason, type Leftover } from './drop-snapshots.js';
-import { knownLeftoversPath, markDone, readKnown, readPending, writeKnown, type KnownLeftover, type PendingUndo } from './journal.js';
+import { journaledSnapshotsElsewhere, knownLeftoversPath, markDone, readKnown, readPending, writeKnown, type KnownLeftover, type PendingUndo } from './journal.js';
 import { staleRuns } from './ownership.js';
 
 export type { Leftover } from './drop-snapshots.js';
@@ -32,11 +33,16 @@ export interface RecoverOptions {
   boot: string;
   /** This host's id (platform.hostId()); read here when not given. */
   host?: string;
-  /** Also look for our snapshots on every pool (after a reboot, or on demand). */
-  scanSnapshots: boolean;
+  /**
+   * Where to look for a dead run's snapshots beyond this mount root's journal:
+   * `journals`, the other mount roots' journals (no zfs process unless they
+   * name some); `all`, every snapshot on every pool (when the journals are
+   * not known to be a complete record, and for `cleanup`).
+   */
+  scan: 'journals' | 'all';
   /** `cleanup`: try known leftovers again. A run only reports them (default). */
   retryKnown?: boolean;
-  /** Where known leftovers are remembered (default: beside the lock in platform.stateDir). */
+  /** Where known leftovers are remembered (default: beside the journal). */
   knownPath?: string;
 }
 
@@ -65,14 +71,14 @@ export function mountRootProblem(root: string, uid: number = process.getuid?.() 
 export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   const { runner, reporter, platform } = o;
   const dry = runner.dryRun;
-  const knownPath = o.knownPath ?? knownLeftoversPath(platform.stateDir, o.mountRoot);
-  const known = readKnown(knownPath);
+  const knownPath = o.knownPath ?? knownLeftoversPath(dirname(o.journal), o.mountRoot);
+  const known = readKnown(knownPath, o.boot);
   const found: KnownLeftover[] = []; // leftovers of this pass
   const tried = new Set<string>(); // snapshots handled in this pass: the scan does not try them twice
   let actions = 0;
 
   const leftover = (what: string, reason: string, extra: Partial<KnownLeftover> = {}) => {
-    found.push({ what, reason, since: new Date().toISOString(), ...extra });
+    found.push({ what, reason, since: new Date().toISOString(), boot: o.boot, ...extra });
     reporter.warn(`left behind by an earlier run and cannot be removed now: ${what}: ${reason} (kopiatomic cleanup tries again)`);
     reporter.event('leftover', { what, reason });
   };
@@ -85,8 +91,8 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     if (!dry) reporter.info(`recovered: ${what}`);
     return true;
   };
-  const refuse = (what: string, reason: string, undo?: PendingUndo): false => {
-    leftover(what, reason, { undo });
+  const refuse = (what: string, reason: string, undo?: PendingUndo, extra: Partial<KnownLeftover> = {}): false => {
+    leftover(what, reason, { undo, ...extra });
     return false;
   };
 
@@ -101,7 +107,8 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   const under = () => table.filter((m) => isWithin(m.target, o.mountRoot));
 
   const unmount = async (target: string, what: string, undo?: PendingUndo): Promise<boolean> => {
-    if (rootProblem) return refuse(what, `${rootProblem}: nothing under it is touched`, undo);
+    const mount = { mount: target }; // a reboot unmounts it: known only until then
+    if (rootProblem) return refuse(what, `${rootProblem}: nothing under it is touched`, undo, mount);
     const a: Action = { kind: 'exec', mutates: true, argv: platform.umountArgv(target) };
     show(what, a);
     if (dry) {
@@ -115,7 +122,7 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     } catch (e) {
       await fresh();
       if (!table.some((m) => m.target === target)) return done(what); // gone meanwhile
-      return refuse(what, errorReason(e), undo);
+      return refuse(what, errorReason(e), undo, mount);
     }
   };
 
@@ -229,13 +236,19 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     .sort((a, b) => b.length - a.length);
   for (const t of ours) await unmount(t, `unmount ${t}`);
 
-  // 4. Snapshots of dead runs of this host, on every pool: one `zfs get`
-  // lists the candidates with their property sources; known leftovers are
-  // not tried again except by `cleanup`.
-  if (o.scanSnapshots) {
+  // 4. Snapshots of dead runs of this host made for other mount roots (their
+  // journals name them), or, when the journals are not a complete record,
+  // on every pool: one `zfs get` lists the candidates with their property
+  // sources; known leftovers are not tried again except by `cleanup`.
+  const skip = new Set(o.retryKnown ? [] : keep.flatMap((k) => k.snapshots ?? []));
+  let candidates: string[] | null = null; // null: every snapshot
+  if (o.scan === 'journals') {
+    const named = journaledSnapshotsElsewhere(dirname(o.journal), o.journal).filter((n) => !skip.has(n) && !tried.has(n));
+    candidates = await existingSnapshots(runner, named);
+  }
+  if (candidates === null || candidates.length) {
     const host = o.host ?? (await platform.hostId(runner));
-    const skip = new Set(o.retryKnown ? [] : keep.flatMap((k) => k.snapshots ?? []));
-    const runs = staleRuns(parseOwned((await runner.run(zfsGetOwnedArgv())).stdout), { host, boot: o.boot });
+    const runs = staleRuns(parseOwned((await runner.run(zfsGetOwnedArgv(candidates ?? []))).stdout), { host, boot: o.boot });
     for (const [snap, names] of runs) {
       const todo = names.filter((n) => !skip.has(n) && !tried.has(n));
       if (todo.length) await drop(todo, [], `release ${HOLD_TAG} holds on and destroy ${todo.length} snapshot(s) @${snap} of a dead run`);

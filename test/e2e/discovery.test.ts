@@ -1,9 +1,9 @@
 // Issue 3: targets, discovery and skips, bad input, the tree, the dry run.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { splitWords } from '../../src/cli/words.js';
-import { CLEAN, events, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, sh, zfs, script } from './lib.js';
+import { argvLogger, CLEAN, events, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, sh, zfs, script } from './lib.js';
 
 test('the tree: nested datasets nest, legacy mounts come from the mount table, mounts are read-only, root is 0700', async () => {
   const pool = Pool.create(['a', 'a/inner', { name: 'legacy', props: { mountpoint: 'legacy' } }]);
@@ -126,18 +126,9 @@ test('dry run changes nothing, and its commands are the ones a real run then run
   const pool = Pool.create(['a', 'a/b', 'c']);
   const work = scratchDir('dry');
   try {
-    const log = `${work}/argv.log`;
-    const bin = `${work}/bin`;
-    mkdirSync(bin);
-    // zfs, mount and umount wrappers first on PATH: each logs its argv (words
-    // separated by 0x1f), then runs the real program.
-    for (const prog of ['zfs', 'mount', 'umount']) {
-      const real = realpathSync(sh('sh', '-c', `command -v ${prog}`).trim());
-      script(bin, prog, `{ printf '%s' ${prog}; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\n'; } >> ${log}\nexec ${real} "$@"`);
-    }
+    // zfs, mount and umount wrappers first on PATH, each logging its argv.
+    const { env, bin, log, logged, clear } = argvLogger(work, ['zfs', 'mount', 'umount']);
     const engine = script(bin, 'engine', `{ printf '%s' "$0"; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\n'; } >> ${log}`);
-    const env = { PATH: `${bin}:${process.env['PATH']}` };
-    const logged = (): string[][] => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => l.split('\x1f')) : []);
     const snapsBefore = pool.snapshots();
     const args = ['--json', '--mount-root', '/kt-dry', '--engine', 'command', '-c', engine, '-p', `echo pre >> ${log}`, '-q', `echo post >> ${log}`, '-r', pool.name];
     const dry = await run(KOPIATOMIC, ['-n', ...args], { env });
@@ -147,7 +138,7 @@ test('dry run changes nothing, and its commands are the ones a real run then run
     assert.deepEqual(mountsUnder('/kt-dry'), []);
     const readOnly = (argv: string[]) => argv[0] === 'zfs' && (argv[1] === 'list' || argv[1] === 'get');
     assert.deepEqual(logged().filter((a) => !readOnly(a)), [], 'the dry run ran nothing but zfs list');
-    writeFileSync(log, '');
+    clear();
 
     const real = await run(KOPIATOMIC, args, { env });
     assert.equal(real.code, 0, real.stderr);

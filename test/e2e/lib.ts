@@ -5,7 +5,7 @@
 // what kopiatomic printed.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { platform } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -220,4 +220,26 @@ export function script(dir: string, name: string, body: string): string {
   writeFileSync(p, `#!/bin/sh\n${body}\n`);
   chmodSync(p, 0o755);
   return p;
+}
+
+/**
+ * Wrappers for `progs` first on PATH (in DIR/bin): each logs its argv (words
+ * separated by 0x1f, one line per call) to DIR/argv.log, then runs the real
+ * program. What the system was asked to do, as the system saw it.
+ */
+export function argvLogger(dir: string, progs: string[]): { env: NodeJS.ProcessEnv; bin: string; log: string; logged(): string[][]; clear(): void } {
+  const log = `${dir}/argv.log`;
+  const bin = `${dir}/bin`;
+  mkdirSync(bin, { recursive: true });
+  for (const prog of progs) {
+    const real = realpathSync(sh('sh', '-c', `command -v ${prog}`).trim());
+    script(bin, prog, `{ printf '%s' ${prog}; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\n'; } >> ${log}\nexec ${real} "$@"`);
+  }
+  return {
+    env: { PATH: `${bin}:${process.env['PATH']}` },
+    bin,
+    log,
+    logged: () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').filter(Boolean).map((l) => l.split('\x1f')) : []),
+    clear: () => writeFileSync(log, ''),
+  };
 }

@@ -15,14 +15,14 @@ const key = (root: string) => encodeURIComponent(root);
 
 function forgetState(root: string): void {
   rmSync(`${STATE}/${key(root)}.lock`, { force: true });
-  rmSync(`${STATE}/${key(root)}.leftovers`, { force: true });
+  rmSync(`${JOURNALS}/${key(root)}.leftovers`, { force: true });
   rmSync(`${JOURNALS}/${key(root)}.journal`, { force: true });
   rmSync(`${STATE}/${key(root)}.journal`, { force: true });
 }
 
-/** As after a reboot: the next run scans every pool for dead runs' snapshots. */
-function forgetBoot(): void {
-  rmSync(`${STATE}/boot-id`, { force: true });
+/** As on a host's first run: the journals are not known to be a complete record, so the next run scans every pool. */
+function forgetRecord(): void {
+  rmSync(`${JOURNALS}/record-complete`, { force: true });
 }
 
 function teardown(pools: Pool[], root: string): void {
@@ -73,8 +73,8 @@ test('a replica of our snapshot received on a backup pool (zfs send -R | zfs rec
     for (const s of replicas) assert.equal(sourceOf(s, 'kopiatomic:run'), 'received', 'zfs recv marks the copied property received');
     assert.equal(ourSnapshots(pool).length, 2);
 
-    // The next run (as after a reboot: it scans every pool) removes ours, not the replica.
-    forgetBoot();
+    // The next run (with every pool scanned, so the replica is a candidate too) removes ours, not the replica.
+    forgetRecord();
     const r2 = await run(KOPIATOMIC, [...cmd(root, 'true'), '-r', pool.ds('a')]);
     assert.equal(r2.code, 0, why(r2));
     assert.deepEqual(leftovers([pool], root), CLEAN, 'ours are gone');

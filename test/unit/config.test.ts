@@ -6,7 +6,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KOPIATOMIC, parseCommandLine, RESTOMIC } from '../../src/cli/args.js';
-import { ConfigError, didYouMean, loadConfig, type Problem } from '../../src/config/load.js';
+import { didYouMean, loadConfig } from '../../src/config/load.js';
+import { ConfigError, type Problem } from '../../src/config/problems.js';
 import { locate } from '../../src/config/locate.js';
 import { resolveJob, resolveJobs } from '../../src/config/resolve.js';
 import { durationSeconds, isSecretEnv, jsonSchema } from '../../src/config/schema.js';

@@ -145,7 +145,7 @@ test('recovery leftovers do not stop a backup: warned, reported as leftover even
   assert.equal(s.of('leftover').length, 1);
   assert.match(String(s.of('leftover')[0]!['reason']), /dataset is busy/);
   // The undo moved from the journal to the known leftovers, which cleanup retries.
-  assert.ok(readdirSync(s.stateDir).some((f) => f.endsWith('.leftovers')), 'the undo still to do is remembered');
+  assert.ok(readdirSync(s.journalDir).some((f) => f.endsWith('.leftovers')), 'the undo still to do is remembered, on disk beside the journal');
   assert.match(s.of('log').map((e) => e['message']).join('\n'), /cannot be removed now/);
   // kopiatomic cleanup: the same leftover is its failure (exit 5).
   const c = await lifecycle(s.ctx, s.spec({ scan: 'always', leftoversFail: true }), async () => ({}));

@@ -8,7 +8,7 @@ import type { RunResult } from '../../src/core/exec.js';
 import type { MountEntry } from '../../src/discover/mount-table.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
-import { Journal, readKnown } from '../../src/safety/journal.js';
+import { Journal, readKnown, writeKnown } from '../../src/safety/journal.js';
 import { mountRootProblem, recover, type RecoverOptions } from '../../src/safety/recover.js';
 import { FakeRunner, quietReporter } from './helpers.js';
 
@@ -27,7 +27,7 @@ function fakePlatform(dir: string, mounts: () => MountEntry[]): Platform {
 
 function opts(dir: string, runner: FakeRunner, platform: Platform, extra: Partial<RecoverOptions> = {}) {
   const { reporter, lines } = quietReporter();
-  const o: RecoverOptions = { runner, reporter, platform, mountRoot: `${dir}/root`, journal: `${dir}/journal/j`, boot: 'boot-now', host: 'h1', scanSnapshots: false, ...extra };
+  const o: RecoverOptions = { runner, reporter, platform, mountRoot: `${dir}/root`, journal: `${dir}/journal/j`, boot: 'boot-now', host: 'h1', scan: 'journals', ...extra };
   return { o, lines };
 }
 
@@ -84,7 +84,7 @@ test('recover: only snapshots proven ours are released and destroyed (local, thi
     .join('\n');
   const state = { snaps: new Set(['t/a@kopiatomic-R1', 'b/a@kopiatomic-R1', 't/c@kopiatomic-R2', 't/d@kopiatomic-R3', 't/e@mine', 't/f@kopiatomic-R5']), held: new Set(['t/a@kopiatomic-R1', 't/d@kopiatomic-R3']), get };
   const runner = new FakeRunner(fakeZfs(state));
-  const { o } = opts(dir, runner, fakePlatform(dir, () => []), { scanSnapshots: true });
+  const { o } = opts(dir, runner, fakePlatform(dir, () => []), { scan: 'all' });
   const r = await recover(o);
   assert.deepEqual(r.leftovers, []);
   const mutating = runner.calls.filter((c) => /^zfs (release|destroy)/.test(cmd(c))).map(cmd);
@@ -106,13 +106,13 @@ test('recover: "zfs is not installed" is an error (a leftover), never "already g
   assert.equal(r.leftovers.length, 1);
   assert.match(r.leftovers[0]!.reason, /not installed/);
   assert.ok(lines.some((l) => /warning: left behind/.test(l)));
-  assert.equal(readKnown(`${dir}/state/${encodeURIComponent(`${dir}/root`)}.leftovers`).length, 1, 'remembered in the state folder');
+  assert.equal(readKnown(`${dir}/journal/${encodeURIComponent(`${dir}/root`)}.leftovers`).length, 1, 'remembered beside the journal');
 
   // The next run: zfs is back, but a known leftover is only reported (no command), and the scan skips it.
   state.missing = false;
   state.get = 't/a@kopiatomic-R1\tkopiatomic:run\tR1\tlocal\nt/a@kopiatomic-R1\tkopiatomic:owner\th1:boot-old:9\tlocal\n';
   const runner2 = new FakeRunner(fakeZfs(state));
-  const { o: o2, lines: lines2 } = opts(dir, runner2, p, { scanSnapshots: true });
+  const { o: o2, lines: lines2 } = opts(dir, runner2, p, { scan: 'all' });
   const r2 = await recover(o2);
   assert.equal(r2.leftovers.length, 1);
   assert.ok(lines2.some((l) => /known leftover/.test(l)));
@@ -120,11 +120,11 @@ test('recover: "zfs is not installed" is an error (a leftover), never "already g
 
   // cleanup retries it: now it goes.
   const runner3 = new FakeRunner(fakeZfs(state));
-  const { o: o3 } = opts(dir, runner3, p, { scanSnapshots: true, retryKnown: true });
+  const { o: o3 } = opts(dir, runner3, p, { scan: 'all', retryKnown: true });
   const r3 = await recover(o3);
   assert.deepEqual(r3.leftovers, []);
   assert.equal(state.snaps.size, 0);
-  assert.equal(existsSync(`${dir}/state/${encodeURIComponent(`${dir}/root`)}.leftovers`), false);
+  assert.equal(existsSync(`${dir}/journal/${encodeURIComponent(`${dir}/root`)}.leftovers`), false);
 });
 
 test('recover: a cloned snapshot is a leftover; the rest of its run is destroyed; recovery goes on', async (t) => {
@@ -230,6 +230,54 @@ test('recover: a dead run\'s journal (mkdir, mkdir, mount): unmount, then its fo
     'zfs destroy -r t@kopiatomic-R1',
     'zfs list -H -o name -t snapshot t@kopiatomic-R1',
   ]);
+});
+
+test('recover: without a full scan, other mount roots\' journals name the candidates: a dead run\'s snapshots go, a live run\'s stay, no zfs call lists every snapshot', async (t) => {
+  const dir = tmp(t);
+  const journalFor = (root: string, run: string, snaps: string[]) => {
+    const j = new Journal(`${dir}/journal/${encodeURIComponent(root)}.journal`, run);
+    j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `t@kopiatomic-${run}`] }, { snapshots: snaps, roots: [`t@kopiatomic-${run}`] });
+    j.close(false);
+  };
+  journalFor('/other-dead', 'R1', ['t/a@kopiatomic-R1']);
+  journalFor('/other-live', 'R2', ['t/b@kopiatomic-R2']);
+  const get = [
+    ['t/a@kopiatomic-R1', 'kopiatomic:run', 'R1', 'local'],
+    ['t/a@kopiatomic-R1', 'kopiatomic:owner', 'h1:boot-now:999999999', 'local'],
+    ['t/b@kopiatomic-R2', 'kopiatomic:run', 'R2', 'local'],
+    ['t/b@kopiatomic-R2', 'kopiatomic:owner', `h1:boot-now:${process.pid}`, 'local'],
+  ]
+    .map((l) => l.join('\t'))
+    .join('\n');
+  const state = { snaps: new Set(['t/a@kopiatomic-R1', 't/b@kopiatomic-R2', 't/z@autosnap']), held: new Set(['t/a@kopiatomic-R1', 't/b@kopiatomic-R2']), get };
+  const runner = new FakeRunner(fakeZfs(state));
+  const { o } = opts(dir, runner, fakePlatform(dir, () => []), { journal: `${dir}/journal/${encodeURIComponent(`${dir}/root`)}.journal` });
+  const r = await recover(o);
+  assert.deepEqual(r.leftovers, []);
+  assert.deepEqual([...state.snaps].sort(), ['t/b@kopiatomic-R2', 't/z@autosnap'], 'the dead run\'s snapshot is gone; the live run\'s and the foreign one stay');
+  const gets = runner.calls.filter((c) => cmd(c).startsWith('zfs get'));
+  assert.equal(gets.length, 1);
+  assert.deepEqual(gets[0]!.argv.slice(-2).sort(), ['t/a@kopiatomic-R1', 't/b@kopiatomic-R2'], 'asked about the journaled snapshots only');
+});
+
+test('recover: with nothing in other journals, the journals mode runs no zfs command at all', async (t) => {
+  const dir = tmp(t);
+  const runner = new FakeRunner(fakeZfs({ snaps: new Set(['t/z@autosnap']), held: new Set() }));
+  const { o } = opts(dir, runner, fakePlatform(dir, () => []));
+  const r = await recover(o);
+  assert.deepEqual(r.leftovers, []);
+  assert.deepEqual(runner.calls.map(cmd), []);
+});
+
+test('known leftovers live beside the journal; a mount seen in an earlier boot is dropped (a reboot unmounted it), a snapshot stays', (t) => {
+  const dir = tmp(t);
+  const path = `${dir}/k.leftovers`;
+  writeKnown(path, [
+    { what: 'unmount /r/a', reason: 'busy', since: 'x', mount: '/r/a', boot: 'boot-old' },
+    { what: 'unmount /r/b', reason: 'busy', since: 'x', mount: '/r/b', boot: 'boot-now' },
+    { what: 'snapshot t/a@kopiatomic-R1', reason: 'clone', since: 'x', snapshots: ['t/a@kopiatomic-R1'], boot: 'boot-old' },
+  ]);
+  assert.deepEqual(readKnown(path, 'boot-now').map((k) => k.what), ['unmount /r/b', 'snapshot t/a@kopiatomic-R1']);
 });
 
 test('mountRootProblem: absent is fine; a symlink, a file, another owner, or writable by others is refused', (t) => {
