@@ -20,7 +20,11 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
   for (const s of plan.steps) out.push({ phase: s.phase, command: display(s.do) });
   for (const c of plan.backup) out.push({ phase: 'backup', command: quoteArgv(engineArgv({ ...c, argv: fillTime(c.argv, null) }, plan)) });
   const cleanup = cleanupSteps(plan);
-  for (const u of cleanup) out.push({ phase: u.phase, command: display(u.action) });
+  for (const [i, u] of cleanup.entries()) {
+    // Commands that run side by side read as the shell would run them.
+    out.push({ phase: u.phase, command: display(u.action) + (u.parallel ? ' &' : '') });
+    if (!u.parallel && cleanup[i - 1]?.parallel) out.push({ phase: u.phase, command: 'wait' });
+  }
   // After the destroys, one listing checks that the run's snapshots are really gone (see apply.ts).
   const snapshots = plan.pools.flatMap((p) => p.datasets.map((d) => `${d}@${plan.snapshot}`));
   if (cleanup.some((u) => u.phase === 'destroy')) out.push({ phase: 'destroy-check', command: quoteArgv(existingSnapshotsArgv(snapshots)) });

@@ -1,16 +1,17 @@
 // The executor's side of batch mounting (plan/mounts.ts): check a level's
 // targets, journal every mount's undo in one write, mount the level with one
 // process, and learn from the mount table what a failed batch did mount.
-// Unmounting is one process for every target, children first; when it fails
-// (a busy mount), the rest is unmounted one by one, so the busy one is named.
+// Unmounting is one process for every target (two side by side for a large
+// batch), children first; when it fails (a busy mount), the rest is unmounted
+// one by one, so the busy one is named.
 import { lstatSync, realpathSync, rmSync } from 'node:fs';
 import { posix } from 'node:path';
 import { CommandError, SetupError } from '../core/errors.js';
 import { retryWhileBusy } from '../core/retry.js';
 import { platformFor } from '../platform/detect.js';
-import { display } from '../plan/display.js';
-import { joinUnmounts } from '../plan/mounts.js';
-import type { Plan, Step } from '../plan/plan.js';
+import { display, displayBrief } from '../plan/display.js';
+import { unmountCommands } from '../plan/mounts.js';
+import type { Action, Plan, Step } from '../plan/plan.js';
 import type { ApplyContext } from './apply.js';
 import { fault } from './fault.js';
 
@@ -127,25 +128,28 @@ export interface UnmountResult {
   failures: string[];
 }
 
-/** Unmounts `entries` (children first) with one process; one by one after a failure. */
+/** Unmounts `entries` (children first) with one process, two side by side for a large batch; one by one after a failure. */
 export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyContext): Promise<UnmountResult> {
   const { runner, reporter, journal } = ctx;
   const out: UnmountResult = { blocked: [], failures: [] };
   const target = (e: UndoEntry) => String(e.step.detail?.['target']);
-  const action = joinUnmounts(entries.map((e) => e.undo.action));
-  if (action.kind !== 'exec') return out;
-  const command = display(action);
-  for (const e of entries) reporter.event('step', { phase: 'umount', command, target: target(e) });
-  try {
-    const p = runner.run(action.argv, { mutates: true });
-    fault('umount-batch', reporter); // test only: dies while the batch runs
-    await p;
+  const commands = unmountCommands(entries.map((e) => e.undo.action));
+  if (commands.some((c) => c.kind !== 'exec')) return out;
+  // One step event per unmount, naming its batch command (shortened: the exec event has it whole).
+  const commandOf = new Map<string, string>();
+  const words = (a: Action) => (a.kind === 'exec' ? a.argv.length : 0);
+  const prefix = entries.length ? words(entries[0]!.undo.action) - 1 : 0; // umount's own words before the target
+  for (const c of commands) if (c.kind === 'exec') for (const t of c.argv.slice(prefix)) commandOf.set(t, displayBrief(c));
+  for (const e of entries) reporter.event('step', { phase: 'umount', command: commandOf.get(target(e)), target: target(e) });
+  const runs = commands.map((c) => (c.kind === 'exec' ? runner.run(c.argv, { mutates: true }) : Promise.resolve(null)));
+  fault('umount-batch', reporter); // test only: dies while the batch runs
+  const failed = (await Promise.allSettled(runs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (!failed) {
     journal?.undoneMany(entries.map((e) => e.seq).filter((s) => s > 0));
     fault('umount', reporter);
     return out;
-  } catch (e) {
-    reporter.verbose(`batch unmount failed (${describe(e)}); unmounting the rest one by one`);
   }
+  reporter.verbose(`batch unmount failed (${describe(failed.reason)}); unmounting the rest one by one`);
   const present = await targetsPresent(plan, ctx);
   const gone: number[] = [];
   for (const e of entries) {

@@ -10,3 +10,9 @@ export function display(a: Action): string {
   // A file written in-process (a mount table), shown as the shell would write it.
   return `${quoteArgv(['install', '-m', a.mode.toString(8).padStart(4, '0'), '/dev/stdin', a.path])} <<'KOPIATOMIC_TABLE'\n${a.content}KOPIATOMIC_TABLE`;
 }
+
+/** A long command shortened for a log line: its first words and how many more (the `exec` event has it whole). */
+export function displayBrief(a: Action, words = 3): string {
+  if (a.kind !== 'exec' || a.argv.length <= words + 2) return display(a);
+  return `${quoteArgv(a.argv.slice(0, words))} … (+${a.argv.length - words} more)`;
+}

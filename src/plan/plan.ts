@@ -250,7 +250,7 @@ export function buildPlan(i: PlanInput): Plan {
 }
 
 /** Cleanup in the order it will run: the undo of every step, last first. */
-export function cleanupSteps(plan: Plan): NonNullable<Step['undo']>[] {
+export function cleanupSteps(plan: Plan): (NonNullable<Step['undo']> & { parallel?: true })[] {
   // Batch mounts' undos, consecutive unmounts joined into one command (plan/mounts.ts).
   const undos = plan.steps.flatMap((s): NonNullable<Step['undo']>[] =>
     s.batch ? s.batch.mounts.map((m) => ({ phase: 'umount', action: m.undo })) : s.undo ? [s.undo] : [],

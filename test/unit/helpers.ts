@@ -22,10 +22,10 @@ export function ds(name: string, mountedAt: string | null, extra: Partial<Datase
 export class FakeRunner implements Runner {
   readonly dryRun = false;
   readonly calls: { argv: readonly string[]; opts?: RunOptions }[] = [];
-  constructor(private readonly answer: (argv: readonly string[]) => RunResult | Error) {}
+  constructor(private readonly answer: (argv: readonly string[]) => RunResult | Error | Promise<RunResult | Error>) {}
   async run(argv: readonly string[], opts?: RunOptions): Promise<RunResult> {
     this.calls.push({ argv, opts });
-    const r = this.answer(argv);
+    const r = await this.answer(argv);
     if (r instanceof Error) throw r;
     return r;
   }

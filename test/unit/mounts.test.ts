@@ -6,10 +6,15 @@ import { CommandError } from '../../src/core/errors.js';
 import { checkTarget, mountBatch, unmountBatch, type UndoEntry } from '../../src/execute/mount-phase.js';
 import type { ApplyContext } from '../../src/execute/apply.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
-import { joinCleanup, joinUnmounts, mountLevels, tableField } from '../../src/plan/mounts.js';
+import { joinCleanup, joinUnmounts, mountLevels, tableField, unmountCommands } from '../../src/plan/mounts.js';
 import type { Plan, Step } from '../../src/plan/plan.js';
 import { Journal, readPending } from '../../src/safety/journal.js';
-import { FakeRunner, quietReporter } from './helpers.js';
+import { planCommands } from '../../src/cli/print-plan.js';
+import { commandEngine } from '../../src/engine/command.js';
+import { buildPlan } from '../../src/plan/plan.js';
+import { linux } from '../../src/platform/linux.js';
+import type { Dataset } from '../../src/discover/inventory.js';
+import { ds, FakeRunner, quietReporter } from './helpers.js';
 
 test('mountLevels: a mount is one level below the nearest mount that contains it', () => {
   const levels = mountLevels([{ target: '/k' }, { target: '/k/a' }, { target: '/k/b' }, { target: '/k/a/x/y' }, { target: '/k/b/c/d' }]);
@@ -83,6 +88,32 @@ test('checkTarget: a folder outside every snapshot that others can write to is r
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+/** A mount's undo as the executor keeps it. */
+function unmountEntry(t: string, seq: number): UndoEntry {
+  const undo = { phase: 'umount' as const, action: { kind: 'exec' as const, mutates: true, argv: ['umount', t] } };
+  return { step: { phase: 'mount', do: { kind: 'rmdir', path: t }, undo, detail: { target: t } }, seq, undo };
+}
+
+/** The dry run's commands for a tree layout under /k with the command engine. */
+function dryRunCommands(selected: Dataset[]) {
+  const p = buildPlan({
+    selection: { selected, skipped: [] },
+    runId: 'R',
+    snapshot: 'kopiatomic-R',
+    owner: 'b:1',
+    mountRoot: '/k',
+    mountRootExists: true,
+    platform: linux,
+    engine: commandEngine,
+    probe: {},
+    stateDir: '/run/kopiatomic',
+    layout: 'tree',
+    command: ['true'],
+    options: [],
+  });
+  return planCommands(p, null, null);
+}
 
 function ctxFor(runner: FakeRunner, journal: Journal | null): { ctx: ApplyContext; events: Record<string, unknown>[] } {
   const { reporter } = quietReporter();
@@ -166,15 +197,11 @@ test('unmountBatch: when the batch fails, what is still mounted is unmounted one
   const root = tmp();
   try {
     const { plan } = batchPlan(root, []);
-    const mk = (t: string, seq: number): UndoEntry => {
-      const undo = { phase: 'umount' as const, action: { kind: 'exec' as const, mutates: true, argv: ['umount', t] } };
-      return { step: { phase: 'mount', do: { kind: 'rmdir', path: t }, undo, detail: { target: t } }, seq, undo };
-    };
     // Our fake "mount table" is /proc/self/mountinfo of this process: none of these are mounted,
     // so after a failed batch every target counts as gone, except what the fallback is asked about.
     const runner = new FakeRunner((argv) => (argv.length > 2 ? new CommandError(argv, 32, null, 'umount: x: target is busy.') : { code: 0, stdout: '', stderr: '' }));
     const { ctx } = ctxFor(runner, null);
-    const r = await unmountBatch([mk(`${root}/a`, 0), mk(`${root}/b`, 0)], plan, ctx);
+    const r = await unmountBatch([unmountEntry(`${root}/a`, 0), unmountEntry(`${root}/b`, 0)], plan, ctx);
     assert.deepEqual(r, { blocked: [], failures: [] }, 'not in the mount table: nothing to retry');
     assert.equal(runner.calls.length, 1);
   } finally {
@@ -202,27 +229,7 @@ test('Journal: willDoMany / undoneMany write many entries with one fsync each an
 });
 
 test('the dry run shows the table as the shell would write it, then the batch mount, then one umount', async () => {
-  const { planCommands } = await import('../../src/cli/print-plan.js');
-  const { buildPlan } = await import('../../src/plan/plan.js');
-  const { linux } = await import('../../src/platform/linux.js');
-  const { commandEngine } = await import('../../src/engine/command.js');
-  const { ds } = await import('./helpers.js');
-  const p = buildPlan({
-    selection: { selected: [ds('tank', '/tank'), ds('tank/a b', '/tank/a b')], skipped: [] },
-    runId: 'R',
-    snapshot: 'kopiatomic-R',
-    owner: 'b:1',
-    mountRoot: '/k',
-    mountRootExists: true,
-    platform: linux,
-    engine: commandEngine,
-    probe: {},
-    stateDir: '/run/kopiatomic',
-    layout: 'tree',
-    command: ['true'],
-    options: [],
-  });
-  const cmds = planCommands(p, null, null).map((c) => c.command).filter((c) => /mount|install/.test(c));
+  const cmds = dryRunCommands([ds('tank', '/tank'), ds('tank/a b', '/tank/a b')]).map((c) => c.command).filter((c) => /mount|install/.test(c));
   assert.deepEqual(cmds, [
     "install -m 0600 /dev/stdin /run/kopiatomic/%2Fk.mounts <<'KOPIATOMIC_TABLE'\ntank@kopiatomic-R /k/tank zfs ro 0 0\nKOPIATOMIC_TABLE",
     'mount --all --internal-only --fstab /run/kopiatomic/%2Fk.mounts',
@@ -230,4 +237,64 @@ test('the dry run shows the table as the shell would write it, then the batch mo
     'mount --all --internal-only --fstab /run/kopiatomic/%2Fk.mounts',
     "umount '/k/tank/a b' /k/tank",
   ]);
+});
+
+test('unmountCommands: a small batch is one command; a large one is two, the first with a third of the leaves, the second with the other two thirds and then every parent, children first', () => {
+  const un = (t: string) => ({ kind: 'exec' as const, mutates: true, argv: ['umount', t] });
+  const small = ['/k/t/h/u1', '/k/t/h', '/k/t'].map(un);
+  assert.deepEqual(unmountCommands(small).map((a) => (a.kind === 'exec' ? a.argv : [])), [['umount', '/k/t/h/u1', '/k/t/h', '/k/t']]);
+
+  // Children first, as cleanup has them: 100 users, then /k/t/h, then /k/t; plus a leaf right under the pool root.
+  const users = Array.from({ length: 100 }, (_, i) => `/k/t/h/u${String(100 - i).padStart(3, '0')}`);
+  const targets = [...users, '/k/t/srv', '/k/t/h', '/k/t'];
+  const cmds = unmountCommands(targets.map(un)).map((a) => (a.kind === 'exec' ? a.argv.slice(1) : []));
+  assert.equal(cmds.length, 2);
+  assert.equal(cmds[0]!.length, Math.floor(101 / 3), 'the first has a third of the 101 leaves');
+  assert.ok(cmds[0]!.every((t) => t !== '/k/t/h' && t !== '/k/t'), 'the first has leaves only');
+  assert.deepEqual([...cmds[0]!, ...cmds[1]!].sort(), [...targets].sort(), 'every target once');
+  assert.deepEqual(cmds[1]!.slice(-2), ['/k/t/h', '/k/t'], 'the parents come last, children first');
+  assert.ok(cmds[1]!.length - 2 >= 2 * cmds[0]!.length, 'the second has twice the leaves to do before the parents');
+  assert.deepEqual(joinCleanup(targets.map((t) => ({ phase: 'umount', action: un(t) }))).map((c) => c.parallel ?? false), [true, false]);
+});
+
+test('unmountBatch: a large batch runs two umount processes side by side; when one fails, what is still mounted is unmounted one by one', async () => {
+  const root = tmp();
+  try {
+    const { plan } = batchPlan(root, []);
+    const entries = [...Array.from({ length: 80 }, (_, i) => unmountEntry(`${root}/t/u${i}`, 0)), unmountEntry(`${root}/t`, 0)];
+    let running = 0;
+    let most = 0;
+    const runner = new FakeRunner(async () => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 20));
+      running--;
+      return { code: 0, stdout: '', stderr: '' };
+    });
+    const { ctx, events } = ctxFor(runner, null);
+    const r = await unmountBatch(entries, plan, ctx);
+    assert.deepEqual(r, { blocked: [], failures: [] });
+    assert.equal(runner.calls.length, 2);
+    assert.equal(most, 2, 'both ran at the same time');
+    assert.equal(runner.calls[1]!.argv.at(-1), `${root}/t`, 'the parent last');
+    const steps = events.filter((e) => e['event'] === 'step');
+    assert.equal(steps.length, 81, 'one step event per unmount');
+    assert.ok(steps.every((e) => String(e['command']).length < 200), 'each names its batch command, shortened');
+
+    // One of the two fails: the fallback asks the mount table (none of these are really mounted: all gone).
+    const failing = new FakeRunner((argv) => (argv.at(-1) === `${root}/t` ? new CommandError(argv, 32, null, 'umount: target is busy.') : { code: 0, stdout: '', stderr: '' }));
+    const r2 = await unmountBatch(entries, plan, ctxFor(failing, null).ctx);
+    assert.deepEqual(r2, { blocked: [], failures: [] });
+    assert.equal(failing.calls.length, 2, 'both ran; nothing left to retry');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('the dry run of a large tree shows the two unmounts as the shell runs them side by side: the first with &, then wait', async () => {
+  const users = Array.from({ length: 70 }, (_, i) => ds(`tank/home/u${i}`, `/tank/home/u${i}`));
+  const um = dryRunCommands([ds('tank', '/tank'), ds('tank/home', '/tank/home'), ...users]).filter((c) => c.phase === 'umount').map((c) => c.command);
+  assert.equal(um.length, 3);
+  assert.match(um[0]!, /^umount \/k\/tank\/home\/u\d+ .* &$/);
+  assert.match(um[1]!, / \/k\/tank\/home \/k\/tank$/);
+  assert.equal(um[2], 'wait');
 });
