@@ -15,7 +15,10 @@ import { fileURLToPath } from 'node:url';
 import { summariseProfile, type Marks } from './profile.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const KOPIATOMIC = join(ROOT, 'dist/src/bin/kopiatomic.js');
+// kopiatomic as installed: copied to the guest's own disk first, since the
+// checkout is a 9p share and every module read would cross to the host.
+const APP = '/usr/local/lib/kopiatomic';
+const KOPIATOMIC = join(APP, 'dist/src/bin/kopiatomic.js');
 const BASELINE = join(ROOT, 'bench/baseline.sh');
 const RECORDER = join(ROOT, 'bench/recorder.sh');
 const MKPOOL = join(ROOT, 'bench/mkpool.sh');
@@ -317,6 +320,9 @@ function mountProbe(c: CaseSpec): void {
 
 async function main(): Promise<void> {
   mkdirSync(SCRATCH, { recursive: true });
+  rmSync(APP, { recursive: true, force: true });
+  mkdirSync(APP, { recursive: true });
+  execFileSync('cp', ['-r', join(ROOT, 'dist'), join(ROOT, 'node_modules'), join(ROOT, 'package.json'), APP]);
   let firstRun = true;
   for (const id of caseIds) {
     const c = CASES[id];
