@@ -192,17 +192,28 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
   // start-up (spawn to the start of the first command), and the rest: ours.
   const execs = events.filter((e): e is typeof e & ExecEvent => e.event === 'exec');
   const prog = (e: ExecEvent) => e.argv[0]!.split('/').pop()!;
+  // Per program: how many, their durations summed, and the wall time they
+  // covered (less than the sum when they ran side by side: the two umounts).
   const sums = (from: number, to: number) => {
-    const s: Record<string, { n: number; ms: number }> = {};
+    const s: Record<string, { n: number; ms: number; wall: number; spans: [number, number][] }> = {};
     for (const e of execs) {
       const t = Date.parse(e.time);
       if (t < from || t > to || e.argv.includes(`bash`) && e.argv.some((a) => a.endsWith('recorder.sh'))) continue;
       // zfs by subcommand (zfs list, zfs snapshot, ...), the rest by program.
       const k = prog(e) === 'zfs' ? `zfs ${e.argv[1]}` : prog(e);
-      (s[k] ??= { n: 0, ms: 0 }).n++;
-      s[k]!.ms += e.ms;
+      const x = (s[k] ??= { n: 0, ms: 0, wall: 0, spans: [] });
+      x.n++;
+      x.ms += e.ms;
+      x.spans.push([t - e.ms, t]);
     }
-    return s;
+    for (const x of Object.values(s)) {
+      let end = -Infinity;
+      for (const [a, b] of x.spans.sort((p, q) => p[0] - q[0])) {
+        x.wall += Math.max(0, b - Math.max(a, end));
+        end = Math.max(end, b);
+      }
+    }
+    return Object.fromEntries(Object.entries(s).map(([k, { n, ms, wall }]) => [k, { n, ms, wall }]));
   };
   const first = execs[0];
   // The recovery scan: the listing of every snapshot (first run after boot only).

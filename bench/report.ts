@@ -26,8 +26,8 @@ interface Run extends Obj {
   teardownMs: number;
   backupMs: number;
   startupMs?: number | null;
-  setupExec?: Record<string, { n: number; ms: number }>;
-  teardownExec?: Record<string, { n: number; ms: number }>;
+  setupExec?: Record<string, { n: number; ms: number; wall?: number }>;
+  teardownExec?: Record<string, { n: number; ms: number; wall?: number }>;
   profiled?: boolean;
 }
 interface Profile extends Obj {
@@ -123,14 +123,17 @@ function table(lines: Obj[]): string[] {
   return out;
 }
 
-type Sums = Record<string, { n: number; ms: number }>;
-/** Newer results split zfs by subcommand ("zfs snapshot"): sum them up again. */
+/** Per program: count, durations summed, and (newer results) the wall time they covered. */
+type Sums = Record<string, { n: number; ms: number; wall?: number }>;
+/** Newer results split zfs by subcommand ("zfs snapshot"): sum them up again (one at a time: walls add up). */
 function byProgram(m: Sums): Sums {
   const out: Sums = {};
   for (const [k, v] of Object.entries(m)) {
     const p = k.split(' ')[0]!;
-    (out[p] ??= { n: 0, ms: 0 }).n += v.n;
-    out[p]!.ms += v.ms;
+    const o = (out[p] ??= { n: 0, ms: 0, wall: 0 });
+    o.n += v.n;
+    o.ms += v.ms;
+    o.wall = (o.wall ?? 0) + (v.wall ?? v.ms);
   }
   return out;
 }
@@ -155,10 +158,12 @@ function breakdown(lines: Obj[]): string[] {
   for (const r of runs) {
     const s = byProgram(r.setupExec ?? {});
     const t = byProgram(r.teardownExec ?? {});
-    const sum = (m: Record<string, { n: number; ms: number }>) => Object.values(m).reduce((a, x) => a + x.ms, 0);
-    const cell = (m: Record<string, { n: number; ms: number }>, p: string) => (m[p] ? `${m[p]!.ms} (${m[p]!.n})` : '0');
-    const others = (m: Record<string, { n: number; ms: number }>, skip: string[]) =>
-      Object.entries(m).filter(([p]) => !skip.includes(p)).map(([p, v]) => ` + ${p} ${v.ms} (${v.n})`).join('');
+    // Wall time: processes that ran side by side (the two umounts) count once.
+    const sum = (m: Sums) => Object.values(m).reduce((a, x) => a + (x.wall ?? x.ms), 0);
+    const ms = (x: Sums[string]) => (x.wall !== undefined && x.wall < x.ms ? `${x.wall} wall, ${x.ms} summed` : `${x.ms}`);
+    const cell = (m: Sums, p: string) => (m[p] ? `${ms(m[p]!)} (${m[p]!.n})` : '0');
+    const others = (m: Sums, skip: string[]) =>
+      Object.entries(m).filter(([p]) => !skip.includes(p)).map(([p, v]) => ` + ${p} ${ms(v)} (${v.n})`).join('');
     const startup = r.startupMs ?? 0;
     out.push(
       `| ${LABEL[r.case] ?? r.case}${r.kind === 'first-after-boot' ? ', first run after boot' : r.kind === 'first-on-host' ? ', first run on the host (every pool scanned)' : ''}${r.profiled ? ', under --cpu-prof' : ''} | ${fmt(r.setupMs)} | ${fmt(startup)} | ${cell(s, 'zfs')} | ${cell(s, 'mount')}${others(s, ['zfs', 'mount'])} | ${fmt(r.setupMs - startup - sum(s))} | ${fmt(r.teardownMs)} | ${cell(t, 'umount')} | ${cell(t, 'zfs')}${others(t, ['zfs', 'umount'])} | ${fmt(r.teardownMs - sum(t))} |`,
@@ -204,7 +209,7 @@ doc.push('');
 doc.push(
   `Host: ${cpus().length} cores (${cpus()[0]?.model.trim() ?? 'unknown CPU'}), ${Math.round(totalmem() / 2 ** 30)} GiB RAM. ` +
     'Guests: QEMU with TCG (software emulation, no KVM), so every process start, mount and txg sync is much slower than on real hardware; ' +
-    'ratios are more meaningful than absolute times. Other QEMU guests were running on the same host at the same time, so timings are noisy.',
+    'ratios are more meaningful than absolute times. Timings vary with the host\'s load; the ratios compare runs made one after the other in the same guest.',
 );
 doc.push('');
 doc.push(
