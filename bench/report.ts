@@ -142,7 +142,14 @@ function zfsDetail(lines: Obj[]): string[] {
   const runs = (lines.filter((l) => l['type'] === 'run') as Run[]).filter((r) => r.tool === 'kopiatomic' && r.kind === 'measured');
   const rows = runs
     .map((r) => {
-      const all = { ...(r.setupExec ?? {}), ...(r.teardownExec ?? {}) };
+      // Setup and teardown both list snapshots: add them up, not one over the other.
+      const all: Sums = {};
+      for (const m of [r.setupExec ?? {}, r.teardownExec ?? {}])
+        for (const [k, v] of Object.entries(m)) {
+          const o = (all[k] ??= { n: 0, ms: 0 });
+          o.n += v.n;
+          o.ms += v.ms;
+        }
       const z = Object.entries(all).filter(([k]) => k.startsWith('zfs '));
       return z.length ? `${LABEL[r.case] ?? r.case}: ${z.map(([k, v]) => `${k} ${v.ms} ms${v.n > 1 ? ` (${v.n})` : ''}`).join(', ')}` : '';
     })
