@@ -5,7 +5,6 @@
 // e.g. EEXIST because someone else made the folder, made nothing of ours).
 import { chmodSync, closeSync, mkdirSync, openSync, rmdirSync, writeSync } from 'node:fs';
 import type { Runner } from '../core/exec.js';
-import { CommandError } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
@@ -74,7 +73,6 @@ async function perform(a: Action, runner: Runner): Promise<{ stdout: string }> {
 }
 
 function describeError(e: unknown): string {
-  if (e instanceof CommandError) return e.message;
   return (e as Error).message;
 }
 
@@ -183,8 +181,9 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     reporter.event('step', { phase: u.phase, command: display(a) });
     if (a.kind !== 'exec') reporter.verbose(`${u.phase}: ${display(a)}`);
     try {
-      // A mount can stay busy for a moment after the engine exits.
-      const retry = u.phase === 'umount' || u.phase === 'destroy';
+      // A snapshot can stay busy for a moment after its unmount. (Every
+      // unmount goes through unmountBatch above, never through this loop.)
+      const retry = u.phase === 'destroy';
       await (retry ? retryWhileBusy(() => perform(a, runner), 5, 200) : perform(a, runner));
       // A destroy is marked done only once a listing shows it worked.
       if (u.phase === 'destroy') destroyed.push({ seq, snapshots: snapshotsOf(step) });
@@ -192,10 +191,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     } catch (e) {
       if (a.kind === 'rmdir' && (e as NodeJS.ErrnoException).code === 'ENOENT') {
         journal?.undone(seq); // already gone
-      } else if (u.phase === 'umount' && !(await stillMounted(step, plan, ctx))) {
-        journal?.undone(seq); // not mounted (any more): nothing was left
       } else {
-        if (u.phase === 'umount') blocked.push(String(step.detail?.['target']));
         result.cleanupFailures.push(`${u.phase}: ${describeError(e)}`);
         reporter.error(`cleanup: ${u.phase} failed: ${describeError(e)}`);
       }

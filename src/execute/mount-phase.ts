@@ -6,7 +6,7 @@
 // one by one, so the busy one is named.
 import { lstatSync, realpathSync, rmSync } from 'node:fs';
 import { posix } from 'node:path';
-import { CommandError, SetupError } from '../core/errors.js';
+import { SetupError } from '../core/errors.js';
 import { retryWhileBusy } from '../core/retry.js';
 import { platformFor } from '../platform/detect.js';
 import { display, displayBrief } from '../plan/display.js';
@@ -165,7 +165,7 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
       journal?.undone(e.seq);
     } catch (err) {
       out.blocked.push(target(e));
-      const msg = err instanceof CommandError ? err.message : describe(err);
+      const msg = describe(err);
       out.failures.push(`umount: ${msg}`);
       reporter.error(`cleanup: umount failed: ${msg}`);
     }
