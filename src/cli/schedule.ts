@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, realpathSync, rmSync } from 'nod
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Runner } from '../core/exec.js';
-import { writeAtomic } from '../ops/atomic-file.js';
+import { writeAtomic } from '../core/atomic-file.js';
 import { cronLine } from '../ops/units/cron.js';
 import { periodicScript, PERIODIC_SCRIPT } from '../ops/units/periodic.js';
 import { JOB_NAME, MARK, runArgv, SERVICE, serviceUnit, timerName, timerUnit } from '../ops/units/systemd.js';

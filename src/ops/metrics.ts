@@ -2,7 +2,7 @@
 // one set of series per job (labels job and host). A run rewrites its own
 // job's series and keeps every other job's, read back from the file.
 import { readFileSync } from 'node:fs';
-import { writeAtomic, withFileLock } from './atomic-file.js';
+import { writeAtomic, withFileLock } from '../core/atomic-file.js';
 import { succeeded, type RunRecord } from './run-record.js';
 
 type Labels = Record<string, string>;

@@ -2,7 +2,7 @@
 // (and by people). Mode 0644: it holds no secret (never a ping URL), and a
 // monitoring agent that is not root can then run `kopiatomic status`.
 import { readFileSync } from 'node:fs';
-import { writeAtomic, withFileLock } from './atomic-file.js';
+import { writeAtomic, withFileLock } from '../core/atomic-file.js';
 import { succeeded, type RunRecord } from './run-record.js';
 
 export interface StatusFile {

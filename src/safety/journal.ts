@@ -4,8 +4,9 @@
 // crash is what recovery must undo, newest first. It lives on disk, not in
 // /run: the folders it records outlive a reboot, and only what the journal
 // says we created is ever removed.
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeAtomic } from '../core/atomic-file.js';
 import type { Action } from '../plan/plan.js';
 import { stateKey } from './lock.js';
 
@@ -54,15 +55,7 @@ export function recordComplete(journalDir: string): boolean {
 
 export function markRecordComplete(journalDir: string): void {
   mkdirSync(journalDir, { recursive: true, mode: 0o700 });
-  const path = recordMarkerPath(journalDir);
-  const fd = openSync(`${path}.tmp`, 'w', 0o600);
-  try {
-    writeSync(fd, `every pool was scanned for our snapshots at ${new Date().toISOString()}; since then the journals here record each one\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(`${path}.tmp`, path);
+  writeAtomic(recordMarkerPath(journalDir), `every pool was scanned for our snapshots at ${new Date().toISOString()}; since then the journals here record each one\n`, 0o600);
 }
 
 /** Snapshots that the journals of other mount roots say a run made and no one has removed yet. */
@@ -108,16 +101,14 @@ export function readKnown(path: string, boot?: string): KnownLeftover[] {
   }
 }
 
-/** Written whole to a temporary file and renamed: a crash leaves the old list or the new one. */
+/** Written whole: a crash leaves the old list or the new one. */
 export function writeKnown(path: string, list: KnownLeftover[]): void {
   if (!list.length) {
     rmSync(path, { force: true });
     return;
   }
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(list, null, 1) + '\n', { mode: 0o600 });
-  renameSync(tmp, path);
+  writeAtomic(path, JSON.stringify(list, null, 1) + '\n', 0o600);
 }
 
 /** Opens for appending; a line a crash cut short is ended first, so the next line stays readable. */

@@ -1,6 +1,7 @@
-// Files other programs read while we write them (the metrics file, the status
-// file): written to a temp file in the same folder, fsynced, renamed over the
-// old one, so a reader sees the old or the new file, never half of one. A small
+// Files read while or after we write them (the metrics and status files, unit
+// files, recovery's known leftovers and record marker): written to a temp file
+// in the same folder, fsynced, renamed over the old one, so a reader (or the
+// run after a crash) sees the old or the new file, never half of one. A small
 // lock file serialises the read-modify-write of two jobs ending together.
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
