@@ -101,11 +101,11 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
       // is scanned only for `cleanup` and while the journals are not known
       // to be a complete record (a host's first run, lost state).
       const jpath = journalPath(platform.journalDir, spec.mountRoot);
-      const full = spec.scan === 'always' || !recordComplete(platform.journalDir);
+      const scan = spec.scan === 'always' || !recordComplete(platform.journalDir) ? 'all' : 'journals';
       const host = await platform.hostId(runner);
       const t0 = Date.now();
-      const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, host, scan: full ? 'all' : 'journals', retryKnown: spec.scan === 'always' });
-      reporter.event('recovery', { scan: full ? 'all' : 'journals', actions: r.actions, leftovers: r.leftovers.length, ms: Date.now() - t0 });
+      const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, host, scan, retryKnown: spec.scan === 'always' });
+      reporter.event('recovery', { scan, actions: r.actions, leftovers: r.leftovers.length, ms: Date.now() - t0 });
       // Leftovers that cannot be undone now were reported by recover() (a
       // warning and a `leftover` event each) and remembered with their undo:
       // never fatal for a backup; `kopiatomic cleanup` exits 5 on them.
@@ -113,7 +113,7 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
       if (spec.leftoversFail) facts.leftovers = leftovers;
       if (!spec.dryRun) {
         new Journal(jpath, 'cleanup').close(true);
-        if (full) markRecordComplete(platform.journalDir);
+        if (scan === 'all') markRecordComplete(platform.journalDir);
       }
       const out = await command({ boot, host, journal: jpath, actions: r.actions, leftovers });
       facts.result = out.result ?? null;

@@ -45,12 +45,12 @@ export function parseOwned(stdout: string): OwnedSnapshot[] {
   return [...byName.values()];
 }
 
-/** Which of these snapshots exist now: one `zfs list`; a name that is gone makes it exit 1, which is expected here. */
 /** `zfs list` of exactly these snapshots: those that exist are printed (exit 1 when some do not). */
 export function existingSnapshotsArgv(names: readonly string[]): string[] {
   return ['zfs', 'list', '-H', '-o', 'name', '-t', 'snapshot', ...names];
 }
 
+/** Which of these snapshots exist now: one `zfs list`; a name that is gone makes it exit 1, which is expected here. */
 export async function existingSnapshots(runner: Runner, names: readonly string[]): Promise<string[]> {
   if (!names.length) return [];
   const r = await runner.run(existingSnapshotsArgv(names), { okCodes: [1] });
