@@ -121,11 +121,15 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
   return { answer, snaps, held, mounts: () => mounts };
 }
 
-function context(dir: string, runner: Runner, sys: ReturnType<typeof system>): { ctx: ApplyContext; journal: Journal } {
+/** The fake system, a runner on it, and the executor's context with a journal in dir. */
+function rig(dir: string, o: Parameters<typeof system>[0] = {}) {
+  const sys = system(o);
+  const runner = new Runner(sys.answer);
   const { reporter } = quietReporter();
   const platform: Platform = { ...linux, readMounts: async () => sys.mounts() };
   const journal = new Journal(`${dir}/j.journal`, 'R1');
-  return { ctx: { runner, reporter, interrupt: new Interrupt(reporter), journal, env: {}, platform }, journal };
+  const ctx: ApplyContext = { runner, reporter, interrupt: new Interrupt(reporter), journal, env: {}, platform };
+  return { sys, runner, ctx, journal };
 }
 
 const calls = (r: Runner) => r.calls.map((c) => c.argv.join(' '));
@@ -133,9 +137,7 @@ const calls = (r: Runner) => r.calls.map((c) => c.argv.join(' '));
 test('applyPlan: a clean run; cleanup order is umount (children first), rmdir (deepest first), release, destroy, then one zfs list', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/root`;
-  const sys = system();
-  const runner = new Runner(sys.answer);
-  const { ctx, journal } = context(dir, runner, sys);
+  const { runner, ctx, journal } = rig(dir);
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.equal(r.setupError, null);
@@ -157,9 +159,7 @@ test('applyPlan: a clean run; cleanup order is umount (children first), rmdir (d
 
 test('applyPlan: a failed `zfs snapshot` leaves nothing and nothing to undo: setup-failed (4), not cleanup-incomplete', async (t) => {
   const dir = tmp(t);
-  const sys = system({ failAt: 'zfs snapshot' });
-  const runner = new Runner(sys.answer);
-  const { ctx, journal } = context(dir, runner, sys);
+  const { runner, ctx, journal } = rig(dir, { failAt: 'zfs snapshot' });
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(false);
   assert.ok(r.setupError);
@@ -172,9 +172,7 @@ test('applyPlan: a failed `zfs snapshot` leaves nothing and nothing to undo: set
 
 test('applyPlan: a failed hold: no release (nothing held), the snapshots are destroyed and checked', async (t) => {
   const dir = tmp(t);
-  const sys = system({ failAt: 'zfs hold' });
-  const runner = new Runner(sys.answer);
-  const { ctx, journal } = context(dir, runner, sys);
+  const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs hold' });
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(false);
   assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
@@ -190,9 +188,7 @@ test('applyPlan: a failed hold: no release (nothing held), the snapshots are des
 test('applyPlan: a mount that failed and left nothing mounted is not unmounted; the folders made so far are removed', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/root`;
-  const sys = system({ failAt: 'mount -t zfs -o ro t/a@' });
-  const runner = new Runner(sys.answer);
-  const { ctx, journal } = context(dir, runner, sys);
+  const { sys, runner, ctx, journal } = rig(dir, { failAt: 'mount -t zfs -o ro t/a@' });
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
@@ -208,9 +204,7 @@ test('applyPlan: a mount that failed and left nothing mounted is not unmounted; 
 test('applyPlan: a mount that reported failure but is in the mount table is unmounted', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/root`;
-  const sys = system({ failAt: 'mount -t zfs -o ro t/a@', partly: true });
-  const runner = new Runner(sys.answer);
-  const { ctx, journal } = context(dir, runner, sys);
+  const { sys, runner, ctx, journal } = rig(dir, { failAt: 'mount -t zfs -o ro t/a@', partly: true });
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.deepEqual(runStatus(r, null).code, 4);
@@ -221,9 +215,7 @@ test('applyPlan: a mount that reported failure but is in the mount table is unmo
 test('applyPlan: mkdir of a folder that someone else made meanwhile (EEXIST): that folder is never removed', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/root`;
-  const sys = system();
-  const runner = new Runner(sys.answer);
-  const { ctx, journal } = context(dir, runner, sys);
+  const { sys, ctx, journal } = rig(dir);
   const plan = makePlan(root);
   mkdirSync(root); // the pre hook made it after the plan was made
   const r = await applyPlan(plan, ctx);
@@ -238,9 +230,7 @@ test('applyPlan: mkdir of a folder that someone else made meanwhile (EEXIST): th
 test('applyPlan: a mount root whose parent is missing: setup-failed (4), snapshots released and destroyed, no folder', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/missing/root`;
-  const sys = system();
-  const runner = new Runner(sys.answer);
-  const { ctx, journal } = context(dir, runner, sys);
+  const { sys, ctx, journal } = rig(dir);
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
@@ -251,9 +241,7 @@ test('applyPlan: a mount root whose parent is missing: setup-failed (4), snapsho
 
 test('applyPlan: a destroy that reports success but leaves a snapshot is caught by the check: cleanup-incomplete (5), journal entry kept', async (t) => {
   const dir = tmp(t);
-  const sys = system({ lie: true });
-  const runner = new Runner(sys.answer);
-  const { ctx, journal } = context(dir, runner, sys);
+  const { ctx, journal } = rig(dir, { lie: true });
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(false);
   assert.deepEqual(r.cleanupFailures, [`snapshot t@${SNAP} is still there after zfs destroy reported success`, `snapshot t/a@${SNAP} is still there after zfs destroy reported success`]);
