@@ -11,7 +11,7 @@ import { retryWhileBusy } from '../core/retry.js';
 import { platformFor } from '../platform/detect.js';
 import { display, displayBrief } from '../plan/display.js';
 import { unmountCommands } from '../plan/mounts.js';
-import type { Action, Plan, Step } from '../plan/plan.js';
+import type { Plan, Step } from '../plan/plan.js';
 import type { ApplyContext } from './apply.js';
 import { fault } from './fault.js';
 
@@ -136,11 +136,8 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
   const commands = unmountCommands(entries.map((e) => e.undo.action));
   if (commands.some((c) => c.kind !== 'exec')) return out;
   // One step event per unmount, naming its batch command (shortened: the exec event has it whole).
-  const commandOf = new Map<string, string>();
-  const words = (a: Action) => (a.kind === 'exec' ? a.argv.length : 0);
-  const prefix = entries.length ? words(entries[0]!.undo.action) - 1 : 0; // umount's own words before the target
-  for (const c of commands) if (c.kind === 'exec') for (const t of c.argv.slice(prefix)) commandOf.set(t, displayBrief(c));
-  for (const e of entries) reporter.event('step', { phase: 'umount', command: commandOf.get(target(e)), target: target(e) });
+  const named = commands.map((c) => ({ words: new Set(c.kind === 'exec' ? c.argv : []), brief: displayBrief(c) }));
+  for (const e of entries) reporter.event('step', { phase: 'umount', command: named.find((n) => n.words.has(target(e)))?.brief, target: target(e) });
   const runs = commands.map((c) => (c.kind === 'exec' ? runner.run(c.argv, { mutates: true }) : Promise.resolve(null)));
   fault('umount-batch', reporter); // test only: dies while the batch runs
   const failed = (await Promise.allSettled(runs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
