@@ -17,13 +17,15 @@ export interface PlannedCommand {
 export function planCommands(plan: Plan, pre: string | null, post: string | null): PlannedCommand[] {
   const out: PlannedCommand[] = [];
   if (pre) out.push({ phase: 'pre-hook', command: quoteArgv(hookArgv(pre)) });
-  for (const s of plan.steps) out.push({ phase: s.phase, command: display(s.do) });
+  // Steps that run beside the rest of setup read as the shell would run them: `&`, then `wait` before the backup.
+  for (const s of plan.steps) out.push({ phase: s.phase, command: display(s.do) + (s.beside ? ' &' : '') });
+  if (plan.steps.some((s) => s.beside)) out.push({ phase: 'wait', command: 'wait' });
   for (const c of plan.backup) out.push({ phase: 'backup', command: quoteArgv(engineArgv({ ...c, argv: fillTime(c.argv, null) }, plan)) });
   const cleanup = cleanupSteps(plan);
   for (const [i, u] of cleanup.entries()) {
     // Commands that run side by side read as the shell would run them.
     out.push({ phase: u.phase, command: display(u.action) + (u.parallel ? ' &' : '') });
-    if (!u.parallel && cleanup[i - 1]?.parallel) out.push({ phase: u.phase, command: 'wait' });
+    if (!u.parallel && cleanup[i - 1]?.parallel) out.push({ phase: 'wait', command: 'wait' });
   }
   // After the destroys, one listing checks that the run's snapshots are really gone (see apply.ts).
   const snapshots = plan.pools.flatMap((p) => p.datasets.map((d) => `${d}@${plan.snapshot}`));
@@ -53,7 +55,7 @@ export function printPlan(plan: Plan, pre: string | null, post: string | null, r
   reporter.print(`# ${plan.selection.selected.length} datasets in ${plan.pools.length} pool(s); the backup's time will be the snapshot's creation time`);
   let last = '';
   for (const c of commands) {
-    const section = c.phase === 'backup' ? 'backup' : ['umount', 'rmdir', 'release', 'destroy'].includes(c.phase) ? 'cleanup' : c.phase.endsWith('hook') ? c.phase : 'setup';
+    const section = c.phase === 'backup' ? 'backup' : ['umount', 'rmdir', 'release', 'destroy'].includes(c.phase) ? 'cleanup' : c.phase.endsWith('hook') ? c.phase : c.phase === 'wait' ? last : 'setup';
     if (section !== last) reporter.print(`# ${section}`);
     last = section;
     reporter.print(c.command);

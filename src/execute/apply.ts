@@ -9,7 +9,7 @@ import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
 import { fillTime, type Outcome } from '../engine/engine.js';
-import type { Action, BackupCall, Plan, Step } from '../plan/plan.js';
+import { besideUnmounts, type Action, type BackupCall, type Plan, type Step } from '../plan/plan.js';
 import type { Journal } from '../safety/journal.js';
 import { display } from '../plan/display.js';
 import { existingSnapshots, heldByUs } from '../discover/snapshots.js';
@@ -88,9 +88,38 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   };
 
   // ---- setup
+  const doStep = async (step: Step): Promise<void> => {
+    // Journal first: if we die between the two, recovery finds the entry
+    // and checks whether there is anything to undo.
+    const seq = step.undo && journal ? journal.willDo(step.undo.phase, step.undo.action, step.detail) : 0;
+    reporter.event('step', { phase: step.phase, command: display(step.do) });
+    if (step.do.kind !== 'exec') reporter.verbose(`${step.phase}: ${display(step.do)}`); // the runner logs commands
+    let out: { stdout: string };
+    try {
+      out = await perform(step.do, runner);
+    } catch (e) {
+      const happened = step.undo ? await whatHappened(step, e, plan, ctx) : null;
+      if (happened) undo.push({ step, seq, undo: happened });
+      else if (seq) journal?.undone(seq); // nothing to undo: not a leftover
+      throw e;
+    }
+    if (step.undo) undo.push({ step, seq, undo: step.undo });
+    if (step.phase === 'inspect') readSnapshotFacts(out.stdout, result);
+    if (step.phase === 'snapshot') {
+      const pool = String(step.detail?.['pool']);
+      reporter.info(`snapshot of ${pool}: ${plan.pools.find((p) => p.pool === pool)?.datasets.length ?? 0} datasets in one transaction`);
+    }
+    fault(step.phase, reporter);
+  };
+  // Steps that run beside the rest of setup (the hold, the creation-time
+  // listing): started in turn, waited for before the backup, and always
+  // settled before cleanup, so their undo is on the stack.
+  const besides: Promise<void>[] = [];
+  const besideErrors: unknown[] = []; // setup stops at the next step once one has failed
   try {
     for (const step of plan.steps) {
       if (interrupt.signal) throw new Error(`interrupted by ${interrupt.signal} during setup`);
+      if (besideErrors.length) throw besideErrors[0];
       // ---- batch mount (execute/mount-phase.ts): checks, journals and pushes its own undos
       if (step.batch) {
         await mountBatch(step, plan, ctx, undo);
@@ -98,29 +127,17 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
         continue;
       }
       // ---- end batch mount
-      // Journal first: if we die between the two, recovery finds the entry
-      // and checks whether there is anything to undo.
-      const seq = step.undo && journal ? journal.willDo(step.undo.phase, step.undo.action, step.detail) : 0;
-      reporter.event('step', { phase: step.phase, command: display(step.do) });
-      if (step.do.kind !== 'exec') reporter.verbose(`${step.phase}: ${display(step.do)}`); // the runner logs commands
-      let out: { stdout: string };
-      try {
-        out = await perform(step.do, runner);
-      } catch (e) {
-        const happened = step.undo ? await whatHappened(step, e, plan, ctx) : null;
-        if (happened) undo.push({ step, seq, undo: happened });
-        else if (seq) journal?.undone(seq); // nothing to undo: not a leftover
-        throw e;
+      if (step.beside) {
+        const p = doStep(step);
+        p.catch((e: unknown) => besideErrors.push(e)); // and awaited below
+        besides.push(p);
+        continue;
       }
-      if (step.undo) undo.push({ step, seq, undo: step.undo });
-      if (step.phase === 'inspect') readSnapshotFacts(out.stdout, result);
-      if (step.phase === 'snapshot') {
-        const pool = String(step.detail?.['pool']);
-        reporter.info(`snapshot of ${pool}: ${plan.pools.find((p) => p.pool === pool)?.datasets.length ?? 0} datasets in one transaction`);
-      }
-      fault(step.phase, reporter);
+      await doStep(step);
     }
+    for (const p of besides) await p;
   } catch (e) {
+    await Promise.allSettled(besides);
     result.setupError = e as Error;
     reporter.error(`setup failed: ${describeError(e)}`);
   }
@@ -160,29 +177,18 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // ---- cleanup: always, newest first
   const blocked: string[] = []; // mount points whose unmount failed
   const destroyed: { seq: number; snapshots: string[] }[] = [];
-  while (undo.length) {
-    // ---- batch unmount (execute/mount-phase.ts): every consecutive unmount in one process
-    if (undo.at(-1)!.undo.phase === 'umount') {
-      const batch: typeof undo = [];
-      while (undo.length && undo.at(-1)!.undo.phase === 'umount') batch.push(undo.pop()!);
-      const r = await unmountBatch(batch, plan, ctx);
-      blocked.push(...r.blocked);
-      result.cleanupFailures.push(...r.failures);
-      continue;
-    }
-    // ---- end batch unmount
-    const { step, seq, undo: u } = undo.pop()!;
+  const undoOne = async ({ step, seq, undo: u }: UndoEntry): Promise<void> => {
     const a = u.action;
     if (a.kind === 'rmdir' && blocked.some((b) => isWithin(b, a.path))) {
       result.cleanupFailures.push(`left ${a.path} in place: something below it is still mounted`);
       reporter.warn(`leaving ${a.path} in place: something below it is still mounted`);
-      continue;
+      return;
     }
     reporter.event('step', { phase: u.phase, command: display(a) });
     if (a.kind !== 'exec') reporter.verbose(`${u.phase}: ${display(a)}`);
     try {
       // A snapshot can stay busy for a moment after its unmount. (Every
-      // unmount goes through unmountBatch above, never through this loop.)
+      // unmount goes through unmountBatch below, never through here.)
       const retry = u.phase === 'destroy';
       await (retry ? retryWhileBusy(() => perform(a, runner), 5, 200) : perform(a, runner));
       // A destroy is marked done only once a listing shows it worked.
@@ -197,7 +203,27 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       }
     }
     fault(u.phase, reporter);
+  };
+  // The releases start now, beside the first unmounts (plan.ts besideUnmounts),
+  // and are awaited before anything after those unmounts runs.
+  const beside = besideUnmounts([...undo].reverse(), (e) => e.undo.phase);
+  for (const e of beside) undo.splice(undo.indexOf(e), 1);
+  const besideRuns = beside.map(undoOne);
+  while (undo.length) {
+    // ---- batch unmount (execute/mount-phase.ts): every consecutive unmount in one process
+    if (undo.at(-1)!.undo.phase === 'umount') {
+      const batch: typeof undo = [];
+      while (undo.length && undo.at(-1)!.undo.phase === 'umount') batch.push(undo.pop()!);
+      const r = await unmountBatch(batch, plan, ctx);
+      blocked.push(...r.blocked);
+      result.cleanupFailures.push(...r.failures);
+      await Promise.all(besideRuns.splice(0));
+      continue;
+    }
+    // ---- end batch unmount
+    await undoOne(undo.pop()!);
   }
+  await Promise.all(besideRuns);
   if (destroyed.length) await checkDestroyed(destroyed, plan, result, ctx);
   took('teardown');
   return result;

@@ -92,12 +92,12 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
     // Every undo is on disk (one fsync) before the mount process starts.
     const seqs = journal ? journal.willDoMany(entries.map((e) => ({ phase: 'umount', action: e.undo.action, detail: e.step.detail }))) : [];
     entries.forEach((e, i) => (e.seq = seqs[i] ?? 0));
-    const command = display(a);
-    for (const m of b.mounts) reporter.event('step', { phase: 'mount', command, target: m.target, dataset: m.dataset });
-
     let failure: unknown = null;
     try {
       const p = runner.run(a.argv, { mutates: true });
+      // The events are written while the process runs (at N=100 they took as long as a small mount).
+      const command = display(a);
+      for (const m of b.mounts) reporter.event('step', { phase: 'mount', command, target: m.target, dataset: m.dataset });
       fault('mount-batch', reporter); // test only: dies while the batch runs
       await p;
     } catch (e) {
@@ -135,10 +135,11 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
   const target = (e: UndoEntry) => String(e.step.detail?.['target']);
   const commands = unmountCommands(entries.map((e) => e.undo.action));
   if (commands.some((c) => c.kind !== 'exec')) return out;
-  // One step event per unmount, naming its batch command (shortened: the exec event has it whole).
+  const runs = commands.map((c) => (c.kind === 'exec' ? runner.run(c.argv, { mutates: true }) : Promise.resolve(null)));
+  // One step event per unmount, naming its batch command (shortened: the exec
+  // event has it whole), written while the processes run.
   const named = commands.map((c) => ({ words: new Set(c.kind === 'exec' ? c.argv : []), brief: displayBrief(c) }));
   for (const e of entries) reporter.event('step', { phase: 'umount', command: named.find((n) => n.words.has(target(e)))?.brief, target: target(e) });
-  const runs = commands.map((c) => (c.kind === 'exec' ? runner.run(c.argv, { mutates: true }) : Promise.resolve(null)));
   fault('umount-batch', reporter); // test only: dies while the batch runs
   const failed = (await Promise.allSettled(runs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (!failed) {

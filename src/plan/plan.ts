@@ -27,6 +27,12 @@ export interface Step {
   undo?: { phase: 'umount' | 'rmdir' | 'release' | 'destroy'; action: Action };
   /** Journal detail: what this step creates. */
   detail?: Record<string, unknown>;
+  /**
+   * Runs beside the steps after it: started in turn, then the next step
+   * starts at once; the executor waits for it before the backup. For steps
+   * that nothing else in setup needs (the hold, the creation-time listing).
+   */
+  beside?: true;
   /** A batch mount (plan/mounts.ts): its targets are checked, then each mount's undo journaled, before `do` runs. */
   batch?: { root: string; mounts: { target: string; dataset: string; source: string; undo: Action }[] };
 }
@@ -153,10 +159,13 @@ export function buildPlan(i: PlanInput): Plan {
   // `-r` on each pool's destroy root makes it one transaction per pool (one
   // per snapshot name otherwise: 100 snapshots took 12 s in the benchmark);
   // like the destroy, it reaches exactly this run's uniquely named snapshots.
+  // It and the creation-time listing run beside the mounts, which do not need
+  // them (a hold has nothing to do with a mount); both are done before the backup.
   if (all.length) {
     const roots = pools.map((p) => `${p.destroyRoot}@${snapshot}`);
     steps.push({
       phase: 'hold',
+      beside: true,
       do: { kind: 'exec', mutates: true, argv: ['zfs', 'hold', '-r', HOLD_TAG, ...roots] },
       undo: { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', HOLD_TAG, ...roots] } },
       detail: { snapshots: all },
@@ -164,6 +173,7 @@ export function buildPlan(i: PlanInput): Plan {
     // The creation time recorded as the backup's time; one snapshot per pool suffices.
     steps.push({
       phase: 'inspect',
+      beside: true,
       do: {
         kind: 'exec',
         mutates: false,
@@ -249,11 +259,23 @@ export function buildPlan(i: PlanInput): Plan {
   };
 }
 
-/** Cleanup in the order it will run: the undo of every step, last first. */
+/**
+ * Releasing the holds does not wait for the unmounts: a hold has nothing to do
+ * with a mount, and a release only has to be done before the destroy. When
+ * cleanup begins with unmounts (newest first), every release runs beside them,
+ * which hides its transaction behind the unmount processes.
+ */
+export function besideUnmounts<U>(newestFirst: readonly U[], phaseOf: (u: U) => string): U[] {
+  const first = newestFirst[0];
+  return first && phaseOf(first) === 'umount' ? newestFirst.filter((u) => phaseOf(u) === 'release') : [];
+}
+
+/** Cleanup in the order it will run: the undo of every step, last first; `parallel` marks a command that runs beside the next. */
 export function cleanupSteps(plan: Plan): (NonNullable<Step['undo']> & { parallel?: true })[] {
   // Batch mounts' undos, consecutive unmounts joined into one command (plan/mounts.ts).
-  const undos = plan.steps.flatMap((s): NonNullable<Step['undo']>[] =>
-    s.batch ? s.batch.mounts.map((m) => ({ phase: 'umount', action: m.undo })) : s.undo ? [s.undo] : [],
-  );
-  return joinCleanup(undos.reverse());
+  const undos = plan.steps
+    .flatMap((s): NonNullable<Step['undo']>[] => (s.batch ? s.batch.mounts.map((m) => ({ phase: 'umount', action: m.undo })) : s.undo ? [s.undo] : []))
+    .reverse();
+  const beside = besideUnmounts(undos, (u) => u.phase);
+  return [...beside.map((u) => ({ ...u, parallel: true as const })), ...joinCleanup(undos.filter((u) => !beside.includes(u)))];
 }

@@ -186,6 +186,7 @@ test('SIGKILL after the 2nd of 3 mount levels (3 of 4 mounts): the next run repa
     fill(pool, ['', 'a', 'b', 'b/nested']);
     const k = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env: { ...env, KOPIATOMIC_TEST_FAULT: 'mount:2' } });
     assert.equal(k.signal, 'SIGKILL', k.stderr);
+    await waitFor('the orphaned hold (it runs beside the mounts) to exit', () => procsWithArg('hold').length === 0);
     const left = leftovers([pool], root);
     assert.equal(left.snapshots.length, 4);
     assert.equal(left.holds.length, 4, 'all four snapshots held');
@@ -211,7 +212,7 @@ test('SIGKILL during the batch mount (the 2nd level\'s mount process running): e
     const k = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env: { ...env, KOPIATOMIC_TEST_FAULT: 'mount-batch:2' } });
     assert.equal(k.signal, 'SIGKILL', k.stderr);
     // The orphaned mount process finishes (or not) on its own.
-    await waitFor('the orphaned batch mount to exit', () => procsWithArg(tableFile(root)).length === 0);
+    await waitFor('the orphaned batch mount and hold to exit', () => procsWithArg(tableFile(root)).length === 0 && procsWithArg('hold').length === 0);
     const t = (rel: string) => `${root}${pool.path(rel)}`;
     assert.deepEqual(journalUndos(root, 'umount').sort(), [t(''), t('a'), t('b')].sort(), 'both levels journaled before their mount process started');
     const left = leftovers([pool], root);
@@ -219,6 +220,31 @@ test('SIGKILL during the batch mount (the 2nd level\'s mount process running): e
     assert.equal(left.holds.length, 4, 'all four snapshots held');
     assert.ok(left.mounts.includes(t('')), `the first level is mounted: ${left.mounts.join(' ')}`);
     assert.ok(!left.mounts.includes(t('b/nested')), 'the third level never started');
+
+    const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
+    assert.equal(b.code, 0, b.stderr);
+    assert.ok(warned(b, /took over a stale lock/));
+    assert.equal(summary(b)?.['status'], 'ok');
+    assertClean([pool], root);
+    assertResticOk(env, 1);
+  } finally {
+    teardown([pool], root);
+  }
+});
+
+test('SIGKILL right after the hold, which runs beside the mounts: the next run repairs whatever was mounted, then backs up; restic check passes', async () => {
+  const root = '/kt-crash-hold';
+  const pool = Pool.create(['a', 'b', 'b/nested']);
+  const env = resticRepo();
+  try {
+    fill(pool, ['', 'a', 'b', 'b/nested']);
+    const k = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env: { ...env, KOPIATOMIC_TEST_FAULT: 'hold' } });
+    assert.equal(k.signal, 'SIGKILL', k.stderr);
+    await waitFor('an orphaned batch mount to exit', () => procsWithArg(tableFile(root)).length === 0);
+    const left = leftovers([pool], root);
+    assert.equal(left.snapshots.length, 4);
+    assert.equal(left.holds.length, 4, 'the hold was done');
+    assert.ok(left.rootEntries.length > 0, 'setup had begun on the tree');
 
     const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
     assert.equal(b.code, 0, b.stderr);
@@ -309,11 +335,12 @@ test('SIGKILL during the batch unmount (one umount process for all 3): the next 
     const t = (rel: string) => `${root}${pool.path(rel)}`;
     const k = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env: { ...env, KOPIATOMIC_TEST_FAULT: 'umount-batch' } });
     assert.equal(k.signal, 'SIGKILL', k.stderr);
-    await waitFor('the orphaned batch unmount to exit', () => procsWithArg(t('a')).length === 0);
+    // The release of the holds was started beside the unmount (before the kill): it finishes on its own too.
+    await waitFor('the orphaned batch unmount and release to exit', () => procsWithArg(t('a')).length === 0 && procsWithArg('release').length === 0);
     const left = leftovers([pool], root);
     assert.ok(left.mounts.length <= 3, `mounts left: ${left.mounts.join(' ')}`);
     assert.equal(left.snapshots.length, 3);
-    assert.equal(left.holds.length, 3);
+    assert.deepEqual(left.holds, [], 'released beside the unmount');
     assert.ok(left.rootEntries.length > 0, 'the folders are left');
 
     const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
@@ -334,10 +361,11 @@ test('SIGKILL after the batch unmount: the next run removes the folders and snap
     fill(pool, ['a', 'b']);
     const k = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env: { ...env, KOPIATOMIC_TEST_FAULT: 'umount:1' } });
     assert.equal(k.signal, 'SIGKILL', k.stderr);
+    await waitFor('the orphaned release to exit', () => procsWithArg('release').length === 0);
     const left = leftovers([pool], root);
     assert.deepEqual(left.mounts, [], 'one umount did all three');
     assert.equal(left.snapshots.length, 3);
-    assert.equal(left.holds.length, 3);
+    assert.deepEqual(left.holds, [], 'released beside the unmount');
 
     const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
     assert.equal(b.code, 0, b.stderr);

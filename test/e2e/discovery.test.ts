@@ -153,7 +153,33 @@ test('dry run changes nothing, and its commands are the ones a real run then run
     const from = ran.findIndex((a) => a[0] === 'pre');
     assert.ok(from >= 0, 'the pre hook ran');
     assert.ok(ran.slice(0, from).every(readOnly), 'only zfs list/get before the pre hook');
-    assert.deepEqual(ran.slice(from).map((a) => a.map(norm)), planned);
+    // Commands that run side by side (from a `… &` up to its `wait`) may start in any order within
+    // their group: each group is compared as a set, and its commands without `&` also in their order.
+    type Group = { all: string[][]; inOrder: string[][] };
+    const groups: Group[] = [];
+    let open: Group | null = null;
+    for (const c of planned) {
+      if (c.length === 1 && c[0] === 'wait') {
+        if (open) groups.push(open);
+        open = null;
+      } else if (c.at(-1) === '&') {
+        (open ??= { all: [], inOrder: [] }).all.push(c.slice(0, -1));
+      } else if (open) {
+        open.all.push(c);
+        open.inOrder.push(c);
+      } else groups.push({ all: [c], inOrder: [c] });
+    }
+    assert.equal(open, null, 'every `&` has its `wait`');
+    assert.equal(groups.filter((g) => g.all.length > g.inOrder.length).length, 2, 'the hold and listing beside the mounts, the release beside the unmount');
+    const key = (a: string[]) => JSON.stringify(a);
+    let at = from;
+    for (const g of groups) {
+      const got = ran.slice(at, (at += g.all.length)).map((a) => a.map(norm));
+      assert.deepEqual(got.map(key).sort(), g.all.map(key).sort());
+      const ordered = new Set(g.inOrder.map(key));
+      assert.deepEqual(got.filter((a) => ordered.has(key(a))), g.inOrder);
+    }
+    assert.equal(at, ran.length, 'nothing ran that the plan does not show');
     assert.ok(planned.some((c) => c[0] === 'zfs' && c[1] === 'snapshot') && planned.some((c) => c[0] === 'zfs' && c[1] === 'destroy'));
     assert.ok(planned.some((c) => c[0] === 'mount') && planned.some((c) => c[0] === 'umount'));
     assert.deepEqual(leftovers([pool], '/kt-dry'), CLEAN);

@@ -233,7 +233,8 @@ export function argvLogger(dir: string, progs: string[]): { env: NodeJS.ProcessE
   mkdirSync(bin, { recursive: true });
   for (const prog of progs) {
     const real = realpathSync(sh('sh', '-c', `command -v ${prog}`).trim());
-    script(bin, prog, `{ printf '%s' ${prog}; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\n'; } >> ${log}\nexec ${real} "$@"`);
+    // Under a lock: commands that run side by side would interleave their lines.
+    script(bin, prog, `exec 9>>${log}; flock 9\n{ printf '%s' ${prog}; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\n'; } >&9\nexec 9>&-\nexec ${real} "$@"`);
   }
   return {
     env: { PATH: `${bin}:${process.env['PATH']}` },

@@ -134,7 +134,7 @@ function rig(dir: string, o: Parameters<typeof system>[0] = {}) {
 
 const calls = (r: Runner) => r.calls.map((c) => c.argv.join(' '));
 
-test('applyPlan: a clean run; cleanup order is umount (children first), rmdir (deepest first), release, destroy, then one zfs list', async (t) => {
+test('applyPlan: a clean run; cleanup is the release beside the umount (children first), rmdir (deepest first), destroy, then one zfs list', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/root`;
   const { runner, ctx, journal } = rig(dir);
@@ -148,13 +148,36 @@ test('applyPlan: a clean run; cleanup order is umount (children first), rmdir (d
   assert.deepEqual(calls(runner).slice(3), [
     `mount --all --internal-only --fstab ${table}`,
     `mount --all --internal-only --fstab ${table}`,
-    `umount ${root}/t/a ${root}/t`,
     `zfs release -r kopiatomic t@${SNAP}`,
+    `umount ${root}/t/a ${root}/t`,
     `zfs destroy -r t@${SNAP}`,
     `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`,
   ]);
   assert.equal(existsSync(root), false);
   assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
+});
+
+test('applyPlan: the release runs while the unmount runs, and the destroy starts only when both are done', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  const sys = system();
+  const log: string[] = [];
+  // release and umount take a while, so they overlap if they are started together
+  const slow = async (argv: readonly string[]) => {
+    const name = argv[0] === 'umount' ? 'umount' : `zfs ${argv[1]}`;
+    log.push(`start ${name}`);
+    if (name === 'umount' || name === 'zfs release') await new Promise((r) => setTimeout(r, name === 'umount' ? 30 : 60));
+    log.push(`end ${name}`);
+    return sys.answer(argv);
+  };
+  const { ctx, journal } = rig(dir);
+  const runner = new Runner(slow);
+  const r = await applyPlan(makePlan(root), { ...ctx, runner });
+  journal.close(false);
+  assert.deepEqual(r.cleanupFailures, []);
+  const teardown = log.slice(log.indexOf('start zfs release'));
+  assert.deepEqual(teardown.slice(0, 5), ['start zfs release', 'start umount', 'end umount', 'end zfs release', 'start zfs destroy']);
+  assert.equal(sys.snaps.size, 0, 'destroyed (the fake refuses a destroy while a hold remains)');
 });
 
 test('applyPlan: a failed `zfs snapshot` leaves nothing and nothing to undo: setup-failed (4), not cleanup-incomplete', async (t) => {
@@ -170,19 +193,22 @@ test('applyPlan: a failed `zfs snapshot` leaves nothing and nothing to undo: set
   assert.equal(runner.engineRuns, 0);
 });
 
-test('applyPlan: a failed hold: no release (nothing held), the snapshots are destroyed and checked', async (t) => {
+test('applyPlan: a failed hold (it runs beside the mounts): setup stops, no release (nothing held), what was mounted is unmounted, the snapshots are destroyed and checked', async (t) => {
   const dir = tmp(t);
   const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs hold' });
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(false);
   assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
-  assert.deepEqual(calls(runner).slice(2), [
-    `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`,
-    `zfs holds -H t@${SNAP} t/a@${SNAP}`,
-    `zfs destroy -r t@${SNAP}`,
-    `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`,
-  ]);
+  assert.match(String(r.setupError?.message), /hold failed/);
+  assert.equal(runner.engineRuns, 0);
+  const c = calls(runner);
+  assert.ok(c.includes(`zfs holds -H t@${SNAP} t/a@${SNAP}`), 'what the failed hold did is checked');
+  assert.ok(!c.some((x) => x.startsWith('zfs release')), 'nothing held, nothing released');
+  assert.ok(c.filter((x) => x.startsWith('mount ')).length < 2, 'setup stopped before the second mount level');
+  assert.deepEqual(c.slice(-2), [`zfs destroy -r t@${SNAP}`, `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`]);
+  assert.deepEqual(sys.mounts(), []);
   assert.equal(sys.snaps.size, 0);
+  assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
 });
 
 test('applyPlan: a mount that failed and left nothing mounted is not unmounted; the folders made so far are removed', async (t) => {

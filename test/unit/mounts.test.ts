@@ -292,9 +292,31 @@ test('unmountBatch: a large batch runs two umount processes side by side; when o
 
 test('the dry run of a large tree shows the two unmounts as the shell runs them side by side: the first with &, then wait', async () => {
   const users = Array.from({ length: 70 }, (_, i) => ds(`tank/home/u${i}`, `/tank/home/u${i}`));
-  const um = dryRunCommands([ds('tank', '/tank'), ds('tank/home', '/tank/home'), ...users]).filter((c) => c.phase === 'umount').map((c) => c.command);
+  const all = dryRunCommands([ds('tank', '/tank'), ds('tank/home', '/tank/home'), ...users]);
+  const um = all.slice(all.findIndex((c) => c.phase === 'umount')).filter((c) => c.phase === 'umount' || c.phase === 'wait').map((c) => c.command);
   assert.equal(um.length, 3);
   assert.match(um[0]!, /^umount \/k\/tank\/home\/u\d+ .* &$/);
   assert.match(um[1]!, / \/k\/tank\/home \/k\/tank$/);
   assert.equal(um[2], 'wait');
+});
+
+test('the dry run shows the hold and the creation-time listing beside the mounts (each with &, wait before the backup), and the release beside the unmount', () => {
+  const c = dryRunCommands([ds('tank', '/tank'), ds('tank/a', '/tank/a')]).map((x) => `${x.phase}: ${x.command}`);
+  assert.deepEqual(
+    c.filter((x) => !/^(mkdir|mount-table|rmdir):/.test(x)).map((x) => x.replace(/kopiatomic-R/g, 'S').replace(/^([\w-]+): (\S+ \S+).*?( &)?$/, '$1: $2$3')),
+    [
+      'snapshot: zfs snapshot',
+      'hold: zfs hold &',
+      'inspect: zfs list &',
+      'mount: mount --all',
+      'mount: mount --all',
+      'wait: wait',
+      'backup: true /k',
+      'release: zfs release &',
+      'umount: umount /k/tank/a',
+      'wait: wait',
+      'destroy: zfs destroy',
+      'destroy-check: zfs list',
+    ],
+  );
 });

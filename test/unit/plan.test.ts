@@ -144,22 +144,27 @@ test('buildPlan: a sibling whose name only starts like a mount point still gets 
   ]);
 });
 
-test('cleanupSteps: children unmounted first, then folders, then release, then destroy', () => {
+test('cleanupSteps: the release beside the unmounts (children first), then folders, then destroy', () => {
   const p = plan([ds('tank/srv/a/deep', '/srv/a/deep'), ds('tank/srv/a', '/srv/a'), ds('pool2/b', '/b')]);
   const c = cleanupSteps(p).map((u) =>
     u.action.kind === 'exec' ? `${u.phase} ${u.action.argv.join(' ')}` : `${u.phase} ${u.action.kind === 'rmdir' ? u.action.path : ''}`,
   );
   assert.deepEqual(c, [
+    // the release runs beside the unmounts (the executor waits for both)
+    `release zfs release -r kopiatomic pool2/b@${SNAP} tank/srv/a@${SNAP}`,
     // one umount for every mount, children first
     'umount umount /kopia/srv/a/deep /kopia/srv/a /kopia/b',
     'rmdir /kopia/srv/a',
     'rmdir /kopia/srv',
     'rmdir /kopia/b',
     'rmdir /kopia',
-    `release zfs release -r kopiatomic pool2/b@${SNAP} tank/srv/a@${SNAP}`,
     `destroy zfs destroy -r tank/srv/a@${SNAP}`,
     `destroy zfs destroy -r pool2/b@${SNAP}`,
   ]);
+  assert.deepEqual(cleanupSteps(p).map((u) => u.parallel ?? false).slice(0, 2), [true, false], 'the release runs beside the next command');
+  // Without a tree (restic in the paths layout mounts in its namespace) the release simply comes before the destroy.
+  const bare = plan([ds('tank/a', '/a')], { engine: resticEngine as Engine, layout: 'paths', command: ['restic', 'backup'] });
+  assert.deepEqual(cleanupSteps(bare).map((u) => [u.phase, u.parallel ?? false]), [['release', false], ['destroy', false]]);
 });
 
 test('buildPlan: an existing mount root gets no mkdir (and is never removed)', () => {
