@@ -18,7 +18,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // kopiatomic as installed: copied to the guest's own disk first, since the
 // checkout is a 9p share and every module read would cross to the host.
 const APP = '/usr/local/lib/kopiatomic';
-const KOPIATOMIC = join(APP, 'dist/src/bin/kopiatomic.js');
+const KOPIATOMIC = join(APP, 'dist/app/bin/kopiatomic.js');
 const BASELINE = join(ROOT, 'bench/baseline.sh');
 const RECORDER = join(ROOT, 'bench/recorder.sh');
 const MKPOOL = join(ROOT, 'bench/mkpool.sh');

@@ -1,7 +1,7 @@
 // Summarises a V8 .cpuprofile (node --cpu-prof) of one kopiatomic run: where
 // its own CPU time went. Self time is grouped into idle (waiting for child
 // processes: zfs, mount, umount, the backup command), garbage collection, V8
-// and node internals, and our code (dist/src/...); plus the top functions of
+// and node internals, and our code (dist/app/..., the bundle); plus the top functions of
 // our code by self and by inclusive time, with file and line.
 
 interface CallFrame {
@@ -45,12 +45,15 @@ function short(url: string): string {
   return i >= 0 ? url.slice(i + 6) : url.replace(/^file:\/\//, '');
 }
 
+/** Our code: the bundle that runs (dist/app), or tsc's modules (dist/src) when run from there. */
+const ours = (f: CallFrame) => f.url.includes('/dist/app/') || f.url.includes('/dist/src/');
+
 function category(f: CallFrame): string {
   if (f.functionName === '(idle)') return 'idle (waiting for child processes)';
   if (f.functionName === '(garbage collector)') return 'garbage collector';
   if (f.functionName === '(program)') return 'V8 (program: compile, runtime)';
   if (f.functionName === '(root)') return 'V8 (program: compile, runtime)';
-  if (f.url.includes('/dist/src/')) return 'our code (dist/src)';
+  if (ours(f)) return 'our code (dist/app)';
   if (f.url.startsWith('node:') || f.url === '') return 'node internals (spawn, streams, fs)';
   return 'other JS';
 }
@@ -93,7 +96,7 @@ export function summariseProfile(text: string, marks: Marks): ProfileSummary {
     const seen = new Set<string>();
     for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
       const cf = byId.get(id)!.callFrame;
-      if (!cf.url.includes('/dist/src/')) continue;
+      if (!ours(cf)) continue;
       const k = key(cf);
       if (seen.has(k)) continue;
       seen.add(k);

@@ -21,7 +21,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 cd "$root"
-[ -f dist/bench/driver.js ] && [ -f dist/src/bin/kopiatomic.js ] || { echo "bench: build first (npx tsc -p . or npm run bench)" >&2; exit 2; }
+[ -f dist/bench/driver.js ] && [ -f dist/app/bin/kopiatomic.js ] || { echo "bench: build first (npm run build, or npm run bench)" >&2; exit 2; }
 out=${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/kopiatomic-bench.XXXXXX")}
 mkdir -p "$out"
 export BENCH_CASES=${BENCH_CASES:-n10 n100 n100x2 n1000 n100f}

@@ -52,7 +52,7 @@ step() { # step NAME LOG CMD...
 
 t0=$SECONDS
 echo "=== build"
-npx tsc -p . || { echo "0 passed, 1 failed"; exit 1; }
+npm run --silent build || { echo "0 passed, 1 failed"; exit 1; }
 summary+=("$(printf '%-28s %5ss' build $((SECONDS - t0)))")
 step "unit tests (host)" "$logs/unit" node --test --test-reporter=spec dist/test/unit/
 step "prometheus rules (host)" "$logs/rules" bash test/prometheus-rules.sh

@@ -20,8 +20,8 @@ if (!IN_GUEST && !ON_HOST) {
 }
 
 export const ROOT = resolve(fileURLToPath(new URL('../../..', import.meta.url)));
-export const KOPIATOMIC = join(ROOT, 'dist/src/bin/kopiatomic.js');
-export const RESTOMIC = join(ROOT, 'dist/src/bin/restomic.js');
+export const KOPIATOMIC = join(ROOT, 'dist/app/bin/kopiatomic.js');
+export const RESTOMIC = join(ROOT, 'dist/app/bin/restomic.js');
 export const SCRATCH = '/var/tmp/kopiatomic-e2e';
 
 export function sh(cmd: string, ...args: string[]): string {

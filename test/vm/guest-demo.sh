@@ -4,7 +4,7 @@
 # the proof that the restored tree is exactly what the snapshot held.
 set -euo pipefail
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-restomic() { node /mnt/host/dist/src/bin/restomic.js "$@"; }
+restomic() { node /mnt/host/dist/app/bin/restomic.js "$@"; }
 work=/var/tmp/demo; mkdir -p $work
 
 say "a pool with nested datasets"
