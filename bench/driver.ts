@@ -92,6 +92,17 @@ function sh(script: string, ...args: string[]): string {
 }
 const now = () => Date.now();
 
+/** How much of the time line the spans cover (overlaps once). */
+function covered(spans: [number, number][]): number {
+  let total = 0;
+  let end = -Infinity;
+  for (const [a, b] of [...spans].sort((p, q) => p[0] - q[0])) {
+    total += Math.max(0, b - Math.max(a, end));
+    end = Math.max(end, b);
+  }
+  return total;
+}
+
 /** Mounts at or below a path, from /proc/self/mountinfo. */
 function mountsUnder(dir: string): number {
   return readFileSync('/proc/self/mountinfo', 'utf8')
@@ -188,7 +199,7 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
   const tStart = start ? Date.parse(start.time) : NaN;
   const tEnd = end ? Date.parse(end.time) : NaN;
   // Where the time goes: external commands (each exec event carries its
-  // duration and is emitted when it ends; they run one at a time), node's
+  // duration and is emitted when it ends; some run side by side), node's
   // start-up (spawn to the start of the first command), and the rest: ours.
   const execs = events.filter((e): e is typeof e & ExecEvent => e.event === 'exec');
   const prog = (e: ExecEvent) => e.argv[0]!.split('/').pop()!;
@@ -206,15 +217,12 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
       x.ms += e.ms;
       x.spans.push([t - e.ms, t]);
     }
-    for (const x of Object.values(s)) {
-      let end = -Infinity;
-      for (const [a, b] of x.spans.sort((p, q) => p[0] - q[0])) {
-        x.wall += Math.max(0, b - Math.max(a, end));
-        end = Math.max(end, b);
-      }
-    }
+    for (const x of Object.values(s)) x.wall = covered(x.spans);
     return Object.fromEntries(Object.entries(s).map(([k, { n, ms, wall }]) => [k, { n, ms, wall }]));
   };
+  // The time at least one command was running (the hold beside the mounts, the release beside the umounts count once).
+  const anyCommand = (from: number, to: number) =>
+    covered(execs.filter((e) => Date.parse(e.time) >= from && Date.parse(e.time) <= to && !e.argv.some((a) => a.endsWith('recorder.sh'))).map((e) => [Date.parse(e.time) - e.ms, Date.parse(e.time)]));
   const first = execs[0];
   // The recovery scan: the listing of every snapshot (first run after boot only).
   const scan = execs.find((e) => prog(e) === 'zfs' && e.argv.includes('snapshot') && e.argv.some((a) => a.includes('kopiatomic:run')));
@@ -249,6 +257,8 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
     recoveryScan: recovery?.scan ?? null,
     setupExec: sums(r.t0, tStart),
     teardownExec: sums(tEnd, r.t1),
+    setupCommandsMs: anyCommand(r.t0, tStart),
+    teardownCommandsMs: anyCommand(tEnd, r.t1),
     profiled: Boolean(profileDir),
     marks: { exit: r.t1, firstCommand: first ? Date.parse(first.time) - first.ms : tStart, backupStart: tStart, backupEnd: tEnd },
   };

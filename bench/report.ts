@@ -28,6 +28,9 @@ interface Run extends Obj {
   startupMs?: number | null;
   setupExec?: Record<string, { n: number; ms: number; wall?: number }>;
   teardownExec?: Record<string, { n: number; ms: number; wall?: number }>;
+  /** The time at least one command ran (side by side ones once). */
+  setupCommandsMs?: number;
+  teardownCommandsMs?: number;
   profiled?: boolean;
 }
 interface Profile extends Obj {
@@ -165,7 +168,7 @@ function breakdown(lines: Obj[]): string[] {
   for (const r of runs) {
     const s = byProgram(r.setupExec ?? {});
     const t = byProgram(r.teardownExec ?? {});
-    // Wall time: processes that ran side by side (the two umounts) count once.
+    // Wall time: processes that ran side by side (the two umounts; the hold beside the mounts, the release beside the umounts) count once.
     const sum = (m: Sums) => Object.values(m).reduce((a, x) => a + (x.wall ?? x.ms), 0);
     const ms = (x: Sums[string]) => (x.wall !== undefined && x.wall < x.ms ? `${x.wall} wall, ${x.ms} summed` : `${x.ms}`);
     const cell = (m: Sums, p: string) => (m[p] ? `${ms(m[p]!)} (${m[p]!.n})` : '0');
@@ -173,7 +176,7 @@ function breakdown(lines: Obj[]): string[] {
       Object.entries(m).filter(([p]) => !skip.includes(p)).map(([p, v]) => ` + ${p} ${ms(v)} (${v.n})`).join('');
     const startup = r.startupMs ?? 0;
     out.push(
-      `| ${LABEL[r.case] ?? r.case}${r.kind === 'first-after-boot' ? ', first run after boot' : r.kind === 'first-on-host' ? ', first run on the host (every pool scanned)' : ''}${r.profiled ? ', under --cpu-prof' : ''} | ${fmt(r.setupMs)} | ${fmt(startup)} | ${cell(s, 'zfs')} | ${cell(s, 'mount')}${others(s, ['zfs', 'mount'])} | ${fmt(r.setupMs - startup - sum(s))} | ${fmt(r.teardownMs)} | ${cell(t, 'umount')} | ${cell(t, 'zfs')}${others(t, ['zfs', 'umount'])} | ${fmt(r.teardownMs - sum(t))} |`,
+      `| ${LABEL[r.case] ?? r.case}${r.kind === 'first-after-boot' ? ', first run after boot' : r.kind === 'first-on-host' ? ', first run on the host (every pool scanned)' : ''}${r.profiled ? ', under --cpu-prof' : ''} | ${fmt(r.setupMs)} | ${fmt(startup)} | ${cell(s, 'zfs')} | ${cell(s, 'mount')}${others(s, ['zfs', 'mount'])} | ${fmt(r.setupMs - startup - (r.setupCommandsMs ?? sum(s)))} | ${fmt(r.teardownMs)} | ${cell(t, 'umount')} | ${cell(t, 'zfs')}${others(t, ['zfs', 'umount'])} | ${fmt(r.teardownMs - (r.teardownCommandsMs ?? sum(t)))} |`,
     );
   }
   return out;
@@ -275,7 +278,7 @@ for (const f of files) {
     doc.push('Pool creation (not measured as part of any run): ' + creates.map((c) => `${String(c['pool'])} ${String(c['datasets'])} filesystems in ${(Number(c['ms']) / 1000).toFixed(0)} s`).join('; ') + '.');
     doc.push('');
   }
-  doc.push('Where kopiatomic\'s time goes (ms; from its `exec` events, which carry each command\'s duration; node start-up = process start to the start of its first command; rest = everything else: our code, spawning, event loop):');
+  doc.push('Where kopiatomic\'s time goes (ms; from its `exec` events, which carry each command\'s duration; node start-up = process start to the start of its first command; commands that ran side by side (the hold and the creation-time listing beside the mounts, the release beside the unmounts, the two umounts) overlap, so the columns can add up to more than the phase; rest = the phase less start-up and the time any command was running: our code, spawning, event loop):');
   doc.push('');
   doc.push(...breakdown(lines));
   doc.push('');

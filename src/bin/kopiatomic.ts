@@ -3,4 +3,4 @@ import { KOPIATOMIC } from '../cli/args.js';
 import { main } from '../cli/main.js';
 import { exitAfterSignal } from './exit.js';
 
-exitAfterSignal(await main(process.argv.slice(2), KOPIATOMIC));
+void main(process.argv.slice(2), KOPIATOMIC).then(exitAfterSignal);

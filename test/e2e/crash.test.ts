@@ -149,6 +149,16 @@ function teardown(pools: Pool[], root: string): void {
 
 // ---------------------------------------------------------------- SIGKILL at each phase
 
+/** The next backup after a killed run: takes over its stale lock, repairs, backs up (ok), leaves nothing; the repository holds `backups` snapshots and checks. */
+async function nextRunRepairs(pool: Pool, root: string, env: NodeJS.ProcessEnv, backups: number): Promise<void> {
+  const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
+  assert.equal(b.code, 0, b.stderr);
+  assert.ok(warned(b, /took over a stale lock/));
+  assert.equal(summary(b)?.['status'], 'ok');
+  assertClean([pool], root);
+  assertResticOk(env, backups);
+}
+
 test('SIGKILL after the snapshot: `restomic cleanup` takes over the stale lock and repairs; the next backup works; restic check passes', async () => {
   const root = '/kt-crash-snap';
   const pool = Pool.create(['a', 'b']);
@@ -192,12 +202,7 @@ test('SIGKILL after the 2nd of 3 mount levels (3 of 4 mounts): the next run repa
     assert.equal(left.holds.length, 4, 'all four snapshots held');
     assert.equal(left.mounts.length, 3, 'the pool root, then a and b in one batch; not b/nested');
 
-    const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
-    assert.equal(b.code, 0, b.stderr);
-    assert.ok(warned(b, /took over a stale lock/));
-    assert.equal(summary(b)?.['status'], 'ok');
-    assertClean([pool], root);
-    assertResticOk(env, 1);
+    await nextRunRepairs(pool, root, env, 1);
   } finally {
     teardown([pool], root);
   }
@@ -221,12 +226,7 @@ test('SIGKILL during the batch mount (the 2nd level\'s mount process running): e
     assert.ok(left.mounts.includes(t('')), `the first level is mounted: ${left.mounts.join(' ')}`);
     assert.ok(!left.mounts.includes(t('b/nested')), 'the third level never started');
 
-    const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
-    assert.equal(b.code, 0, b.stderr);
-    assert.ok(warned(b, /took over a stale lock/));
-    assert.equal(summary(b)?.['status'], 'ok');
-    assertClean([pool], root);
-    assertResticOk(env, 1);
+    await nextRunRepairs(pool, root, env, 1);
   } finally {
     teardown([pool], root);
   }
@@ -246,12 +246,7 @@ test('SIGKILL right after the hold, which runs beside the mounts: the next run r
     assert.equal(left.holds.length, 4, 'the hold was done');
     assert.ok(left.rootEntries.length > 0, 'setup had begun on the tree');
 
-    const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
-    assert.equal(b.code, 0, b.stderr);
-    assert.ok(warned(b, /took over a stale lock/));
-    assert.equal(summary(b)?.['status'], 'ok');
-    assertClean([pool], root);
-    assertResticOk(env, 1);
+    await nextRunRepairs(pool, root, env, 1);
   } finally {
     teardown([pool], root);
   }
@@ -343,11 +338,7 @@ test('SIGKILL during the batch unmount (one umount process for all 3): the next 
     assert.deepEqual(left.holds, [], 'released beside the unmount');
     assert.ok(left.rootEntries.length > 0, 'the folders are left');
 
-    const b = await run(RESTOMIC, ['--json', '--mount-root', root, '-r', pool.name], { env });
-    assert.equal(b.code, 0, b.stderr);
-    assert.ok(warned(b, /took over a stale lock/));
-    assertClean([pool], root);
-    assertResticOk(env, 2); // the killed run's backup had finished
+    await nextRunRepairs(pool, root, env, 2); // the killed run's backup had finished
   } finally {
     teardown([pool], root);
   }
