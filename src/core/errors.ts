@@ -41,6 +41,11 @@ export class InterruptedError extends Error {
  */
 export type FailureReason = 'program-missing' | 'spawn-failed' | 'not-found' | 'busy' | 'signal' | 'failed';
 
+/** The message of whatever was thrown (our errors and node's all carry one). */
+export function errorMessage(e: unknown): string {
+  return (e as Error).message;
+}
+
 /** An external command failed: carries argv, exit code, stderr and the reason. */
 export class CommandError extends Error {
   constructor(

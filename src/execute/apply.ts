@@ -5,6 +5,7 @@
 // e.g. EEXIST because someone else made the folder, made nothing of ours).
 import { chmodSync, closeSync, mkdirSync, openSync, rmdirSync, writeSync } from 'node:fs';
 import type { Runner } from '../core/exec.js';
+import { errorMessage } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
@@ -72,10 +73,6 @@ async function perform(a: Action, runner: Runner): Promise<{ stdout: string }> {
   }
 }
 
-function describeError(e: unknown): string {
-  return (e as Error).message;
-}
-
 export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyResult> {
   const { runner, reporter, interrupt, journal } = ctx;
   const undo: UndoEntry[] = [];
@@ -139,7 +136,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   } catch (e) {
     await Promise.allSettled(besides);
     result.setupError = e as Error;
-    reporter.error(`setup failed: ${describeError(e)}`);
+    reporter.error(`setup failed: ${errorMessage(e)}`);
   }
 
   took('setup');
@@ -167,7 +164,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     try {
       await ctx.afterBackup(result);
     } catch (e) {
-      reporter.error(`verification: ${describeError(e)}`);
+      reporter.error(`verification: ${errorMessage(e)}`);
     }
   }
   // ---- end verify
@@ -198,8 +195,8 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       if (a.kind === 'rmdir' && (e as NodeJS.ErrnoException).code === 'ENOENT') {
         journal?.undone(seq); // already gone
       } else {
-        result.cleanupFailures.push(`${u.phase}: ${describeError(e)}`);
-        reporter.error(`cleanup: ${u.phase} failed: ${describeError(e)}`);
+        result.cleanupFailures.push(`${u.phase}: ${errorMessage(e)}`);
+        reporter.error(`cleanup: ${u.phase} failed: ${errorMessage(e)}`);
       }
     }
     fault(u.phase, reporter);
@@ -249,8 +246,8 @@ async function checkDestroyed(destroyed: { seq: number; snapshots: string[] }[],
   try {
     left = await existingSnapshots(ctx.runner, inPlanOrder(destroyed.flatMap((d) => d.snapshots), plan)); // the dry run prints the same command
   } catch (e) {
-    result.cleanupFailures.push(`could not check that the snapshots are gone: ${describeError(e)}`);
-    ctx.reporter.error(`cleanup: could not check that the snapshots are gone: ${describeError(e)}`);
+    result.cleanupFailures.push(`could not check that the snapshots are gone: ${errorMessage(e)}`);
+    ctx.reporter.error(`cleanup: could not check that the snapshots are gone: ${errorMessage(e)}`);
     return;
   }
   for (const d of destroyed) if (!d.snapshots.some((n) => left.includes(n))) ctx.journal?.undone(d.seq);

@@ -6,7 +6,7 @@
 // one by one, so the busy one is named.
 import { lstatSync, realpathSync, rmSync } from 'node:fs';
 import { posix } from 'node:path';
-import { SetupError } from '../core/errors.js';
+import { errorMessage, SetupError } from '../core/errors.js';
 import { retryWhileBusy } from '../core/retry.js';
 import { platformFor } from '../platform/detect.js';
 import { display, displayBrief } from '../plan/display.js';
@@ -21,8 +21,6 @@ export interface UndoEntry {
   /** What undoes it: the step's own undo, or the part of it that happened. */
   undo: NonNullable<Step['undo']>;
 }
-
-const describe = (e: unknown) => (e as Error).message;
 
 /**
  * A mount target must be a real folder at exactly this path: every component
@@ -51,7 +49,7 @@ export function checkTarget(root: string, target: string, mounted: ReadonlySet<s
     try {
       st = lstatSync(c);
     } catch (e) {
-      throw refuse(`${c} is missing (${(e as NodeJS.ErrnoException).code ?? describe(e)})`);
+      throw refuse(`${c} is missing (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`);
     }
     if (st.isSymbolicLink()) throw refuse(`${c} is a symbolic link (the tree must not lead elsewhere)`);
     if (!st.isDirectory()) throw refuse(`${c} is not a folder`);
@@ -95,7 +93,7 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
     let failure: unknown = null;
     try {
       const p = runner.run(a.argv, { mutates: true });
-      // The events are written while the process runs (at N=100 they took as long as a small mount).
+      // The events are written while the process runs, not before it starts.
       const command = display(a);
       for (const m of b.mounts) reporter.event('step', { phase: 'mount', command, target: m.target, dataset: m.dataset });
       fault('mount-batch', reporter); // test only: dies while the batch runs
@@ -147,7 +145,7 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
     fault('umount', reporter);
     return out;
   }
-  reporter.verbose(`batch unmount failed (${describe(failed.reason)}); unmounting the rest one by one`);
+  reporter.verbose(`batch unmount failed (${errorMessage(failed.reason)}); unmounting the rest one by one`);
   const present = await targetsPresent(plan, ctx);
   const gone: number[] = [];
   for (const e of entries) {
@@ -163,7 +161,7 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
       journal?.undone(e.seq);
     } catch (err) {
       out.blocked.push(target(e));
-      const msg = describe(err);
+      const msg = errorMessage(err);
       out.failures.push(`umount: ${msg}`);
       reporter.error(`cleanup: umount failed: ${msg}`);
     }
