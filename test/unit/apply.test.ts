@@ -121,10 +121,12 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
   return { answer, snaps, held, mounts: () => mounts };
 }
 
-/** The fake system, a runner on it, and the executor's context with a journal in dir. */
-function rig(dir: string, o: Parameters<typeof system>[0] = {}) {
+type Answer = ReturnType<typeof system>['answer'];
+
+/** The fake system, a runner on it (through `wrap`, e.g. to slow commands down), and the executor's context with a journal in dir. */
+function rig(dir: string, o: Parameters<typeof system>[0] = {}, wrap: (answer: Answer) => ConstructorParameters<typeof Runner>[0] = (a) => a) {
   const sys = system(o);
-  const runner = new Runner(sys.answer);
+  const runner = new Runner(wrap(sys.answer));
   const { reporter } = quietReporter();
   const platform: Platform = { ...linux, readMounts: async () => sys.mounts() };
   const journal = new Journal(`${dir}/j.journal`, 'R1');
@@ -160,19 +162,16 @@ test('applyPlan: a clean run; cleanup is the release beside the umount (children
 test('applyPlan: the release runs while the unmount runs, and the destroy starts only when both are done', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/root`;
-  const sys = system();
   const log: string[] = [];
   // release and umount take a while, so they overlap if they are started together
-  const slow = async (argv: readonly string[]) => {
+  const { sys, ctx, journal } = rig(dir, {}, (answer) => async (argv) => {
     const name = argv[0] === 'umount' ? 'umount' : `zfs ${argv[1]}`;
     log.push(`start ${name}`);
     if (name === 'umount' || name === 'zfs release') await new Promise((r) => setTimeout(r, name === 'umount' ? 30 : 60));
     log.push(`end ${name}`);
-    return sys.answer(argv);
-  };
-  const { ctx, journal } = rig(dir);
-  const runner = new Runner(slow);
-  const r = await applyPlan(makePlan(root), { ...ctx, runner });
+    return answer(argv);
+  });
+  const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.deepEqual(r.cleanupFailures, []);
   const teardown = log.slice(log.indexOf('start zfs release'));
