@@ -203,26 +203,27 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
   // start-up (spawn to the start of the first command), and the rest: ours.
   const execs = events.filter((e): e is typeof e & ExecEvent => e.event === 'exec');
   const prog = (e: ExecEvent) => e.argv[0]!.split('/').pop()!;
+  // Our commands (not the recorder, which is the backup), each with its span: the end is the event's time.
+  const commands = execs
+    .filter((e) => !(e.argv.includes('bash') && e.argv.some((a) => a.endsWith('recorder.sh'))))
+    .map((e) => ({ e, end: Date.parse(e.time) }));
+  const within = (from: number, to: number) => commands.filter((c) => c.end >= from && c.end <= to);
   // Per program: how many, their durations summed, and the wall time they
   // covered (less than the sum when they ran side by side: the two umounts).
   const sums = (from: number, to: number) => {
-    const s: Record<string, { n: number; ms: number; wall: number; spans: [number, number][] }> = {};
-    for (const e of execs) {
-      const t = Date.parse(e.time);
-      if (t < from || t > to || e.argv.includes(`bash`) && e.argv.some((a) => a.endsWith('recorder.sh'))) continue;
+    const s: Record<string, { n: number; ms: number; spans: [number, number][] }> = {};
+    for (const { e, end } of within(from, to)) {
       // zfs by subcommand (zfs list, zfs snapshot, ...), the rest by program.
       const k = prog(e) === 'zfs' ? `zfs ${e.argv[1]}` : prog(e);
-      const x = (s[k] ??= { n: 0, ms: 0, wall: 0, spans: [] });
+      const x = (s[k] ??= { n: 0, ms: 0, spans: [] });
       x.n++;
       x.ms += e.ms;
-      x.spans.push([t - e.ms, t]);
+      x.spans.push([end - e.ms, end]);
     }
-    for (const x of Object.values(s)) x.wall = covered(x.spans);
-    return Object.fromEntries(Object.entries(s).map(([k, { n, ms, wall }]) => [k, { n, ms, wall }]));
+    return Object.fromEntries(Object.entries(s).map(([k, { n, ms, spans }]) => [k, { n, ms, wall: covered(spans) }]));
   };
   // The time at least one command was running (the hold beside the mounts, the release beside the umounts count once).
-  const anyCommand = (from: number, to: number) =>
-    covered(execs.filter((e) => Date.parse(e.time) >= from && Date.parse(e.time) <= to && !e.argv.some((a) => a.endsWith('recorder.sh'))).map((e) => [Date.parse(e.time) - e.ms, Date.parse(e.time)]));
+  const anyCommand = (from: number, to: number) => covered(within(from, to).map(({ e, end }) => [end - e.ms, end]));
   const first = execs[0];
   // The recovery scan: the listing of every snapshot (first run after boot only).
   const scan = execs.find((e) => prog(e) === 'zfs' && e.argv.includes('snapshot') && e.argv.some((a) => a.includes('kopiatomic:run')));

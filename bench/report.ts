@@ -128,16 +128,18 @@ function table(lines: Obj[]): string[] {
 
 /** Per program: count, durations summed, and (newer results) the wall time they covered. */
 type Sums = Record<string, { n: number; ms: number; wall?: number }>;
-/** Newer results split zfs by subcommand ("zfs snapshot"): sum them up again (one at a time: walls add up). */
+/** Adds v into out[k]; walls add up (the commands merged ran one at a time). */
+function addTo(out: Sums, k: string, v: Sums[string]): void {
+  const o = (out[k] ??= { n: 0, ms: 0, wall: 0 });
+  o.n += v.n;
+  o.ms += v.ms;
+  o.wall = (o.wall ?? 0) + (v.wall ?? v.ms);
+}
+
+/** Newer results split zfs by subcommand ("zfs snapshot"): sum them up again. */
 function byProgram(m: Sums): Sums {
   const out: Sums = {};
-  for (const [k, v] of Object.entries(m)) {
-    const p = k.split(' ')[0]!;
-    const o = (out[p] ??= { n: 0, ms: 0, wall: 0 });
-    o.n += v.n;
-    o.ms += v.ms;
-    o.wall = (o.wall ?? 0) + (v.wall ?? v.ms);
-  }
+  for (const [k, v] of Object.entries(m)) addTo(out, k.split(' ')[0]!, v);
   return out;
 }
 
@@ -147,12 +149,7 @@ function zfsDetail(lines: Obj[]): string[] {
     .map((r) => {
       // Setup and teardown both list snapshots: add them up, not one over the other.
       const all: Sums = {};
-      for (const m of [r.setupExec ?? {}, r.teardownExec ?? {}])
-        for (const [k, v] of Object.entries(m)) {
-          const o = (all[k] ??= { n: 0, ms: 0 });
-          o.n += v.n;
-          o.ms += v.ms;
-        }
+      for (const m of [r.setupExec ?? {}, r.teardownExec ?? {}]) for (const [k, v] of Object.entries(m)) addTo(all, k, v);
       const z = Object.entries(all).filter(([k]) => k.startsWith('zfs '));
       return z.length ? `${LABEL[r.case] ?? r.case}: ${z.map(([k, v]) => `${k} ${v.ms} ms${v.n > 1 ? ` (${v.n})` : ''}`).join(', ')}` : '';
     })
