@@ -21,7 +21,6 @@ import { printPlan } from './print-plan.js';
 import { which } from './which.js';
 import { verifyProblem } from '../verify/options.js';
 import { verifyPlanLines } from '../verify/plan.js';
-import { verifyStep } from '../verify/step.js';
 import { engineFigures } from '../ops/run-record.js';
 
 /** The settings of a run that are not the job's: from the command line only. */
@@ -168,7 +167,8 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
       // The job's env goes to the engine (and its verification) only, never to the hooks.
       const engineEnv = { ...hookEnv, ...job.env };
       // --verify: after the backup, before cleanup, while the frozen tree is still mounted and held.
-      const verify = job.verifyPercent ? verifyStep(job.verifyPercent, job.verifyCommand, plan, { runner, reporter, interrupt, env: engineEnv }) : null;
+      // Loaded only when asked for: its hashing and file walking cost every other run start-up time.
+      const verify = job.verifyPercent ? (await import('../verify/step.js')).verifyStep(job.verifyPercent, job.verifyCommand, plan, { runner, reporter, interrupt, env: engineEnv }) : null;
       let result;
       try {
         result = await applyPlan(plan, { runner, reporter, interrupt, journal, env: engineEnv, ...(verify ? { afterBackup: verify.afterBackup } : {}) });
