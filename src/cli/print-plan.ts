@@ -24,7 +24,7 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
   const cleanup = cleanupSteps(plan);
   for (const [i, u] of cleanup.entries()) {
     // Commands that run side by side read as the shell would run them.
-    out.push({ phase: u.phase, command: display(u.action) + (u.parallel ? ' &' : '') });
+    out.push({ phase: u.phase, command: display(u.action, u.fallback) + (u.parallel ? ' &' : '') });
     if (!u.parallel && cleanup[i - 1]?.parallel) out.push({ phase: 'wait', command: 'wait' });
   }
   // After the destroys, one listing checks that the run's snapshots are really gone (see apply.ts).

@@ -16,6 +16,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Exit codes that are not failures (the result still carries the code). */
   okCodes?: readonly number[];
+  /** Written to the command's standard input (a channel program); otherwise stdin is closed. */
+  input?: string;
 }
 
 export interface RunResult {
@@ -124,7 +126,7 @@ export class SystemRunner implements Runner {
       try {
         child = spawn(argv[0]!, argv.slice(1), {
           env: opts.env ?? process.env,
-          stdio: ['ignore', 'pipe', 'pipe'],
+          stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
           // Its own session and process group: the terminal's Ctrl-C (a
           // second one during cleanup) or hang-up must not reach the zfs and
           // umount commands of our cleanup (see run() for the one window
@@ -138,6 +140,11 @@ export class SystemRunner implements Runner {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let settled = false;
+      if (opts.input !== undefined) {
+        // A program that exits without reading it all (EPIPE) fails on its own exit code.
+        child.stdin!.on('error', () => {});
+        child.stdin!.end(opts.input);
+      }
       child.stdout!.on('data', (b: Buffer) => out.push(b));
       child.stderr!.on('data', (b: Buffer) => err.push(b));
       child.on('error', (e) => {

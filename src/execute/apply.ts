@@ -51,7 +51,7 @@ export interface ApplyResult {
 async function perform(a: Action, runner: Runner): Promise<{ stdout: string }> {
   switch (a.kind) {
     case 'exec':
-      return runner.run(a.argv, { mutates: a.mutates });
+      return runner.run(a.argv, a.input === undefined ? { mutates: a.mutates } : { mutates: a.mutates, input: a.input });
     case 'mkdir':
       mkdirSync(a.path, { mode: a.mode });
       chmodSync(a.path, a.mode); // the umask must not loosen it
@@ -187,7 +187,18 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       // A snapshot can stay busy for a moment after its unmount. (Every
       // unmount goes through unmountBatch below, never through here.)
       const retry = u.phase === 'destroy';
-      await (retry ? retryWhileBusy(() => perform(a, runner), 5, 200) : perform(a, runner));
+      if (u.fallback) {
+        // The fast way first (the destroy's channel program); whatever stops
+        // it, the plain command does the job, or fails with its own error.
+        try {
+          await perform(a, runner);
+        } catch (e) {
+          reporter.verbose(`${u.phase}: ${errorMessage(e)}; running ${display(u.fallback)} instead`);
+          reporter.event('step', { phase: u.phase, command: display(u.fallback) });
+          const f = u.fallback;
+          await retryWhileBusy(() => perform(f, runner), 5, 200);
+        }
+      } else await (retry ? retryWhileBusy(() => perform(a, runner), 5, 200) : perform(a, runner));
       // A destroy is marked done only once a listing shows it worked.
       if (u.phase === 'destroy') destroyed.push({ seq, snapshots: snapshotsOf(step) });
       else journal?.undone(seq);
@@ -201,17 +212,26 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     }
     fault(u.phase, reporter);
   };
-  // The releases start now, beside the first unmounts (plan.ts besideUnmounts),
-  // and are awaited before anything after those unmounts runs.
+  // The releases run beside the first unmounts (plan.ts besideUnmounts) and
+  // are awaited before anything after those unmounts runs. They start just
+  // after the unmount processes, the longer of the two.
   const beside = besideUnmounts([...undo].reverse(), (e) => e.undo.phase);
   for (const e of beside) undo.splice(undo.indexOf(e), 1);
-  const besideRuns = beside.map(undoOne);
+  const besideRuns: Promise<void>[] = [];
+  let besideStarted = false;
+  const startBeside = () => {
+    if (!besideStarted) besideRuns.push(...beside.map(undoOne));
+    besideStarted = true;
+  };
   while (undo.length) {
     // ---- batch unmount (execute/mount-phase.ts): every consecutive unmount in one process
     if (undo.at(-1)!.undo.phase === 'umount') {
       const batch: typeof undo = [];
       while (undo.length && undo.at(-1)!.undo.phase === 'umount') batch.push(undo.pop()!);
-      const r = await unmountBatch(batch, plan, ctx);
+      const unmounting = unmountBatch(batch, plan, ctx); // its processes start at once
+      startBeside();
+      fault('umount-batch', reporter); // test only: dies while the batch and the release run
+      const r = await unmounting;
       blocked.push(...r.blocked);
       result.cleanupFailures.push(...r.failures);
       await Promise.all(besideRuns.splice(0));
@@ -220,6 +240,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     // ---- end batch unmount
     await undoOne(undo.pop()!);
   }
+  startBeside();
   await Promise.all(besideRuns);
   if (destroyed.length) await checkDestroyed(destroyed, plan, result, ctx);
   took('teardown');

@@ -138,7 +138,6 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
   // event has it whole), written while the processes run.
   const named = commands.map((c) => ({ words: new Set(c.kind === 'exec' ? c.argv : []), brief: displayBrief(c) }));
   for (const e of entries) reporter.event('step', { phase: 'umount', command: named.find((n) => n.words.has(target(e)))?.brief, target: target(e) });
-  fault('umount-batch', reporter); // test only: dies while the batch runs
   const failed = (await Promise.allSettled(runs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (!failed) {
     journal?.undoneMany(entries.map((e) => e.seq).filter((s) => s > 0));

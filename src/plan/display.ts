@@ -3,7 +3,11 @@
 import { quoteArgv } from '../core/errors.js';
 import type { Action } from './plan.js';
 
-export function display(a: Action): string {
+export function display(a: Action, orElse?: Action): string {
+  // A command with its input (a channel program) and what runs if it fails:
+  // `cmd <<'END' || other`, then the input, as the shell reads it.
+  if (a.kind === 'exec' && a.input !== undefined) return `${quoteArgv(a.argv)} <<'KOPIATOMIC_PROGRAM'${orElse ? ` || ${display(orElse)}` : ''}\n${a.input}KOPIATOMIC_PROGRAM`;
+  if (orElse) return `${display(a)} || ${display(orElse)}`;
   if (a.kind === 'exec') return quoteArgv(a.argv);
   if (a.kind === 'mkdir') return quoteArgv(['mkdir', '-m', a.mode.toString(8).padStart(4, '0'), a.path]);
   if (a.kind === 'rmdir') return quoteArgv(['rmdir', a.path]);

@@ -112,8 +112,8 @@ export function unmountCommands(actions: Action[]): Action[] {
 }
 
 /** Cleanup with consecutive unmounts joined as the executor runs them: `parallel` marks commands that run side by side with the next. */
-export function joinCleanup<U extends { phase: string; action: Action }>(undos: U[]): { phase: U['phase']; action: Action; parallel?: true }[] {
-  const out: { phase: U['phase']; action: Action; parallel?: true }[] = [];
+export function joinCleanup<U extends { phase: string; action: Action; fallback?: Action }>(undos: U[]): { phase: U['phase']; action: Action; fallback?: Action; parallel?: true }[] {
+  const out: { phase: U['phase']; action: Action; fallback?: Action; parallel?: true }[] = [];
   for (let i = 0; i < undos.length; ) {
     if (undos[i]!.phase !== 'umount') {
       out.push(undos[i++]!);

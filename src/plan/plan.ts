@@ -6,13 +6,15 @@ import { isBelow } from '../core/paths.js';
 import { SNAPSHOT_TIME, type Engine, type EngineCall, type EngineContext, type Layout, type Probe, type WritablePath } from '../engine/engine.js';
 import type { Platform } from '../platform/platform.js';
 import { stateKey } from '../safety/lock.js';
+import { destroyUndo } from './destroy-program.js';
 import { joinCleanup, levelSteps, mountLevels, tablePath } from './mounts.js';
 import { HOLD_TAG, PROP_OWNER, PROP_RUN } from './naming.js';
 import type { Selection } from './select.js';
 
 /** One change to the system, or a read between changes. */
 export type Action =
-  | { kind: 'exec'; argv: string[]; mutates: boolean }
+  // input: written to its stdin (a channel program, plan/destroy-program.ts)
+  | { kind: 'exec'; argv: string[]; mutates: boolean; input?: string }
   | { kind: 'mkdir'; path: string; mode: number }
   | { kind: 'rmdir'; path: string }
   // batch mounts: a mount table, written in-process (see plan/mounts.ts)
@@ -24,7 +26,7 @@ export interface Step {
   phase: Phase;
   do: Action;
   /** Pushed on the undo stack once `do` has succeeded (or, after a failure, when a check shows it partly happened). */
-  undo?: { phase: 'umount' | 'rmdir' | 'release' | 'destroy'; action: Action };
+  undo?: { phase: 'umount' | 'rmdir' | 'release' | 'destroy'; action: Action; fallback?: Action };
   /** Journal detail: what this step creates. */
   detail?: Record<string, unknown>;
   /**
@@ -151,7 +153,7 @@ export function buildPlan(i: PlanInput): Plan {
         mutates: true,
         argv: ['zfs', 'snapshot', '-o', `${PROP_RUN}=${i.runId}`, '-o', `${PROP_OWNER}=${i.owner}`, ...p.datasets.map((d) => `${d}@${snapshot}`)],
       },
-      undo: { phase: 'destroy', action: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `${p.destroyRoot}@${snapshot}`] } },
+      undo: destroyUndo(p.pool, p.datasets.map((d) => `${d}@${snapshot}`), `${p.destroyRoot}@${snapshot}`),
       detail: { pool: p.pool, destroyRoot: p.destroyRoot, snapshot, snapshots: p.datasets.map((d) => `${d}@${snapshot}`), roots: [`${p.destroyRoot}@${snapshot}`] },
     });
   }

@@ -147,7 +147,9 @@ test('dry run changes nothing, and its commands are the ones a real run then run
     // The plan's commands as argv (folders and mount tables are written in-process: no program to log).
     const planned = (plan['commands'] as { phase: string; command: string }[])
       .filter((c) => c.phase !== 'mkdir' && c.phase !== 'rmdir' && c.phase !== 'mount-table')
-      .map((c) => (c.phase === 'pre-hook' ? ['pre'] : c.phase === 'post-hook' ? ['post'] : splitWords(c.command)).map(norm));
+      // A command with its input on stdin (the destroy's channel program) and its fallback
+      // (`<<'END' || other`, then the input): what runs is the command; the fallback only if it fails.
+      .map((c) => (c.phase === 'pre-hook' ? ['pre'] : c.phase === 'post-hook' ? ['post'] : splitWords(c.command.split('\n')[0]!.replace(/ <<'KOPIATOMIC_PROGRAM'.*$/, ''))).map(norm));
     // What really ran, from the pre hook on (before it: discovery and recovery, read-only).
     const ran = logged();
     const from = ran.findIndex((a) => a[0] === 'pre');
@@ -180,7 +182,7 @@ test('dry run changes nothing, and its commands are the ones a real run then run
       assert.deepEqual(got.filter((a) => ordered.has(key(a))), g.inOrder);
     }
     assert.equal(at, ran.length, 'nothing ran that the plan does not show');
-    assert.ok(planned.some((c) => c[0] === 'zfs' && c[1] === 'snapshot') && planned.some((c) => c[0] === 'zfs' && c[1] === 'destroy'));
+    assert.ok(planned.some((c) => c[0] === 'zfs' && c[1] === 'snapshot') && planned.some((c) => c[0] === 'zfs' && c[1] === 'program'));
     assert.ok(planned.some((c) => c[0] === 'mount') && planned.some((c) => c[0] === 'umount'));
     assert.deepEqual(leftovers([pool], '/kt-dry'), CLEAN);
   } finally {

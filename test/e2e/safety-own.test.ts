@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, sh, shOk, zfs, type RunResult } from './lib.js';
+import { argvLogger, CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, sh, shOk, zfs, type RunResult } from './lib.js';
 
 const STATE = '/run/kopiatomic';
 const JOURNALS = '/var/lib/kopiatomic';
@@ -86,6 +86,32 @@ test('a replica of our snapshot received on a backup pool (zfs send -R | zfs rec
     assertNothingLeft([pool], root, 'after cleanup');
   } finally {
     teardown([pool, backup], root);
+  }
+});
+
+test('a user clones our snapshot during the backup: the destroy program refuses, so does `zfs destroy -r` after it; exit 5; the clone survives; once it is gone cleanup removes the rest', async () => {
+  const root = '/kt-own-clone-live';
+  const pool = Pool.create(['a', 'b']);
+  const work = scratchDir('own-clone-live');
+  try {
+    const { env, logged } = argvLogger(work, ['zfs']);
+    const engine = script(work, 'clone.sh', `zfs clone "${pool.ds('a')}@$KOPIATOMIC_SNAPSHOT" ${pool.ds('userclone')}`);
+    const r = await run(KOPIATOMIC, [...cmd(root, engine), pool.ds('a'), pool.ds('b')], { env });
+    assert.equal(r.code, 5, why(r));
+    const destroys = logged().filter((a) => a[1] === 'program' || a[1] === 'destroy');
+    assert.deepEqual(destroys.map((a) => a.slice(0, 3).join(' ')), [`zfs program ${pool.name}`, 'zfs destroy -r'], 'the program first, then its fallback');
+    assert.ok(exists(pool.ds('userclone')), 'the clone survives');
+    const left = ourSnapshots(pool);
+    assert.equal(left.length, 2, `all or none: ${left.join(' ')}`);
+    for (const s of left) assert.equal(sh('zfs', 'holds', '-H', s).trim(), '', `our hold on ${s} was released`);
+    assert.deepEqual(mountsUnder(root), []);
+
+    zfs('destroy', pool.ds('userclone'));
+    const c = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
+    assert.equal(c.code, 0, why(c));
+    assertNothingLeft([pool], root, 'after the clone is gone');
+  } finally {
+    teardown([pool], root);
   }
 });
 

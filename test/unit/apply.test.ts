@@ -89,6 +89,12 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
       for (const n of snaps) held.delete(n);
       return ok();
     }
+    if (argv[1] === 'program') {
+      // The destroy's channel program: all or none, refused while a hold remains.
+      if (failing || held.size) return new CommandError(argv, 1, null, 'Channel program execution failed', 'failed');
+      if (!o.lie) for (const n of argv.slice(4)) snaps.delete(n);
+      return ok();
+    }
     if (argv[1] === 'destroy') {
       if (held.size) return new CommandError(argv, 1, null, 'dataset is busy', 'failed');
       if (!o.lie) snaps.clear();
@@ -150,16 +156,16 @@ test('applyPlan: a clean run; cleanup is the release beside the umount (children
   assert.deepEqual(calls(runner).slice(3), [
     `mount --all --internal-only --fstab ${table}`,
     `mount --all --internal-only --fstab ${table}`,
-    `zfs release -r kopiatomic t@${SNAP}`,
     `umount ${root}/t/a ${root}/t`,
-    `zfs destroy -r t@${SNAP}`,
+    `zfs release -r kopiatomic t@${SNAP}`,
+    `zfs program t - t@${SNAP} t/a@${SNAP}`,
     `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`,
   ]);
   assert.equal(existsSync(root), false);
   assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
 });
 
-test('applyPlan: the release runs while the unmount runs, and the destroy starts only when both are done', async (t) => {
+test('applyPlan: the release runs while the unmount runs (started just after it), and the destroy starts only when both are done', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/root`;
   const log: string[] = [];
@@ -174,8 +180,8 @@ test('applyPlan: the release runs while the unmount runs, and the destroy starts
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.deepEqual(r.cleanupFailures, []);
-  const teardown = log.slice(log.indexOf('start zfs release'));
-  assert.deepEqual(teardown.slice(0, 5), ['start zfs release', 'start umount', 'end umount', 'end zfs release', 'start zfs destroy']);
+  const teardown = log.slice(log.indexOf('start umount'));
+  assert.deepEqual(teardown.slice(0, 5), ['start umount', 'start zfs release', 'end umount', 'end zfs release', 'start zfs program']);
   assert.equal(sys.snaps.size, 0, 'destroyed (the fake refuses a destroy while a hold remains)');
 });
 
@@ -204,8 +210,20 @@ test('applyPlan: a failed hold (it runs beside the mounts): setup stops, no rele
   assert.ok(c.includes(`zfs holds -H t@${SNAP} t/a@${SNAP}`), 'what the failed hold did is checked');
   assert.ok(!c.some((x) => x.startsWith('zfs release')), 'nothing held, nothing released');
   assert.ok(c.filter((x) => x.startsWith('mount ')).length < 2, 'setup stopped before the second mount level');
-  assert.deepEqual(c.slice(-2), [`zfs destroy -r t@${SNAP}`, `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`]);
+  assert.deepEqual(c.slice(-2), [`zfs program t - t@${SNAP} t/a@${SNAP}`, `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`]);
   assert.deepEqual(sys.mounts(), []);
+  assert.equal(sys.snaps.size, 0);
+  assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
+});
+
+test('applyPlan: when the destroy\'s channel program fails, `zfs destroy -r` runs instead, and the check follows', async (t) => {
+  const dir = tmp(t);
+  const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs program' });
+  const r = await applyPlan(makePlan(`${dir}/root`), ctx);
+  journal.close(false);
+  assert.deepEqual(r.cleanupFailures, []);
+  assert.deepEqual(runStatus(r, null), { status: 'ok', code: 0 });
+  assert.deepEqual(calls(runner).slice(-3), [`zfs program t - t@${SNAP} t/a@${SNAP}`, `zfs destroy -r t@${SNAP}`, `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`]);
   assert.equal(sys.snaps.size, 0);
   assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
 });

@@ -187,7 +187,7 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   const verbs = runner.calls.map((c) => c.slice(0, 2).join(' '));
   assert.deepEqual(
     verbs.filter((v) => !v.startsWith('zfs list') && !v.startsWith('zfs get')), // reads: discovery, the recovery scan
-    ['zfs snapshot', 'zfs hold', 'mount --all', 'mount --all', 'backup-tool ' + join(s.dir, 'root'), 'zfs release', 'umount ' + join(s.dir, 'root', 'tank', 'a'), 'zfs destroy', '/bin/sh -c'],
+    ['zfs snapshot', 'zfs hold', 'mount --all', 'mount --all', 'backup-tool ' + join(s.dir, 'root'), 'umount ' + join(s.dir, 'root', 'tank', 'a'), 'zfs release', 'zfs program', '/bin/sh -c'],
   );
   const engineEnv = runner.liveEnv[0]!;
   assert.equal(engineEnv['SECRET_TOKEN'], 'x', 'the engine gets the job env');

@@ -8,6 +8,7 @@ import type { ApplyContext } from '../../src/execute/apply.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
 import { joinCleanup, joinUnmounts, mountLevels, tableField, unmountCommands } from '../../src/plan/mounts.js';
 import type { Plan, Step } from '../../src/plan/plan.js';
+import { DESTROY_PROGRAM } from '../../src/plan/destroy-program.js';
 import { Journal, readPending } from '../../src/safety/journal.js';
 import { planCommands } from '../../src/cli/print-plan.js';
 import { commandEngine } from '../../src/engine/command.js';
@@ -303,7 +304,7 @@ test('the dry run of a large tree shows the two unmounts as the shell runs them 
 test('the dry run shows the hold and the creation-time listing beside the mounts (each with &, wait before the backup), and the release beside the unmount', () => {
   const c = dryRunCommands([ds('tank', '/tank'), ds('tank/a', '/tank/a')]).map((x) => `${x.phase}: ${x.command}`);
   assert.deepEqual(
-    c.filter((x) => !/^(mkdir|mount-table|rmdir):/.test(x)).map((x) => x.replace(/kopiatomic-R/g, 'S').replace(/^([\w-]+): (\S+ \S+).*?( &)?$/, '$1: $2$3')),
+    c.filter((x) => !/^(mkdir|mount-table|rmdir):/.test(x)).map((x) => x.split('\n')[0]!.replace(/kopiatomic-R/g, 'S').replace(/^([\w-]+): (\S+ \S+).*?( &)?$/, '$1: $2$3')),
     [
       'snapshot: zfs snapshot',
       'hold: zfs hold &',
@@ -315,8 +316,11 @@ test('the dry run shows the hold and the creation-time listing beside the mounts
       'release: zfs release &',
       'umount: umount /k/tank/a',
       'wait: wait',
-      'destroy: zfs destroy',
+      'destroy: zfs program',
       'destroy-check: zfs list',
     ],
   );
+  // The destroy as the shell would run it: the program on stdin, `zfs destroy -r` should it fail.
+  const destroy = dryRunCommands([ds('tank', '/tank'), ds('tank/a', '/tank/a')]).find((x) => x.phase === 'destroy')!.command;
+  assert.equal(destroy, `zfs program tank - tank@kopiatomic-R tank/a@kopiatomic-R <<'KOPIATOMIC_PROGRAM' || zfs destroy -r tank@kopiatomic-R\n${DESTROY_PROGRAM}KOPIATOMIC_PROGRAM`);
 });

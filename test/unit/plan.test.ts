@@ -8,6 +8,7 @@ import { freebsd } from '../../src/platform/freebsd.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { buildPlan, cleanupSteps, commonAncestor, groupByPool, mountOrder, treeTarget, type Plan, type PlanInput } from '../../src/plan/plan.js';
+import { DESTROY_PROGRAM } from '../../src/plan/destroy-program.js';
 import { ds } from './helpers.js';
 
 const SNAP = 'kopiatomic-RUN1';
@@ -82,13 +83,23 @@ test('buildPlan: one snapshot step per pool, pools sorted, with run and owner pr
   assert.deepEqual(p.steps.slice(0, 2).map((s) => s.phase), ['snapshot', 'snapshot']);
 });
 
-test('buildPlan: the destroy undo of each pool is -r on the common ancestor', () => {
+test('buildPlan: each pool\'s destroy is a channel program given exactly its snapshots, with -r on the common ancestor should it fail', () => {
   const p = plan([ds('tank/home/alice', '/home/alice'), ds('tank/home/bob', '/home/bob'), ds('solo/one/two', '/two')]);
   const destroys = p.steps.filter((s) => s.phase === 'snapshot').map((s) => s.undo);
   assert.deepEqual(destroys, [
-    { phase: 'destroy', action: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `solo/one/two@${SNAP}`] } },
-    { phase: 'destroy', action: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `tank/home@${SNAP}`] } },
+    {
+      phase: 'destroy',
+      action: { kind: 'exec', mutates: true, argv: ['zfs', 'program', 'solo', '-', `solo/one/two@${SNAP}`], input: DESTROY_PROGRAM },
+      fallback: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `solo/one/two@${SNAP}`] },
+    },
+    {
+      phase: 'destroy',
+      action: { kind: 'exec', mutates: true, argv: ['zfs', 'program', 'tank', '-', `tank/home/alice@${SNAP}`, `tank/home/bob@${SNAP}`], input: DESTROY_PROGRAM },
+      fallback: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `tank/home@${SNAP}`] },
+    },
   ]);
+  // All or none: every snapshot is checked before the first is destroyed.
+  assert.ok(DESTROY_PROGRAM.indexOf('zfs.check.destroy') < DESTROY_PROGRAM.indexOf('zfs.sync.destroy'));
 });
 
 test('buildPlan: one recursive hold per pool root in one call, released in one call; inspect reads one per pool', () => {
@@ -158,9 +169,14 @@ test('cleanupSteps: the release beside the unmounts (children first), then folde
     'rmdir /kopia/srv',
     'rmdir /kopia/b',
     'rmdir /kopia',
-    `destroy zfs destroy -r tank/srv/a@${SNAP}`,
-    `destroy zfs destroy -r pool2/b@${SNAP}`,
+    `destroy zfs program tank - tank/srv/a/deep@${SNAP} tank/srv/a@${SNAP}`,
+    `destroy zfs program pool2 - pool2/b@${SNAP}`,
   ]);
+  assert.deepEqual(
+    cleanupSteps(p).flatMap((u) => (u.fallback?.kind === 'exec' ? [u.fallback.argv.join(' ')] : [])),
+    [`zfs destroy -r tank/srv/a@${SNAP}`, `zfs destroy -r pool2/b@${SNAP}`],
+    'each destroy keeps its fallback',
+  );
   assert.deepEqual(cleanupSteps(p).map((u) => u.parallel ?? false).slice(0, 2), [true, false], 'the release runs beside the next command');
   // Without a tree (restic in the paths layout mounts in its namespace) the release simply comes before the destroy.
   const bare = plan([ds('tank/a', '/a')], { engine: resticEngine as Engine, layout: 'paths', command: ['restic', 'backup'] });

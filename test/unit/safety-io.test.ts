@@ -121,6 +121,12 @@ describe('typed failures at the door (real spawns)', () => {
     assert.equal(e.reason, 'spawn-failed');
   });
 
+  test('input goes to the command\'s stdin (a channel program); without it stdin is closed; a program that ignores it still finishes', async () => {
+    assert.equal((await runner().run(['wc', '-l'], { input: 'a\nb\n' })).stdout.trim(), '2');
+    assert.equal((await runner().run(['wc', '-c'])).stdout.trim(), '0');
+    assert.equal((await runner().run(['true'], { input: 'x'.repeat(1 << 20) })).code, 0);
+  });
+
   test('E2BIG in live(): no throw, no child, a finished process that failed', async () => {
     const { reporter, lines } = quietReporter();
     const p = new SystemRunner(reporter, false).live(['true', BIG]);
