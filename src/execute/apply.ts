@@ -186,19 +186,18 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     try {
       // A snapshot can stay busy for a moment after its unmount. (Every
       // unmount goes through unmountBatch below, never through here.)
-      const retry = u.phase === 'destroy';
-      if (u.fallback) {
+      const retried = (x: Action) => retryWhileBusy(() => perform(x, runner), 5, 200);
+      const { fallback } = u;
+      if (!fallback) await (u.phase === 'destroy' ? retried(a) : perform(a, runner));
+      else {
         // The fast way first (the destroy's channel program); whatever stops
         // it, the plain command does the job, or fails with its own error.
-        try {
-          await perform(a, runner);
-        } catch (e) {
-          reporter.verbose(`${u.phase}: ${errorMessage(e)}; running ${display(u.fallback)} instead`);
-          reporter.event('step', { phase: u.phase, command: display(u.fallback) });
-          const f = u.fallback;
-          await retryWhileBusy(() => perform(f, runner), 5, 200);
-        }
-      } else await (retry ? retryWhileBusy(() => perform(a, runner), 5, 200) : perform(a, runner));
+        await perform(a, runner).catch((e: unknown) => {
+          reporter.verbose(`${u.phase}: ${errorMessage(e)}; running ${display(fallback)} instead`);
+          reporter.event('step', { phase: u.phase, command: display(fallback) });
+          return retried(fallback);
+        });
+      }
       // A destroy is marked done only once a listing shows it worked.
       if (u.phase === 'destroy') destroyed.push({ seq, snapshots: snapshotsOf(step) });
       else journal?.undone(seq);
