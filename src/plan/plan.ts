@@ -146,15 +146,13 @@ export function buildPlan(i: PlanInput): Plan {
 
   // One `zfs snapshot` per pool: every snapshot in the call shares one transaction.
   for (const p of pools) {
+    const names = p.datasets.map((d) => `${d}@${snapshot}`);
+    const root = `${p.destroyRoot}@${snapshot}`;
     steps.push({
       phase: 'snapshot',
-      do: {
-        kind: 'exec',
-        mutates: true,
-        argv: ['zfs', 'snapshot', '-o', `${PROP_RUN}=${i.runId}`, '-o', `${PROP_OWNER}=${i.owner}`, ...p.datasets.map((d) => `${d}@${snapshot}`)],
-      },
-      undo: destroyUndo(p.pool, p.datasets.map((d) => `${d}@${snapshot}`), `${p.destroyRoot}@${snapshot}`),
-      detail: { pool: p.pool, destroyRoot: p.destroyRoot, snapshot, snapshots: p.datasets.map((d) => `${d}@${snapshot}`), roots: [`${p.destroyRoot}@${snapshot}`] },
+      do: { kind: 'exec', mutates: true, argv: ['zfs', 'snapshot', '-o', `${PROP_RUN}=${i.runId}`, '-o', `${PROP_OWNER}=${i.owner}`, ...names] },
+      undo: destroyUndo(p.pool, names, root),
+      detail: { pool: p.pool, destroyRoot: p.destroyRoot, snapshot, snapshots: names, roots: [root] },
     });
   }
   // A hold keeps pruning tools (sanoid, znapzend) from destroying them mid-backup.
