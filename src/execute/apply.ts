@@ -216,11 +216,10 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // after the unmount processes, the longer of the two.
   const beside = besideUnmounts([...undo].reverse(), (e) => e.undo.phase);
   for (const e of beside) undo.splice(undo.indexOf(e), 1);
+  // Started once; awaiting them again later is harmless (undoOne never rejects).
   const besideRuns: Promise<void>[] = [];
-  let besideStarted = false;
   const startBeside = () => {
-    if (!besideStarted) besideRuns.push(...beside.map(undoOne));
-    besideStarted = true;
+    if (!besideRuns.length) besideRuns.push(...beside.map(undoOne));
   };
   while (undo.length) {
     // ---- batch unmount (execute/mount-phase.ts): every consecutive unmount in one process
@@ -233,7 +232,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       const r = await unmounting;
       blocked.push(...r.blocked);
       result.cleanupFailures.push(...r.failures);
-      await Promise.all(besideRuns.splice(0));
+      await Promise.all(besideRuns);
       continue;
     }
     // ---- end batch unmount
