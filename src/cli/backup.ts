@@ -15,6 +15,7 @@ import { newRunId, ownerOf, snapshotNameFor } from '../plan/naming.js';
 import { buildPlan, type Plan } from '../plan/plan.js';
 import { select, type Selection } from '../plan/select.js';
 import { Journal } from '../safety/journal.js';
+import { requireRootPath } from '../safety/root-path.js';
 import type { JobOptions, Options } from './args.js';
 import { lifecycle, type CommandContext } from './lifecycle.js';
 import { printPlan } from './print-plan.js';
@@ -26,8 +27,14 @@ import { engineFigures } from '../ops/run-record.js';
 /** The settings of a run that are not the job's: from the command line only. */
 export type RunFlags = Pick<Options, 'dryRun' | 'wait'>;
 
-/** The mount root must be ours to use: a real folder, owned by root, empty. */
+/**
+ * The mount root must be ours to use: a real folder, owned by root, empty,
+ * and every directory above it safe from other accounts (root-path.ts), so
+ * nobody can swap it for another between this check and the mounts.
+ */
 export function checkMountRoot(root: string): boolean {
+  const path = requireRootPath(root, { what: 'mount root', noFinalLink: true });
+  if (path.real !== root) throw new SetupError(`mount root ${root} is reached through a symbolic link: give its real path ${path.real}`);
   let st;
   try {
     st = lstatSync(root);

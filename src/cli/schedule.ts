@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync, realpathSync, rmSync } from 'nod
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Runner } from '../core/exec.js';
-import { writeAtomic } from '../core/atomic-file.js';
+import { writeRootFile } from '../safety/root-file.js';
 import { cronLine } from '../ops/units/cron.js';
 import { periodicScript, PERIODIC_SCRIPT } from '../ops/units/periodic.js';
 import { JOB_NAME, MARK, runArgv, SERVICE, serviceUnit, timerName, timerUnit } from '../ops/units/systemd.js';
@@ -108,7 +108,7 @@ function ours(path: string): boolean {
 /** Writes path unless a file that is not ours is there. */
 function writeOurs(path: string, content: string): void {
   if (existsSync(path) && !ours(path)) throw new Error(`${path} exists and was not made by kopiatomic; not overwriting it`);
-  writeAtomic(path, content, 0o644);
+  writeRootFile(path, content, 0o644, { what: 'unit file' });
 }
 
 async function install(jobs: ScheduledJob[], ctx: ScheduleContext, unitDir: string, argvRun: string[]): Promise<number> {
@@ -158,7 +158,7 @@ function freebsd(action: string, jobs: ScheduledJob[], ctx: ScheduleContext, pat
   } else if (action === 'install') {
     writeOurs(path, text);
     // A periodic script must be executable.
-    writeAtomic(path, text, 0o755);
+    writeRootFile(path, text, 0o755, { what: 'periodic script' });
     ctx.out(`installed ${path}; to turn it on, add to /etc/periodic.conf:\n  daily_kopiatomic_enable="YES"`);
   } else {
     if (ours(path)) {

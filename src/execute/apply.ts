@@ -3,7 +3,7 @@
 // whatever happened. A step that failed is undone only as far as a check shows
 // it happened (a failed `zfs snapshot` made nothing; a mkdir that failed,
 // e.g. EEXIST because someone else made the folder, made nothing of ours).
-import { chmodSync, closeSync, mkdirSync, openSync, rmdirSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, constants, fchmodSync, mkdirSync, openSync, rmdirSync, writeSync } from 'node:fs';
 import type { Runner } from '../core/exec.js';
 import { errorMessage } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
@@ -60,14 +60,15 @@ async function perform(a: Action, runner: Runner): Promise<{ stdout: string }> {
       rmdirSync(a.path);
       return { stdout: '' };
     case 'write': {
-      // A mount table in our state folder: created or truncated, ours only.
-      const fd = openSync(a.path, 'w', a.mode);
+      // A mount table in our state folder (proven by the lock): created or
+      // truncated, ours only, never written through a symlink.
+      const fd = openSync(a.path, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, a.mode);
       try {
+        fchmodSync(fd, a.mode);
         writeSync(fd, a.content);
       } finally {
         closeSync(fd);
       }
-      chmodSync(a.path, a.mode);
       return { stdout: '' };
     }
   }

@@ -12,6 +12,7 @@ import { platformFor } from '../platform/detect.js';
 import { display, displayBrief } from '../plan/display.js';
 import { unmountCommands } from '../plan/mounts.js';
 import type { Plan, Step } from '../plan/plan.js';
+import { requireRootPath } from '../safety/root-path.js';
 import type { ApplyContext } from './apply.js';
 import { fault } from './fault.js';
 
@@ -80,6 +81,9 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
   if (a.kind !== 'exec') throw new Error('a batch mount runs a command');
   try {
     const mounted = mountedTargets(undo);
+    // The mount root's ancestors once per level (no one else can change them
+    // then); below it each target needs only its own chain of lstat calls.
+    requireRootPath(b.root, { what: 'mount root', noFinalLink: true });
     for (const m of b.mounts) checkTarget(b.root, m.target, mounted);
 
     // source: what the mount table shows for it, so an undo (or recovery) unmounts only this mount.

@@ -7,6 +7,7 @@
 // namespace and its mounts go away with it and recovery can destroy the
 // snapshots.)
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { ensureRootDir } from '../safety/root-path.js';
 import { fileURLToPath } from 'node:url';
 import type { Reporter } from '../core/report.js';
 import type { BackupCall, Plan } from '../plan/plan.js';
@@ -67,7 +68,7 @@ export function writeNamespaceJob(call: BackupCall, plan: Pick<Plan, 'stateDir'>
   if (!job) return () => {};
   const path = namespaceJobPath(plan);
   try {
-    mkdirSync(plan.stateDir, { recursive: true, mode: 0o700 });
+    ensureRootDir(plan.stateDir, 'state directory');
     rmSync(path, { force: true });
     writeFileSync(path, JSON.stringify(job), { mode: 0o600, flag: 'wx' });
   } catch (e) {

@@ -1,8 +1,7 @@
 // Prometheus textfile metrics (node_exporter's textfile collector): one file,
 // one set of series per job (labels job and host). A run rewrites its own
 // job's series and keeps every other job's, read back from the file.
-import { readFileSync } from 'node:fs';
-import { writeAtomic, withFileLock } from '../core/atomic-file.js';
+import { readRootFile, withFileLock, writeRootFile, type RootFileOptions } from '../safety/root-file.js';
 import { succeeded, type RunRecord } from './run-record.js';
 
 type Labels = Record<string, string>;
@@ -140,15 +139,13 @@ export function merge(oldText: string, r: RunRecord): string {
   return render([...others, ...samplesFor(record)]);
 }
 
+// node_exporter's textfile directory is often owned by its own account: see
+// root-file.ts for how root writes there without following any name.
+const METRICS_FILE: RootFileOptions = { what: 'metrics file', sharedParent: true };
+
 /** Rewrites FILE with this run's series (mode 0644: node_exporter runs unprivileged). */
 export async function writeMetrics(file: string, r: RunRecord): Promise<void> {
-  await withFileLock(file, () => {
-    let old = '';
-    try {
-      old = readFileSync(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-    }
-    writeAtomic(file, merge(old, r), 0o644);
+  await withFileLock(file, METRICS_FILE, () => {
+    writeRootFile(file, merge(readRootFile(file) ?? '', r), 0o644, METRICS_FILE);
   });
 }

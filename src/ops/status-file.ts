@@ -2,7 +2,7 @@
 // (and by people). Mode 0644: it holds no secret (never a ping URL), and a
 // monitoring agent that is not root can then run `kopiatomic status`.
 import { readFileSync } from 'node:fs';
-import { writeAtomic, withFileLock } from '../core/atomic-file.js';
+import { readRootFile, withFileLock, writeRootFile, type RootFileOptions } from '../safety/root-file.js';
 import { succeeded, type RunRecord } from './run-record.js';
 
 export interface StatusFile {
@@ -23,20 +23,29 @@ export function readStatus(file: string): StatusFile {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, jobs: {} };
     throw e;
   }
+  return parseStatus(file, text);
+}
+
+function parseStatus(file: string, text: string | null): StatusFile {
+  if (text === null) return { version: 1, jobs: {} };
   const data = JSON.parse(text) as StatusFile;
   if (!data || typeof data !== 'object' || typeof data.jobs !== 'object') throw new Error(`${file} is not a kopiatomic status file`);
   return data;
 }
+
+// Its directory may be one a monitoring account owns: written as root-file.ts
+// writes there, following no name in it.
+const STATUS: RootFileOptions = { what: 'status file', sharedParent: true };
 
 /**
  * Records this run as its job's last; carries the last success time over from
  * the previous record when this run did not succeed. Returns the record as stored.
  */
 export async function recordRun(file: string, r: RunRecord): Promise<RunRecord> {
-  return withFileLock(file, () => {
+  return withFileLock(file, STATUS, () => {
     let data: StatusFile;
     try {
-      data = readStatus(file);
+      data = parseStatus(file, readRootFile(file));
     } catch {
       // A damaged file must not stop the record of this run: start again.
       data = { version: 1, jobs: {} };
@@ -44,7 +53,7 @@ export async function recordRun(file: string, r: RunRecord): Promise<RunRecord> 
     const prev = data.jobs[r.job];
     const stored: RunRecord = { ...r, lastSuccess: succeeded(r.status) ? r.end : r.lastSuccess ?? prev?.lastSuccess };
     data.jobs[r.job] = stored;
-    writeAtomic(file, JSON.stringify(data, null, 2) + '\n', 0o644);
+    writeRootFile(file, JSON.stringify(data, null, 2) + '\n', 0o644, STATUS);
     return stored;
   });
 }

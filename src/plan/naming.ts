@@ -1,6 +1,6 @@
 // A run's identity: its snapshot name is unique to the run and starts with
 // our prefix; the run id and owner also go into user properties.
-import { closeSync, openSync, readSync } from 'node:fs';
+import { randomHex } from '../core/random.js';
 
 export const PREFIX = 'kopiatomic';
 export const PROP_RUN = 'kopiatomic:run';
@@ -12,19 +12,6 @@ export const PROP_BACKUP = 'kopiatomic:backup';
 export function newRunId(now: Date = new Date(), pid: number = process.pid): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${pid}-${randomHex(3)}`;
-}
-
-// From /dev/urandom (Linux and FreeBSD alike): loading node:crypto for these
-// three bytes took 0.11 s of a run's start-up in a CPU profile in the TCG guest.
-function randomHex(bytes: number): string {
-  const b = Buffer.alloc(bytes);
-  const fd = openSync('/dev/urandom', 'r');
-  try {
-    readSync(fd, b, 0, bytes, null);
-  } finally {
-    closeSync(fd);
-  }
-  return b.toString('hex');
 }
 
 export function snapshotNameFor(runId: string): string {

@@ -4,9 +4,10 @@
 // crash is what recovery must undo, newest first. It lives on disk, not in
 // /run: the folders it records outlive a reboot, and only what the journal
 // says we created is ever removed.
-import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, fsyncSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeAtomic } from '../core/atomic-file.js';
+import { writeRootFile } from './root-file.js';
+import { ensureRootDir } from './root-path.js';
 import type { Action } from '../plan/plan.js';
 import { stateKey } from './lock.js';
 
@@ -54,8 +55,8 @@ export function recordComplete(journalDir: string): boolean {
 }
 
 export function markRecordComplete(journalDir: string): void {
-  mkdirSync(journalDir, { recursive: true, mode: 0o700 });
-  writeAtomic(recordMarkerPath(journalDir), `every pool was scanned for our snapshots at ${new Date().toISOString()}; since then the journals here record each one\n`, 0o600);
+  ensureRootDir(journalDir, 'journal directory');
+  writeRootFile(recordMarkerPath(journalDir), `every pool was scanned for our snapshots at ${new Date().toISOString()}; since then the journals here record each one\n`, 0o600, { what: 'record marker' });
 }
 
 /** Snapshots that the journals of other mount roots say a run made and no one has removed yet. */
@@ -107,13 +108,16 @@ export function writeKnown(path: string, list: KnownLeftover[]): void {
     rmSync(path, { force: true });
     return;
   }
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeAtomic(path, JSON.stringify(list, null, 1) + '\n', 0o600);
+  ensureRootDir(dirname(path), 'journal directory');
+  writeRootFile(path, JSON.stringify(list, null, 1) + '\n', 0o600, { what: 'known leftovers file' });
 }
 
-/** Opens for appending; a line a crash cut short is ended first, so the next line stays readable. */
+/**
+ * Opens for appending (in the journal directory, proven ours; never through
+ * a symlink); a line a crash cut short is ended first, so the next line stays readable.
+ */
 function openForAppend(path: string): number {
-  const fd = openSync(path, 'a+', 0o600);
+  const fd = openSync(path, constants.O_RDWR | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600);
   const size = fstatSync(fd).size;
   if (size > 0) {
     const last = Buffer.alloc(1);
@@ -128,7 +132,7 @@ export class Journal {
   private seq = 0;
 
   constructor(readonly path: string, private readonly runId: string) {
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    ensureRootDir(dirname(path), 'journal directory');
     this.fd = openForAppend(path);
   }
 

@@ -1,9 +1,10 @@
 // One run per mount root. The lock is a file created with O_EXCL under the
 // runtime state folder (/run, cleared at boot), holding the owner's pid and
 // boot id, so a lock left by a dead process or an earlier boot is recognised.
-import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { InterruptedError, LockedError } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
+import { ensureRootDir } from './root-path.js';
 
 export interface LockOwner {
   pid: number;
@@ -83,7 +84,8 @@ export class Lock {
     reporter: Reporter,
     stop?: { readonly signal: NodeJS.Signals | null },
   ): Promise<Lock> {
-    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    // The lock, the batch mount tables and the namespace jobs live here: no one else may reach it.
+    ensureRootDir(stateDir, 'state directory');
     const path = `${stateDir}/${stateKey(mountRoot)}.lock`;
     const me: LockOwner = { pid: process.pid, boot, mountRoot, started: new Date().toISOString(), startTicks: ownStartTicks() };
     const deadline = Date.now() + waitSeconds * 1000;

@@ -21,6 +21,7 @@ import type { Action } from '../plan/plan.js';
 import { dropSnapshots, errorReason, type Leftover } from './drop-snapshots.js';
 import { journaledSnapshotsElsewhere, knownLeftoversPath, markDone, readKnown, readPending, writeKnown, type KnownLeftover, type PendingUndo } from './journal.js';
 import { staleRuns } from './ownership.js';
+import { checkRootPath } from './root-path.js';
 
 export type { Leftover } from './drop-snapshots.js';
 
@@ -52,8 +53,15 @@ export interface RecoverResult {
   leftovers: Leftover[];
 }
 
-/** The mount root may be touched only when it is a real folder (not a symlink) owned by us (root) and writable only by us. */
+/**
+ * The mount root may be touched only when it is a real folder (not a symlink)
+ * owned by us (root) and writable only by us, and so is every directory above
+ * it (root-path.ts): otherwise another account could swap a directory on the
+ * way and steer our unmounts and rmdirs elsewhere.
+ */
 export function mountRootProblem(root: string, uid: number = process.getuid?.() ?? 0): string | null {
+  const path = checkRootPath(root, { what: 'mount root', noFinalLink: true });
+  if (path.problem) return path.problem;
   let st;
   try {
     st = lstatSync(root);

@@ -4,6 +4,7 @@
 // "error", the reason named) and the backup's own outcome stands.
 import { chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { isWithin } from '../core/paths.js';
+import { checkRootPath, requireRootPath } from '../safety/root-path.js';
 
 /** Head room beyond the restore's own size: 5% and 64 MiB, for metadata and rounding. */
 export function needed(bytes: number): number {
@@ -52,9 +53,15 @@ export function mib(n: number): string {
   return `${(n / 1048576).toFixed(1)} MiB`;
 }
 
+// The restore directory's place may be sticky and writable by all (/tmp):
+// mkdtemp makes a new directory that others cannot rename or replace there.
+// A place another account owns or can write to without the sticky bit is
+// refused (root-path.ts): that account could swap our directory for a link.
+const PLACE = { what: 'verification directory', stickyDir: true };
+
 /** A new private folder in dir: mode 0700 whatever the umask. */
 export function privateFolder(dir: string, runId: string): string {
-  const d = mkdtempSync(`${dir}/kopiatomic-verify-${runId}-`);
+  const d = mkdtempSync(`${requireRootPath(dir, PLACE).real}/kopiatomic-verify-${runId}-`);
   chmodSync(d, 0o700);
   return d;
 }
@@ -69,6 +76,7 @@ const OURS = /^kopiatomic-verify-\d{8}T\d{6}Z-(\d+)-[0-9a-f]{6}-[A-Za-z0-9]{6}$/
  */
 export function removeStaleFolders(dirs: string[], warn: (m: string) => void): void {
   for (const d of dirs) {
+    if (checkRootPath(d, PLACE).problem) continue;
     let names: string[];
     try {
       names = readdirSync(d);
