@@ -69,9 +69,19 @@ function why(dir: string, st: Stats): string {
 
 const FIX = 'every directory on the way must be owned by root and not writable by group or others (chown root, chmod go-w), or choose another place';
 
-/** Under `node --test`: the code itself refuses the machine's real state, so a test that forgot its own directory fails instead of writing there. */
+/**
+ * Inside a test file run by `node --test` (not a kopiatomic program a test
+ * started: the e2e tests run those on the guest's real places on purpose),
+ * the machine's real state is refused, and the test file fails even where the
+ * caller only warns (the status file), so a test that forgot its own
+ * directory is caught instead of writing there.
+ */
 function testTouchesRealState(path: string): boolean {
-  return Boolean(process.env['NODE_TEST_CONTEXT']) && REAL_STATE_DIRS.some((d) => isWithin(path, d));
+  if (!process.env['NODE_TEST_CONTEXT'] || !/\.test\.[cm]?js$/.test(process.argv[1] ?? '')) return false;
+  if (!REAL_STATE_DIRS.some((d) => isWithin(path, d))) return false;
+  process.stderr.write(`kopiatomic: a test reached the machine's real state: ${path}\n`);
+  process.exitCode = 1;
+  return true;
 }
 
 /**

@@ -250,7 +250,8 @@ test('run: jobs one after the other, each with its own snapshot; the worst exit 
     writeFileSync(f, text, { mode: 0o600 });
     return f;
   };
-  const good = cfg(`[defaults]\nengine = "command"\n[jobs.a]\ndatasets = ["tank/a"]\ncommand = "tool-a"\nmount_root = "${roots}/ra"\n[jobs.b]\ndatasets = ["tank/b"]\ncommand = "tool-b"\nmount_root = "${roots}/rb"\n`);
+  // Every test keeps its own state: the status file too (its default is the machine's).
+  const good = cfg(`status_file = "${s.dir}/status.json"\n[defaults]\nengine = "command"\n[jobs.a]\ndatasets = ["tank/a"]\ncommand = "tool-a"\nmount_root = "${roots}/ra"\n[jobs.b]\ndatasets = ["tank/b"]\ncommand = "tool-b"\nmount_root = "${roots}/rb"\n`);
   const code = await runCommand(parseCommandLine(['--config', good, 'run'], KOPIATOMIC), s.ctx);
   assert.equal(code, EXIT.backupFailed, 'job b failed: the worst of ok and backup-failed');
   assert.deepEqual(s.of('summary').map((e) => [e['job'], e['status']]), [['a', 'ok'], ['b', 'backup-failed']]);
@@ -263,7 +264,7 @@ test('run: jobs one after the other, each with its own snapshot; the worst exit 
   assert.notEqual(snaps[0]!.at(-1)!.split('@')[1], snaps[1]!.at(-1)!.split('@')[1], 'each job its own snapshot name');
 
   runner.calls.length = 0;
-  const bad = cfg(`[defaults]\nengine = "command"\ncommand = "tool-a"\n[jobs.a]\ndatasets = ["tank/a"]\nmount_root = "${roots}/ra"\n[jobs.b]\ndatasets = ["tank/nope"]\nmount_root = "${roots}/rb"\n`);
-  await assert.rejects(runCommand(parseCommandLine(['--config', bad, 'run'], KOPIATOMIC), s.ctx), (e: unknown) => e instanceof UsageError && /:8:1: job b: no such ZFS filesystem: tank\/nope/.test(e.message));
+  const bad = cfg(`status_file = "${s.dir}/status.json"\n[defaults]\nengine = "command"\ncommand = "tool-a"\n[jobs.a]\ndatasets = ["tank/a"]\nmount_root = "${roots}/ra"\n[jobs.b]\ndatasets = ["tank/nope"]\nmount_root = "${roots}/rb"\n`);
+  await assert.rejects(runCommand(parseCommandLine(['--config', bad, 'run'], KOPIATOMIC), s.ctx), (e: unknown) => e instanceof UsageError && /:9:1: job b: no such ZFS filesystem: tank\/nope/.test(e.message));
   assert.deepEqual(runner.calls.filter((c) => c[1] !== 'list'), [], 'nothing but zfs list ran: job a did not run either');
 });
