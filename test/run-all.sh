@@ -54,7 +54,10 @@ t0=$SECONDS
 echo "=== build"
 npm run --silent build || { echo "0 passed, 1 failed"; exit 1; }
 summary+=("$(printf '%-28s %5ss' build $((SECONDS - t0)))")
-step "unit tests (host)" "$logs/unit" node --test --test-reporter=spec dist/test/unit/
+# The unit tests never touch the host's real state: state-guard.sh fails the
+# step when /var/lib/kopiatomic, /run/kopiatomic, /etc/kopiatomic (or the
+# FreeBSD places) changed while they ran.
+step "unit tests (host)" "$logs/unit" bash test/state-guard.sh node --test --test-reporter=spec dist/test/unit/
 step "prometheus rules (host)" "$logs/rules" bash test/prometheus-rules.sh
 
 # The guests of all flavours build and run side by side (each is mostly
