@@ -80,8 +80,9 @@ export function writeRootFile(path: string, content: string, mode: number, o: Ro
 
 /**
  * The text of a file we wrote earlier, or null when there is none: a name
- * that is a symlink, a FIFO or a file another account owns is not ours and
- * is never read (no blocking open, nothing read through a link).
+ * that is a symlink, a FIFO, a file another account owns or a second hard
+ * link (ours are renamed into place, one link each) is not ours and is never
+ * read (no blocking open, nothing read through a link).
  */
 export function readRootFile(path: string): string | null {
   let fd: number;
@@ -94,7 +95,7 @@ export function readRootFile(path: string): string | null {
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile() || (st.uid !== 0 && st.uid !== (process.getuid?.() ?? 0))) return null;
+    if (!st.isFile() || st.nlink !== 1 || (st.uid !== 0 && st.uid !== (process.getuid?.() ?? 0))) return null;
     return readFileSync(fd, 'utf8');
   } finally {
     closeSync(fd);
