@@ -11,6 +11,14 @@ import { KOPIATOMIC, leftovers, CLEAN, Pool, run } from '../lib.js';
 
 const NOBODY = 65534;
 
+function nextPid(): number {
+  try {
+    return Number(readFileSync('/proc/sys/kernel/ns_last_pid', 'utf8'));
+  } catch {
+    return 0; // not Linux: only the final names are planted
+  }
+}
+
 test('metrics and status files in a directory another account owns, with symlinks planted at every name: written, the links\' target untouched', async () => {
   const dir = '/kt-threat-textfile';
   const precious = '/kt-threat-precious';
@@ -22,9 +30,11 @@ test('metrics and status files in a directory another account owns, with symlink
     chownSync(dir, NOBODY, NOBODY);
     const metrics = `${dir}/kopiatomic.prom`;
     const status = `${dir}/status.json`;
-    // The final names and the old writer's guessable temp names for the next pids.
+    // The final names, and the old writer's guessable temp names (.NAME.PID.tmp)
+    // for the next pids, where the run's own pid will be (Linux says which came last).
     const names = [metrics, status];
-    for (let pid = 2; pid < 400; pid++) names.push(`${dir}/.kopiatomic.prom.${pid}.tmp`, `${dir}/.status.json.${pid}.tmp`);
+    const last = nextPid();
+    for (let pid = last + 1; last && pid <= last + 150; pid++) names.push(`${dir}/.kopiatomic.prom.${pid}.tmp`, `${dir}/.status.json.${pid}.tmp`);
     for (const n of names) {
       symlinkSync(precious, n);
       lchownSync(n, NOBODY, NOBODY);
