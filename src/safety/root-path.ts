@@ -117,14 +117,13 @@ export function checkRootPath(path: string, o: RootPathOptions): RootPathCheck {
       if (last && o.sharedParent) return out(null, next, null, true);
       return out(`${why(dir, st)}; ${FIX}`, next);
     }
-    let cur: Stats;
+    let cur: Stats | undefined;
     try {
-      cur = lstatSync(next);
+      cur = lstatSync(next, { throwIfNoEntry: false });
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') return out(null, posix.join(next, ...pending), next, state === 'sticky');
-      return out(`${next} cannot be examined (${code ?? (e as Error).message})`, next);
+      return out(`${next} cannot be examined (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, next);
     }
+    if (!cur) return out(null, posix.join(next, ...pending), next, state === 'sticky');
     if (cur.isSymbolicLink()) {
       if (!trusted(cur.uid)) return out(`${next} is a symbolic link owned by uid ${cur.uid}; ${FIX}`, next);
       if (last && o.noFinalLink) return out('it is a symbolic link; give the real directory', next);
