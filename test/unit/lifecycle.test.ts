@@ -201,6 +201,21 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   assert.ok(!runner.calls.flat().some((w) => w.includes('\0')), 'no time slot reaches a command');
 });
 
+test('a mount root below a directory a user owns: exit 4 with what to change, before any snapshot or mount', { skip: process.getuid?.() === 0 ? false : 'needs root (chown)' }, async (t) => {
+  const { chownSync } = await import('node:fs');
+  const LIST = zfsRows('tank\ton\tyes\t-\t/tank\ntank/a\ton\tyes\t-\t/tank/a\n');
+  const runner = new Fake((argv) => (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem') ? ok(LIST) : ok()));
+  const s = setup(t, runner, [{ source: 'tank/a', target: '/tank/a', fstype: 'zfs', root: '/' }]);
+  const home = join(s.dir, 'home');
+  mkdirSync(join(home, 'tree'), { recursive: true, mode: 0o755 });
+  chownSync(home, 65534, 65534); // a user's directory; the tree in it is root's
+  const job: JobOptions = { ...parseCommandLine(['tank/a'], KOPIATOMIC), engine: ENGINES['command']!, command: ['backup-tool'], mountRoot: join(home, 'tree'), statusFile: join(s.dir, 'status.json') };
+  assert.deepEqual(await backupJob(job, { dryRun: false, wait: 0 }, s.ctx), { status: 'setup-failed', code: EXIT.setupFailed });
+  assert.deepEqual(runner.calls.filter((c) => !(c[0] === 'zfs' && (c[1] === 'list' || c[1] === 'get'))), [], 'nothing but reads ran');
+  const message = s.of('log').map((e) => String(e['message'])).join('\n');
+  assert.match(message, new RegExp(`mount root ${home}/tree: ${home} is owned by uid 65534.*chown root`));
+});
+
 test('a missing backup program: exit 2 for a real run; a dry run warns and goes on to print its plan', (t) => {
   const s = setup(t, new Fake(() => ok()));
   const job = { ...parseCommandLine(['-a'], KOPIATOMIC), command: ['kopiatomic-no-such-program', 'backup'] };
