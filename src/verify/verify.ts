@@ -36,7 +36,8 @@ import {
 } from '../engine/restic.js';
 import { verifyCommandArgv } from '../engine/command.js';
 import type { Interrupt } from '../execute/interrupt.js';
-import type { NamespaceJob } from '../execute/namespace.js';
+import { namespaceArgv, namespaceJobPath, removeStaging, writeJobFile, type NamespaceJob } from '../execute/namespace.js';
+import { ensureRunFilesDir, runFilesDir } from '../execute/run-files.js';
 import type { Plan } from '../plan/plan.js';
 import type { CompareJob } from '../bin/verify-compare.js';
 import { compareTrees, type CompareResult, type TreePair } from './compare.js';
@@ -69,7 +70,6 @@ interface Restorer {
   namespace?: NamespaceJob['mounts'];
 }
 
-const NS_EXEC = fileURLToPath(new URL('../bin/ns-exec.js', import.meta.url));
 const COMPARE = fileURLToPath(new URL('../bin/verify-compare.js', import.meta.url));
 
 export async function verifyBackup(i: VerifyInput): Promise<VerifyResult> {
@@ -121,18 +121,35 @@ async function compareHere(i: VerifyInput, job: CompareJob): Promise<CompareResu
   });
 }
 
-/** The paths layout: the frozen tree is mounted over the real paths in a new private namespace, just for the comparison. */
+/**
+ * The paths layout: the frozen tree is mounted over the real paths in a new
+ * private namespace, just for the comparison. Both jobs (ns-exec's and the
+ * comparison's) travel in 0600 files, never as argv words: a job names every
+ * mount and can be far larger than the 128 KiB one word may hold.
+ */
 async function compareInNamespace(i: VerifyInput, job: CompareJob, mounts: NamespaceJob['mounts'], dir: string): Promise<CompareResult> {
+  const files = { stateDir: i.plan.stateDir, runId: i.plan.runId };
+  ensureRunFilesDir(files.stateDir);
+  const nsPath = namespaceJobPath(files, 'verify-ns-job');
+  const comparePath = namespaceJobPath(files, 'verify-compare-job');
   const ns: NamespaceJob = {
     mounts,
     keepWritable: [dir],
-    staging: i.plan.stateDir,
-    argv: [process.execPath, COMPARE, JSON.stringify(job)],
+    staging: `${runFilesDir(files.stateDir)}/verify-stage-${files.runId}`,
+    argv: [process.execPath, COMPARE, comparePath],
     parent: process.pid,
   };
-  const out = await i.runner.run(['unshare', '--mount', '--propagation', 'private', '--', process.execPath, NS_EXEC, JSON.stringify(ns)]);
-  const line = out.stdout.trim().split('\n').pop() ?? '';
-  return JSON.parse(line) as CompareResult;
+  try {
+    writeJobFile(comparePath, job);
+    writeJobFile(nsPath, ns);
+    const out = await i.runner.run(namespaceArgv(nsPath));
+    const line = out.stdout.trim().split('\n').pop() ?? '';
+    return JSON.parse(line) as CompareResult;
+  } finally {
+    rmSync(nsPath, { force: true });
+    rmSync(comparePath, { force: true });
+    removeStaging(ns.staging);
+  }
 }
 
 async function restorerFor(i: VerifyInput): Promise<Restorer> {
