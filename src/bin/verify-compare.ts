@@ -3,15 +3,16 @@
 // snapshots are mounted over the real paths again. Prints the CompareResult
 // as one JSON line on stdout.
 import { readFileSync, rmSync } from 'node:fs';
-import { compareTrees, type TreePair } from '../verify/compare.js';
+import type { AbsenceRules } from '../engine/absence.js';
+import { compareTrees, skipper, type TreePair } from '../verify/compare.js';
 import { inSample } from '../verify/sample.js';
-import { isWithin } from '../core/paths.js';
 
 export interface CompareJob {
   pairs: TreePair[];
   runId: string;
   percent: number;
-  excludesPossible: boolean;
+  /** What the engine leaves out (engine/absence.ts). */
+  absence: AbsenceRules;
   /** Frozen paths left out (the restore folder, should it be visible in the tree). */
   skip: string[];
 }
@@ -32,8 +33,8 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () =
 
 compareTrees(job.pairs, {
   contents: (p) => inSample(job.runId, p, job.percent),
-  excludesPossible: job.excludesPossible,
-  skip: (p) => job.skip.some((s) => isWithin(p, s)),
+  absence: job.absence,
+  skip: skipper(job.skip),
   aborted: () => (stop ? `interrupted by ${stop}` : null),
 }).then(
   (r) => {

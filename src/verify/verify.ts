@@ -21,7 +21,6 @@ import { posix } from 'node:path';
 import type { Runner } from '../core/exec.js';
 import { CommandError } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
-import { isWithin } from '../core/paths.js';
 import { topSources } from '../engine/engine.js';
 import { kopiaRestoreArgv, parseKopiaManifests } from '../engine/kopia.js';
 import {
@@ -29,7 +28,6 @@ import {
   parseResticSnapshotIds,
   parseResticVersion,
   resticBase,
-  resticHasExcludes,
   resticRestoreArgv,
   resticSnapshotsArgv,
   resticStatsArgv,
@@ -40,7 +38,8 @@ import { namespaceArgv, namespaceJobPath, removeStaging, writeJobFile, type Name
 import { ensureRunFilesDir, runFilesDir } from '../execute/run-files.js';
 import type { Plan } from '../plan/plan.js';
 import type { CompareJob } from '../bin/verify-compare.js';
-import { compareTrees, type CompareResult, type TreePair } from './compare.js';
+import { NO_ABSENCE } from '../engine/absence.js';
+import { compareTrees, skipper, type CompareResult, type TreePair } from './compare.js';
 import { beforeVerify } from './fault.js';
 import { emptyResult, type VerifyResult } from './result.js';
 import { inSample } from './sample.js';
@@ -63,7 +62,6 @@ export interface VerifyInput {
 interface Restorer {
   /** Bytes the restore writes. */
   size: number;
-  excludesPossible: boolean;
   restore(dir: string): Promise<string | null>; // null = ok, else what failed
   pairs(dir: string): TreePair[];
   /** The comparison must run in a namespace where the snapshots are mounted over these paths. */
@@ -89,7 +87,8 @@ export async function verifyBackup(i: VerifyInput): Promise<VerifyResult> {
     reporter.verbose(`verify: restoring ${mib(r.size)} into ${dir}`);
     const restoreError = await r.restore(dir);
     if (i.interrupt.signal) return done(emptyResult(percent, 'skipped', `interrupted by ${i.interrupt.signal}`));
-    const job: CompareJob = { pairs: r.pairs(dir), runId: i.plan.runId, percent, excludesPossible: r.excludesPossible, skip: [dir] };
+    const absence = i.plan.engine.absence?.(i.plan.engineContext) ?? { ...NO_ABSENCE, engine: i.plan.engine.name };
+    const job: CompareJob = { pairs: r.pairs(dir), runId: i.plan.runId, percent, absence, skip: [dir] };
     const c = r.namespace ? await compareInNamespace(i, job, r.namespace, dir) : await compareHere(i, job);
     if (c.abortedBy) return done({ ...emptyResult(percent, 'skipped', c.abortedBy), ...counts(c) });
     const status = c.differences ? 'failed' : restoreError ? 'error' : 'ok';
@@ -115,8 +114,8 @@ function counts(c: CompareResult): Omit<VerifyResult, 'status' | 'message' | 'pe
 async function compareHere(i: VerifyInput, job: CompareJob): Promise<CompareResult> {
   return compareTrees(job.pairs, {
     contents: (p) => inSample(job.runId, p, job.percent),
-    excludesPossible: job.excludesPossible,
-    skip: (p) => job.skip.some((s) => isWithin(p, s)),
+    absence: job.absence,
+    skip: skipper(job.skip),
     aborted: () => (i.interrupt.signal ? `interrupted by ${i.interrupt.signal}` : null),
   });
 }
@@ -153,7 +152,7 @@ async function compareInNamespace(i: VerifyInput, job: CompareJob, mounts: Names
 }
 
 async function restorerFor(i: VerifyInput): Promise<Restorer> {
-  const { plan, runner, reporter } = i;
+  const { plan, runner } = i;
   const ctx = plan.engineContext;
   if (plan.engine.name === 'restic') {
     const base = resticBase(ctx.command, ctx.options);
@@ -168,7 +167,6 @@ async function restorerFor(i: VerifyInput): Promise<Restorer> {
     const tops = paths ? topSources(ctx.sources) : [];
     return {
       size,
-      excludesPossible: resticHasExcludes(ctx.command, ctx.options),
       restore: (dir) => restoreWith(i, resticRestoreArgv(base, id, dir, version), {}),
       pairs: (dir) =>
         paths
@@ -183,13 +181,8 @@ async function restorerFor(i: VerifyInput): Promise<Restorer> {
     if (manifests.length !== calls.length) throw new Error(`expected ${calls.length} snapshot manifest(s) in kopia's --json output, found ${manifests.length}`);
     // Tree layout: one manifest of the mount root; paths layout: one per top source, in call order.
     const readFrom = plan.layout === 'paths' ? topSources(ctx.sources).map((s) => s.readFrom) : [plan.mountRoot];
-    // kopia excludes by policy (ignore rules, .kopiaignore, size limits), which
-    // kopiatomic cannot see: entries absent from the restore are counted and
-    // listed as excluded, not as differences.
-    reporter.verbose('verify: kopia excludes by policy; entries absent from the backup are counted as excluded');
     return {
       size: manifests.reduce((n, m) => n + (m.size ?? 0), 0),
-      excludesPossible: true,
       restore: async (dir) => {
         for (const [k, m] of manifests.entries()) {
           const err = await restoreWith(i, kopiaRestoreArgv(ctx.command, m.id, `${dir}/${k}`), {});
@@ -206,7 +199,6 @@ async function restorerFor(i: VerifyInput): Promise<Restorer> {
   const size = await zfsLogicalSize(i);
   return {
     size,
-    excludesPossible: false,
     restore: async (dir) => {
       const target = `${dir}/root`;
       mkdirSync(target, { mode: 0o700 });

@@ -1,0 +1,80 @@
+// Threat: the paths layout's namespace helper (ns-exec), also used by the
+// verification. Large jobs must never become one argv word (E2BIG), the
+// engine must read KOPIATOMIC_DATASETS_FILE there, and what a SIGKILLed run
+// left in the runtime state directory is gone after the next run.
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { CLEAN, leftovers, Pool, RESTOMIC, restic, resticRepo, run, scratchDir, script, zfs } from '../lib.js';
+
+const STATE = '/run/kopiatomic';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The per-process directories of the runtime state directory. */
+const procDirs = () => (existsSync(STATE) ? readdirSync(STATE).filter((n) => n.startsWith('proc-')) : []);
+
+test('--verify with the paths layout and 16 mount points of 3000 bytes each: no E2BIG, verified, the engine reads KOPIATOMIC_DATASETS_FILE', async () => {
+  const names = Array.from({ length: 16 }, (_, i) => `d${i}`);
+  const pool = Pool.create(names);
+  try {
+    // Long real mount points: each job (the backup's, the comparison's) is well over 128 KiB.
+    const long = (i: number) => `${pool.path()}/m${i}/${Array.from({ length: 11 }, () => 'x'.repeat(250)).join('/')}`;
+    for (const [i, n] of names.entries()) {
+      zfs('set', `mountpoint=${long(i)}`, pool.ds(n));
+      readdirSync(long(i)); // mounted there
+    }
+    const dir = scratchDir('nsbig');
+    const seen = `${dir}/datasets-seen`;
+    const wrapper = script(dir, 'restic-wrapper', `[ "$1" = backup ] && cat "$KOPIATOMIC_DATASETS_FILE" > ${seen}\nexec restic "$@"`);
+    const repo = resticRepo();
+    const r = await run(RESTOMIC, ['--json', '--verify', '--layout', 'paths', '--mount-root', '/kt-nsbig', '-c', `${wrapper} backup`, ...names.map((n) => pool.ds(n))], {
+      env: repo,
+      timeoutMs: 600_000,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /E2BIG/);
+    assert.deepEqual(readFileSync(seen, 'utf8').trim().split('\n').sort(), names.map((n) => pool.ds(n)).sort(), 'the engine read the list of datasets inside the namespace');
+    const paths = (JSON.parse(restic(repo, 'snapshots', '--json')) as { paths: string[] }[])[0]!.paths.sort();
+    assert.deepEqual(paths, names.map((_, i) => long(i)).sort(), 'restic backed up the real long paths');
+    assert.deepEqual(leftovers([pool], '/kt-nsbig'), CLEAN);
+    assert.deepEqual(procDirs(), [], 'no run files left in /run/kopiatomic');
+  } finally {
+    pool.destroy();
+  }
+});
+
+test('a SIGKILLed paths-layout run leaves its helper files in /run/kopiatomic; the next run removes them', async () => {
+  const pool = Pool.create(['a']);
+  try {
+    const dir = scratchDir('nskill');
+    const gate = `${dir}/started`;
+    // The engine is `sleep` itself, so that stopping it leaves no process in the namespace.
+    const slow = script(dir, 'restic-slow', `[ "$1" = backup ] && { touch ${gate}; exec sleep 60; }\nexec restic "$@"`);
+    const repo = resticRepo();
+    const before = new Set(procDirs());
+    const first = run(RESTOMIC, ['--json', '--layout', 'paths', '--mount-root', '/kt-nskill', '-c', `${slow} backup`, pool.ds('a')], { env: repo, timeoutMs: 120_000 });
+    const until = Date.now() + 90_000;
+    while (!existsSync(gate)) {
+      if (Date.now() > until) throw new Error('the engine never started');
+      await sleep(50);
+    }
+    const mine = procDirs().filter((n) => !before.has(n));
+    assert.equal(mine.length, 1, `one directory for the run's files: ${JSON.stringify(procDirs())}`);
+    assert.ok(readdirSync(`${STATE}/${mine[0]}`).some((n) => n.endsWith('.datasets')), 'it holds the list of datasets');
+    // SIGKILL kopiatomic itself: nothing of it runs its cleanup.
+    const pid = Number(/^proc-(\d+)-/.exec(mine[0]!)![1]);
+    process.kill(pid, 'SIGKILL');
+    await first;
+    // ns-exec notices its parent is gone and stops the engine; wait for the namespace to go.
+    const gone = Date.now() + 30_000;
+    while (existsSync(`/proc/${pid}`) && Date.now() < gone) await sleep(100);
+    assert.ok(existsSync(`${STATE}/${mine[0]}`), 'the killed run left its directory');
+
+    const second = await run(RESTOMIC, ['--json', '--layout', 'paths', '--mount-root', '/kt-nskill', pool.ds('a')], { env: repo, timeoutMs: 300_000 });
+    assert.equal(second.code, 0, second.stderr);
+    assert.equal(existsSync(`${STATE}/${mine[0]}`), false, 'the next run removed the dead run\'s directory');
+    assert.deepEqual(procDirs().filter((n) => !before.has(n)), [], 'and left none of its own');
+    assert.deepEqual(leftovers([pool], '/kt-nskill'), CLEAN);
+  } finally {
+    pool.destroy();
+  }
+});
