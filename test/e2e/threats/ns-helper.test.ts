@@ -3,30 +3,27 @@
 // engine must read KOPIATOMIC_DATASETS_FILE there, and what a SIGKILLed run
 // left in the runtime state directory is gone after the next run.
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
-import { CLEAN, leftovers, Pool, RESTOMIC, restic, resticRepo, run, scratchDir, script, zfs } from '../lib.js';
+import { CLEAN, leftovers, Pool, RESTOMIC, restic, resticRepo, run, scratchDir, script } from '../lib.js';
 
 const STATE = '/run/kopiatomic';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The per-process directories of the runtime state directory. */
 const procDirs = () => (existsSync(STATE) ? readdirSync(STATE).filter((n) => n.startsWith('proc-')) : []);
 
-test('--verify with the paths layout and 16 mount points of 3000 bytes each: no E2BIG, verified, the engine reads KOPIATOMIC_DATASETS_FILE', async () => {
-  const names = Array.from({ length: 16 }, (_, i) => `d${i}`);
-  const pool = Pool.create(names);
+test('--verify with the paths layout and 10 mount points of 3800 bytes each: no E2BIG, verified, the engine reads KOPIATOMIC_DATASETS_FILE', async () => {
+  const names = Array.from({ length: 10 }, (_, i) => `d${i}`);
+  // Long real mount points: the comparison's job is well over the 128 KiB one argv word may hold.
+  const long = (i: number) => `/kt-nsbig-${process.pid}/m${i}/${Array.from({ length: 15 }, () => 'x'.repeat(250)).join('/')}`;
+  const pool = Pool.create(names.map((name, i) => ({ name, props: { mountpoint: long(i) } })));
   try {
-    // Long real mount points: each job (the backup's, the comparison's) is well over 128 KiB.
-    const long = (i: number) => `${pool.path()}/m${i}/${Array.from({ length: 11 }, () => 'x'.repeat(250)).join('/')}`;
-    for (const [i, n] of names.entries()) {
-      zfs('set', `mountpoint=${long(i)}`, pool.ds(n));
-      readdirSync(long(i)); // mounted there
-    }
+    for (const i of names.keys()) readdirSync(long(i)); // mounted there
     const dir = scratchDir('nsbig');
     const seen = `${dir}/datasets-seen`;
     const wrapper = script(dir, 'restic-wrapper', `[ "$1" = backup ] && cat "$KOPIATOMIC_DATASETS_FILE" > ${seen}\nexec restic "$@"`);
     const repo = resticRepo();
-    const r = await run(RESTOMIC, ['--json', '--verify', '--layout', 'paths', '--mount-root', '/kt-nsbig', '-c', `${wrapper} backup`, ...names.map((n) => pool.ds(n))], {
+    const r = await run(RESTOMIC, ['--json', '--verify', '--layout', 'paths', '--mount-root', '/kt-nsbig', '--engine', 'restic', '-c', `${wrapper} backup`, ...names.map((n) => pool.ds(n))], {
       env: repo,
       timeoutMs: 600_000,
     });
@@ -39,6 +36,7 @@ test('--verify with the paths layout and 16 mount points of 3000 bytes each: no 
     assert.deepEqual(procDirs(), [], 'no run files left in /run/kopiatomic');
   } finally {
     pool.destroy();
+    rmSync(`/kt-nsbig-${process.pid}`, { recursive: true, force: true });
   }
 });
 
@@ -51,7 +49,7 @@ test('a SIGKILLed paths-layout run leaves its helper files in /run/kopiatomic; t
     const slow = script(dir, 'restic-slow', `[ "$1" = backup ] && { touch ${gate}; exec sleep 60; }\nexec restic "$@"`);
     const repo = resticRepo();
     const before = new Set(procDirs());
-    const first = run(RESTOMIC, ['--json', '--layout', 'paths', '--mount-root', '/kt-nskill', '-c', `${slow} backup`, pool.ds('a')], { env: repo, timeoutMs: 120_000 });
+    const first = run(RESTOMIC, ['--json', '--layout', 'paths', '--mount-root', '/kt-nskill', '--engine', 'restic', '-c', `${slow} backup`, pool.ds('a')], { env: repo, timeoutMs: 120_000 });
     const until = Date.now() + 90_000;
     while (!existsSync(gate)) {
       if (Date.now() > until) throw new Error('the engine never started');
