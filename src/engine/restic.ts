@@ -133,7 +133,7 @@ const RESTIC_BACKUP_VALUE = new Set([
   '--files-from', '--files-from-raw', '--files-from-verbatim', '-H', '--host', '--parent', '--tag', '--time',
   '--stdin-filename', '--read-concurrency', '--compression', '--pack-size',
 ]);
-/** Options that make `restic backup` leave things out of the backup. */
+/** Options that make `restic backup` leave things out of the backup (resticAbsence evaluates some of them). */
 const RESTIC_EXCLUDES = new Set([
   '-e', '--exclude', '--iexclude', '--exclude-file', '--iexclude-file', '--exclude-caches', '--exclude-if-present',
   '--exclude-larger-than', '-x', '--one-file-system', '--files-from', '--files-from-raw', '--files-from-verbatim',
@@ -167,11 +167,6 @@ export function resticBase(command: string[], options: string[]): string[] {
 function programIndexOf(argv: string[]): number {
   const i = argv.findIndex((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w) && w !== 'env');
   return i < 0 ? argv.length - 1 : i;
-}
-
-/** Whether the backup was told to leave entries out (then absent entries are excluded, not lost). */
-export function resticHasExcludes(command: string[], options: string[]): boolean {
-  return [...command, ...options].some((w) => RESTIC_EXCLUDES.has(flagName(w)) || /^-[ex].*/.test(w) && !w.startsWith('--'));
 }
 
 /** `restic snapshots --json --tag TAG`: the run's snapshot, found by its unique tag, never "latest". */
