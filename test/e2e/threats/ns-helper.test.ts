@@ -40,14 +40,20 @@ test('--verify with the paths layout and 10 mount points of 3800 bytes each: no 
   }
 });
 
-test('a SIGKILLed paths-layout run leaves its helper files in /run/kopiatomic; the next run removes them', async () => {
+test("paths layout with restic's cache on a frozen dataset: the engine reads KOPIATOMIC_DATASETS_FILE; SIGKILLed, the run leaves its files in /run/kopiatomic and the next run removes them", async () => {
   const pool = Pool.create(['a']);
   try {
     const dir = scratchDir('nskill');
     const gate = `${dir}/started`;
-    // The engine is `sleep` itself, so that stopping it leaves no process in the namespace.
-    const slow = script(dir, 'restic-slow', `[ "$1" = backup ] && { touch ${gate}; exec sleep 60; }\nexec restic "$@"`);
-    const repo = resticRepo();
+    const seen = `${dir}/datasets-seen`;
+    // The engine records what it sees, then is `sleep` itself, so that stopping it leaves no process in the namespace.
+    const slow = script(
+      dir,
+      'restic-slow',
+      `[ "$1" = backup ] && { cat "$KOPIATOMIC_DATASETS_FILE" > ${seen}; grep -c kopiatomic-ns /proc/self/mountinfo > ${dir}/staged; touch ${gate}; exec sleep 60; }\nexec restic "$@"`,
+    );
+    // restic's cache on the frozen dataset: ns-exec stages it on its private tmpfs, which must not hide the run's files.
+    const repo = { ...resticRepo(), RESTIC_CACHE_DIR: pool.path('a/.cache/restic') };
     const before = new Set(procDirs());
     const first = run(RESTOMIC, ['--json', '--layout', 'paths', '--mount-root', '/kt-nskill', '--engine', 'restic', '-c', `${slow} backup`, pool.ds('a')], { env: repo, timeoutMs: 120_000 });
     const until = Date.now() + 90_000;
@@ -55,6 +61,8 @@ test('a SIGKILLed paths-layout run leaves its helper files in /run/kopiatomic; t
       if (Date.now() > until) throw new Error('the engine never started');
       await sleep(50);
     }
+    assert.ok(Number(readFileSync(`${dir}/staged`, 'utf8')) > 0, 'the staging tmpfs was mounted in the namespace');
+    assert.equal(readFileSync(seen, 'utf8'), `${pool.ds('a')}\n`, 'the engine read the list of datasets inside the namespace');
     const mine = procDirs().filter((n) => !before.has(n));
     assert.equal(mine.length, 1, `one directory for the run's files: ${JSON.stringify(procDirs())}`);
     assert.ok(readdirSync(`${STATE}/${mine[0]}`).some((n) => n.endsWith('.datasets')), 'it holds the list of datasets');
