@@ -152,6 +152,13 @@ test('compare on real trees: a socket restic does not store, a name that is not 
     unlinkSync(Buffer.from(`${dst}/bad-\xff-name`, 'latin1'));
     const lost2 = await compareTrees(pair, { absence: rules });
     assert.ok(lost2.firstDifferences.some((d) => d.path === '/t/bad-\\xff-name'), JSON.stringify(lost2.firstDifferences));
+    // A name with a newline, lost: named on one line, escaped; a pattern excuses it only if it really matches.
+    writeFileSync(`${src}/two\nlines.txt`, 'x');
+    const nl = await compareTrees(pair, { absence: resticAbsence(['restic', 'backup'], ['--exclude', 'two?lines.txt', '--exclude-caches']) });
+    assert.ok(nl.excludedPaths.includes('/t/two\\x0alines.txt'), JSON.stringify(nl.excludedPaths));
+    const nl2 = await compareTrees(pair, { absence: resticAbsence(['restic', 'backup'], ['--exclude', 'two', '--exclude-caches']) });
+    assert.ok(nl2.firstDifferences.some((d) => d.path === '/t/two\\x0alines.txt' && !d.path.includes('\n')), JSON.stringify(nl2.firstDifferences));
+    unlinkSync(`${src}/two\nlines.txt`);
     // Without the engine's knowledge, the socket is a loss.
     const blind = await compareTrees(pair, { absence: NO_ABSENCE });
     assert.ok(blind.firstDifferences.some((d) => d.path === '/t/sock'));
