@@ -11,6 +11,7 @@ import { SystemRunner } from '../core/exec.js';
 import { isWithin } from '../core/paths.js';
 import { Reporter } from '../core/report.js';
 import { readNamespaceJob, type NamespaceJob } from '../execute/namespace.js';
+import { checkNamespaceTarget } from '../execute/namespace-targets.js';
 import { linux } from '../platform/linux.js';
 
 const reporter = new Reporter({
@@ -22,7 +23,7 @@ const reporter = new Reporter({
 const runner = new SystemRunner(reporter, false);
 
 // The job comes in a file (it can be larger than one argv word may be), read
-// and removed at once.
+// and removed at once; never inline.
 let job: NamespaceJob;
 try {
   job = readNamespaceJob(process.argv[2], (p) => readFileSync(p, 'utf8'), (p) => rmSync(p, { force: true }));
@@ -75,10 +76,18 @@ async function main(): Promise<number> {
   const keep = job.keepWritable.filter((p) => existsSync(p) && targets.some((t) => under(p, t)));
   const liveOnly = (t: string) => keep.some((k) => under(t, k));
 
+  // Every target is checked right before its mount, against the snapshots
+  // mounted so far: nothing can change a path that lies in a read-only snapshot.
+  const frozen = new Set<string>();
   // Stage the writable folders on a private tmpfs before the snapshots hide them.
   const staged = keep.map((p, i) => ({ live: p, stage: `${job.staging}/${i}` }));
   if (staged.length) {
-    mkdirSync(job.staging, { recursive: true, mode: 0o700 });
+    try {
+      mkdirSync(job.staging, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    checkNamespaceTarget(job.staging, frozen);
     await runner.run(['mount', '-t', 'tmpfs', '-o', 'mode=0700,size=1m', 'kopiatomic-ns', job.staging]);
   }
   for (const s of staged) {
@@ -91,20 +100,25 @@ async function main(): Promise<number> {
       reporter.warn(`${m.target} holds a folder ${job.argv[0]} writes to; it is read live, not from the snapshot`);
       continue;
     }
+    checkNamespaceTarget(m.target, frozen);
     // mount.zfs (OpenZFS >= 2.2 through zfs_mount_at) refuses a mount point
     // that is not empty, and a real mount point never is; with
     // ZFS_MOUNT_HELPER set it calls mount(2) directly, which mounts over it.
     await runner.run(linux.mountArgv({ dataset: m.dataset, snapshot: m.snapshot, mountpoint: m.target, target: m.target }), {
       env: { ...process.env, ZFS_MOUNT_HELPER: '1' },
     });
+    frozen.add(m.target);
   }
   for (const s of staged) {
-    if (existsSync(s.live)) await runner.run(['mount', '--rbind', s.stage, s.live]);
-    else reporter.warn(`${s.live} did not exist when the snapshot was taken; it is read-only during the backup`);
+    if (existsSync(s.live)) {
+      checkNamespaceTarget(s.live, frozen);
+      await runner.run(['mount', '--rbind', s.stage, s.live]);
+    } else reporter.warn(`${s.live} did not exist when the snapshot was taken; it is read-only during the backup`);
   }
   if (stopping) return 128 + (constants.signals[stopping] ?? 15);
   if (orphaned()) throw new Error(`kopiatomic (pid ${parent}) is gone`);
 
+  // job.argv[0] is an absolute path, found before any mount (readNamespaceJob refuses a bare name).
   child = spawn(job.argv[0]!, job.argv.slice(1), { stdio: 'inherit' });
   const c = child;
   return new Promise((resolve) => {

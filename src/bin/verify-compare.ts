@@ -2,27 +2,39 @@
 // inside a private mount namespace by ns-exec (the paths layout), where the
 // snapshots are mounted over the real paths again. Prints the CompareResult
 // as one JSON line on stdout.
-import { compareTrees, type TreePair } from '../verify/compare.js';
+import { readFileSync, rmSync } from 'node:fs';
+import type { AbsenceRules } from '../engine/absence.js';
+import { compareTrees, skipper, type TreePair } from '../verify/compare.js';
 import { inSample } from '../verify/sample.js';
-import { isWithin } from '../core/paths.js';
 
 export interface CompareJob {
   pairs: TreePair[];
   runId: string;
   percent: number;
-  excludesPossible: boolean;
+  /** What the engine leaves out (engine/absence.ts). */
+  absence: AbsenceRules;
   /** Frozen paths left out (the restore folder, should it be visible in the tree). */
   skip: string[];
 }
 
-const job = JSON.parse(process.argv[2] ?? '{}') as CompareJob;
+// The job comes in a 0600 file (it can be larger than one argv word may be), read and removed at once.
+const jobPath = process.argv[2] ?? '';
+let job: CompareJob;
+try {
+  job = JSON.parse(readFileSync(jobPath, 'utf8')) as CompareJob;
+} catch (e) {
+  process.stderr.write(`kopiatomic[verify]: could not read the comparison job ${JSON.stringify(jobPath)}: ${(e as Error).message}\n`);
+  process.exit(1);
+} finally {
+  if (jobPath) rmSync(jobPath, { force: true });
+}
 let stop: string | null = null;
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, () => (stop = sig));
 
 compareTrees(job.pairs, {
   contents: (p) => inSample(job.runId, p, job.percent),
-  excludesPossible: job.excludesPossible,
-  skip: (p) => job.skip.some((s) => isWithin(p, s)),
+  absence: job.absence,
+  skip: skipper(job.skip),
   aborted: () => (stop ? `interrupted by ${stop}` : null),
 }).then(
   (r) => {

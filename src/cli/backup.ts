@@ -9,6 +9,7 @@ import { ConfigError, type Problem } from '../config/problems.js';
 import { toTarget } from '../discover/targets.js';
 import { applyPlan } from '../execute/apply.js';
 import { datasetsVars, runHook } from '../execute/hooks.js';
+import { dropRunFilesDir, ensureRunFilesDir } from '../execute/run-files.js';
 import { prepareNamespace } from '../execute/namespace.js';
 import { runStatus, type StatusCode } from '../execute/status.js';
 import { newRunId, ownerOf, snapshotNameFor } from '../plan/naming.js';
@@ -151,7 +152,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
         options: job.options,
         engineEnv: { ...process.env, ...job.env },
       });
-      const dv = datasetsVars(selection.selected.map((d) => d.name), flags.dryRun ? null : platform.stateDir, plan.runId, reporter);
+      const dv = datasetsVars(selection.selected.map((d) => d.name), flags.dryRun ? null : runFilesDirOrWarn(platform.stateDir, reporter), plan.runId, reporter);
       datasets = dv;
       Object.assign(hookEnv, { KOPIATOMIC_RUN_ID: plan.runId, KOPIATOMIC_SNAPSHOT: plan.snapshot, ...dv.env });
       if (flags.dryRun) {
@@ -213,6 +214,17 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
     });
   } finally {
     datasets?.remove();
+    if (!flags.dryRun) dropRunFilesDir(platform.stateDir);
+  }
+}
+
+/** This process's directory for the run's files, or null (with a warning) when it cannot be used. */
+function runFilesDirOrWarn(stateDir: string, reporter: CommandContext['reporter']): string | null {
+  try {
+    return ensureRunFilesDir(stateDir);
+  } catch (e) {
+    reporter.warn(`no KOPIATOMIC_DATASETS_FILE: ${(e as Error).message}`);
+    return null;
   }
 }
 

@@ -9,6 +9,7 @@ import { runHook } from '../execute/hooks.js';
 import type { Interrupt } from '../execute/interrupt.js';
 import type { Platform } from '../platform/platform.js';
 import { Journal, journalPath, markRecordComplete, recordComplete } from '../safety/journal.js';
+import { sweepDeadRunFiles } from '../execute/run-files.js';
 import { Lock } from '../safety/lock.js';
 import { recover, type RecoverResult } from '../safety/recover.js';
 import type { Flavour } from './args.js';
@@ -105,6 +106,8 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
       const host = await platform.hostId(runner);
       const t0 = Date.now();
       const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, host, scan, retryKnown: spec.scan === 'always' });
+      // The helpers' files of dead runs (namespace jobs, lists of datasets, staging directories).
+      if (!spec.dryRun) r.actions += sweepDeadRunFiles(platform.stateDir, boot, reporter).length;
       reporter.event('recovery', { scan, actions: r.actions, leftovers: r.leftovers.length, ms: Date.now() - t0 });
       // Leftovers that cannot be undone now were reported by recover() (a
       // warning and a `leftover` event each) and remembered with their undo:

@@ -3,6 +3,7 @@
 import type { Runner } from '../core/exec.js';
 import { isBelow } from '../core/paths.js';
 import type { Platform } from '../platform/platform.js';
+import type { AbsenceRules } from './absence.js';
 
 export type Layout = 'tree' | 'paths';
 export type Outcome = 'ok' | 'partial' | 'failed';
@@ -72,6 +73,8 @@ export interface Engine {
    * stay writable when it runs in a mount namespace over frozen datasets.
    */
   writablePaths?(argv: string[], env: NodeJS.ProcessEnv): WritablePath[];
+  /** What it leaves out of a backup, by itself or as told by its options (for the verification); none: every absent entry is lost. */
+  absence?(ctx: Pick<EngineContext, 'command' | 'options'>): AbsenceRules;
   /** Keep stdout (still shown live) to read the outcome from it. */
   readonly captureStdout: boolean;
   outcome(code: number | null, stdout: string): Outcome;

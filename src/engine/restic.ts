@@ -6,6 +6,7 @@ import { programPrefix } from './engine.js';
 import { timeWord, topSources, type WritablePath } from './engine.js';
 import { posix } from 'node:path';
 import { mountOrder } from '../plan/plan.js';
+import type { AbsenceRules, ExcludeRule } from './absence.js';
 
 /** "restic 0.17.3 compiled with ..." -> [0, 17, 3] */
 export function parseResticVersion(out: string): number[] | null {
@@ -68,6 +69,7 @@ export const resticEngine: Engine = {
     return [{ argv: [...ctx.command, ...commonFlags(ctx), ...ctx.options, ctx.root], env }];
   },
   writablePaths: resticWritablePaths,
+  absence: (ctx) => resticAbsence(ctx.command, ctx.options),
   captureStdout: false,
   // 3: the snapshot was saved but some files could not be read.
   outcome: (code) => (code === 0 ? 'ok' : code === 3 ? 'partial' : 'failed'),
@@ -131,7 +133,7 @@ const RESTIC_BACKUP_VALUE = new Set([
   '--files-from', '--files-from-raw', '--files-from-verbatim', '-H', '--host', '--parent', '--tag', '--time',
   '--stdin-filename', '--read-concurrency', '--compression', '--pack-size',
 ]);
-/** Options that make `restic backup` leave things out of the backup. */
+/** Options that make `restic backup` leave things out of the backup (resticAbsence evaluates some of them). */
 const RESTIC_EXCLUDES = new Set([
   '-e', '--exclude', '--iexclude', '--exclude-file', '--iexclude-file', '--exclude-caches', '--exclude-if-present',
   '--exclude-larger-than', '-x', '--one-file-system', '--files-from', '--files-from-raw', '--files-from-verbatim',
@@ -167,11 +169,6 @@ function programIndexOf(argv: string[]): number {
   return i < 0 ? argv.length - 1 : i;
 }
 
-/** Whether the backup was told to leave entries out (then absent entries are excluded, not lost). */
-export function resticHasExcludes(command: string[], options: string[]): boolean {
-  return [...command, ...options].some((w) => RESTIC_EXCLUDES.has(flagName(w)) || /^-[ex].*/.test(w) && !w.startsWith('--'));
-}
-
 /** `restic snapshots --json --tag TAG`: the run's snapshot, found by its unique tag, never "latest". */
 export function resticSnapshotsArgv(base: string[], tag: string): string[] {
   return [...base, 'snapshots', '--json', '--tag', tag];
@@ -205,3 +202,73 @@ export function resticRestoreArgv(base: string[], id: string, target: string, ve
   return [...base, 'restore', id, '--target', target, ...(version && atLeast(version, [0, 15, 0]) ? ['--sparse'] : [])];
 }
 // ---- end verify
+
+// ---- what a verification must know: what restic leaves out, by itself and as told
+
+/** --exclude-caches is --exclude-if-present with the tag of the Cache Directory Tagging Specification. */
+const CACHEDIR_TAG = { name: 'CACHEDIR.TAG', header: 'Signature: 8a477f597d28d172789f06886806bc55' };
+
+/**
+ * restic never stores sockets (its archiver skips them); everything else it
+ * meets (files, directories, symlinks, FIFOs, devices) it stores. What its
+ * options leave out is evaluated where it can be exactly (--exclude,
+ * --iexclude, --exclude-caches, --exclude-if-present, --exclude-larger-than);
+ * the other options that leave things out make an unexplained absence
+ * "could not be judged".
+ */
+export function resticAbsence(command: string[], options: string[]): AbsenceRules {
+  const rules: ExcludeRule[] = [];
+  const unknown = new Set<string>();
+  const words = [...command.slice(programIndexOf(command) + 1), ...options];
+  for (let k = 0; k < words.length; k++) {
+    const w = words[k]!;
+    if (w === '--') break;
+    if (!w.startsWith('-') || w === '-') continue;
+    const long = w.startsWith('--');
+    const name = long ? flagName(w) : w.slice(0, 2);
+    const inline = long ? (w.includes('=') ? w.slice(w.indexOf('=') + 1) : undefined) : w.length > 2 ? w.slice(2).replace(/^=/, '') : undefined;
+    const takes = RESTIC_BACKUP_VALUE.has(name) || RESTIC_GLOBAL_VALUE.has(name);
+    const value = inline ?? (takes ? words[++k] : undefined);
+    if (!long && w.length > 2 && !takes) {
+      // -xv and the like: a cluster of short flags
+      if (/[ex]/.test(w.slice(1))) unknown.add(`${w} (short options together)`);
+      continue;
+    }
+    switch (name) {
+      case '-e':
+      case '--exclude':
+      case '--iexclude':
+        if (value !== undefined) rules.push({ kind: 'restic-pattern', pattern: value, insensitive: name === '--iexclude', option: name });
+        break;
+      case '--exclude-caches':
+        if (inline === undefined || inline === 'true') rules.push({ kind: 'if-present', ...CACHEDIR_TAG, option: '--exclude-caches' });
+        else if (inline !== 'false') unknown.add(w);
+        break;
+      case '--exclude-if-present': {
+        const colon = value?.indexOf(':') ?? -1;
+        if (value === undefined || colon === 0) break;
+        rules.push({ kind: 'if-present', name: colon > 0 ? value.slice(0, colon) : value, header: colon > 0 ? value.slice(colon + 1) : '', option: name });
+        break;
+      }
+      case '--exclude-larger-than': {
+        const bytes = value === undefined ? null : resticParseBytes(value);
+        if (bytes === null) unknown.add(`${name} ${value ?? ''}`);
+        else rules.push({ kind: 'larger-than', bytes, option: `${name} ${value}` });
+        break;
+      }
+      default:
+        if (RESTIC_EXCLUDES.has(name) || /^--i?exclude/.test(name)) unknown.add(`${name}${value !== undefined && takes ? ` ${value}` : ''}`);
+    }
+  }
+  return { engine: 'restic', notStored: ['socket'], rules, unknown: [...unknown].map((o) => `${o} is not evaluated`) };
+}
+
+/** restic's sizes: a number of bytes, or with a suffix b, k, m, g, t (powers of 1024). null: not one. */
+export function resticParseBytes(s: string): number | null {
+  const unit: Record<string, number> = { b: 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
+  const last = s.slice(-1).toLowerCase();
+  const num = unit[last] ? s.slice(0, -1) : s;
+  if (!/^[+-]?\d+$/.test(num)) return null;
+  const v = Number(num) * (unit[last] ?? 1);
+  return Number.isSafeInteger(v) && v >= 0 ? v : null;
+}

@@ -332,9 +332,10 @@ async function runEngine(call: BackupCall, plan: Plan, ctx: ApplyContext): Promi
   reporter.event('backup-start', { argv });
   reporter.info(`backing up with ${plan.engine.name}: ${display({ kind: 'exec', argv, mutates: true })}`);
   const started = Date.now();
-  const dropJob = writeNamespaceJob(call, plan, reporter);
+  const env = { ...process.env, ...ctx.env, ...call.env };
+  const dropJob = writeNamespaceJob(call, plan, reporter, env);
   const p = runner.live(argv, {
-    env: { ...process.env, ...ctx.env, ...call.env },
+    env,
     stdoutToStderr: reporter.json,
     captureStdout: plan.engine.captureStdout,
   });

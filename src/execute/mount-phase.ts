@@ -7,6 +7,7 @@
 import { lstatSync, realpathSync, rmSync } from 'node:fs';
 import { posix } from 'node:path';
 import { errorMessage, SetupError } from '../core/errors.js';
+import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import { platformFor } from '../platform/detect.js';
 import { display, displayBrief } from '../plan/display.js';
@@ -32,7 +33,7 @@ export interface UndoEntry {
  */
 export function checkTarget(root: string, target: string, mounted: ReadonlySet<string>): void {
   const refuse = (why: string) => new SetupError(`refusing to mount a snapshot at ${target}: ${why}`);
-  if (target !== root && !target.startsWith(root + '/')) throw refuse(`it is not inside the mount root ${root}`);
+  if (!isWithin(target, root)) throw refuse(`it is not inside the mount root ${root}`);
   const inSnapshot = (p: string): boolean => {
     for (let d = p; ; d = posix.dirname(d)) {
       if (mounted.has(d)) return true;

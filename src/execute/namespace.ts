@@ -6,9 +6,13 @@
 // ns-exec notices that its parent is gone, stops the engine and exits, so the
 // namespace and its mounts go away with it and recovery can destroy the
 // snapshots.)
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { ensureRootDir } from '../safety/root-path.js';
+import { existsSync, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { which } from '../cli/which.js';
+import { systemPath } from '../core/system-path.js';
+import { programIndex } from '../engine/engine.js';
+import { ensureRunFilesDir, runFilesDir } from './run-files.js';
 import type { Reporter } from '../core/report.js';
 import type { BackupCall, Plan } from '../plan/plan.js';
 import { killAfterMs } from './interrupt.js';
@@ -28,12 +32,14 @@ export interface NamespaceJob {
 
 const NS_EXEC = fileURLToPath(new URL('../bin/ns-exec.js', import.meta.url));
 
-export function namespaceJob(call: BackupCall, plan: Pick<Plan, 'stateDir'>): NamespaceJob | null {
+type PlanFiles = Pick<Plan, 'stateDir' | 'runId'>;
+
+export function namespaceJob(call: BackupCall, plan: PlanFiles): NamespaceJob | null {
   if (!call.namespace) return null;
   return {
     mounts: call.namespace.mounts,
     keepWritable: (call.writable ?? []).map((w) => w.path),
-    staging: plan.stateDir,
+    staging: `${runFilesDir(plan.stateDir)}/stage-${plan.runId}`,
     argv: call.argv,
     parent: process.pid,
     killAfterMs: killAfterMs(),
@@ -43,49 +49,101 @@ export function namespaceJob(call: BackupCall, plan: Pick<Plan, 'stateDir'>): Na
 /**
  * Where the job for ns-exec is written. The job names every mount and the
  * engine's whole command line, so it can be any size: it travels in a file
- * (mode 0600, in our root-only state folder), never as one argv word, which
- * Linux limits to 128 KiB (spawn would fail with E2BIG).
+ * (mode 0600, in this process's root-only directory of the state directory),
+ * never as one argv word, which Linux limits to 128 KiB (spawn would fail
+ * with E2BIG).
  */
-export function namespaceJobPath(plan: Pick<Plan, 'stateDir'>): string {
-  return `${plan.stateDir}/ns-job-${process.pid}.json`;
+export function namespaceJobPath(plan: PlanFiles, what = 'ns-job'): string {
+  return `${runFilesDir(plan.stateDir)}/${what}-${plan.runId}.json`;
 }
 
 /** The engine's command line: as is, or wrapped in unshare and ns-exec. Pure: the dry run prints it. */
-export function engineArgv(call: BackupCall, plan: Pick<Plan, 'stateDir'>): string[] {
+export function engineArgv(call: BackupCall, plan: PlanFiles): string[] {
   if (!call.namespace) return call.argv;
-  return ['unshare', '--mount', '--propagation', 'private', '--', process.execPath, NS_EXEC, namespaceJobPath(plan)];
+  return namespaceArgv(namespaceJobPath(plan));
+}
+
+/** unshare and ns-exec, reading its job from `jobPath`. */
+export function namespaceArgv(jobPath: string): string[] {
+  return ['unshare', '--mount', '--propagation', 'private', '--', process.execPath, NS_EXEC, jobPath];
 }
 
 /**
- * Writes the job engineArgv() points to, before the engine starts; returns
- * what removes it again once the engine has ended (ns-exec removes it as soon
- * as it has read it, this is for an ns-exec that never started). Never
- * throws: without the file ns-exec fails and the backup counts as failed,
- * and the run goes on to its cleanup.
+ * The program to start, as an absolute path found with `path` (the PATH the
+ * engine gets), before any mount changes what paths mean: inside the
+ * namespace a PATH lookup would search the frozen snapshots. A command that
+ * starts with env(1) and NAME=value words has its program resolved too.
+ * Throws when a program is not found.
  */
-export function writeNamespaceJob(call: BackupCall, plan: Pick<Plan, 'stateDir'>, reporter: Reporter): () => void {
+export function resolveProgram(argv: string[], path: string | undefined): string[] {
+  const abs = (w: string): string => {
+    const found = which(w, path ?? systemPath(process.env['PATH']));
+    if (!found) throw new Error(`${w} was not found in PATH (${path ?? ''})`);
+    return posix.resolve(found);
+  };
+  const out = [...argv];
+  if (!out[0]) throw new Error('the engine command is empty');
+  const i = programIndex(argv);
+  out[0] = abs(out[0]);
+  if (posix.basename(out[0]) === 'env') {
+    if (i > 0 && i < out.length && !out[i]!.startsWith('-')) out[i] = abs(out[i]!);
+  }
+  return out;
+}
+
+/**
+ * Writes a job for ns-exec (or for the comparison it starts) to `path`, mode
+ * 0600, created anew (never through a name that was there). Throws.
+ */
+export function writeJobFile(path: string, job: unknown): void {
+  rmSync(path, { force: true });
+  writeFileSync(path, JSON.stringify(job), { mode: 0o600, flag: 'wx' });
+}
+
+/**
+ * Writes the job engineArgv() points to, before the engine starts, with the
+ * engine resolved to an absolute path through `env`'s PATH; returns what
+ * removes it (and the namespace's staging directory) again once the engine
+ * has ended (ns-exec removes the job as soon as it has read it, this is for
+ * an ns-exec that never started). Never throws: without the file ns-exec
+ * fails and the backup counts as failed, and the run goes on to its cleanup.
+ */
+export function writeNamespaceJob(call: BackupCall, plan: PlanFiles, reporter: Reporter, env: NodeJS.ProcessEnv = process.env): () => void {
   const job = namespaceJob(call, plan);
   if (!job) return () => {};
   const path = namespaceJobPath(plan);
   try {
-    ensureRootDir(plan.stateDir, 'state directory');
-    rmSync(path, { force: true });
-    writeFileSync(path, JSON.stringify(job), { mode: 0o600, flag: 'wx' });
+    ensureRunFilesDir(plan.stateDir);
+    writeJobFile(path, { ...job, argv: resolveProgram(job.argv, env['PATH']) });
   } catch (e) {
     reporter.error(`could not write the namespace job ${path}: ${(e as Error).message}`);
   }
-  return () => rmSync(path, { force: true });
+  return () => {
+    rmSync(path, { force: true });
+    removeStaging(job.staging);
+  };
 }
 
-/** ns-exec's side: the job from its file (removed at once), or inline JSON. */
-export function readNamespaceJob(arg: string | undefined, read: (p: string) => string, remove: (p: string) => void): NamespaceJob {
-  if (!arg) throw new Error('no namespace job given');
-  if (arg.startsWith('{')) return JSON.parse(arg) as NamespaceJob;
+/** The staging directory ns-exec made (empty outside its namespace). */
+export function removeStaging(dir: string): void {
   try {
-    return JSON.parse(read(arg)) as NamespaceJob;
+    rmdirSync(dir);
+  } catch {
+    // never made, or already gone
+  }
+}
+
+/** ns-exec's side: the job from its file, removed at once. A job is never taken from argv. */
+export function readNamespaceJob(arg: string | undefined, read: (p: string) => string, remove: (p: string) => void): NamespaceJob {
+  if (!arg || !arg.startsWith('/')) throw new Error('the namespace job must be given as the absolute path of its file');
+  let job: NamespaceJob;
+  try {
+    job = JSON.parse(read(arg)) as NamespaceJob;
   } finally {
     remove(arg);
   }
+  if (!job.argv?.[0]?.startsWith('/')) throw new Error(`the program to run must be an absolute path, not ${JSON.stringify(job.argv?.[0])}`);
+  return job;
 }
 
 /**

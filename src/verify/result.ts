@@ -30,20 +30,37 @@ export interface VerifyResult {
   differences: number;
   /** The first differences (at most 20). */
   firstDifferences: Difference[];
-  /** Entries absent from the backup that the engine was told to exclude. */
+  /** Entries absent from the backup that a rule the engine was given surely excludes. */
   excluded: number;
   /** The first excluded paths (at most 100). */
   excludedPaths: string[];
+  /** Entries absent from the backup because the engine never stores their kind (restic: sockets). */
+  notStored: number;
+  /** The first of them (at most 100), each with why ("not stored by restic (socket)"). */
+  notStoredPaths: Reason[];
+  /**
+   * Entries absent from the backup that no evaluated rule explains while an
+   * option that cannot be evaluated might (kopia's policies, restic's
+   * --exclude-file): neither excluded nor known to be lost.
+   */
+  unjudged: number;
+  /** The first of them (at most 100), each with why it could not be judged. */
+  unjudgedPaths: Reason[];
   /** Wall time of the whole verification (restore and comparison), ms. */
   ms: number;
+}
+
+export interface Reason {
+  path: string;
+  why: string;
 }
 
 export const MAX_DIFFERENCES = 20;
 export const MAX_EXCLUDED = 100;
 
 /** The counts of a comparison that has compared nothing yet. */
-export function zeroCounts(): Pick<VerifyResult, 'entries' | 'files' | 'filesCompared' | 'bytesCompared' | 'differences' | 'firstDifferences' | 'excluded' | 'excludedPaths'> {
-  return { entries: 0, files: 0, filesCompared: 0, bytesCompared: 0, differences: 0, firstDifferences: [], excluded: 0, excludedPaths: [] };
+export function zeroCounts(): Omit<VerifyResult, 'status' | 'message' | 'percent' | 'ms'> {
+  return { entries: 0, files: 0, filesCompared: 0, bytesCompared: 0, differences: 0, firstDifferences: [], excluded: 0, excludedPaths: [], notStored: 0, notStoredPaths: [], unjudged: 0, unjudgedPaths: [] };
 }
 
 export function emptyResult(percent: number, status: VerifyResult['status'], message?: string): VerifyResult {

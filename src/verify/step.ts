@@ -48,7 +48,12 @@ export function verifyStep(
 
 export function tell(reporter: Reporter, v: VerifyResult): void {
   reporter.event('verify', { ...v });
-  const counts = `${v.entries} entries, ${v.filesCompared}/${v.files} file contents (${mib(v.bytesCompared)})${v.excluded ? `, ${v.excluded} excluded` : ''} in ${(v.ms / 1000).toFixed(1)} s`;
+  const extra = [
+    v.excluded ? `${v.excluded} excluded` : '',
+    v.notStored ? `${v.notStored} not stored by the engine` : '',
+    v.unjudged ? `${v.unjudged} absent and not judged` : '',
+  ].filter(Boolean);
+  const counts = `${v.entries} entries, ${v.filesCompared}/${v.files} file contents (${mib(v.bytesCompared)})${extra.map((x) => `, ${x}`).join('')} in ${(v.ms / 1000).toFixed(1)} s`;
   if (v.status === 'ok') reporter.info(`verified: the backup restores to the frozen tree (${counts})`);
   else if (v.status === 'failed') {
     reporter.error(`verification failed: ${v.differences} difference(s) between the backup and the frozen tree (${counts})`);
@@ -57,5 +62,12 @@ export function tell(reporter: Reporter, v: VerifyResult): void {
     if (v.message) reporter.error(`  (${v.message})`);
   } else if (v.status === 'error') reporter.error(`verification could not run: ${v.message ?? 'unknown error'}`);
   else reporter.warn(`verification skipped: ${v.message ?? ''}`);
-  if (v.excluded && v.status !== 'skipped') reporter.info(`excluded from the backup: ${v.excludedPaths.join(', ')}${v.excluded > v.excludedPaths.length ? ', ...' : ''}`);
+  if (v.status === 'skipped') return;
+  if (v.excluded) reporter.info(`excluded from the backup: ${v.excludedPaths.join(', ')}${v.excluded > v.excludedPaths.length ? ', ...' : ''}`);
+  const more = (n: number, shown: number) => (n > shown ? ` ... and ${n - shown} more` : '');
+  for (const p of v.notStoredPaths) reporter.info(`${p.why}: ${p.path}`);
+  if (v.notStored > v.notStoredPaths.length) reporter.info(`not stored by the engine:${more(v.notStored, v.notStoredPaths.length)}`);
+  // Absent, and neither excluded by a rule nor known to be lost: the verification cannot vouch for these.
+  for (const p of v.unjudgedPaths) reporter.warn(`absent from the backup, could not be judged: ${p.path} (${p.why})`);
+  if (v.unjudged > v.unjudgedPaths.length) reporter.warn(`absent from the backup, could not be judged:${more(v.unjudged, v.unjudgedPaths.length)}`);
 }

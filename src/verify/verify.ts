@@ -21,7 +21,6 @@ import { posix } from 'node:path';
 import type { Runner } from '../core/exec.js';
 import { CommandError } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
-import { isWithin } from '../core/paths.js';
 import { topSources } from '../engine/engine.js';
 import { kopiaRestoreArgv, parseKopiaManifests } from '../engine/kopia.js';
 import {
@@ -29,17 +28,18 @@ import {
   parseResticSnapshotIds,
   parseResticVersion,
   resticBase,
-  resticHasExcludes,
   resticRestoreArgv,
   resticSnapshotsArgv,
   resticStatsArgv,
 } from '../engine/restic.js';
 import { verifyCommandArgv } from '../engine/command.js';
 import type { Interrupt } from '../execute/interrupt.js';
-import type { NamespaceJob } from '../execute/namespace.js';
+import { namespaceArgv, namespaceJobPath, removeStaging, writeJobFile, type NamespaceJob } from '../execute/namespace.js';
+import { ensureRunFilesDir, runFilesDir } from '../execute/run-files.js';
 import type { Plan } from '../plan/plan.js';
 import type { CompareJob } from '../bin/verify-compare.js';
-import { compareTrees, type CompareResult, type TreePair } from './compare.js';
+import { NO_ABSENCE } from '../engine/absence.js';
+import { compareTrees, skipper, type CompareResult, type TreePair } from './compare.js';
 import { beforeVerify } from './fault.js';
 import { emptyResult, type VerifyResult } from './result.js';
 import { inSample } from './sample.js';
@@ -62,14 +62,12 @@ export interface VerifyInput {
 interface Restorer {
   /** Bytes the restore writes. */
   size: number;
-  excludesPossible: boolean;
   restore(dir: string): Promise<string | null>; // null = ok, else what failed
   pairs(dir: string): TreePair[];
   /** The comparison must run in a namespace where the snapshots are mounted over these paths. */
   namespace?: NamespaceJob['mounts'];
 }
 
-const NS_EXEC = fileURLToPath(new URL('../bin/ns-exec.js', import.meta.url));
 const COMPARE = fileURLToPath(new URL('../bin/verify-compare.js', import.meta.url));
 
 export async function verifyBackup(i: VerifyInput): Promise<VerifyResult> {
@@ -89,7 +87,8 @@ export async function verifyBackup(i: VerifyInput): Promise<VerifyResult> {
     reporter.verbose(`verify: restoring ${mib(r.size)} into ${dir}`);
     const restoreError = await r.restore(dir);
     if (i.interrupt.signal) return done(emptyResult(percent, 'skipped', `interrupted by ${i.interrupt.signal}`));
-    const job: CompareJob = { pairs: r.pairs(dir), runId: i.plan.runId, percent, excludesPossible: r.excludesPossible, skip: [dir] };
+    const absence = i.plan.engine.absence?.(i.plan.engineContext) ?? { ...NO_ABSENCE, engine: i.plan.engine.name };
+    const job: CompareJob = { pairs: r.pairs(dir), runId: i.plan.runId, percent, absence, skip: [dir] };
     const c = r.namespace ? await compareInNamespace(i, job, r.namespace, dir) : await compareHere(i, job);
     if (c.abortedBy) return done({ ...emptyResult(percent, 'skipped', c.abortedBy), ...counts(c) });
     const status = c.differences ? 'failed' : restoreError ? 'error' : 'ok';
@@ -115,28 +114,45 @@ function counts(c: CompareResult): Omit<VerifyResult, 'status' | 'message' | 'pe
 async function compareHere(i: VerifyInput, job: CompareJob): Promise<CompareResult> {
   return compareTrees(job.pairs, {
     contents: (p) => inSample(job.runId, p, job.percent),
-    excludesPossible: job.excludesPossible,
-    skip: (p) => job.skip.some((s) => isWithin(p, s)),
+    absence: job.absence,
+    skip: skipper(job.skip),
     aborted: () => (i.interrupt.signal ? `interrupted by ${i.interrupt.signal}` : null),
   });
 }
 
-/** The paths layout: the frozen tree is mounted over the real paths in a new private namespace, just for the comparison. */
+/**
+ * The paths layout: the frozen tree is mounted over the real paths in a new
+ * private namespace, just for the comparison. Both jobs (ns-exec's and the
+ * comparison's) travel in 0600 files, never as argv words: a job names every
+ * mount and can be far larger than the 128 KiB one word may hold.
+ */
 async function compareInNamespace(i: VerifyInput, job: CompareJob, mounts: NamespaceJob['mounts'], dir: string): Promise<CompareResult> {
+  const files = { stateDir: i.plan.stateDir, runId: i.plan.runId };
+  ensureRunFilesDir(files.stateDir);
+  const nsPath = namespaceJobPath(files, 'verify-ns-job');
+  const comparePath = namespaceJobPath(files, 'verify-compare-job');
   const ns: NamespaceJob = {
     mounts,
     keepWritable: [dir],
-    staging: i.plan.stateDir,
-    argv: [process.execPath, COMPARE, JSON.stringify(job)],
+    staging: `${runFilesDir(files.stateDir)}/verify-stage-${files.runId}`,
+    argv: [process.execPath, COMPARE, comparePath],
     parent: process.pid,
   };
-  const out = await i.runner.run(['unshare', '--mount', '--propagation', 'private', '--', process.execPath, NS_EXEC, JSON.stringify(ns)]);
-  const line = out.stdout.trim().split('\n').pop() ?? '';
-  return JSON.parse(line) as CompareResult;
+  try {
+    writeJobFile(comparePath, job);
+    writeJobFile(nsPath, ns);
+    const out = await i.runner.run(namespaceArgv(nsPath));
+    const line = out.stdout.trim().split('\n').pop() ?? '';
+    return JSON.parse(line) as CompareResult;
+  } finally {
+    rmSync(nsPath, { force: true });
+    rmSync(comparePath, { force: true });
+    removeStaging(ns.staging);
+  }
 }
 
 async function restorerFor(i: VerifyInput): Promise<Restorer> {
-  const { plan, runner, reporter } = i;
+  const { plan, runner } = i;
   const ctx = plan.engineContext;
   if (plan.engine.name === 'restic') {
     const base = resticBase(ctx.command, ctx.options);
@@ -151,7 +167,6 @@ async function restorerFor(i: VerifyInput): Promise<Restorer> {
     const tops = paths ? topSources(ctx.sources) : [];
     return {
       size,
-      excludesPossible: resticHasExcludes(ctx.command, ctx.options),
       restore: (dir) => restoreWith(i, resticRestoreArgv(base, id, dir, version), {}),
       pairs: (dir) =>
         paths
@@ -166,13 +181,8 @@ async function restorerFor(i: VerifyInput): Promise<Restorer> {
     if (manifests.length !== calls.length) throw new Error(`expected ${calls.length} snapshot manifest(s) in kopia's --json output, found ${manifests.length}`);
     // Tree layout: one manifest of the mount root; paths layout: one per top source, in call order.
     const readFrom = plan.layout === 'paths' ? topSources(ctx.sources).map((s) => s.readFrom) : [plan.mountRoot];
-    // kopia excludes by policy (ignore rules, .kopiaignore, size limits), which
-    // kopiatomic cannot see: entries absent from the restore are counted and
-    // listed as excluded, not as differences.
-    reporter.verbose('verify: kopia excludes by policy; entries absent from the backup are counted as excluded');
     return {
       size: manifests.reduce((n, m) => n + (m.size ?? 0), 0),
-      excludesPossible: true,
       restore: async (dir) => {
         for (const [k, m] of manifests.entries()) {
           const err = await restoreWith(i, kopiaRestoreArgv(ctx.command, m.id, `${dir}/${k}`), {});
@@ -189,7 +199,6 @@ async function restorerFor(i: VerifyInput): Promise<Restorer> {
   const size = await zfsLogicalSize(i);
   return {
     size,
-    excludesPossible: false,
     restore: async (dir) => {
       const target = `${dir}/root`;
       mkdirSync(target, { mode: 0o700 });

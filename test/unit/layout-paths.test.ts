@@ -8,9 +8,10 @@ import type { RunOptions, RunResult, Runner } from '../../src/core/exec.js';
 import type { EngineContext, Source } from '../../src/engine/engine.js';
 import { kopiaEngine, kopiaOutcome, kopiaSourcesProblem, parseKopiaVersion } from '../../src/engine/kopia.js';
 import { resticEngine, resticWritablePaths as writablePaths } from '../../src/engine/restic.js';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { engineArgv, namespaceJob, namespaceJobPath, readNamespaceJob, writeNamespaceJob } from '../../src/execute/namespace.js';
+import { engineArgv, namespaceJob, namespaceJobPath, readNamespaceJob, resolveProgram, writeNamespaceJob } from '../../src/execute/namespace.js';
+import { runFilesDir } from '../../src/execute/run-files.js';
 import { quietReporter } from './helpers.js';
 import { freebsd } from '../../src/platform/freebsd.js';
 import { linux } from '../../src/platform/linux.js';
@@ -196,24 +197,27 @@ describe('restic, paths layout', () => {
     const env = { HOME: '/home/root', RESTIC_REPOSITORY: '/srv/restic-repo' };
     const call = { ...raw, writable: writablePaths(raw.argv, env) };
     const stateDir = mkdtempSync(`${tmpdir()}/kt-ns-`);
-    const argv = engineArgv(call, { stateDir });
+    const files = { stateDir, runId: 'RUN' };
+    const argv = engineArgv(call, files);
     assert.deepEqual(argv.slice(0, 5), ['unshare', '--mount', '--propagation', 'private', '--']);
     assert.equal(argv[5], process.execPath);
     assert.match(argv[6]!, /\/dist\/src\/bin\/ns-exec\.js$/);
-    assert.equal(argv[7], namespaceJobPath({ stateDir }));
+    assert.equal(argv[7], namespaceJobPath(files));
     assert.equal(existsSync(argv[7]!), false, 'engineArgv is pure: the dry run prints it');
-    const drop = writeNamespaceJob(call, { stateDir }, quietReporter().reporter);
+    const drop = writeNamespaceJob(call, files, quietReporter().reporter, { PATH: fakeBin() });
     assert.equal(statSync(argv[7]!).mode & 0o777, 0o600);
     const job = readNamespaceJob(argv[7], (p) => readFileSync(p, 'utf8'), (p) => rmSync(p));
     assert.equal(existsSync(argv[7]!), false, 'ns-exec removes the job once read');
     drop();
-    assert.deepEqual(job, namespaceJob(call, { stateDir }));
-    assert.deepEqual(job.argv, call.argv);
+    assert.deepEqual({ ...job, argv: [] }, { ...namespaceJob(call, files), argv: [] });
     assert.deepEqual(job.keepWritable, ['/home/root/.cache/restic', '/srv/restic-repo', '/tmp']);
-    assert.equal(job.staging, stateDir);
+    assert.equal(job.staging, `${runFilesDir(stateDir)}/stage-RUN`, 'the staging tmpfs hides only its own directory, not the run files beside it');
+    assert.ok(job.argv[0]!.startsWith('/'), 'the engine is resolved before any mount');
+    assert.deepEqual(job.argv.slice(1), call.argv.slice(1));
+    assert.equal(statSync(runFilesDir(stateDir)).mode & 0o777, 0o700);
     assert.equal(job.parent, process.pid, 'ns-exec knows whose child it must be, even if that process dies before ns-exec starts');
     const tree = resticEngine.calls(rctx({ layout: 'tree' }))[0]!;
-    assert.deepEqual(engineArgv(tree, { stateDir }), tree.argv, 'no namespace for the tree layout');
+    assert.deepEqual(engineArgv(tree, files), tree.argv, 'no namespace for the tree layout');
     rmSync(stateDir, { recursive: true });
   });
 
@@ -221,13 +225,25 @@ describe('restic, paths layout', () => {
     const many = Array.from({ length: 3000 }, (_, i) => ({ path: `/srv/dataset-number-${i}`, readFrom: `/restic/srv/dataset-number-${i}`, dataset: `tank/srv/dataset-number-${i}` }));
     const call = resticEngine.calls(rctx({ sources: many }))[0]!;
     const stateDir = mkdtempSync(`${tmpdir()}/kt-ns-`);
-    const argv = engineArgv(call, { stateDir });
+    const files = { stateDir, runId: 'RUN' };
+    const argv = engineArgv(call, files);
     assert.ok(argv.every((w) => w.length < 4096), 'every argv word is small');
-    const drop = writeNamespaceJob(call, { stateDir }, quietReporter().reporter);
+    const drop = writeNamespaceJob(call, files, quietReporter().reporter, { PATH: fakeBin() });
     assert.ok(statSync(argv[7]!).size > 128 * 1024);
     drop();
     assert.equal(existsSync(argv[7]!), false, 'removed after the engine');
     rmSync(stateDir, { recursive: true });
+  });
+
+  test('the engine is resolved to an absolute path through the PATH it gets (env and NAME=value words too); a missing one is an error', () => {
+    const bin = fakeBin();
+    assert.deepEqual(resolveProgram(['restic', 'backup', '-v'], bin), [`${bin}/restic`, 'backup', '-v']);
+    const env = resolveProgram(['env', 'A=1', 'restic', 'backup'], `${bin}:/usr/bin:/bin`);
+    assert.ok(env[0]!.startsWith('/') && env[0]!.endsWith('/env'));
+    assert.deepEqual(env.slice(1), ['A=1', `${bin}/restic`, 'backup']);
+    assert.throws(() => resolveProgram(['no-such-engine-here', 'backup'], bin), /no-such-engine-here was not found in PATH/);
+    assert.throws(() => readNamespaceJob('{"argv":["restic"]}', () => '', () => {}), /absolute path of its file/, 'a job is never taken from argv');
+    assert.throws(() => readNamespaceJob('/job', () => '{"argv":["restic"]}', () => {}), /must be an absolute path/, 'ns-exec refuses a program by name');
   });
 
   test('writable folders: cache (flag, RESTIC_CACHE_DIR, XDG_CACHE_HOME, HOME), local repository, TMPDIR', () => {
@@ -247,6 +263,13 @@ describe('restic, paths layout', () => {
     assert.deepEqual(w(['restic', 'backup', '--no-cache', '-r', 'sftp:host:/r'], { HOME: '/h' }), [{ path: '/tmp', create: false }], 'no cache, remote repository');
   });
 });
+
+/** A directory holding an executable `restic`. */
+function fakeBin(): string {
+  const dir = mkdtempSync(`${tmpdir()}/kt-bin-`);
+  writeFileSync(`${dir}/restic`, '#!/bin/sh\n', { mode: 0o755 });
+  return dir;
+}
 
 /** restic reads --time as local time, "2006-01-02 15:04:05". */
 function localTime(d: Date): string {

@@ -5,6 +5,8 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { compareTrees, type CompareOptions } from '../../src/verify/compare.js';
+import { NO_ABSENCE } from '../../src/engine/absence.js';
+import { resticAbsence } from '../../src/engine/restic.js';
 
 const ROOT = process.getuid?.() === 0;
 
@@ -35,7 +37,7 @@ function trees(): { src: string; dst: string; done: () => void } {
   return { src, dst, done: () => rmSync(base, { recursive: true, force: true }) };
 }
 
-const opts: CompareOptions = { excludesPossible: false };
+const opts: CompareOptions = { absence: NO_ABSENCE };
 const pair = (src: string, dst: string) => [{ frozen: src, restored: dst, shown: '/t' }];
 
 test('equal trees: no differences, every entry and every file content counted', async () => {
@@ -85,7 +87,7 @@ test('mode, owner and mtime differences are named', async () => {
   }
 });
 
-test('a missing file is a difference; with exclude options it is counted and listed as excluded', async () => {
+test('a missing file is a difference; excluded by a pattern the engine was given, it is counted and listed as excluded', async () => {
   const t = trees();
   try {
     unlinkSync(`${t.dst}/sub/deeper/ü ñ 日本.txt`);
@@ -95,7 +97,7 @@ test('a missing file is a difference; with exclude options it is counted and lis
     assert.equal(r.excluded, 0);
     // the folder's mtime is put back, as a restore of a backup that excluded the file would have it
     execFileSync('touch', ['-h', '-r', `${t.src}/sub/deeper`, `${t.dst}/sub/deeper`]);
-    const x = await compareTrees(pair(t.src, t.dst), { excludesPossible: true });
+    const x = await compareTrees(pair(t.src, t.dst), { absence: resticAbsence(['restic', 'backup'], ['--exclude', '*.txt']) });
     assert.equal(x.differences, 0, JSON.stringify(x.firstDifferences));
     assert.equal(x.excluded, 1);
     assert.deepEqual(x.excludedPaths, ['/t/sub/deeper/ü ñ 日本.txt']);
@@ -182,7 +184,7 @@ test('the sample: only the chosen files are hashed, but every name is compared',
   const t = trees();
   try {
     unlinkSync(`${t.dst}/a.txt`);
-    const r = await compareTrees(pair(t.src, t.dst), { excludesPossible: false, contents: () => false });
+    const r = await compareTrees(pair(t.src, t.dst), { absence: NO_ABSENCE, contents: () => false });
     assert.equal(r.filesCompared, 0);
     assert.ok(r.firstDifferences.some((d) => d.path === '/t/a.txt' && d.what === 'missing from the backup'));
   } finally {
@@ -193,7 +195,7 @@ test('the sample: only the chosen files are hashed, but every name is compared',
 test('skip: a frozen path left out is neither compared nor missing; nothing restored at all is one difference', async () => {
   const t = trees();
   try {
-    const r = await compareTrees(pair(t.src, t.dst), { excludesPossible: false, skip: (p) => p === `${t.src}/sub` });
+    const r = await compareTrees(pair(t.src, t.dst), { absence: NO_ABSENCE, skip: (p) => p.toString() === `${t.src}/sub` });
     assert.equal(r.differences, 0); // sub is left out on both sides
     const none = await compareTrees([{ frozen: t.src, restored: `${t.dst}-nothing`, shown: '/t' }], opts);
     assert.deepEqual(none.firstDifferences, [{ path: '/t', what: 'missing from the backup (nothing was restored)' }]);
@@ -205,7 +207,7 @@ test('skip: a frozen path left out is neither compared nor missing; nothing rest
 test('aborted: the walk stops and says why', async () => {
   const t = trees();
   try {
-    const r = await compareTrees(pair(t.src, t.dst), { excludesPossible: false, aborted: () => 'interrupted by SIGTERM' });
+    const r = await compareTrees(pair(t.src, t.dst), { absence: NO_ABSENCE, aborted: () => 'interrupted by SIGTERM' });
     assert.equal(r.abortedBy, 'interrupted by SIGTERM');
   } finally {
     t.done();
