@@ -200,6 +200,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
           createtxg: txgs,
           backupExitCodes: result.backup?.exitCodes ?? [],
           cleanupFailures: result.cleanupFailures,
+          ...(result.lostMounts ? { lostMounts: result.lostMounts } : {}),
           setupError: result.setupError?.message ?? null,
         },
       };
