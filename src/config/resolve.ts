@@ -6,6 +6,7 @@ import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefaul
 import { splitWords } from '../cli/words.js';
 import { didYouMean, type LoadedConfig } from './load.js';
 import { ConfigError, type Problem } from './problems.js';
+import { rootsNestApart } from '../safety/nested-roots.js';
 import { durationSeconds, type DefaultsConfig, type JobConfig } from './schema.js';
 
 export interface ResolveOptions {
@@ -40,6 +41,11 @@ export function resolveJobs(loaded: LoadedConfig, names: string[], o: ResolveOpt
       if (e instanceof ConfigError) problems.push(...e.problems);
       else throw e;
     }
+  }
+  // Jobs whose mount roots nest would walk into each other's trees (equal roots share one lock instead).
+  for (const [i, b] of out.entries()) {
+    const a = out.slice(0, i).find((x) => rootsNestApart(x.mountRoot, b.mountRoot));
+    if (a) problems.push({ ...loaded.where(['jobs', b.job, 'mount_root']), message: `job ${b.job}: mount root ${b.mountRoot} nests with job ${a.job}'s ${a.mountRoot}: give each job a mount root of its own, side by side (or the same one)` });
   }
   if (problems.length) throw new ConfigError(problems);
   return out;

@@ -274,3 +274,14 @@ test('a file others can change is refused when running as root: its hooks run as
   const [p] = problems(() => loadConfig(f));
   assert.match(p!.message, /others can change this file .*mode 0666/);
 });
+
+test('jobs whose mount roots nest are refused at mount_root; equal roots and roots side by side are fine', (t) => {
+  const d = dir(t);
+  const f = write(join(d, 'k.toml'), '[jobs.a]\ndatasets = ["tank/a"]\nmount_root = "/X"\n[jobs.b]\ndatasets = ["tank/b"]\nmount_root = "/X/inner/"\n[jobs.c]\ndatasets = ["tank/c"]\nmount_root = "/X"\n[jobs.d]\ndatasets = ["tank/d"]\nmount_root = "/XY"\n');
+  const ps = problems(() => resolveAll(f, []));
+  assert.equal(ps.length, 2);
+  assert.equal(ps[0]!.line, 6);
+  assert.match(ps[0]!.message, /job b: mount root \/X\/inner nests with job a's \/X/);
+  assert.match(ps[1]!.message, /job c: mount root \/X nests with job b's \/X\/inner/, 'c shares a\'s root but nests with b\'s');
+  assert.deepEqual(resolveAll(f, ['a', 'c', 'd']).map((j) => j.job), ['a', 'c', 'd']);
+});
