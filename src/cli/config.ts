@@ -52,6 +52,7 @@ export function describeJob(job: JobOptions, loaded: LoadedConfig): Record<strin
     verify: job.verifyPercent ?? false,
     verify_command: job.verifyCommand,
     kill_after: job.killAfter,
+    zfs_timeout: job.zfsTimeout,
     status_file: job.statusFile,
   };
 }

@@ -2,6 +2,7 @@
 // the job's own table, then the flags given on the command line.
 import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
+import { ZFS_TIMEOUT_DEFAULT } from '../core/exec.js';
 import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobOptions, type Options } from '../cli/args.js';
 import { splitWords } from '../cli/words.js';
 import { didYouMean, type LoadedConfig } from './load.js';
@@ -116,6 +117,7 @@ export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions
     verifyPercent: verify === true ? 100 : verify === false || verify === undefined || verify === 0 ? null : verify,
     verifyCommand: words(pick('verify_command')) ?? null,
     killAfter: pick('kill_after') ?? KILL_AFTER_DEFAULT,
+    zfsTimeout: pick('zfs_timeout') ?? ZFS_TIMEOUT_DEFAULT,
     statusFile: loaded.config.status_file ?? d.status_file ?? statusFileDefault(o.platform),
   };
   if (o.flags) job = applyFlags(job, o.flags);
