@@ -50,7 +50,7 @@ export interface JobOptions {
   verifyCommand: string[] | null;
   /** Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never. */
   killAfter: number;
-  /** Seconds one zfs or zpool command may run before it is killed (exit 9); 0 = no limit. */
+  /** Seconds one zfs, zpool, mount or umount command may run before it is killed (exit 9); 0 = no limit. */
   zfsTimeout: number;
   statusFile: string;
 }

@@ -70,7 +70,7 @@ export class CommandError extends Error {
 }
 
 /**
- * A zfs or zpool command that did not finish within the time limit (a
+ * A zfs, zpool, mount or umount command that did not finish within the time limit (a
  * suspended pool hangs them): it was killed, and the run stops with exit 9
  * instead of holding its lock forever.
  */

@@ -59,10 +59,10 @@ export interface Runner {
 /** Signals a terminal or a service manager sends to a whole process group. */
 const EARLY_SIGNALS = new Set(['SIGINT', 'SIGHUP', 'SIGTERM', 'SIGQUIT']);
 
-/** The programs the watchdog limits: a suspended pool hangs them in the kernel. */
-const WATCHED = new Set(['zfs', 'zpool']);
+/** The programs the watchdog limits: a suspended pool hangs them in the kernel (mount and umount of its snapshots too). */
+const WATCHED = new Set(['zfs', 'zpool', 'mount', 'umount']);
 
-/** The default limit for one zfs or zpool command, in seconds (--zfs-timeout, zfs_timeout). */
+/** The default limit for one zfs, zpool, mount or umount command, in seconds (--zfs-timeout, zfs_timeout). */
 export const ZFS_TIMEOUT_DEFAULT = 600;
 
 /** How many processes of each program a run started: the benchmark reads this. */
@@ -78,7 +78,7 @@ export function spawnFailure(argv: readonly string[], e: unknown): CommandError 
 
 export class SystemRunner implements Runner {
   readonly counts: SpawnCounts = {};
-  /** How long one zfs or zpool command may run before it is killed (ms); 0 = no limit. */
+  /** How long one zfs, zpool, mount or umount command may run before it is killed (ms); 0 = no limit. */
   zfsTimeoutMs = ZFS_TIMEOUT_DEFAULT * 1000;
 
   constructor(

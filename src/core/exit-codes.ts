@@ -10,7 +10,7 @@ export const EXIT = {
   postHookFailed: 7,
   /** The backup succeeded, but --verify could not run (no space, engine error): it is not proven. */
   verifyError: 8,
-  /** A zfs or zpool command did not finish within --zfs-timeout and was killed. */
+  /** A zfs, zpool, mount or umount command did not finish within --zfs-timeout and was killed. */
   timedOut: 9,
   internal: 70,
 } as const;

@@ -313,3 +313,18 @@ test('applyPlan: a mount that disappeared while the engine ran fails the backup 
   assert.equal(sys.snaps.size, 0);
   assert.deepEqual(readPending(`${dir}/j.journal`), []);
 });
+
+test('applyPlan: a mount covered by another one during the backup fails it, naming what covered it', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  const { sys, runner, ctx, journal } = rig(dir);
+  runner.live = () => {
+    runner.engineRuns++;
+    sys.mounts().push({ source: 'tmpfs', target: `${root}/t/a`, fstype: 'tmpfs', root: '/' });
+    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
+  };
+  const r = await applyPlan(makePlan(root), ctx);
+  journal.close(false);
+  assert.deepEqual(r.lostMounts, [`${root}/t/a (t/a@${SNAP}: tmpfs was mounted over it)`]);
+  assert.equal(runStatus(r, null).status, 'backup-failed');
+});
