@@ -104,7 +104,7 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
       const scan = spec.scan === 'always' || !recordComplete(platform.journalDir) ? 'all' : 'journals';
       const host = await platform.hostId(runner);
       const t0 = Date.now();
-      const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, host, scan, retryKnown: spec.scan === 'always' });
+      const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, host, scan, retryKnown: spec.scan === 'always', deadOwner: lock?.tookOver });
       reporter.event('recovery', { scan, actions: r.actions, leftovers: r.leftovers.length, ms: Date.now() - t0 });
       // Leftovers that cannot be undone now were reported by recover() (a
       // warning and a `leftover` event each) and remembered with their undo:

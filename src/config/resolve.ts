@@ -43,13 +43,22 @@ export function resolveJobs(loaded: LoadedConfig, names: string[], o: ResolveOpt
       else throw e;
     }
   }
-  // Jobs whose mount roots nest would walk into each other's trees (equal roots share one lock instead).
-  for (const [i, b] of out.entries()) {
-    const a = out.slice(0, i).find((x) => rootsNestApart(x.mountRoot, b.mountRoot));
+  if (problems.length) throw new ConfigError(problems);
+  return out;
+}
+
+/**
+ * `run` and `config check`: jobs whose mount roots nest would walk into each
+ * other's trees (equal roots share one lock instead); each is a problem at
+ * its mount_root. Reading commands (status, jobs, schedule) do not ask.
+ */
+export function checkNestedMountRoots(jobs: JobOptions[], loaded: LoadedConfig): void {
+  const problems: Problem[] = [];
+  for (const [i, b] of jobs.entries()) {
+    const a = jobs.slice(0, i).find((x) => rootsNestApart(x.mountRoot, b.mountRoot));
     if (a) problems.push({ ...loaded.where(['jobs', b.job, 'mount_root']), message: `job ${b.job}: mount root ${b.mountRoot} nests with job ${a.job}'s ${a.mountRoot}: give each job a mount root of its own, side by side (or the same one)` });
   }
   if (problems.length) throw new ConfigError(problems);
-  return out;
 }
 
 export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions): JobOptions {

@@ -120,6 +120,7 @@ export class SystemRunner implements Runner {
       mutates: Boolean(opts.mutates),
       exitCode: result.code,
       ms: Date.now() - started,
+      ...(result.timedOut ? { timedOut: true } : {}),
     });
     if (result.timedOut) throw new CommandTimeoutError(argv, limit / 1000);
     const ok = result.signal === null && (result.code === 0 || (opts.okCodes ?? []).includes(result.code));

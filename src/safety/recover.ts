@@ -3,9 +3,10 @@
 // touches what it can prove is ours (see ownership.ts): mounts of snapshots
 // of dead runs of this host under the mount root, folders the journal says a
 // run created, and snapshots of dead runs of this host. A live run's mounts
-// (another job whose mount root is inside ours) are never touched. What cannot be undone (a clone of
-// our snapshot, another tool's hold, a read-only pool, a busy mount) is a
-// leftover: reported, remembered, retried by `cleanup`, never fatal.
+// (another job whose mount root is inside ours) are never touched. What
+// cannot be undone (a clone of our snapshot, another tool's hold, a read-only
+// pool, a busy mount) is a leftover: reported, remembered, retried by
+// `cleanup`, never fatal.
 import { lstatSync, rmdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Runner } from '../core/exec.js';
@@ -21,6 +22,7 @@ import { HOLD_TAG } from '../plan/naming.js';
 import type { Action } from '../plan/plan.js';
 import { dropSnapshots, errorReason, type Leftover } from './drop-snapshots.js';
 import { journaledSnapshotsElsewhere, knownLeftoversPath, markDone, readKnown, readPending, writeKnown, type KnownLeftover, type PendingUndo } from './journal.js';
+import { ownerAlive } from './lock.js';
 import { judge, staleRuns, type Verdict } from './ownership.js';
 
 export type { Leftover } from './drop-snapshots.js';
@@ -45,6 +47,11 @@ export interface RecoverOptions {
   retryKnown?: boolean;
   /** Where known leftovers are remembered (default: beside the journal). */
   knownPath?: string;
+  /**
+   * The owner of a stale lock this run took over: proven dead by its start
+   * time, so its snapshots are a dead run's even if its pid was reused since.
+   */
+  deadOwner?: { pid: number; boot: string } | null;
 }
 
 export interface RecoverResult {
@@ -112,6 +119,8 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   // no mounts of ours), judged like the snapshots themselves.
   let hostId: string | undefined = o.host;
   const verdicts = new Map<string, { verdict: Verdict; why: string }>();
+  const dead = o.deadOwner;
+  const alive: typeof ownerAlive = (w, boot) => !(dead && w.pid === dead.pid && w.boot === dead.boot) && ownerAlive(w, boot);
   const judgeSources = async (sources: string[]): Promise<void> => {
     const todo = [...new Set(sources)].filter((s) => !verdicts.has(s));
     if (!todo.length) return;
@@ -127,7 +136,7 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     for (const s of todo) {
       const at = s.indexOf('@');
       const facts = owned.find((x) => x.name === s) ?? { name: s, dataset: s.slice(0, at), snapshot: s.slice(at + 1), run: null, owner: null };
-      verdicts.set(s, judge(facts, me));
+      verdicts.set(s, judge(facts, me, alive));
     }
   };
   /** A mount is ours to unmount only when its snapshot's run is proven dead; a live run's is left alone, silently. */
@@ -290,7 +299,7 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   }
   if (candidates === null || candidates.length) {
     const host = (hostId ??= await platform.hostId(runner));
-    const runs = staleRuns(parseOwned((await runner.run(zfsGetOwnedArgv(candidates ?? []))).stdout), { host, boot: o.boot });
+    const runs = staleRuns(parseOwned((await runner.run(zfsGetOwnedArgv(candidates ?? []))).stdout), { host, boot: o.boot }, alive);
     for (const [snap, names] of runs) {
       const todo = names.filter((n) => !skip.has(n) && !tried.has(n));
       if (todo.length) await drop(todo, [], `release ${HOLD_TAG} holds on and destroy ${todo.length} snapshot(s) @${snap} of a dead run`);

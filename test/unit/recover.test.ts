@@ -343,3 +343,22 @@ test('recover: the journal\'s unmount is not run when something else is mounted 
   assert.equal(runner.calls.filter((c) => c.argv[0] === 'umount').length, 0);
   assert.match(r.leftovers[0]!.reason, /tmpfs is mounted over it/);
 });
+
+test('recover: the owner of a stale lock taken over is dead even if its pid is alive now (reused): its mounts go', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  mkdirSync(root, { recursive: true });
+  let table = [mountEntry('t/a@kopiatomic-OLD', `${root}/t/a`)];
+  const runner = new FakeRunner((argv) => {
+    if (argv[0] === 'umount') {
+      table = table.filter((m) => m.target !== argv[1]);
+      return ok();
+    }
+    return argv[1] === 'get' ? ok(owned('t/a@kopiatomic-OLD', 'OLD', 'h1:boot-now:1')) : new Error(`unexpected: ${argv.join(' ')}`);
+  });
+  const { o } = opts(dir, runner, fakePlatform(dir, () => table));
+  await recover(o);
+  assert.equal(table.length, 1, 'pid 1 is alive: without more proof the mount stays');
+  await recover({ ...o, deadOwner: { pid: 1, boot: 'boot-now' } });
+  assert.equal(table.length, 0, 'the lock takeover proved that run dead');
+});

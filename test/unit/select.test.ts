@@ -180,3 +180,16 @@ test('pools that cannot take a snapshot: -a and the property skip their datasets
   // unknown state (zpool could not tell): zfs snapshot will say
   assert.deepEqual(select({ ...i, pools: new Map() }, o({ all: true })).skipped, []);
 });
+
+test('zpool list of the pools\' states: parsed, and only ONLINE or DEGRADED pools that are not read-only can take a snapshot', async () => {
+  const { parsePools, poolProblem, readPools, zpoolListArgv } = await import('../../src/discover/pools.js');
+  assert.deepEqual(zpoolListArgv(), ['zpool', 'list', '-H', '-o', 'name,health,readonly']);
+  const m = parsePools('tank\tONLINE\toff\nro\tONLINE\ton\nsus\tSUSPENDED\toff\nbad\tFAULTED\t-\ndeg\tDEGRADED\toff\n');
+  assert.deepEqual([...m.keys()], ['tank', 'ro', 'sus', 'bad', 'deg']);
+  assert.deepEqual([...m].map(([n, s]) => poolProblem(n, s)), [null, 'pool ro is imported read-only (readonly=on): it cannot take a snapshot', 'pool sus is SUSPENDED: it cannot take a snapshot', 'pool bad is FAULTED: it cannot take a snapshot', null]);
+  // zpool failing is "unknown" (zfs snapshot will say), a hung zpool is not swallowed
+  const { FakeRunner } = await import('./helpers.js');
+  const { CommandError, CommandTimeoutError } = await import('../../src/core/errors.js');
+  assert.equal((await readPools(new FakeRunner((a) => new CommandError(a, 1, null, 'no pools', 'failed')))).size, 0);
+  await assert.rejects(readPools(new FakeRunner((a) => new CommandTimeoutError(a, 5))), CommandTimeoutError);
+});
