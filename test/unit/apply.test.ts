@@ -24,8 +24,11 @@ const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
 
 class Runner extends FakeRunner {
   engineRuns = 0;
+  /** What happens on the system while the engine runs. */
+  during: () => void = () => {};
   override live(): LiveProcess {
     this.engineRuns++;
+    this.during();
     return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
   }
 }
@@ -297,11 +300,9 @@ test('applyPlan: a mount that disappeared while the engine ran fails the backup 
   const root = `${dir}/root`;
   const { sys, runner, ctx, journal } = rig(dir);
   // The engine "runs" while someone unmounts one of the tree's mounts from outside.
-  runner.live = () => {
-    runner.engineRuns++;
+  runner.during = () => {
     const gone = sys.mounts().find((m) => m.target === `${root}/t/a`)!;
     sys.mounts().splice(sys.mounts().indexOf(gone), 1);
-    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
   };
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
@@ -318,11 +319,7 @@ test('applyPlan: a mount covered by another one during the backup fails it, nami
   const dir = tmp(t);
   const root = `${dir}/root`;
   const { sys, runner, ctx, journal } = rig(dir);
-  runner.live = () => {
-    runner.engineRuns++;
-    sys.mounts().push({ source: 'tmpfs', target: `${root}/t/a`, fstype: 'tmpfs', root: '/' });
-    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
-  };
+  runner.during = () => sys.mounts().push({ source: 'tmpfs', target: `${root}/t/a`, fstype: 'tmpfs', root: '/' });
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.deepEqual(r.lostMounts, [`${root}/t/a (t/a@${SNAP}: tmpfs was mounted over it)`]);
