@@ -3,6 +3,7 @@
 import { posix } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../core/errors.js';
+import { ZFS_TIMEOUT_DEFAULT } from '../core/exec.js';
 import { isWithin } from '../core/paths.js';
 import type { Engine, Layout } from '../engine/engine.js';
 import { ENGINES, engineForCommand } from '../engine/index.js';
@@ -49,6 +50,8 @@ export interface JobOptions {
   verifyCommand: string[] | null;
   /** Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never. */
   killAfter: number;
+  /** Seconds one zfs, zpool, mount or umount command may run before it is killed (exit 9); 0 = no limit. */
+  zfsTimeout: number;
   statusFile: string;
 }
 
@@ -125,6 +128,7 @@ const SPEC = {
   layout: { type: 'string' },
   wait: { type: 'string' },
   'kill-after': { type: 'string' },
+  'zfs-timeout': { type: 'string' },
   config: { type: 'string' },
   property: { type: 'boolean' },
   verify: { type: 'string' },
@@ -137,7 +141,7 @@ const SPEC = {
 } as const;
 
 const SHORT_VALUE: Record<string, string> = { c: 'command', o: 'options', p: 'pre', q: 'post' };
-const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout', 'kill-after', 'config', 'verify-command', 'metrics-file', 'ping-url', 'status-file', 'max-age']);
+const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout', 'kill-after', 'zfs-timeout', 'config', 'verify-command', 'metrics-file', 'ping-url', 'status-file', 'max-age']);
 
 /**
  * parseArgs refuses a separate value that starts with '-' (`-o --tag x`),
@@ -237,6 +241,11 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     if (!/^\d+$/.test(v['kill-after'])) throw new UsageError(`--kill-after takes a number of seconds: ${v['kill-after']}`);
     killAfter = Number(v['kill-after']);
   }
+  let zfsTimeout = ZFS_TIMEOUT_DEFAULT;
+  if (v['zfs-timeout'] !== undefined) {
+    if (!/^\d+$/.test(v['zfs-timeout'])) throw new UsageError(`--zfs-timeout takes a number of seconds: ${v['zfs-timeout']}`);
+    zfsTimeout = Number(v['zfs-timeout']);
+  }
   if (v.verbose && v.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
 
   // --verify[=PERCENT] (bare: every file) and the command engine's --verify-command.
@@ -258,6 +267,7 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   mark(v.exclude, 'excludes');
   mark(v.layout, 'layout');
   mark(v['kill-after'], 'killAfter');
+  mark(v['zfs-timeout'], 'zfsTimeout');
   mark(v.verify, 'verifyPercent');
   mark(v['metrics-file'], 'metricsFile');
   mark(v['ping-url'], 'pingUrl');
@@ -293,6 +303,7 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     verifyPercent,
     verifyCommand,
     killAfter,
+    zfsTimeout,
     statusFile: v['status-file'] ?? statusFileDefault(),
     given,
     cron: Boolean(v.cron),

@@ -3,6 +3,7 @@
 // discover, select, plan, then either print the plan (-n) or apply it.
 import { lstatSync, readdirSync } from 'node:fs';
 import { SetupError, UsageError } from '../core/errors.js';
+import { SystemRunner } from '../core/exec.js';
 import { discover, type Inventory } from '../discover/inventory.js';
 import type { LoadedConfig } from '../config/load.js';
 import { ConfigError, type Problem } from '../config/problems.js';
@@ -112,6 +113,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
   const ops = { pingUrl: job.pingUrl, metricsFile: job.metricsFile, statusFile: job.statusFile };
   const spec = { job: job.job, mountRoot: job.mountRoot, wait: flags.wait, dryRun: flags.dryRun, scan: 'auto' as const, leftoversFail: false, post: job.post, hookEnv, ops };
   interrupt.setKillAfter(job.killAfter);
+  if (runner instanceof SystemRunner) runner.zfsTimeoutMs = job.zfsTimeout * 1000;
   // The list of datasets lives in a file for the engine and both hooks: removed once the post hook is done.
   let datasets = null as { remove(): void } | null;
   try {
@@ -179,10 +181,16 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
       const verify = job.verifyPercent ? (await import('../verify/step.js')).verifyStep(job.verifyPercent, job.verifyCommand, plan, { runner, reporter, interrupt, env: engineEnv }) : null;
       let result;
       try {
-        result = await applyPlan(plan, { runner, reporter, interrupt, journal, env: engineEnv, ...(verify ? { afterBackup: verify.afterBackup } : {}) });
+        result = await applyPlan(plan, { runner, reporter, interrupt, journal, env: engineEnv, platform, ...(verify ? { afterBackup: verify.afterBackup } : {}) });
       } finally {
         // Kept while anything of this run is still to be undone (an earlier run's leftovers are remembered apart).
         journal.close(result !== undefined && result.cleanupFailures.length === 0);
+      }
+      // A pool that could not take a snapshot was left out: the backup is incomplete (partial, 3), never ok.
+      const poolsSkipped = [...new Map(selection.skipped.filter((x) => x.pool).map((x) => [x.pool!, x.reason])).entries()].map(([pool, reason]) => ({ pool, reason }));
+      if (poolsSkipped.length && result.backup?.outcome === 'ok') {
+        result.backup.outcome = 'partial';
+        reporter.warn(`the backup is incomplete: ${poolsSkipped.map((p) => p.reason).join('; ')}`);
       }
       const txgs = Object.fromEntries(Object.entries(result.createtxg).map(([p, t]) => [p, [...new Set(t)]]));
       const v = verify?.result() ?? null;
@@ -208,6 +216,8 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
           createtxg: txgs,
           backupExitCodes: result.backup?.exitCodes ?? [],
           cleanupFailures: result.cleanupFailures,
+          ...(result.lostMounts ? { lostMounts: result.lostMounts } : {}),
+          ...(poolsSkipped.length ? { poolsSkipped } : {}),
           setupError: result.setupError?.message ?? null,
         },
       };

@@ -1,7 +1,7 @@
 // `kopiatomic config check`: every problem of every file, with its place (exit 2).
 // `kopiatomic config show [JOB]`: the jobs as resolved, secrets masked (--json: as JSON).
 import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { resolveJobs } from '../config/resolve.js';
+import { checkNestedMountRoots, resolveJobs } from '../config/resolve.js';
 import { isSecretEnv } from '../config/schema.js';
 import { discover } from '../discover/inventory.js';
 import type { JobOptions, Options } from './args.js';
@@ -14,6 +14,7 @@ export const MASK = '********';
 export async function configCheckCommand(opts: Options, ctx: CommandContext): Promise<number> {
   const loaded = loadConfig(opts.configFile, ctx.platform.name);
   const jobs = resolveJobs(loaded, [], { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: true });
+  checkNestedMountRoots(jobs, loaded);
   // The datasets must exist: checked when zfs is here (read-only: one zfs list).
   let checked = false;
   if (which('zfs')) {
@@ -52,6 +53,7 @@ export function describeJob(job: JobOptions, loaded: LoadedConfig): Record<strin
     verify: job.verifyPercent ?? false,
     verify_command: job.verifyCommand,
     kill_after: job.killAfter,
+    zfs_timeout: job.zfsTimeout,
     status_file: job.statusFile,
   };
 }

@@ -105,7 +105,7 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
       const scan = spec.scan === 'always' || !recordComplete(platform.journalDir) ? 'all' : 'journals';
       const host = await platform.hostId(runner);
       const t0 = Date.now();
-      const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, host, scan, retryKnown: spec.scan === 'always' });
+      const r = await recover({ runner, reporter, platform, mountRoot: spec.mountRoot, journal: jpath, boot, host, scan, retryKnown: spec.scan === 'always', deadOwner: lock?.tookOver });
       // The helpers' files of dead runs (namespace jobs, lists of datasets, staging directories).
       if (!spec.dryRun) r.actions += sweepDeadRunFiles(platform.stateDir, boot, reporter).length;
       reporter.event('recovery', { scan, actions: r.actions, leftovers: r.leftovers.length, ms: Date.now() - t0 });

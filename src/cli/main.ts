@@ -51,6 +51,7 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
   const interrupt = new Interrupt(reporter, opts.killAfter * 1000);
   interrupt.install();
   const runner = new SystemRunner(reporter, opts.dryRun);
+  runner.zfsTimeoutMs = opts.zfsTimeout * 1000; // each job of `run` sets its own (backupJob)
   const ctx: CommandContext = { flavour, reporter, runner, platform: null!, interrupt };
   try {
     ctx.platform = platformFor();

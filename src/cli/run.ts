@@ -4,7 +4,7 @@
 // anything changes. The exit code is the worst job's (core/exit-codes.ts PRECEDENCE).
 import { EXIT, worstOf } from '../core/exit-codes.js';
 import { loadConfig } from '../config/load.js';
-import { resolveJobs } from '../config/resolve.js';
+import { checkNestedMountRoots, resolveJobs } from '../config/resolve.js';
 import { discover } from '../discover/inventory.js';
 import type { StatusCode } from '../execute/status.js';
 import type { Options } from './args.js';
@@ -15,6 +15,7 @@ export async function runCommand(opts: Options, ctx: CommandContext): Promise<nu
   const { reporter } = ctx;
   const loaded = loadConfig(opts.configFile, ctx.platform.name);
   const jobs = resolveJobs(loaded, opts.names, { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: true, flags: opts });
+  checkNestedMountRoots(jobs, loaded);
   for (const j of jobs) preflight(j, opts, ctx);
   // Every job's datasets must exist before the first job changes anything.
   const inventory = await discover(ctx.runner, ctx.platform);

@@ -53,6 +53,8 @@ Run:
       --wait[=SECONDS]   wait for another run on this mount root (default: exit 6)
       --kill-after SECONDS  after a signal, SIGKILL an engine or hook that has
                          not exited within SECONDS (default 30; 0 = never)
+      --zfs-timeout SECONDS  kill a zfs, zpool, mount or umount command not done
+                         within SECONDS and stop with exit 9 (default 600; 0 = never)
       --config FILE      the configuration file for run, config, jobs, status
                          and schedule (default ${defaultConfigPath()}, plus conf.d/*.toml)
 Monitoring:

@@ -2,10 +2,12 @@
 // the job's own table, then the flags given on the command line.
 import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
+import { ZFS_TIMEOUT_DEFAULT } from '../core/exec.js';
 import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobOptions, type Options } from '../cli/args.js';
 import { splitWords } from '../cli/words.js';
 import { didYouMean, type LoadedConfig } from './load.js';
 import { ConfigError, type Problem } from './problems.js';
+import { rootsNestApart } from '../safety/nested-roots.js';
 import { durationSeconds, type DefaultsConfig, type JobConfig } from './schema.js';
 
 export interface ResolveOptions {
@@ -43,6 +45,20 @@ export function resolveJobs(loaded: LoadedConfig, names: string[], o: ResolveOpt
   }
   if (problems.length) throw new ConfigError(problems);
   return out;
+}
+
+/**
+ * `run` and `config check`: jobs whose mount roots nest would walk into each
+ * other's trees (equal roots share one lock instead); each is a problem at
+ * its mount_root. Reading commands (status, jobs, schedule) do not ask.
+ */
+export function checkNestedMountRoots(jobs: JobOptions[], loaded: LoadedConfig): void {
+  const problems: Problem[] = [];
+  for (const [i, b] of jobs.entries()) {
+    const a = jobs.slice(0, i).find((x) => rootsNestApart(x.mountRoot, b.mountRoot));
+    if (a) problems.push({ ...loaded.where(['jobs', b.job, 'mount_root']), message: `job ${b.job}: mount root ${b.mountRoot} nests with job ${a.job}'s ${a.mountRoot}: give each job a mount root of its own, side by side (or the same one)` });
+  }
+  if (problems.length) throw new ConfigError(problems);
 }
 
 export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions): JobOptions {
@@ -110,6 +126,7 @@ export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions
     verifyPercent: verify === true ? 100 : verify === false || verify === undefined || verify === 0 ? null : verify,
     verifyCommand: words(pick('verify_command')) ?? null,
     killAfter: pick('kill_after') ?? KILL_AFTER_DEFAULT,
+    zfsTimeout: pick('zfs_timeout') ?? ZFS_TIMEOUT_DEFAULT,
     statusFile: loaded.config.status_file ?? d.status_file ?? statusFileDefault(o.platform),
   };
   if (o.flags) job = applyFlags(job, o.flags);

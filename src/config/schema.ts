@@ -59,6 +59,7 @@ export const JOB_KEYS = {
   ),
   verify_command: key(words, 'Command used to read the backup back for verification, a string split into words or an array (default: the engine\'s own).'),
   kill_after: key(z.number().int().min(0), 'Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never.', 30),
+  zfs_timeout: key(z.number().int().min(0), 'Seconds one zfs, zpool, mount or umount command may run before it is killed and the run stops with exit 9 (a suspended pool hangs them); 0 = never.', 600),
 };
 
 const STATUS_FILE = key(absPath, 'Where each run records its result (default /var/lib/kopiatomic/status.json; FreeBSD /var/db/kopiatomic/status.json).');

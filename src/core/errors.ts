@@ -37,9 +37,10 @@ export class InterruptedError extends Error {
  *  - not-found:       it ran and said the thing it was asked about does not exist
  *  - busy:            it ran and said the thing is busy (a mount in use)
  *  - signal:          it was killed by a signal
+ *  - timeout:         it did not finish within its time limit and was killed (CommandTimeoutError)
  *  - failed:          any other non-zero exit
  */
-export type FailureReason = 'program-missing' | 'spawn-failed' | 'not-found' | 'busy' | 'signal' | 'failed';
+export type FailureReason = 'program-missing' | 'spawn-failed' | 'not-found' | 'busy' | 'signal' | 'timeout' | 'failed';
 
 /** The message of whatever was thrown (our errors and node's all carry one). */
 export function errorMessage(e: unknown): string {
@@ -65,6 +66,19 @@ export class CommandError extends Error {
             : `exited with ${code}`;
     const tail = stderr.trim() ? `: ${stderr.trim().split('\n').slice(-3).join(' | ')}` : '';
     super(`${argv[0]} ${how}${tail} (command: ${quoteArgv(argv).slice(0, 2000)})`);
+  }
+}
+
+/**
+ * A zfs, zpool, mount or umount command that did not finish within the time limit (a
+ * suspended pool hangs them): it was killed, and the run stops with exit 9
+ * instead of holding its lock forever.
+ */
+export class CommandTimeoutError extends CommandError {
+  readonly exitCode = EXIT.timedOut;
+  constructor(argv: readonly string[], readonly limitSeconds: number) {
+    super(argv, null, 'SIGKILL', '', 'timeout');
+    this.message = `${argv[0]} did not finish within ${limitSeconds} s and was killed (a suspended pool? see --zfs-timeout) (command: ${quoteArgv(argv).slice(0, 2000)})`;
   }
 }
 

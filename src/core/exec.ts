@@ -6,7 +6,7 @@
 // 128 KiB) is a CommandError like any other failure.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { classifyExit, classifySpawn } from './classify.js';
-import { CommandError, quoteArgv, type FailureReason } from './errors.js';
+import { CommandError, CommandTimeoutError, quoteArgv, type FailureReason } from './errors.js';
 import { safeWrite, type Reporter } from './report.js';
 import { useSystemPath } from './system-path.js';
 
@@ -59,6 +59,12 @@ export interface Runner {
 /** Signals a terminal or a service manager sends to a whole process group. */
 const EARLY_SIGNALS = new Set(['SIGINT', 'SIGHUP', 'SIGTERM', 'SIGQUIT']);
 
+/** The programs the watchdog limits: a suspended pool hangs them in the kernel (mount and umount of its snapshots too). */
+const WATCHED = new Set(['zfs', 'zpool', 'mount', 'umount']);
+
+/** The default limit for one zfs, zpool, mount or umount command, in seconds (--zfs-timeout, zfs_timeout). */
+export const ZFS_TIMEOUT_DEFAULT = 600;
+
 /** How many processes of each program a run started: the benchmark reads this. */
 export type SpawnCounts = Record<string, number>;
 
@@ -72,6 +78,8 @@ export function spawnFailure(argv: readonly string[], e: unknown): CommandError 
 
 export class SystemRunner implements Runner {
   readonly counts: SpawnCounts = {};
+  /** How long one zfs, zpool, mount or umount command may run before it is killed (ms); 0 = no limit. */
+  zfsTimeoutMs = ZFS_TIMEOUT_DEFAULT * 1000;
 
   constructor(
     private readonly reporter: Reporter,
@@ -95,7 +103,8 @@ export class SystemRunner implements Runner {
     this.reporter.verbose(`run: ${quoteArgv(argv)}`);
     this.count(argv);
     const started = Date.now();
-    let result = await this.spawnOnce(argv, opts);
+    const limit = WATCHED.has(argv[0]!.split('/').pop()!) ? this.zfsTimeoutMs : 0;
+    let result = await this.spawnOnce(argv, opts, limit);
     // A child of ours in its own session still gets a signal sent to our
     // process group between fork() and its setsid(): libuv blocks signals
     // across that window and unblocks them just before exec, so the child
@@ -104,14 +113,16 @@ export class SystemRunner implements Runner {
     // Ctrl-C, hang-up or a group-wide SIGTERM is the only source.)
     for (let i = 0; i < 3 && result.signal !== null && EARLY_SIGNALS.has(result.signal) && result.stdout === '' && result.stderr === ''; i++) {
       this.reporter.verbose(`${argv[0]} was stopped by ${result.signal} before it started: running it again`);
-      result = await this.spawnOnce(argv, opts);
+      result = await this.spawnOnce(argv, opts, limit);
     }
     this.reporter.event('exec', {
       argv,
       mutates: Boolean(opts.mutates),
       exitCode: result.code,
       ms: Date.now() - started,
+      ...(result.timedOut ? { timedOut: true } : {}),
     });
+    if (result.timedOut) throw new CommandTimeoutError(argv, limit / 1000);
     const ok = result.signal === null && (result.code === 0 || (opts.okCodes ?? []).includes(result.code));
     if (!ok) {
       const reason: FailureReason = result.signal ? 'signal' : classifyExit(argv[0]!, result.stderr);
@@ -120,8 +131,13 @@ export class SystemRunner implements Runner {
     return { code: result.code, stdout: result.stdout, stderr: result.stderr };
   }
 
-  private spawnOnce(argv: readonly string[], opts: RunOptions): Promise<RunResult & { signal: string | null }> {
-    return new Promise<RunResult & { signal: string | null }>((resolve, reject) => {
+  /**
+   * `limitMs` (0: none): past it the command's process group is killed and
+   * the promise settles at once, without waiting for the exit: a process
+   * stuck in the kernel (a suspended pool) cannot be waited for.
+   */
+  private spawnOnce(argv: readonly string[], opts: RunOptions, limitMs = 0): Promise<RunResult & { signal: string | null; timedOut?: boolean }> {
+    return new Promise<RunResult & { signal: string | null; timedOut?: boolean }>((resolve, reject) => {
       let child: ChildProcess;
       try {
         child = spawn(argv[0]!, argv.slice(1), {
@@ -147,13 +163,33 @@ export class SystemRunner implements Runner {
       }
       child.stdout!.on('data', (b: Buffer) => out.push(b));
       child.stderr!.on('data', (b: Buffer) => err.push(b));
+      const watchdog =
+        limitMs > 0
+          ? setTimeout(() => {
+              if (settled) return;
+              settled = true;
+              try {
+                process.kill(-child.pid!, 'SIGKILL'); // its own process group (detached)
+              } catch {
+                child.kill('SIGKILL');
+              }
+              // Not waited for: our pipes and the handle are let go so we can exit.
+              child.stdout!.destroy();
+              child.stderr!.destroy();
+              child.stdin?.destroy();
+              child.unref();
+              resolve({ code: 137, signal: 'SIGKILL', timedOut: true, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+            }, limitMs)
+          : null;
       child.on('error', (e) => {
         // Only a failure to start counts here (a failed kill() also emits 'error').
         if (settled || child.pid !== undefined) return;
         settled = true;
+        if (watchdog) clearTimeout(watchdog);
         reject(spawnFailure(argv, e));
       });
       child.on('close', (code, signal) => {
+        if (watchdog) clearTimeout(watchdog);
         if (settled) return;
         settled = true;
         resolve({

@@ -10,6 +10,8 @@ export const EXIT = {
   postHookFailed: 7,
   /** The backup succeeded, but --verify could not run (no space, engine error): it is not proven. */
   verifyError: 8,
+  /** A zfs, zpool, mount or umount command did not finish within --zfs-timeout and was killed. */
+  timedOut: 9,
   internal: 70,
 } as const;
 
@@ -25,7 +27,8 @@ export type Status =
   | 'post-hook-failed'
   | 'internal-error'
   | 'verify-failed'
-  | 'verify-error';
+  | 'verify-error'
+  | 'timed-out';
 
 // A verification mismatch fails the backup (1); a verification that could
 // not run exits 8 (the backup itself succeeded, but is not proven).
@@ -43,7 +46,7 @@ export function interruptedCode(signal: string): number {
  * The worst of several statuses (`run` with several jobs), by this order:
  * internal error, cleanup incomplete, interrupted, usage, locked, setup
  * failed, backup failed (a verification mismatch too), partial, verify error,
- * post hook failed, ok.
+ * post hook failed, ok; a zfs command that timed out ranks just after locked.
  */
 export const PRECEDENCE: Status[] = [
   'internal-error',
@@ -51,6 +54,7 @@ export const PRECEDENCE: Status[] = [
   'interrupted',
   'usage',
   'locked',
+  'timed-out',
   'setup-failed',
   'backup-failed',
   'verify-failed',

@@ -1,7 +1,9 @@
-// Discovery: one `zfs list` call for every filesystem, plus the mount table.
+// Discovery: one `zfs list` call for every filesystem, plus the mount table
+// and, beside them, one `zpool list` of the pools' states.
 import type { Runner } from '../core/exec.js';
 import type { Platform } from '../platform/platform.js';
 import type { MountEntry } from './mount-table.js';
+import { readPools, type PoolState } from './pools.js';
 import { parseDatasetList, zfsListDatasetsArgv, type DatasetRow } from './zfs-list.js';
 
 export interface Dataset extends DatasetRow {
@@ -12,14 +14,16 @@ export interface Dataset extends DatasetRow {
 export interface Inventory {
   datasets: Dataset[];
   mounts: MountEntry[];
+  /** Each pool's health and readonly property; a pool missing here is of unknown state. */
+  pools?: Map<string, PoolState>;
 }
 
 export async function discover(runner: Runner, platform: Platform): Promise<Inventory> {
-  const [list, mounts] = await Promise.all([runner.run(zfsListDatasetsArgv()), platform.readMounts(runner)]);
-  return buildInventory(parseDatasetList(list.stdout), mounts);
+  const [list, mounts, pools] = await Promise.all([runner.run(zfsListDatasetsArgv()), platform.readMounts(runner), readPools(runner)]);
+  return buildInventory(parseDatasetList(list.stdout), mounts, pools);
 }
 
-export function buildInventory(rows: DatasetRow[], mounts: MountEntry[]): Inventory {
+export function buildInventory(rows: DatasetRow[], mounts: MountEntry[], pools?: Map<string, PoolState>): Inventory {
   const where = new Map<string, string>();
   for (const m of mounts) {
     // The first entry wins: later ones with the same source are mounts over it.
@@ -27,5 +31,5 @@ export function buildInventory(rows: DatasetRow[], mounts: MountEntry[]): Invent
     if (m.fstype === 'zfs' && m.root === '/' && !m.source.includes('@') && !where.has(m.source)) where.set(m.source, m.target);
   }
   const datasets = rows.map((r) => ({ ...r, mountedAt: where.get(r.name) ?? null }));
-  return { datasets, mounts };
+  return { datasets, mounts, ...(pools ? { pools } : {}) };
 }

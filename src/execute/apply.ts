@@ -19,6 +19,7 @@ import { platformFor } from '../platform/detect.js';
 import type { Platform } from '../platform/platform.js';
 import { fault } from './fault.js';
 import type { Interrupt } from './interrupt.js';
+import { lostMounts } from './mount-check.js';
 import { mountBatch, unmountBatch, type UndoEntry } from './mount-phase.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
 
@@ -44,6 +45,8 @@ export interface ApplyResult {
   /** null when the engine never ran. */
   backup: { outcome: Outcome; exitCodes: (number | null)[]; /* verify (issue 13): */ stdouts?: string[] } | null;
   cleanupFailures: string[];
+  /** Mounts of this run that were gone when the engine finished ("TARGET (SOURCE)"): the backup failed. */
+  lostMounts?: string[];
   createtxg: Record<string, string[]>;
   creation: Date | null;
 }
@@ -156,6 +159,13 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       if (o.outcome === 'failed' || (o.outcome === 'partial' && outcome === 'ok')) outcome = o.outcome;
     }
     if (interrupt.signal && outcome === 'ok') outcome = 'failed';
+    // The engine saw the frozen tree only if every mount was there all along.
+    const lost = await lostMounts(undo, plan, ctx);
+    if (lost.length) {
+      outcome = 'failed';
+      result.lostMounts = lost;
+      for (const l of lost) reporter.error(`a mount of this run disappeared during the backup: ${l}; the backup failed`);
+    }
     result.backup = { outcome, exitCodes, stdouts };
   }
 

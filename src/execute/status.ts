@@ -3,7 +3,7 @@
 // code all come from it, so a status always travels with its own code.
 // Leftovers outrank everything else: a run that left something behind must
 // say so even if the backup worked.
-import { CommandError, InterruptedError, LockedError, SetupError, UsageError } from '../core/errors.js';
+import { CommandError, CommandTimeoutError, InterruptedError, LockedError, SetupError, UsageError } from '../core/errors.js';
 import { EXIT, interruptedCode, type Status } from '../core/exit-codes.js';
 import type { ApplyResult } from './apply.js';
 import { withVerify } from '../verify/outcome.js';
@@ -17,6 +17,7 @@ export interface StatusCode {
 export function runStatus(r: ApplyResult, signal: string | null): StatusCode {
   if (r.cleanupFailures.length) return { status: 'cleanup-incomplete', code: EXIT.cleanupIncomplete };
   if (signal) return { status: 'interrupted', code: interruptedCode(signal) };
+  if (r.setupError instanceof CommandTimeoutError) return { status: 'timed-out', code: EXIT.timedOut };
   if (r.setupError) return { status: 'setup-failed', code: EXIT.setupFailed };
   if (!r.backup || r.backup.outcome === 'failed') return { status: 'backup-failed', code: EXIT.backupFailed };
   if (r.backup.outcome === 'partial') return { status: 'partial', code: EXIT.partial };
@@ -30,6 +31,7 @@ export function errorStatus(e: unknown): StatusCode {
   // A program that is not installed (zfs on a machine without ZFS) is bad input, like a missing engine.
   if (e instanceof CommandError && e.reason === 'program-missing') return { status: 'usage', code: EXIT.usage };
   if (e instanceof LockedError) return { status: 'locked', code: EXIT.locked };
+  if (e instanceof CommandTimeoutError) return { status: 'timed-out', code: EXIT.timedOut };
   if (e instanceof SetupError || e instanceof CommandError) return { status: 'setup-failed', code: EXIT.setupFailed };
   return { status: 'internal-error', code: EXIT.internal };
 }

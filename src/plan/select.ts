@@ -4,6 +4,7 @@ import { UsageError } from '../core/errors.js';
 import { isBelow, isWithin } from '../core/paths.js';
 import type { Dataset, Inventory } from '../discover/inventory.js';
 import { checkNestedReachable, unreachableNested } from './nested.js';
+import { poolProblem } from '../discover/pools.js';
 
 export type Target = { kind: 'dataset'; name: string } | { kind: 'path'; path: string };
 
@@ -32,6 +33,8 @@ export function propertySelects(value: string | null | undefined, job: string): 
 export interface Skipped {
   dataset: string;
   reason: string;
+  /** Its pool cannot take a snapshot (read-only, suspended, faulted): a backup without it is incomplete. */
+  pool?: string;
 }
 
 export interface Selection {
@@ -84,6 +87,14 @@ export function select(inv: Inventory, o: SelectOptions): Selection {
       ? inv.datasets.filter((d) => propertySelects(d.backup, o.property!))
       : o.targets.map((t) => resolveTarget(inv, t));
   const excluded = o.excludes.map((t) => resolveTarget(inv, t).name);
+  const poolWhy = (d: Dataset) => poolProblem(d.pool, inv.pools?.get(d.pool));
+  // A dataset named on such a pool is an error before anything changes; -a and the property skip it.
+  if (!o.all && !byProperty) {
+    for (const r of roots) {
+      const why = poolWhy(r);
+      if (why) throw new UsageError(`cannot back up ${r.name}: ${why}`);
+    }
+  }
 
   const chosen = new Map<string, Dataset>();
   for (const root of roots) {
@@ -96,6 +107,11 @@ export function select(inv: Inventory, o: SelectOptions): Selection {
     const ex = excluded.find((e) => isWithin(d.name, e));
     if (ex) {
       skipped.push({ dataset: d.name, reason: ex === d.name ? 'excluded' : `excluded with ${ex}` });
+      continue;
+    }
+    const poolIs = poolWhy(d);
+    if (poolIs) {
+      skipped.push({ dataset: d.name, reason: poolIs, pool: d.pool });
       continue;
     }
     const why = skipReason(d);

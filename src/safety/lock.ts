@@ -1,9 +1,15 @@
 // One run per mount root. The lock is a file created with O_EXCL under the
 // runtime state folder (/run, cleared at boot), holding the owner's pid and
 // boot id, so a lock left by a dead process or an earlier boot is recognised.
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+// Mount roots that nest (one inside the other) exclude each other too: once
+// our lock file exists, every other live lock's mount root is compared with
+// ours, and on a conflict ours is removed again and we wait or refuse. Each
+// of two runs starting at once creates its file before it looks at the
+// other's, so at least the later one sees the earlier: both never pass.
+import { closeSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { InterruptedError, LockedError } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
+import { rootsNestApart } from './nested-roots.js';
 import { ensureRootDir } from './root-path.js';
 
 export interface LockOwner {
@@ -92,18 +98,27 @@ export class Lock {
     let announced = false;
     let previous: LockOwner | null = null;
     for (;;) {
+      let nested: { mountRoot: string; owner: LockOwner | null } | null = null;
       try {
         const fd = openSync(path, 'wx', 0o600);
         writeSync(fd, JSON.stringify(me) + '\n');
         fsyncSync(fd);
         closeSync(fd);
-        return new Lock(path, previous, me);
+        nested = liveNestedLock(stateDir, path, mountRoot, boot);
+        if (!nested) return new Lock(path, previous, me);
+        rmSync(path, { force: true }); // ours, made a moment ago: another run's tree is inside ours or ours inside it
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       }
-      const owner = readOwner(path);
+      const owner = nested ? nested.owner : readOwner(path);
+      if (nested) {
+        if (Date.now() >= deadline) {
+          const who = nested.owner ? `pid ${nested.owner.pid}, started ${nested.owner.started}` : 'unknown owner';
+          throw new LockedError(`another run is using ${nested.mountRoot} (${who}), and mount roots that nest exclude each other: ${mountRoot} ${rootsInside(mountRoot, nested.mountRoot)}; use --wait to wait for it, or give the jobs mount roots side by side`);
+        }
+      }
       const age = Date.now() - safeMtime(path);
-      if ((owner && !ownerAlive(owner, boot)) || (!owner && age > 10_000)) {
+      if (!nested && ((owner && !ownerAlive(owner, boot)) || (!owner && age > 10_000))) {
         // Take over with a rename to a unique name: of two runs that both saw
         // the stale lock, only one rename succeeds on the file they saw.
         const aside = `${path}.stale.${process.pid}`;
@@ -141,7 +156,7 @@ export class Lock {
         throw new LockedError(`another run is using ${mountRoot} (${who}); lock ${path}; use --wait to wait for it`);
       }
       if (!announced) {
-        reporter.info(`waiting for the run that holds ${path}`);
+        reporter.info(`waiting for the run that holds ${nested ? `${nested.mountRoot}, which nests with ${mountRoot}` : path}`);
         announced = true;
       }
       if (stop?.signal) throw new InterruptedError(stop.signal, `${stop.signal} while waiting for the lock on ${mountRoot}: nothing was changed`);
@@ -156,6 +171,33 @@ export class Lock {
     if (o && (o.pid !== this.me.pid || o.boot !== this.me.boot || o.started !== this.me.started)) return;
     rmSync(this.path, { force: true });
   }
+}
+
+function rootsInside(mine: string, other: string): string {
+  return mine.length < other.length ? `contains ${other}` : mine.length > other.length ? `is inside ${other}` : `is the same directory as ${other}`;
+}
+
+/**
+ * A live run's lock (not `mine`) whose mount root nests with `mountRoot`.
+ * The root comes from the lock's name (written before its content); a lock
+ * still being written counts as live for 10 s.
+ */
+export function liveNestedLock(stateDir: string, mine: string, mountRoot: string, boot: string): { mountRoot: string; owner: LockOwner | null } | null {
+  for (const name of readdirSync(stateDir)) {
+    if (!name.endsWith('.lock')) continue;
+    const path = `${stateDir}/${name}`;
+    if (path === mine) continue;
+    let root: string;
+    try {
+      root = decodeURIComponent(name.slice(0, -'.lock'.length));
+    } catch {
+      continue;
+    }
+    if (!root.startsWith('/') || !rootsNestApart(root, mountRoot)) continue;
+    const owner = readOwner(path);
+    if (owner ? ownerAlive(owner, boot) : Date.now() - safeMtime(path) <= 10_000) return { mountRoot: root, owner };
+  }
+  return null;
 }
 
 function safeMtime(path: string): number {

@@ -1,10 +1,12 @@
 // Recovery: undo whatever an earlier run left behind (a crash, SIGKILL, a
 // power cut), in order: unmount, rmdir, release holds, destroy. It only
-// touches what it can prove is ours (see ownership.ts): mounts of our
-// snapshots under the mount root, folders the journal says a run created,
-// and snapshots of dead runs of this host. What cannot be undone (a clone of
-// our snapshot, another tool's hold, a read-only pool, a busy mount) is a
-// leftover: reported, remembered, retried by `cleanup`, never fatal.
+// touches what it can prove is ours (see ownership.ts): mounts of snapshots
+// of dead runs of this host under the mount root, folders the journal says a
+// run created, and snapshots of dead runs of this host. A live run's mounts
+// (another job whose mount root is inside ours) are never touched. What
+// cannot be undone (a clone of our snapshot, another tool's hold, a read-only
+// pool, a busy mount) is a leftover: reported, remembered, retried by
+// `cleanup`, never fatal.
 import { lstatSync, rmdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Runner } from '../core/exec.js';
@@ -13,14 +15,15 @@ import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
 import type { MountEntry } from '../discover/mount-table.js';
-import { existingSnapshots, parseOwned, zfsGetOwnedArgv } from '../discover/snapshots.js';
+import { existingSnapshots, parseOwned, zfsGetOwnedArgv, type OwnedSnapshot } from '../discover/snapshots.js';
 import type { Platform } from '../platform/platform.js';
 import { display } from '../plan/display.js';
 import { HOLD_TAG } from '../plan/naming.js';
 import type { Action } from '../plan/plan.js';
 import { dropSnapshots, errorReason, type Leftover } from './drop-snapshots.js';
 import { journaledSnapshotsElsewhere, knownLeftoversPath, markDone, readKnown, readPending, writeKnown, type KnownLeftover, type PendingUndo } from './journal.js';
-import { staleRuns } from './ownership.js';
+import { ownerAlive } from './lock.js';
+import { judge, staleRuns, type Verdict } from './ownership.js';
 import { checkRootPath } from './root-path.js';
 
 export type { Leftover } from './drop-snapshots.js';
@@ -45,6 +48,11 @@ export interface RecoverOptions {
   retryKnown?: boolean;
   /** Where known leftovers are remembered (default: beside the journal). */
   knownPath?: string;
+  /**
+   * The owner of a stale lock this run took over: proven dead by its start
+   * time, so its snapshots are a dead run's even if its pid was reused since.
+   */
+  deadOwner?: { pid: number; boot: string } | null;
 }
 
 export interface RecoverResult {
@@ -114,9 +122,48 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   };
   const under = () => table.filter((m) => isWithin(m.target, o.mountRoot));
 
+  // Whose run each mounted snapshot belongs to: one `zfs get` of the
+  // ownership properties for the sources not judged yet (none when there are
+  // no mounts of ours), judged like the snapshots themselves.
+  let hostId: string | undefined = o.host;
+  const verdicts = new Map<string, { verdict: Verdict; why: string }>();
+  const dead = o.deadOwner;
+  const alive: typeof ownerAlive = (w, boot) => !(dead && w.pid === dead.pid && w.boot === dead.boot) && ownerAlive(w, boot);
+  const judgeSources = async (sources: string[]): Promise<void> => {
+    const todo = [...new Set(sources)].filter((s) => !verdicts.has(s));
+    if (!todo.length) return;
+    let owned: OwnedSnapshot[];
+    try {
+      owned = parseOwned((await runner.run(zfsGetOwnedArgv(todo), { okCodes: [1] })).stdout);
+      hostId ??= await platform.hostId(runner);
+    } catch (e) {
+      for (const s of todo) verdicts.set(s, { verdict: 'foreign', why: `its owner could not be read (${errorReason(e)})` });
+      return;
+    }
+    const me = { host: hostId, boot: o.boot };
+    for (const s of todo) {
+      const at = s.indexOf('@');
+      const facts = owned.find((x) => x.name === s) ?? { name: s, dataset: s.slice(0, at), snapshot: s.slice(at + 1), run: null, owner: null };
+      verdicts.set(s, judge(facts, me, alive));
+    }
+  };
+  /** A mount is ours to unmount only when its snapshot's run is proven dead; a live run's is left alone, silently. */
+  const deadRunsMount = async (source: string, target: string, what: string, undo?: PendingUndo): Promise<boolean> => {
+    await judgeSources([source]);
+    const v = verdicts.get(source)!;
+    if (v.verdict === 'stale') return true;
+    if (v.verdict === 'live') reporter.verbose(`leaving ${target} alone: ${source} belongs to a live run (${v.why})`);
+    else leftover(what, `${source} is not proven to be a dead run's: ${v.why}`, { undo, mount: target });
+    return false;
+  };
+
   const unmount = async (target: string, what: string, undo?: PendingUndo): Promise<boolean> => {
     const mount = { mount: target }; // a reboot unmounts it: known only until then
     if (rootProblem) return refuse(what, `${rootProblem}: nothing under it is touched`, undo, mount);
+    // umount takes the topmost mount at the target: that one must be a dead run's snapshot.
+    const top = [...table].reverse().find((m) => m.target === target);
+    if (top && !platform.isOurSnapshotMount(top)) return refuse(what, `${top.source} is mounted over it, which is not ours`, undo, mount);
+    if (top && !(await deadRunsMount(top.source, target, what, undo))) return false;
     const a: Action = { kind: 'exec', mutates: true, argv: platform.umountArgv(target) };
     show(what, a);
     if (dry) {
@@ -214,6 +261,9 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   // 1. The journal of a dead run, newest change first. An entry is marked done
   // when it is undone or turns into a known leftover, so the journal can go.
   const pending = readPending(o.journal);
+  // Every mount of ours that steps 1 and 3 may consider, judged in one `zfs get`.
+  const journaled = new Set(pending.filter((p) => p.phase === 'umount').map((p) => String(p.detail?.['target'] ?? '')));
+  await judgeSources(table.filter((m) => platform.isOurSnapshotMount(m) && (isWithin(m.target, o.mountRoot) || journaled.has(m.target))).map((m) => m.source));
   const destroyRuns = new Set(pending.filter((p) => p.phase === 'destroy' && p.detail?.['snapshots']).map((p) => p.runId));
   for (const p of pending) {
     await undoEntry(p, destroyRuns.has(p.runId));
@@ -236,7 +286,8 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
 
   // 3. Our snapshot mounts still under the mount root, deepest first (a dead
   // run whose journal was lost). Other mounts there, bind mounts of
-  // sub-folders included, are not ours: they are left alone and never walked into.
+  // sub-folders included, are not ours: they are left alone and never walked
+  // into; so are the mounts of a live run (unmount() asks).
   await fresh();
   const ours = under()
     .filter((m) => platform.isOurSnapshotMount(m))
@@ -255,8 +306,8 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     candidates = await existingSnapshots(runner, named);
   }
   if (candidates === null || candidates.length) {
-    const host = o.host ?? (await platform.hostId(runner));
-    const runs = staleRuns(parseOwned((await runner.run(zfsGetOwnedArgv(candidates ?? []))).stdout), { host, boot: o.boot });
+    const host = (hostId ??= await platform.hostId(runner));
+    const runs = staleRuns(parseOwned((await runner.run(zfsGetOwnedArgv(candidates ?? []))).stdout), { host, boot: o.boot }, alive);
     for (const [snap, names] of runs) {
       const todo = names.filter((n) => !skip.has(n) && !tried.has(n));
       if (todo.length) await drop(todo, [], `release ${HOLD_TAG} holds on and destroy ${todo.length} snapshot(s) @${snap} of a dead run`);

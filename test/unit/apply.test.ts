@@ -24,8 +24,11 @@ const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
 
 class Runner extends FakeRunner {
   engineRuns = 0;
+  /** What happens on the system while the engine runs. */
+  during: () => void = () => {};
   override live(): LiveProcess {
     this.engineRuns++;
+    this.during();
     return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
   }
 }
@@ -290,4 +293,35 @@ test('applyPlan: a destroy that reports success but leaves a snapshot is caught 
   assert.deepEqual(r.cleanupFailures, [`snapshot t@${SNAP} is still there after zfs destroy reported success`, `snapshot t/a@${SNAP} is still there after zfs destroy reported success`]);
   assert.deepEqual(runStatus(r, null), { status: 'cleanup-incomplete', code: 5 });
   assert.deepEqual(readPending(`${dir}/j.journal`).map((p) => p.phase), ['destroy'], 'recovery will try the destroy again');
+});
+
+test('applyPlan: a mount that disappeared while the engine ran fails the backup (1), names the mount, and teardown does not unmount that target again', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  const { sys, runner, ctx, journal } = rig(dir);
+  // The engine "runs" while someone unmounts one of the tree's mounts from outside.
+  runner.during = () => {
+    const gone = sys.mounts().find((m) => m.target === `${root}/t/a`)!;
+    sys.mounts().splice(sys.mounts().indexOf(gone), 1);
+  };
+  const r = await applyPlan(makePlan(root), ctx);
+  journal.close(false);
+  assert.deepEqual(r.lostMounts, [`${root}/t/a (t/a@${SNAP})`]);
+  assert.equal(runStatus(r, null).status, 'backup-failed');
+  assert.deepEqual(r.cleanupFailures, []);
+  assert.ok(calls(runner).includes(`umount ${root}/t`), 'the mount still there is unmounted');
+  assert.ok(!calls(runner).some((c) => c.startsWith('umount') && c.includes(`${root}/t/a`)), 'the lost target is not unmounted again');
+  assert.equal(sys.snaps.size, 0);
+  assert.deepEqual(readPending(`${dir}/j.journal`), []);
+});
+
+test('applyPlan: a mount covered by another one during the backup fails it, naming what covered it', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  const { sys, runner, ctx, journal } = rig(dir);
+  runner.during = () => sys.mounts().push({ source: 'tmpfs', target: `${root}/t/a`, fstype: 'tmpfs', root: '/' });
+  const r = await applyPlan(makePlan(root), ctx);
+  journal.close(false);
+  assert.deepEqual(r.lostMounts, [`${root}/t/a (t/a@${SNAP}: tmpfs was mounted over it)`]);
+  assert.equal(runStatus(r, null).status, 'backup-failed');
 });

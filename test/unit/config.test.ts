@@ -9,7 +9,7 @@ import { KOPIATOMIC, parseCommandLine, RESTOMIC } from '../../src/cli/args.js';
 import { didYouMean, loadConfig } from '../../src/config/load.js';
 import { ConfigError, type Problem } from '../../src/config/problems.js';
 import { locate } from '../../src/config/locate.js';
-import { resolveJob, resolveJobs } from '../../src/config/resolve.js';
+import { checkNestedMountRoots, resolveJob, resolveJobs } from '../../src/config/resolve.js';
 import { durationSeconds, isSecretEnv, jsonSchema } from '../../src/config/schema.js';
 import { SCHEMA_FILE, schemaText } from '../../src/config/emit-schema.js';
 import { ROOT_DIR } from './paths.js';
@@ -273,4 +273,17 @@ test('a file others can change is refused when running as root: its hooks run as
   const f = write(join(dir(t), 'k.toml'), '[jobs.a]\ndatasets = ["tank/a"]\npre_hook = "true"\n', 0o666);
   const [p] = problems(() => loadConfig(f));
   assert.match(p!.message, /others can change this file .*mode 0666/);
+});
+
+test('jobs whose mount roots nest are refused at mount_root; equal roots and roots side by side are fine', (t) => {
+  const d = dir(t);
+  const f = write(join(d, 'k.toml'), '[jobs.a]\ndatasets = ["tank/a"]\nmount_root = "/X"\n[jobs.b]\ndatasets = ["tank/b"]\nmount_root = "/X/inner/"\n[jobs.c]\ndatasets = ["tank/c"]\nmount_root = "/X"\n[jobs.d]\ndatasets = ["tank/d"]\nmount_root = "/XY"\n');
+  const loaded = loadConfig(f);
+  const ps = problems(() => checkNestedMountRoots(resolveAll(f, []), loaded));
+  assert.equal(ps.length, 2);
+  assert.equal(ps[0]!.line, 6);
+  assert.match(ps[0]!.message, /job b: mount root \/X\/inner nests with job a's \/X/);
+  assert.match(ps[1]!.message, /job c: mount root \/X nests with job b's \/X\/inner/, 'c shares a\'s root but nests with b\'s');
+  checkNestedMountRoots(resolveAll(f, ['a', 'c', 'd']), loaded);
+  assert.equal(resolveAll(f, []).length, 4, 'resolving alone (status, jobs, schedule) does not refuse them');
 });

@@ -2,12 +2,12 @@
 // for the summary, the post hook and the exit code; the lock released
 // whatever the post hook does; recovery leftovers warned about, not fatal;
 // a whole backup job from zfs list to destroy.
-import type { MountEntry } from '../../src/discover/mount-table.js';
+import { unescapeOctal, type MountEntry } from '../../src/discover/mount-table.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { isWithin } from '../../src/core/paths.js';
 import { join } from 'node:path';
@@ -33,6 +33,8 @@ class Fake implements Runner {
   readonly counts = {};
   readonly calls: string[][] = [];
   readonly liveEnv: NodeJS.ProcessEnv[] = [];
+  /** What the batch mounts mounted and the unmounts did not remove yet: the mount table shows them. */
+  readonly mounted: MountEntry[] = [];
   constructor(
     private readonly answer: (argv: readonly string[]) => RunResult | Error,
     private readonly liveAnswer: (argv: readonly string[]) => number | Error = () => 0,
@@ -41,6 +43,13 @@ class Fake implements Runner {
     this.calls.push([...argv]);
     const r = this.answer(argv);
     if (r instanceof Error) throw r;
+    if (argv[0] === 'mount' && argv.includes('--fstab')) {
+      for (const line of readFileSync(argv.at(-1)!, 'utf8').split('\n').filter(Boolean)) {
+        const [source, target] = line.split(' ').map(unescapeOctal) as [string, string];
+        this.mounted.push({ source, target, fstype: 'zfs', root: '/' });
+      }
+    }
+    if (argv[0] === 'umount') for (const t of argv.slice(1)) this.mounted.splice(0, this.mounted.length, ...this.mounted.filter((m) => m.target !== t));
     return r;
   }
   live(argv: readonly string[], o: LiveOptions = {}): LiveProcess {
@@ -62,7 +71,7 @@ function setup(t: { after: (f: () => void) => void }, runner: Fake, mounts: Moun
   mkdirSync(stateDir);
   const journalDir = join(dir, 'journal');
   mkdirSync(journalDir);
-  const platform: Platform = { ...linux, stateDir, journalDir, bootId: async () => 'boot-1', hostId: async () => 'host-1', readMounts: async () => mounts };
+  const platform: Platform = { ...linux, stateDir, journalDir, bootId: async () => 'boot-1', hostId: async () => 'host-1', readMounts: async () => [...mounts, ...runner.mounted] };
   const events: Record<string, unknown>[] = [];
   const reporter = new Reporter({ json: true, verbosity: 1, name: 't', out: (l) => events.push(JSON.parse(l) as Record<string, unknown>) });
   const ctx: CommandContext = { flavour: KOPIATOMIC, reporter, runner: runner as unknown as SystemRunner, platform, interrupt: new Interrupt(reporter) };
@@ -186,7 +195,7 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   assert.deepEqual(got, { status: 'ok', code: 0 });
   const verbs = runner.calls.map((c) => c.slice(0, 2).join(' '));
   assert.deepEqual(
-    verbs.filter((v) => !v.startsWith('zfs list') && !v.startsWith('zfs get')), // reads: discovery, the recovery scan
+    verbs.filter((v) => !v.startsWith('zfs list') && !v.startsWith('zfs get') && v !== 'zpool list'), // reads: discovery (and the pools' states), the recovery scan
     ['zfs snapshot', 'zfs hold', 'mount --all', 'mount --all', 'backup-tool ' + join(s.dir, 'root'), 'umount ' + join(s.dir, 'root', 'tank', 'a'), 'zfs release', 'zfs program', '/bin/sh -c'],
   );
   const engineEnv = runner.liveEnv[0]!;

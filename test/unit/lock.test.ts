@@ -152,3 +152,45 @@ test('acquire with a short --wait still fails when the holder stays', async (t) 
   assert.ok(Date.now() - started >= 900);
   first.release();
 });
+
+test('acquire: mount roots that nest exclude each other (inside, outside, trailing slash, through a symlink); side by side and dead holders do not', async (t) => {
+  const dir = stateDir(t);
+  const { reporter } = quietReporter();
+  const outer = await Lock.acquire(dir, '/X', BOOT, 0, reporter);
+  for (const root of ['/X/inner', '/X/inner/', '/X/a/b']) {
+    await assert.rejects(Lock.acquire(dir, root, BOOT, 0, reporter), (e: unknown) => e instanceof LockedError && e.exitCode === EXIT.locked && /another run is using \/X .*is inside \/X/.test(e.message), root);
+  }
+  assert.deepEqual(readdirSync(dir).sort(), ['%2FX.lock'], 'a refused run leaves no lock of its own');
+  const side = await Lock.acquire(dir, '/XY', BOOT, 0, reporter);
+  side.release();
+  outer.release();
+
+  const inner = await Lock.acquire(dir, '/X/inner', BOOT, 0, reporter);
+  await assert.rejects(Lock.acquire(dir, '/X', BOOT, 0, reporter), (e: unknown) => e instanceof LockedError && /contains \/X\/inner/.test(e.message));
+  inner.release();
+
+  // a dead run's lock of a nested root does not block
+  writeOwner(dir, '/X/inner', { pid: deadPid() });
+  const after = await Lock.acquire(dir, '/X', BOOT, 0, reporter);
+  after.release();
+
+  // a symlink to a directory inside another run's root
+  const base = mkdtempSync(join(tmpdir(), 'kopiatomic-nest-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const { mkdirSync, symlinkSync } = await import('node:fs');
+  mkdirSync(`${base}/real/inner`, { recursive: true });
+  symlinkSync(`${base}/real/inner`, `${base}/link`);
+  const r = await Lock.acquire(dir, `${base}/real`, BOOT, 0, reporter);
+  await assert.rejects(Lock.acquire(dir, `${base}/link/tree`, BOOT, 0, reporter), LockedError);
+  r.release();
+});
+
+test('acquire with --wait: a nested holder is waited for, then the lock is ours', async (t) => {
+  const dir = stateDir(t);
+  const { reporter } = quietReporter();
+  const inner = await Lock.acquire(dir, '/X/inner', BOOT, 0, reporter);
+  setTimeout(() => inner.release(), 300);
+  const outer = await Lock.acquire(dir, '/X', BOOT, 5, reporter);
+  assert.ok(existsSync(outer.path));
+  outer.release();
+});

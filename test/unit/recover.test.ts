@@ -31,6 +31,8 @@ function opts(dir: string, runner: FakeRunner, platform: Platform, extra: Partia
   return { o, lines };
 }
 
+/** `zfs get` lines of one snapshot's ownership properties, set locally. */
+const owned = (name: string, run: string, owner: string) => `${name}\tkopiatomic:run\t${run}\tlocal\n${name}\tkopiatomic:owner\t${owner}\tlocal\n`;
 const mountEntry = (source: string, target: string, root = '/'): MountEntry => ({ source, target, fstype: 'zfs', root });
 const cmd = (c: { argv: readonly string[] }) => c.argv.join(' ');
 
@@ -180,10 +182,10 @@ test('recover: a mount root that is a symlink is not touched; a bind mount under
   const dir2 = tmp(t);
   mkdirSync(`${dir2}/root/bind`, { recursive: true });
   const table = [mountEntry('t/a@kopiatomic-R1', `${dir2}/root/bind`, '/sub'), mountEntry('t/b@kopiatomic-R1', `${dir2}/root/b`), mountEntry('t/c@daily', `${dir2}/root/c`)];
-  const runner2 = new FakeRunner((argv) => (argv[0] === 'umount' ? ok() : new Error('unexpected')));
+  const runner2 = new FakeRunner((argv) => (argv[0] === 'umount' ? ok() : argv[1] === 'get' ? ok(owned('t/b@kopiatomic-R1', 'R1', 'h1:boot-old:1')) : new Error('unexpected')));
   const { o: o2 } = opts(dir2, runner2, fakePlatform(dir2, () => table));
   await recover(o2);
-  assert.deepEqual(runner2.calls.map(cmd), [`umount ${dir2}/root/b`], 'only our own snapshot mount');
+  assert.deepEqual(runner2.calls.map(cmd).filter((c) => c.startsWith('umount')), [`umount ${dir2}/root/b`], 'only our own snapshot mount');
 });
 
 test('recover: a journaled unmount whose mount is gone, and a destroy whose snapshots are gone, are done (not leftovers)', async (t) => {
@@ -211,7 +213,7 @@ test('recover: a dead run\'s journal (mkdir, mkdir, mount): unmount, then its fo
   j.willDo('umount', { kind: 'exec', mutates: true, argv: ['umount', `${root}/t`] }, { target: `${root}/t`, source: 't@kopiatomic-R1' });
   j.close(false);
   let table = [mountEntry('t@kopiatomic-R1', `${root}/t`)];
-  const state = { snaps: new Set(['t@kopiatomic-R1']), held: new Set(['t@kopiatomic-R1']) };
+  const state = { snaps: new Set(['t@kopiatomic-R1']), held: new Set(['t@kopiatomic-R1']), get: owned('t@kopiatomic-R1', 'R1', 'h1:boot-old:1') };
   const zfs = fakeZfs(state);
   const runner = new FakeRunner((argv) => {
     if (argv[0] === 'umount') table = table.filter((m) => m.target !== argv[1]);
@@ -223,6 +225,7 @@ test('recover: a dead run\'s journal (mkdir, mkdir, mount): unmount, then its fo
   assert.equal(existsSync(root), false);
   assert.equal(state.snaps.size, 0);
   assert.deepEqual(runner.calls.map(cmd), [
+    'zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner t@kopiatomic-R1',
     `umount ${root}/t`,
     'zfs list -H -o name -t snapshot t@kopiatomic-R1',
     'zfs holds -H t@kopiatomic-R1',
@@ -292,4 +295,70 @@ test('mountRootProblem: absent is fine; a symlink, a file, another owner, or wri
   mkdirSync(`${dir}/open`);
   chmodSync(`${dir}/open`, 0o777);
   assert.match(mountRootProblem(`${dir}/open`, uid)!, /writable by others/);
+});
+
+test('recover: a live run\'s mounts under the mount root (a nested mount root) are left alone, without a warning; a dead run\'s go; an unprovable one is a leftover', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  mkdirSync(root, { recursive: true });
+  let table = [
+    mountEntry('t/a@kopiatomic-LIVE', `${root}/inner/t/a`),
+    mountEntry('t/b@kopiatomic-DEAD', `${root}/t/b`),
+    mountEntry('t/c@kopiatomic-ODD', `${root}/t/c`),
+    mountEntry('t/d@kopiatomic-REUSED', `${root}/t/d`),
+  ];
+  const get =
+    owned('t/a@kopiatomic-LIVE', 'LIVE', `h1:boot-now:${process.pid}`) +
+    owned('t/b@kopiatomic-DEAD', 'DEAD', 'h1:boot-now:999999999') +
+    // a pid that is alive now, maybe reused: it cannot be proven dead, so it stays
+    owned('t/d@kopiatomic-REUSED', 'REUSED', 'h1:boot-now:1');
+  const runner = new FakeRunner((argv) => {
+    if (argv[0] === 'umount') {
+      table = table.filter((m) => m.target !== argv[1]);
+      return ok();
+    }
+    if (argv[1] === 'get') return ok(get);
+    return new Error(`unexpected: ${argv.join(' ')}`);
+  });
+  const { o, lines } = opts(dir, runner, fakePlatform(dir, () => table), { scan: 'journals' });
+  const r = await recover(o);
+  assert.deepEqual(runner.calls.map(cmd).filter((c) => c.startsWith('umount')), [`umount ${root}/t/b`]);
+  assert.equal(runner.calls.filter((c) => cmd(c).startsWith('zfs get')).length, 1, 'one zfs get judges every mount');
+  assert.deepEqual(r.leftovers.map((l) => l.what), [`unmount ${root}/t/c`], 'only the unprovable mount is a leftover');
+  assert.match(r.leftovers[0]!.reason, /not proven/);
+  assert.ok(!lines.some((l) => l.includes('inner')), 'nothing is said about the live run\'s mounts');
+});
+
+test('recover: the journal\'s unmount is not run when something else is mounted over the target', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  mkdirSync(root, { recursive: true });
+  const j = new Journal(`${dir}/journal/j`, 'R1');
+  j.willDo('umount', { kind: 'exec', mutates: true, argv: ['umount', `${root}/t`] }, { target: `${root}/t`, source: 't@kopiatomic-R1' });
+  j.close(false);
+  const table = [mountEntry('t@kopiatomic-R1', `${root}/t`), { source: 'tmpfs', target: `${root}/t`, fstype: 'tmpfs', root: '/' }];
+  const runner = new FakeRunner((argv) => (argv[1] === 'get' ? ok(owned('t@kopiatomic-R1', 'R1', 'h1:boot-old:1')) : new Error(`unexpected: ${argv.join(' ')}`)));
+  const { o } = opts(dir, runner, fakePlatform(dir, () => table));
+  const r = await recover(o);
+  assert.equal(runner.calls.filter((c) => c.argv[0] === 'umount').length, 0);
+  assert.match(r.leftovers[0]!.reason, /tmpfs is mounted over it/);
+});
+
+test('recover: the owner of a stale lock taken over is dead even if its pid is alive now (reused): its mounts go', async (t) => {
+  const dir = tmp(t);
+  const root = `${dir}/root`;
+  mkdirSync(root, { recursive: true });
+  let table = [mountEntry('t/a@kopiatomic-OLD', `${root}/t/a`)];
+  const runner = new FakeRunner((argv) => {
+    if (argv[0] === 'umount') {
+      table = table.filter((m) => m.target !== argv[1]);
+      return ok();
+    }
+    return argv[1] === 'get' ? ok(owned('t/a@kopiatomic-OLD', 'OLD', 'h1:boot-now:1')) : new Error(`unexpected: ${argv.join(' ')}`);
+  });
+  const { o } = opts(dir, runner, fakePlatform(dir, () => table));
+  await recover(o);
+  assert.equal(table.length, 1, 'pid 1 is alive: without more proof the mount stays');
+  await recover({ ...o, deadOwner: { pid: 1, boot: 'boot-now' } });
+  assert.equal(table.length, 0, 'the lock takeover proved that run dead');
 });

@@ -150,3 +150,46 @@ test('select: two selected datasets on one mount point is a usage error', () => 
   // fine when one of them is excluded
   assert.deepEqual(names(select(i, opts({ all: true, excludes: [name('pool2/b')] })).selected), ['tank/a']);
 });
+
+test('pools that cannot take a snapshot: -a and the property skip their datasets with the pool\'s reason; a dataset named on one is an error', () => {
+  const i: Inventory = {
+    datasets: [ds('tank', '/tank'), ds('tank/a', '/tank/a'), ds('ro', '/ro'), ds('ro/x', '/ro/x'), ds('sus', '/sus', { backup: 'on' })],
+    mounts: [],
+    pools: new Map([
+      ['tank', { health: 'DEGRADED', readonly: false }],
+      ['ro', { health: 'ONLINE', readonly: true }],
+      ['sus', { health: 'SUSPENDED', readonly: false }],
+    ]),
+  };
+  const o = (x: Partial<SelectOptions>): SelectOptions => ({ targets: [], all: false, recursive: false, excludes: [], ...x });
+  const all = select(i, o({ all: true }));
+  assert.deepEqual(all.selected.map((d) => d.name), ['tank', 'tank/a'], 'a degraded pool still takes snapshots');
+  assert.deepEqual(all.skipped, [
+    { dataset: 'ro', reason: 'pool ro is imported read-only (readonly=on): it cannot take a snapshot', pool: 'ro' },
+    { dataset: 'ro/x', reason: 'pool ro is imported read-only (readonly=on): it cannot take a snapshot', pool: 'ro' },
+    { dataset: 'sus', reason: 'pool sus is SUSPENDED: it cannot take a snapshot', pool: 'sus' },
+  ]);
+  const prop = select(i, o({ property: 'nightly' }));
+  assert.deepEqual(prop.skipped.map((s) => s.pool), ['sus']);
+  for (const t of [{ kind: 'dataset', name: 'ro/x' }, { kind: 'path', path: '/ro' }] as Target[]) {
+    assert.throws(() => select(i, o({ targets: [t], recursive: true })), (e: unknown) => e instanceof UsageError && /cannot back up ro.*read-only/.test(e.message));
+  }
+  // excluded on purpose: not a warning
+  const ex = select(i, o({ all: true, excludes: [{ kind: 'dataset', name: 'ro' }, { kind: 'dataset', name: 'sus' }] }));
+  assert.ok(ex.skipped.every((s) => s.pool === undefined));
+  // unknown state (zpool could not tell): zfs snapshot will say
+  assert.deepEqual(select({ ...i, pools: new Map() }, o({ all: true })).skipped, []);
+});
+
+test('zpool list of the pools\' states: parsed, and only ONLINE or DEGRADED pools that are not read-only can take a snapshot', async () => {
+  const { parsePools, poolProblem, readPools, zpoolListArgv } = await import('../../src/discover/pools.js');
+  assert.deepEqual(zpoolListArgv(), ['zpool', 'list', '-H', '-o', 'name,health,readonly']);
+  const m = parsePools('tank\tONLINE\toff\nro\tONLINE\ton\nsus\tSUSPENDED\toff\nbad\tFAULTED\t-\ndeg\tDEGRADED\toff\n');
+  assert.deepEqual([...m.keys()], ['tank', 'ro', 'sus', 'bad', 'deg']);
+  assert.deepEqual([...m].map(([n, s]) => poolProblem(n, s)), [null, 'pool ro is imported read-only (readonly=on): it cannot take a snapshot', 'pool sus is SUSPENDED: it cannot take a snapshot', 'pool bad is FAULTED: it cannot take a snapshot', null]);
+  // zpool failing is "unknown" (zfs snapshot will say), a hung zpool is not swallowed
+  const { FakeRunner } = await import('./helpers.js');
+  const { CommandError, CommandTimeoutError } = await import('../../src/core/errors.js');
+  assert.equal((await readPools(new FakeRunner((a) => new CommandError(a, 1, null, 'no pools', 'failed')))).size, 0);
+  await assert.rejects(readPools(new FakeRunner((a) => new CommandTimeoutError(a, 5))), CommandTimeoutError);
+});
