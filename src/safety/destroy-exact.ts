@@ -178,7 +178,8 @@ export function exactDestroyCommands(x: { pool: string; snapshots: string[] }): 
     `${quoteArgv(zfsGetOwnedArgv(names))}    # each proven ours`,
     `${quoteArgv(heldByUsArgv(names))}`,
     `${quoteArgv(['zfs', 'release', HOLD_TAG, ...names])}    # those that carry our hold`,
-    `${quoteArgv(['zfs', 'program', x.pool, '-', '...'])}    # the program above, at the names found; should it fail, one by one: ${quoteArgv(['zfs', 'destroy', names[0]!])} ...`,
+    `${quoteArgv(['zfs', 'program', x.pool, '-', '...'])}    # the destroy program, at the names found; should it fail, one by one:`,
+    ...names.map((n) => quoteArgv(['zfs', 'destroy', n])),
     `${quoteArgv(identityListArgv(names))}    # the check: none of them is left (looked for by guid and createtxg)`,
   ];
 }
