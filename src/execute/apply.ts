@@ -15,7 +15,7 @@ import type { Journal } from '../safety/journal.js';
 import { display } from '../plan/display.js';
 import { existingSnapshots, heldByUs } from '../discover/snapshots.js';
 import { fillIdentity, type ExactDestroy, type SnapshotId } from '../plan/destroy-program.js';
-import { destroyExact, identityListArgv } from '../safety/destroy-exact.js';
+import { destroyExact, stillThere } from '../safety/destroy-exact.js';
 import { HOLD_TAG } from '../plan/naming.js';
 import { platformFor } from '../platform/detect.js';
 import type { Platform } from '../platform/platform.js';
@@ -301,13 +301,7 @@ async function checkDestroyed(destroyed: { seq: number; snapshots: string[] }[],
   let left: string[];
   try {
     const names = inPlanOrder(destroyed.flatMap((d) => d.snapshots), plan); // the dry run prints the same command
-    const out = await ctx.runner.run(identityListArgv(names), { okCodes: [1] });
-    const want = new Set(names);
-    left = out.stdout
-      .split('\n')
-      .map((l) => l.split('\t'))
-      .filter(([n, guid, txg]) => n && want.has(n) && (!ids[n] || (ids[n].guid === guid && ids[n].txg === txg)))
-      .map(([n]) => n!);
+    left = await stillThere(ctx.runner, names.map((name) => ({ name, id: ids[name] ?? null })));
   } catch (e) {
     result.cleanupFailures.push(`could not check that the snapshots are gone: ${errorMessage(e)}`);
     ctx.reporter.error(`cleanup: could not check that the snapshots are gone: ${errorMessage(e)}`);

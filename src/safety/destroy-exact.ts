@@ -52,6 +52,13 @@ function parseRows(stdout: string): Row[] {
 const poolOf = (name: string) => name.split(/[/@]/)[0]!;
 const same = (r: Row, id: SnapshotId) => r.guid === id.guid && r.txg === id.txg;
 
+/** Which of these snapshots are still at their name with their identity (any snapshot there, when none was recorded): one `zfs list`. */
+export async function stillThere(runner: Runner, snaps: readonly Recorded[]): Promise<string[]> {
+  if (!snaps.length) return [];
+  const rows = new Map(parseRows((await runner.run(identityListArgv(snaps.map((s) => s.name)), { okCodes: [1] })).stdout).map((r) => [r.name, r]));
+  return snaps.filter((s) => rows.has(s.name) && (!s.id || same(rows.get(s.name)!, s.id))).map((s) => s.name);
+}
+
 export type Where = { at: string } | { gone: true } | { problem: string };
 
 /**
@@ -147,7 +154,7 @@ export async function destroyExact(runner: Runner, recs: readonly Recorded[], me
   // name (OpenZFS has reported success for a destroy that left a mounted
   // snapshot); what it did not is looked for again wherever it is now.
   const destroyed = found.filter((r) => gone.has(r));
-  const rows = destroyed.length ? parseRows((await runner.run(identityListArgv(destroyed.map(nameOf)), { okCodes: [1] })).stdout) : [];
+  const left = new Set(await stillThere(runner, destroyed.map((r) => ({ name: nameOf(r), id: r.id }))));
   const again = await locate(runner, found.filter((r) => !gone.has(r)), me);
   const leftovers: Leftover[] = [];
   let dropped = 0;
@@ -155,7 +162,7 @@ export async function destroyExact(runner: Runner, recs: readonly Recorded[], me
     const before = first.get(r)!;
     if ('problem' in before) leftovers.push({ what: `snapshot ${r.name}`, reason: before.problem });
     if (!('at' in before)) continue;
-    const now: Where = gone.has(r) ? (rows.some((x) => x.name === nameOf(r) && (!r.id || same(x, r.id))) ? { at: nameOf(r) } : { gone: true }) : again.get(r)!;
+    const now: Where = gone.has(r) ? (left.has(nameOf(r)) ? { at: nameOf(r) } : { gone: true }) : again.get(r)!;
     if ('at' in now) leftovers.push({ what: `snapshot ${now.at}`, reason: why.get(r) ?? 'it is still there after zfs destroy reported success' });
     else if ('problem' in now) leftovers.push({ what: `snapshot ${r.name}`, reason: why.get(r) ?? now.problem });
     else dropped++;

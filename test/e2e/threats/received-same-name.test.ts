@@ -6,7 +6,7 @@
 // destroyed by `-r`, each snapshot is followed by its recorded identity.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CLEAN, KOPIATOMIC, leftovers, Pool, run, scratchDir, script, zfs } from '../lib.js';
+import { argvLogger, CLEAN, KOPIATOMIC, leftovers, Pool, run, scratchDir, script, zfs } from '../lib.js';
 import { cmd, namedOurs, ourHolds, teardown, why } from './common.js';
 
 test('a copy received under our name during the backup survives the run, even when a rename sends the destroy to its exact path', async () => {
@@ -40,9 +40,15 @@ test('a copy received under our name before a crash survives the recovery of the
     assert.equal(copy.length, 1, 'the copy was received');
     assert.equal(namedOurs([pool]).length, 3, 'ours and the copy');
 
-    const r2 = await run(KOPIATOMIC, [...cmd(root, 'true'), pool.ds('a'), pool.ds('b')]);
+    const { env, logged } = argvLogger(work, ['zfs']);
+    const r2 = await run(KOPIATOMIC, [...cmd(root, 'true'), pool.ds('a'), pool.ds('b')], { env });
     assert.equal(r2.code, 0, why(r2));
     assert.deepEqual(namedOurs([pool]), copy, 'ours are gone; the copy is intact');
+    // The dead run's snapshots (recovery, from the journal's guids) and this run's both went by the
+    // destroy program, which accepted the real guids and local properties: no destroy by name, none by -r.
+    const destroys = logged().filter((a) => a[1] === 'program' || a[1] === 'destroy');
+    assert.deepEqual(destroys.map((a) => a.slice(0, 3).join(' ')), [`zfs program ${pool.name}`, `zfs program ${pool.name}`], destroys.map((a) => a.join(' ')).join('\n'));
+    assert.ok(destroys.every((a) => a.slice(6).every((w, i) => i % 3 !== 1 || /^-?\d+$/.test(w))), 'each snapshot with its recorded guid');
     assert.deepEqual(ourHolds([pool]), [], 'no hold of ours anywhere');
 
     const r3 = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
