@@ -23,7 +23,9 @@ export const UNKNOWN = '-';
 // where it was set, so a value set on the snapshot itself has the snapshot's
 // own name as its source ("$recvd" when received, a parent when inherited;
 // nothing at all when unset, in dsl_prop_get_ds / zcp_get_user_prop of 2.1 and
-// 2.3). Numbers are signed 64-bit, so the guid is passed as its signed form.
+// 2.3). Numbers are signed 64-bit, so the guid is passed as its signed form,
+// after a "g": an argument that starts with "-" is taken by zfs program's
+// getopt for an option (seen in the 2.1 guest: the program never ran).
 /** The program's text (Lua, run by `zfs program POOL -` with run id, owner, then name, guid, createtxg for each snapshot). */
 export const DESTROY_PROGRAM = `-- kopiatomic: destroy exactly the snapshots named, all or none
 local argv = (...)["argv"]
@@ -36,7 +38,7 @@ end
 for i = 3, #argv, 3 do
   local name, guid, txg = argv[i], argv[i + 1], argv[i + 2]
   if not zfs.exists(name) then error(name .. ": no such snapshot") end
-  if guid ~= "${UNKNOWN}" and tostring(zfs.get_prop(name, "guid")) ~= guid then error(name .. ": not the snapshot we made (guid)") end
+  if guid ~= "${UNKNOWN}" and "g" .. tostring(zfs.get_prop(name, "guid")) ~= guid then error(name .. ": not the snapshot we made (guid)") end
   if txg ~= "${UNKNOWN}" and tostring(zfs.get_prop(name, "createtxg")) ~= txg then error(name .. ": not the snapshot we made (createtxg)") end
   ours(name, "${PROP_RUN}", run)
   ours(name, "${PROP_OWNER}", owner)
@@ -60,9 +62,9 @@ export interface ExactDestroy {
   snapshots: string[];
 }
 
-/** A snapshot's identity as the program compares it: the guid in signed 64-bit form (Lua's numbers). */
+/** A snapshot's guid as the program compares it: "g" and its signed 64-bit form (Lua's numbers). */
 export function luaGuid(guid: string): string {
-  return /^\d+$/.test(guid) ? BigInt.asIntN(64, BigInt(guid)).toString() : UNKNOWN;
+  return /^\d+$/.test(guid) ? `g${BigInt.asIntN(64, BigInt(guid)).toString()}` : UNKNOWN;
 }
 
 /** The destroy of one pool's snapshots: the program (identity slots filled at apply time), and the exact destroy should it fail. */

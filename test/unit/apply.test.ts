@@ -109,12 +109,14 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
     if (argv[1] === 'program') {
       // The destroy's channel program: all or none; each name must be the snapshot recorded, ours, and not held.
       if (failing) return new CommandError(argv, 1, null, 'Channel program execution failed', 'failed');
+      // zfs program's getopt takes a word that starts with "-" (a lone "-" aside) for an option.
+      if (argv.slice(2).some((w) => w.startsWith('-') && w !== '-')) return new CommandError(argv, 2, null, "invalid option '2'", 'failed');
       const [run, owner, ...rest] = argv.slice(4);
       const names: string[] = [];
       for (let i = 0; i < rest.length; i += 3) {
         const [n, guid, txg] = rest.slice(i, i + 3) as [string, string, string];
         const s = snaps.get(n);
-        if (!s || (guid !== '-' && BigInt.asIntN(64, BigInt(s.guid)).toString() !== guid) || (txg !== '-' && s.txg !== txg) || s.run !== run || s.owner !== owner || held.has(n) || clones.has(n)) {
+        if (!s || (guid !== '-' && `g${BigInt.asIntN(64, BigInt(s.guid))}` !== guid) || (txg !== '-' && s.txg !== txg) || s.run !== run || s.owner !== owner || held.has(n) || clones.has(n)) {
           return new CommandError(argv, 1, null, `Channel program execution failed: ${n}`, 'failed');
         }
         names.push(n);
@@ -196,8 +198,8 @@ test('applyPlan: a clean run; cleanup is the release beside the umount (children
     `mount --all --internal-only --fstab ${table}`,
     `umount ${root}/t/a ${root}/t`,
     `zfs release -r kopiatomic t@${SNAP}`,
-    // each snapshot with the identity the listing after the snapshot recorded (the guid in Lua's signed form)
-    `zfs program t - R1 h:b:1 t@${SNAP} -616 77 t/a@${SNAP} -615 77`,
+    // each snapshot with the identity the listing after the snapshot recorded (the guid in Lua's signed form, after a g: never an option)
+    `zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
     `zfs list -H -p -t snapshot -o name,guid,createtxg t@${SNAP} t/a@${SNAP}`,
   ]);
   assert.equal(existsSync(root), false);
@@ -264,12 +266,12 @@ test('applyPlan: when the destroy\'s channel program fails, the exact destroy ru
   assert.deepEqual(r.cleanupFailures, []);
   assert.deepEqual(runStatus(r, null), { status: 'ok', code: 0 });
   const c = calls(runner);
-  assert.deepEqual(c.slice(c.indexOf(`zfs program t - R1 h:b:1 t@${SNAP} -616 77 t/a@${SNAP} -615 77`)), [
-    `zfs program t - R1 h:b:1 t@${SNAP} -616 77 t/a@${SNAP} -615 77`,
+  assert.deepEqual(c.slice(c.indexOf(`zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`)), [
+    `zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
     `zfs list -H -p -t snapshot -o name,guid,createtxg t@${SNAP} t/a@${SNAP}`,
     `zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner t@${SNAP} t/a@${SNAP}`,
     `zfs holds -H t@${SNAP} t/a@${SNAP}`,
-    `zfs program t - R1 h:b:1 t@${SNAP} -616 77 t/a@${SNAP} -615 77`,
+    `zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
     `zfs list -H -p -t snapshot -o name,guid,createtxg t@${SNAP} t/a@${SNAP}`,
   ]);
   assert.equal(sys.snaps.size, 0);
