@@ -7,7 +7,18 @@ import { fillTime } from '../engine/engine.js';
 import { engineArgv } from '../execute/namespace.js';
 import { cleanupSteps, type Plan } from '../plan/plan.js';
 import { display } from '../plan/display.js';
-import { existingSnapshotsArgv } from '../discover/snapshots.js';
+import { exactDestroyCommands, identityListArgv } from '../safety/destroy-exact.js';
+import type { ExactDestroy } from '../plan/destroy-program.js';
+import type { Action } from '../plan/plan.js';
+
+/**
+ * The destroy as the shell would run it: the program on its standard input,
+ * and should it fail, the exact destroy's commands (safety/destroy-exact.ts).
+ */
+function destroyDisplay(a: Action, x: ExactDestroy): string {
+  const [head, ...rest] = display(a).split('\n');
+  return [`${head} || {`, ...rest, ...exactDestroyCommands(x).map((c) => `  ${c}`), '}'].join('\n');
+}
 
 export interface PlannedCommand {
   phase: string;
@@ -24,12 +35,12 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
   const cleanup = cleanupSteps(plan);
   for (const [i, u] of cleanup.entries()) {
     // Commands that run side by side read as the shell would run them.
-    out.push({ phase: u.phase, command: display(u.action, u.fallback) + (u.parallel ? ' &' : '') });
+    out.push({ phase: u.phase, command: (u.exact ? destroyDisplay(u.action, u.exact) : display(u.action)) + (u.parallel ? ' &' : '') });
     if (!u.parallel && cleanup[i - 1]?.parallel) out.push({ phase: 'wait', command: 'wait' });
   }
-  // After the destroys, one listing checks that the run's snapshots are really gone (see apply.ts).
+  // After the destroys, one listing checks by identity that the run's snapshots are really gone (see apply.ts).
   const snapshots = plan.pools.flatMap((p) => p.datasets.map((d) => `${d}@${plan.snapshot}`));
-  if (cleanup.some((u) => u.phase === 'destroy')) out.push({ phase: 'destroy-check', command: quoteArgv(existingSnapshotsArgv(snapshots)) });
+  if (cleanup.some((u) => u.phase === 'destroy')) out.push({ phase: 'destroy-check', command: quoteArgv(identityListArgv(snapshots)) });
   if (post) out.push({ phase: 'post-hook', command: quoteArgv(hookArgv(post)) });
   return out;
 }

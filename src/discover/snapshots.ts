@@ -58,10 +58,14 @@ export async function existingSnapshots(runner: Runner, names: readonly string[]
   return r.stdout.split('\n').filter((n) => wanted.has(n));
 }
 
+export function heldByUsArgv(names: readonly string[]): string[] {
+  return ['zfs', 'holds', '-H', ...names];
+}
+
 /** Which of these (existing) snapshots carry our hold tag: one `zfs holds`. */
 export async function heldByUs(runner: Runner, names: readonly string[]): Promise<string[]> {
   if (!names.length) return [];
-  const r = await runner.run(['zfs', 'holds', '-H', ...names], { okCodes: [1] });
+  const r = await runner.run(heldByUsArgv(names), { okCodes: [1] });
   const out = new Set<string>();
   for (const line of r.stdout.split('\n')) {
     const [name, tag] = line.split('\t');

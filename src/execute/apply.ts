@@ -14,6 +14,8 @@ import { besideUnmounts, type Action, type BackupCall, type Plan, type Step } fr
 import type { Journal } from '../safety/journal.js';
 import { display } from '../plan/display.js';
 import { existingSnapshots, heldByUs } from '../discover/snapshots.js';
+import { fillIdentity, type ExactDestroy, type SnapshotId } from '../plan/destroy-program.js';
+import { destroyExact, stillThere } from '../safety/destroy-exact.js';
 import { HOLD_TAG } from '../plan/naming.js';
 import { platformFor } from '../platform/detect.js';
 import type { Platform } from '../platform/platform.js';
@@ -49,6 +51,8 @@ export interface ApplyResult {
   lostMounts?: string[];
   createtxg: Record<string, string[]>;
   creation: Date | null;
+  /** Each snapshot's identity, from the listing after the snapshot: the destroy follows it. */
+  ids?: Record<string, SnapshotId>;
 }
 
 async function perform(a: Action, runner: Runner): Promise<{ stdout: string }> {
@@ -80,7 +84,8 @@ async function perform(a: Action, runner: Runner): Promise<{ stdout: string }> {
 export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyResult> {
   const { runner, reporter, interrupt, journal } = ctx;
   const undo: UndoEntry[] = [];
-  const result: ApplyResult = { setupError: null, backup: null, cleanupFailures: [], createtxg: {}, creation: null, durations: {} };
+  const result: ApplyResult = { setupError: null, backup: null, cleanupFailures: [], createtxg: {}, creation: null, durations: {}, ids: {} };
+  const ids = result.ids!;
   const durations = result.durations!;
   let mark = Date.now();
   const took = (phase: keyof typeof durations) => {
@@ -105,7 +110,16 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       throw e;
     }
     if (step.undo) undo.push({ step, seq, undo: step.undo });
-    if (step.phase === 'inspect') readSnapshotFacts(out.stdout, result);
+    if (step.phase === 'inspect') {
+      readSnapshotFacts(out.stdout, result);
+      // The journal learns each snapshot's identity, so that recovery after a
+      // crash follows them (and leaves alone a copy received under our name).
+      for (const e of undo) {
+        if (e.undo.phase !== 'destroy' || !e.seq) continue;
+        const mine = Object.fromEntries(snapshotsOf(e.step).flatMap((n) => (ids[n] ? [[n, ids[n]]] : [])));
+        if (Object.keys(mine).length) journal?.addDetail(e.seq, { ids: mine });
+      }
+    }
     if (step.phase === 'snapshot') {
       const pool = String(step.detail?.['pool']);
       reporter.info(`snapshot of ${pool}: ${plan.pools.find((p) => p.pool === pool)?.datasets.length ?? 0} datasets in one transaction`);
@@ -185,8 +199,10 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // ---- cleanup: always, newest first
   const blocked: string[] = []; // mount points whose unmount failed
   const destroyed: { seq: number; snapshots: string[] }[] = [];
+  const releaseFailed: { seq: number; message: string }[] = []; // moot once every destroy is proven
+  let destroysProven = true;
   const undoOne = async ({ step, seq, undo: u }: UndoEntry): Promise<void> => {
-    const a = u.action;
+    const a = u.phase === 'destroy' ? fillIdentity(u.action, ids) : u.action;
     if (a.kind === 'rmdir' && blocked.some((b) => isWithin(b, a.path))) {
       result.cleanupFailures.push(`left ${a.path} in place: something below it is still mounted`);
       reporter.warn(`leaving ${a.path} in place: something below it is still mounted`);
@@ -195,32 +211,46 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     reporter.event('step', { phase: u.phase, command: display(a) });
     if (a.kind !== 'exec') reporter.verbose(`${u.phase}: ${display(a)}`);
     try {
-      // A snapshot can stay busy for a moment after its unmount. (Every
-      // unmount goes through unmountBatch below, never through here.)
-      const retried = (x: Action) => retryWhileBusy(() => perform(x, runner), 5, 200);
-      const { fallback } = u;
-      if (!fallback) await (u.phase === 'destroy' ? retried(a) : perform(a, runner));
-      else {
-        // The fast way first (the destroy's channel program); whatever stops
-        // it, the plain command does the job, or fails with its own error.
-        await perform(a, runner).catch((e: unknown) => {
-          reporter.verbose(`${u.phase}: ${errorMessage(e)}; running ${display(fallback)} instead`);
-          reporter.event('step', { phase: u.phase, command: display(fallback) });
-          return retried(fallback);
-        });
+      if (u.exact) {
+        // The channel program first (one transaction); whatever stops it, the
+        // exact destroy follows each snapshot by its identity.
+        const ok = await perform(a, runner).then(
+          () => true,
+          (e: unknown) => exactly(u.exact!, seq, e),
+        );
+        if (ok) destroyed.push({ seq, snapshots: snapshotsOf(step) }); // marked done once the check shows it worked
+      } else {
+        // A snapshot can stay busy for a moment after its unmount. (Every
+        // unmount goes through unmountBatch below, never through here.)
+        await (u.phase === 'destroy' ? retryWhileBusy(() => perform(a, runner), 5, 200) : perform(a, runner));
+        journal?.undone(seq);
       }
-      // A destroy is marked done only once a listing shows it worked.
-      if (u.phase === 'destroy') destroyed.push({ seq, snapshots: snapshotsOf(step) });
-      else journal?.undone(seq);
     } catch (e) {
       if (a.kind === 'rmdir' && (e as NodeJS.ErrnoException).code === 'ENOENT') {
         journal?.undone(seq); // already gone
+      } else if (u.phase === 'release') {
+        releaseFailed.push({ seq, message: `${u.phase}: ${errorMessage(e)}` });
+        reporter.warn(`cleanup: ${u.phase} failed: ${errorMessage(e)} (the destroy releases each snapshot it finds by its exact name)`);
       } else {
+        if (u.phase === 'destroy') destroysProven = false;
         result.cleanupFailures.push(`${u.phase}: ${errorMessage(e)}`);
         reporter.error(`cleanup: ${u.phase} failed: ${errorMessage(e)}`);
       }
     }
     fault(u.phase, reporter);
+  };
+  /** The exact destroy after the program failed; false when something is left (a leftover: reported, kept in the journal). */
+  const exactly = async (x: ExactDestroy, seq: number, e: unknown): Promise<false> => {
+    reporter.verbose(`destroy: ${errorMessage(e)}; destroying each snapshot found by its identity, by its exact name`);
+    reporter.event('step', { phase: 'destroy', command: `exact destroy of ${x.snapshots.length} snapshot(s) in ${x.pool}` });
+    const r = await destroyExact(runner, x.snapshots.map((name) => ({ name, id: ids[name] ?? null })), { run: x.run, owner: x.owner });
+    if (!r.leftovers.length) journal?.undone(seq);
+    else destroysProven = false;
+    for (const l of r.leftovers) {
+      result.cleanupFailures.push(`${l.what}: ${l.reason}`);
+      reporter.error(`cleanup: could not destroy ${l.what}: ${l.reason}`);
+    }
+    return false;
   };
   // The releases run beside the first unmounts (plan.ts besideUnmounts) and
   // are awaited before anything after those unmounts runs. They start just
@@ -251,7 +281,12 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   }
   startBeside();
   await Promise.all(besideRuns);
-  if (destroyed.length) await checkDestroyed(destroyed, plan, result, ctx);
+  if (destroyed.length && !(await checkDestroyed(destroyed, plan, result, ctx))) destroysProven = false;
+  // Every destroy proven by identity: no snapshot of ours is left, so no hold either.
+  for (const f of releaseFailed) {
+    if (destroysProven && plan.steps.some((s) => s.undo?.exact)) journal?.undone(f.seq);
+    else result.cleanupFailures.push(f.message);
+  }
   took('teardown');
   return result;
 }
@@ -268,23 +303,27 @@ function snapshotsOf(step: Step): string[] {
 }
 
 /**
- * After `zfs destroy -r`, one `zfs list` confirms the run's snapshots are gone:
- * OpenZFS has reported success for a destroy that left a mounted snapshot.
+ * After the destroy program, one `zfs list` confirms by identity that the
+ * run's snapshots are gone: OpenZFS has reported success for a destroy that
+ * left a mounted snapshot. False when one is left or the check failed.
  */
-async function checkDestroyed(destroyed: { seq: number; snapshots: string[] }[], plan: Plan, result: ApplyResult, ctx: ApplyContext): Promise<void> {
+async function checkDestroyed(destroyed: { seq: number; snapshots: string[] }[], plan: Plan, result: ApplyResult, ctx: ApplyContext): Promise<boolean> {
+  const ids = result.ids ?? {};
   let left: string[];
   try {
-    left = await existingSnapshots(ctx.runner, inPlanOrder(destroyed.flatMap((d) => d.snapshots), plan)); // the dry run prints the same command
+    const names = inPlanOrder(destroyed.flatMap((d) => d.snapshots), plan); // the dry run prints the same command
+    left = await stillThere(ctx.runner, names.map((name) => ({ name, id: ids[name] ?? null })));
   } catch (e) {
     result.cleanupFailures.push(`could not check that the snapshots are gone: ${errorMessage(e)}`);
     ctx.reporter.error(`cleanup: could not check that the snapshots are gone: ${errorMessage(e)}`);
-    return;
+    return false;
   }
   for (const d of destroyed) if (!d.snapshots.some((n) => left.includes(n))) ctx.journal?.undone(d.seq);
   for (const n of left) {
     result.cleanupFailures.push(`snapshot ${n} is still there after zfs destroy reported success`);
     ctx.reporter.error(`cleanup: snapshot ${n} is still there after zfs destroy reported success`);
   }
+  return left.length === 0;
 }
 
 /** After a step failed: the part of it that really happened, as an undo, or null when nothing did. */
@@ -326,8 +365,9 @@ async function stillMounted(step: Step, plan: Plan, ctx: ApplyContext): Promise<
 
 function readSnapshotFacts(stdout: string, result: ApplyResult): void {
   for (const line of stdout.split('\n')) {
-    const [name, creation, txg] = line.split('\t');
-    if (!name || !creation || !txg) continue;
+    const [name, guid, creation, txg] = line.split('\t');
+    if (!name || !guid || !creation || !txg) continue;
+    (result.ids ??= {})[name] = { guid, txg };
     const pool = name.split(/[/@]/)[0]!;
     (result.createtxg[pool] ??= []).push(txg);
     const t = new Date(Number(creation) * 1000);

@@ -6,6 +6,7 @@
 // they can be checked once that level is mounted, before mounting the next.
 // Unmounting is one process with every target (two side by side for a large
 // batch), children first.
+import type { ExactDestroy } from './destroy-program.js';
 import { posix } from 'node:path';
 import type { Platform } from '../platform/platform.js';
 import type { Action, Step, TreeMount } from './plan.js';
@@ -112,8 +113,8 @@ export function unmountCommands(actions: Action[]): Action[] {
 }
 
 /** Cleanup with consecutive unmounts joined as the executor runs them: `parallel` marks commands that run side by side with the next. */
-export function joinCleanup<U extends { phase: string; action: Action; fallback?: Action }>(undos: U[]): { phase: U['phase']; action: Action; fallback?: Action; parallel?: true }[] {
-  const out: { phase: U['phase']; action: Action; fallback?: Action; parallel?: true }[] = [];
+export function joinCleanup<U extends { phase: string; action: Action; exact?: ExactDestroy }>(undos: U[]): { phase: U['phase']; action: Action; exact?: ExactDestroy; parallel?: true }[] {
+  const out: { phase: U['phase']; action: Action; exact?: ExactDestroy; parallel?: true }[] = [];
   for (let i = 0; i < undos.length; ) {
     if (undos[i]!.phase !== 'umount') {
       out.push(undos[i++]!);

@@ -6,7 +6,7 @@ import { isBelow } from '../core/paths.js';
 import { SNAPSHOT_TIME, type Engine, type EngineCall, type EngineContext, type Layout, type Probe, type WritablePath } from '../engine/engine.js';
 import type { Platform } from '../platform/platform.js';
 import { stateKey } from '../safety/lock.js';
-import { destroyUndo } from './destroy-program.js';
+import { destroyUndo, type ExactDestroy } from './destroy-program.js';
 import { joinCleanup, levelSteps, mountLevels, tablePath } from './mounts.js';
 import { HOLD_TAG, PROP_OWNER, PROP_RUN } from './naming.js';
 import type { Selection } from './select.js';
@@ -26,7 +26,7 @@ export interface Step {
   phase: Phase;
   do: Action;
   /** Pushed on the undo stack once `do` has succeeded (or, after a failure, when a check shows it partly happened). */
-  undo?: { phase: 'umount' | 'rmdir' | 'release' | 'destroy'; action: Action; fallback?: Action };
+  undo?: { phase: 'umount' | 'rmdir' | 'release' | 'destroy'; action: Action; exact?: ExactDestroy };
   /** Journal detail: what this step creates. */
   detail?: Record<string, unknown>;
   /**
@@ -42,7 +42,7 @@ export interface Step {
 export interface PoolSnapshots {
   pool: string;
   datasets: string[];
-  /** Destroying `${destroyRoot}@${snapshot}` with -r removes exactly this run's snapshots in the pool. */
+  /** The deepest dataset above all of them: `zfs hold -r`/`zfs release -r` of `${destroyRoot}@${snapshot}` reach them in one transaction. */
   destroyRoot: string;
 }
 
@@ -147,19 +147,27 @@ export function buildPlan(i: PlanInput): Plan {
   // One `zfs snapshot` per pool: every snapshot in the call shares one transaction.
   for (const p of pools) {
     const names = p.datasets.map((d) => `${d}@${snapshot}`);
-    const root = `${p.destroyRoot}@${snapshot}`;
     steps.push({
       phase: 'snapshot',
       do: { kind: 'exec', mutates: true, argv: ['zfs', 'snapshot', '-o', `${PROP_RUN}=${i.runId}`, '-o', `${PROP_OWNER}=${i.owner}`, ...names] },
-      undo: destroyUndo(p.pool, names, root),
-      detail: { pool: p.pool, destroyRoot: p.destroyRoot, snapshot, snapshots: names, roots: [root] },
+      // Destroyed by exact names, each checked against the identity recorded
+      // after it was made (guid, createtxg: the listing below) and our local properties.
+      undo: destroyUndo({ pool: p.pool, run: i.runId, owner: i.owner, snapshots: names }),
+      detail: { pool: p.pool, snapshot, snapshots: names, run: i.runId, owner: i.owner },
     });
   }
   // A hold keeps pruning tools (sanoid, znapzend) from destroying them mid-backup.
   // `-r` on each pool's destroy root makes it one transaction per pool (one
-  // per snapshot name otherwise: 100 snapshots took 12 s in the benchmark);
-  // like the destroy, it reaches exactly this run's uniquely named snapshots.
-  // It and the creation-time listing run beside the mounts, which do not need
+  // per snapshot name otherwise: 100 snapshots took 12 s in the benchmark).
+  // It touches only snapshots of our unique name below that root: libzfs's
+  // zfs_hold_one/zfs_release_one add a child's ROOT/..@SNAP only if it exists
+  // (release: only if it carries our tag), and skip the rest without failing.
+  // So `release -r` never fails because of a foreign snapshot of our name, and
+  // releases a hold only where our tag is (a copy made with `zfs send -h`
+  // carries it: that hold is ours). A snapshot renamed out from under the
+  // root keeps its hold; the destroy then finds it by its identity and
+  // releases it by its exact name (safety/destroy-exact.ts).
+  // It and the identity listing run beside the mounts, which do not need
   // them (a hold has nothing to do with a mount); both are done before the backup.
   if (all.length) {
     const roots = pools.map((p) => `${p.destroyRoot}@${snapshot}`);
@@ -170,15 +178,12 @@ export function buildPlan(i: PlanInput): Plan {
       undo: { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', HOLD_TAG, ...roots] } },
       detail: { snapshots: all },
     });
-    // The creation time recorded as the backup's time; one snapshot per pool suffices.
+    // Every snapshot's identity (guid, createtxg: the destroy follows it,
+    // and the journal keeps it) and the creation time recorded as the backup's time.
     steps.push({
       phase: 'inspect',
       beside: true,
-      do: {
-        kind: 'exec',
-        mutates: false,
-        argv: ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,creation,createtxg', ...pools.map((p) => `${p.datasets[0]}@${snapshot}`)],
-      },
+      do: { kind: 'exec', mutates: false, argv: ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,creation,createtxg', ...all] },
     });
   }
 

@@ -16,14 +16,16 @@ export interface PendingUndo {
   phase: string;
   action: Action;
   runId: string;
-  /** What the step made: a mount target, snapshot names, destroy roots. */
+  /** What the step made: a mount target, snapshot names and their identity (guid, createtxg). */
   detail?: Record<string, unknown>;
 }
 
 type Line =
   | { op: 'begin'; runId: string; snapshot: string; owner: string; mountRoot: string }
   | { op: 'undo'; seq: number; phase: string; action: Action; detail?: Record<string, unknown> }
-  | { op: 'done'; seq: number };
+  | { op: 'done'; seq: number }
+  // More of what an undo entry's step made, learnt after it (the snapshots' identity).
+  | { op: 'detail'; seq: number; detail: Record<string, unknown> };
 
 export function journalPath(journalDir: string, mountRoot: string): string {
   return `${journalDir}/${stateKey(mountRoot)}.journal`;
@@ -156,6 +158,11 @@ export class Journal {
     this.append({ op: 'done', seq });
   }
 
+  /** Adds to an entry's detail what was learnt once its step happened (recovery reads them merged). */
+  addDetail(seq: number, detail: Record<string, unknown>): void {
+    this.append({ op: 'detail', seq, detail });
+  }
+
   /** willDo for a batch (one mount process for many mounts): one write, one fsync. */
   willDoMany(entries: { phase: string; action: Action; detail?: Record<string, unknown> }[]): number[] {
     const seqs = entries.map(() => ++this.seq);
@@ -209,6 +216,10 @@ export function readPending(path: string): PendingUndo[] {
     if (!l) continue;
     if (l.op === 'undo') open.set(`${l.runId}/${l.seq}`, { seq: l.seq, phase: l.phase, action: l.action, runId: l.runId, ...(l.detail ? { detail: l.detail } : {}) });
     if (l.op === 'done') open.delete(`${l.runId}/${l.seq}`);
+    if (l.op === 'detail') {
+      const p = open.get(`${l.runId}/${l.seq}`);
+      if (p) p.detail = { ...(p.detail ?? {}), ...l.detail };
+    }
   }
   return [...open.values()].reverse();
 }

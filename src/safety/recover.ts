@@ -18,9 +18,11 @@ import type { MountEntry } from '../discover/mount-table.js';
 import { existingSnapshots, parseOwned, zfsGetOwnedArgv, type OwnedSnapshot } from '../discover/snapshots.js';
 import type { Platform } from '../platform/platform.js';
 import { display } from '../plan/display.js';
-import { HOLD_TAG } from '../plan/naming.js';
+import { HOLD_TAG, PREFIX } from '../plan/naming.js';
 import type { Action } from '../plan/plan.js';
-import { dropSnapshots, errorReason, type Leftover } from './drop-snapshots.js';
+import { errorReason, type Leftover } from './drop-snapshots.js';
+import { destroyExact, exactDestroyCommands, type Recorded, type RunIdentity } from './destroy-exact.js';
+import type { SnapshotId } from '../plan/destroy-program.js';
 import { journaledSnapshotsElsewhere, knownLeftoversPath, markDone, readKnown, readPending, writeKnown, type KnownLeftover, type PendingUndo } from './journal.js';
 import { ownerAlive } from './lock.js';
 import { judge, staleRuns, type Verdict } from './ownership.js';
@@ -206,12 +208,18 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     }
   };
 
-  const drop = async (names: string[], roots: string[], what: string, undo?: PendingUndo): Promise<boolean> => {
+  /** Releases and destroys exactly these snapshots of one run, each found by its identity and proven ours (destroy-exact.ts). */
+  const drop = async (recs: Recorded[], me: RunIdentity, what: string, undo?: PendingUndo): Promise<boolean> => {
+    const names = recs.map((r) => r.name);
     for (const n of names) tried.add(n);
-    show(what, { kind: 'exec', mutates: true, argv: roots.length ? ['zfs', 'destroy', '-r', ...roots] : ['zfs', 'destroy', ...names] });
-    if (dry) return done(what);
+    if (dry) {
+      reporter.event('recover', { what, command: exactDestroyCommands({ pool: names[0]!.split(/[/@]/)[0]!, snapshots: names }).join('\n'), dryRun: dry });
+      if (!reporter.json) for (const c of exactDestroyCommands({ pool: names[0]!.split(/[/@]/)[0]!, snapshots: names })) reporter.print(`${c}    # recover: ${what}`);
+      return done(what);
+    }
+    reporter.event('recover', { what, command: `exact destroy of ${names.length} snapshot(s)`, dryRun: dry });
     try {
-      const r = await dropSnapshots(runner, names, roots);
+      const r = await destroyExact(runner, recs, me);
       if (r.dropped) done(`${what} (${r.dropped} snapshot(s))`);
       for (const l of r.leftovers) leftover(l.what, l.reason, { snapshots: [l.what.replace(/^snapshot /, '')], undo });
       return r.leftovers.length === 0;
@@ -219,6 +227,14 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
       leftover(what, errorReason(e), { snapshots: names, undo });
       return false;
     }
+  };
+
+  /** A journal entry's snapshots with the identity recorded for them, and the run they must be proven of. */
+  const recorded = (p: PendingUndo, names: string[]): { recs: Recorded[]; me: RunIdentity } => {
+    const d = p.detail ?? {};
+    const ids = (d['ids'] && typeof d['ids'] === 'object' ? d['ids'] : {}) as Record<string, SnapshotId>;
+    const run = typeof d['run'] === 'string' ? d['run'] : p.runId;
+    return { recs: names.map((name) => ({ name, id: ids[name] ?? null })), me: { run, owner: typeof d['owner'] === 'string' ? d['owner'] : null } };
   };
 
   /** One journal entry (or a known leftover's undo); true when nothing of it is left. */
@@ -239,11 +255,13 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     const names = Array.isArray(d['snapshots']) ? (d['snapshots'] as string[]) : null;
     if (p.phase === 'release' && names) {
       if (hasDestroy) return true; // the destroy entry of the same run releases first
-      return drop(names, [], `release and destroy ${names.length} snapshot(s) (${what})`, p);
+      const r = recorded(p, names);
+      return drop(r.recs, r.me, `release and destroy ${names.length} snapshot(s) (${what})`, p);
     }
     if (p.phase === 'destroy' && names) {
-      const roots = Array.isArray(d['roots']) ? (d['roots'] as string[]) : [];
-      return drop(names, roots, `destroy ${names.length} snapshot(s) (${what})`, p);
+      // Never by `-r` (an older journal's destroy roots are ignored): exactly the snapshots recorded.
+      const r = recorded(p, names);
+      return drop(r.recs, r.me, `destroy ${names.length} snapshot(s) (${what})`, p);
     }
     // An entry without details (an older journal): run its undo; "not found" means already gone.
     if (a.kind === 'rmdir') return removeFolder(a.path, what, p);
@@ -310,7 +328,9 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
     const runs = staleRuns(parseOwned((await runner.run(zfsGetOwnedArgv(candidates ?? []))).stdout), { host, boot: o.boot }, alive);
     for (const [snap, names] of runs) {
       const todo = names.filter((n) => !skip.has(n) && !tried.has(n));
-      if (todo.length) await drop(todo, [], `release ${HOLD_TAG} holds on and destroy ${todo.length} snapshot(s) @${snap} of a dead run`);
+      // Found by their local properties (so wherever a rename took them), each proven again before it goes.
+      const me = { run: snap.slice(PREFIX.length + 1), owner: null };
+      if (todo.length) await drop(todo.map((name) => ({ name, id: null })), me, `release ${HOLD_TAG} holds on and destroy ${todo.length} snapshot(s) @${snap} of a dead run`);
     }
   }
 

@@ -89,7 +89,7 @@ test('a replica of our snapshot received on a backup pool (zfs send -R | zfs rec
   }
 });
 
-test('a user clones our snapshot during the backup: the destroy program refuses, so does `zfs destroy -r` after it; exit 5; the clone survives; once it is gone cleanup removes the rest', async () => {
+test('a user clones our snapshot during the backup: the destroy program refuses, the exact destroy removes the rest by exact names; exit 5; the clone survives; once it is gone cleanup removes it', async () => {
   const root = '/kt-own-clone-live';
   const pool = Pool.create(['a', 'b']);
   const work = scratchDir('own-clone-live');
@@ -99,10 +99,15 @@ test('a user clones our snapshot during the backup: the destroy program refuses,
     const r = await run(KOPIATOMIC, [...cmd(root, engine), pool.ds('a'), pool.ds('b')], { env });
     assert.equal(r.code, 5, why(r));
     const destroys = logged().filter((a) => a[1] === 'program' || a[1] === 'destroy');
-    assert.deepEqual(destroys.map((a) => a.slice(0, 3).join(' ')), [`zfs program ${pool.name}`, 'zfs destroy -r'], 'the program first, then its fallback');
+    const snap = ourSnapshots(pool)[0]!.split('@')[1]!;
+    assert.deepEqual(
+      destroys.map((a) => a.slice(0, 3).join(' ')),
+      [`zfs program ${pool.name}`, `zfs program ${pool.name}`, `zfs destroy ${pool.ds('a')}@${snap}`, `zfs destroy ${pool.ds('b')}@${snap}`],
+      'the program, then the exact destroy: the program at the names found, then each exact name; never -r',
+    );
     assert.ok(exists(pool.ds('userclone')), 'the clone survives');
     const left = ourSnapshots(pool);
-    assert.equal(left.length, 2, `all or none: ${left.join(' ')}`);
+    assert.deepEqual(left, [`${pool.ds('a')}@${snap}`], 'only the cloned snapshot is left');
     for (const s of left) assert.equal(sh('zfs', 'holds', '-H', s).trim(), '', `our hold on ${s} was released`);
     assert.deepEqual(mountsUnder(root), []);
 

@@ -64,43 +64,75 @@ function makePlan(root: string, rootExists = false, stateDir = root.split('/').s
  * `partly` of it, e.g. a mount that happened although mount failed).
  */
 function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
-  const snaps = new Set<string>();
+  // Each snapshot with its identity and its local properties (none on a received copy).
+  const snaps = new Map<string, { guid: string; txg: string; run?: string; owner?: string }>();
   const held = new Set<string>();
   let mounts: MountEntry[] = [];
   let failed = false;
+  let guids = 0;
+  const clones = new Set<string>();
+  const rows = (names: Iterable<string>) => [...names].filter((n) => snaps.has(n)).map((n) => `${n}\t${snaps.get(n)!.guid}\t${snaps.get(n)!.txg}\n`).join('');
+  const listed = (names: string[], out: string) => ({ code: names.every((n) => snaps.has(n)) ? 0 : 1, stdout: out, stderr: '' });
   const answer = (argv: readonly string[]): RunResult | Error => {
     const a = argv.join(' ');
     const failing = o.failAt && !failed && a.startsWith(o.failAt);
     if (failing) failed = true;
+    if (failing && argv[1] === 'list') return new CommandError(argv, 1, null, "cannot open 't': pool I/O is currently suspended", 'failed');
     if (argv[1] === 'snapshot') {
       if (failing) return new CommandError(argv, 1, null, "cannot open 't/a': dataset does not exist", 'not-found');
-      for (const n of argv.filter((w) => w.includes('@'))) snaps.add(n);
+      const prop = (k: string) => argv.find((w) => w.startsWith(`${k}=`))?.slice(k.length + 1);
+      // One guid above 2^63: Lua sees it negative.
+      for (const n of argv.filter((w) => w.includes('@'))) snaps.set(n, { guid: String(18446744073709551000n + BigInt(guids++)), txg: '77', run: prop('kopiatomic:run')!, owner: prop('kopiatomic:owner')! });
       return ok();
     }
     if (argv[1] === 'hold') {
       if (failing) return new CommandError(argv, 1, null, 'hold failed', 'failed');
-      for (const n of snaps) held.add(n);
+      for (const n of snaps.keys()) if (n.endsWith(`@${SNAP}`) && snaps.get(n)!.run) held.add(n);
       return ok();
     }
-    if (a.startsWith('zfs list -H -p -t snapshot -o name,creation,createtxg')) return ok(`t@${SNAP}\t1700000000\t77\n`);
-    if (a.startsWith('zfs list -H -o name -t snapshot ')) {
-      const have = argv.slice(7).filter((n) => snaps.has(n));
-      return { code: have.length === argv.length - 7 ? 0 : 1, stdout: have.map((n) => n + '\n').join(''), stderr: '' };
+    if (a.startsWith('zfs list -H -p -t snapshot -o name,guid,creation,createtxg')) {
+      return ok(argv.slice(8).filter((n) => snaps.has(n)).map((n) => `${n}\t${snaps.get(n)!.guid}\t1700000000\t${snaps.get(n)!.txg}\n`).join(''));
+    }
+    if (a.startsWith('zfs list -H -p -t snapshot -o name,guid,createtxg -r ')) return ok(rows([...snaps.keys()].filter((n) => n.startsWith(`${argv[9]}/`) || n.startsWith(`${argv[9]}@`))));
+    if (a.startsWith('zfs list -H -p -t snapshot -o name,guid,createtxg')) return listed(argv.slice(8), rows(argv.slice(8)));
+    if (a.startsWith('zfs list -H -o name -t snapshot ')) return listed(argv.slice(7), argv.slice(7).filter((n) => snaps.has(n)).map((n) => n + '\n').join(''));
+    if (a.startsWith('zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner')) {
+      const names = argv.slice(11).filter((n) => snaps.has(n) && snaps.get(n)!.run);
+      return listed(argv.slice(11), names.map((n) => `${n}\tkopiatomic:run\t${snaps.get(n)!.run}\tlocal\n${n}\tkopiatomic:owner\t${snaps.get(n)!.owner}\tlocal\n`).join(''));
     }
     if (a.startsWith('zfs holds -H')) return ok(argv.slice(3).filter((n) => held.has(n)).map((n) => `${n}\tkopiatomic\tnow\n`).join(''));
     if (argv[1] === 'release') {
-      for (const n of snaps) held.delete(n);
+      // -r ROOT@SNAP: our tag on every snapshot of that name at or below ROOT (libzfs zfs_release_one).
+      const [root, snap] = argv.at(-1)!.split('@') as [string, string];
+      const names = argv[2] === '-r' ? [...held].filter((n) => n.endsWith(`@${snap}`) && (n.startsWith(`${root}@`) || n.startsWith(`${root}/`))) : argv.slice(3).filter((n) => held.has(n));
+      if (!names.length) return new CommandError(argv, 1, null, 'no such tag on this dataset', 'failed');
+      for (const n of names) held.delete(n);
       return ok();
     }
     if (argv[1] === 'program') {
-      // The destroy's channel program: all or none, refused while a hold remains.
-      if (failing || held.size) return new CommandError(argv, 1, null, 'Channel program execution failed', 'failed');
-      if (!o.lie) for (const n of argv.slice(4)) snaps.delete(n);
+      // The destroy's channel program: all or none; each name must be the snapshot recorded, ours, and not held.
+      if (failing) return new CommandError(argv, 1, null, 'Channel program execution failed', 'failed');
+      // zfs program's getopt takes a word that starts with "-" (a lone "-" aside) for an option.
+      if (argv.slice(2).some((w) => w.startsWith('-') && w !== '-')) return new CommandError(argv, 2, null, "invalid option '2'", 'failed');
+      const [run, owner, ...rest] = argv.slice(4);
+      const names: string[] = [];
+      for (let i = 0; i < rest.length; i += 3) {
+        const [n, guid, txg] = rest.slice(i, i + 3) as [string, string, string];
+        const s = snaps.get(n);
+        if (!s || (guid !== '-' && `g${BigInt.asIntN(64, BigInt(s.guid))}` !== guid) || (txg !== '-' && s.txg !== txg) || s.run !== run || s.owner !== owner || held.has(n) || clones.has(n)) {
+          return new CommandError(argv, 1, null, `Channel program execution failed: ${n}`, 'failed');
+        }
+        names.push(n);
+      }
+      if (!o.lie) for (const n of names) snaps.delete(n);
       return ok();
     }
     if (argv[1] === 'destroy') {
-      if (held.size) return new CommandError(argv, 1, null, 'dataset is busy', 'failed');
-      if (!o.lie) snaps.clear();
+      const n = argv[2]!;
+      if (argv.includes('-r')) return new Error('never a recursive destroy');
+      if (held.has(n) || clones.has(n)) return new CommandError(argv, 1, null, 'dataset is busy', 'failed');
+      if (!snaps.has(n)) return new CommandError(argv, 1, null, 'could not find any snapshots to destroy; check snapshot names.', 'not-found');
+      if (!o.lie) snaps.delete(n);
       return ok();
     }
     if (argv[0] === 'mount' && argv.includes('--fstab')) {
@@ -127,7 +159,15 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
     }
     return new Error(`unexpected: ${a}`);
   };
-  return { answer, snaps, held, mounts: () => mounts };
+  /** A dataset renamed (with its snapshots); a snapshot cloned (it cannot be destroyed). */
+  const rename = (from: string, to: string) => {
+    for (const [n, v] of [...snaps]) if (n.startsWith(`${from}@`)) {
+      snaps.delete(n);
+      snaps.set(to + n.slice(from.length), v);
+      if (held.delete(n)) held.add(to + n.slice(from.length));
+    }
+  };
+  return { answer, snaps, held, clones, rename, mounts: () => mounts };
 }
 
 type Answer = ReturnType<typeof system>['answer'];
@@ -161,8 +201,9 @@ test('applyPlan: a clean run; cleanup is the release beside the umount (children
     `mount --all --internal-only --fstab ${table}`,
     `umount ${root}/t/a ${root}/t`,
     `zfs release -r kopiatomic t@${SNAP}`,
-    `zfs program t - t@${SNAP} t/a@${SNAP}`,
-    `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`,
+    // each snapshot with the identity the listing after the snapshot recorded (the guid in Lua's signed form, after a g: never an option)
+    `zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
+    `zfs list -H -p -t snapshot -o name,guid,createtxg t@${SNAP} t/a@${SNAP}`,
   ]);
   assert.equal(existsSync(root), false);
   assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
@@ -213,22 +254,85 @@ test('applyPlan: a failed hold (it runs beside the mounts): setup stops, no rele
   assert.ok(c.includes(`zfs holds -H t@${SNAP} t/a@${SNAP}`), 'what the failed hold did is checked');
   assert.ok(!c.some((x) => x.startsWith('zfs release')), 'nothing held, nothing released');
   assert.ok(c.filter((x) => x.startsWith('mount ')).length < 2, 'setup stopped before the second mount level');
-  assert.deepEqual(c.slice(-2), [`zfs program t - t@${SNAP} t/a@${SNAP}`, `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`]);
+  assert.match(c.at(-2)!, new RegExp(`^zfs program t - R1 h:b:1 t@${SNAP} \\S+ \\S+ t/a@${SNAP} \\S+ \\S+$`));
+  assert.equal(c.at(-1), `zfs list -H -p -t snapshot -o name,guid,createtxg t@${SNAP} t/a@${SNAP}`);
   assert.deepEqual(sys.mounts(), []);
   assert.equal(sys.snaps.size, 0);
   assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
 });
 
-test('applyPlan: when the destroy\'s channel program fails, `zfs destroy -r` runs instead, and the check follows', async (t) => {
+test('applyPlan: when the destroy\'s channel program fails, the exact destroy runs (found by identity, proven ours, by exact names), never `zfs destroy -r`', async (t) => {
   const dir = tmp(t);
   const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs program' });
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(false);
   assert.deepEqual(r.cleanupFailures, []);
   assert.deepEqual(runStatus(r, null), { status: 'ok', code: 0 });
-  assert.deepEqual(calls(runner).slice(-3), [`zfs program t - t@${SNAP} t/a@${SNAP}`, `zfs destroy -r t@${SNAP}`, `zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`]);
+  const c = calls(runner);
+  assert.deepEqual(c.slice(c.indexOf(`zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`)), [
+    `zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
+    `zfs list -H -p -t snapshot -o name,guid,createtxg t@${SNAP} t/a@${SNAP}`,
+    `zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner t@${SNAP} t/a@${SNAP}`,
+    `zfs holds -H t@${SNAP} t/a@${SNAP}`,
+    `zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
+    `zfs list -H -p -t snapshot -o name,guid,createtxg t@${SNAP} t/a@${SNAP}`,
+  ]);
   assert.equal(sys.snaps.size, 0);
   assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
+});
+
+test('applyPlan: a dataset renamed during the backup: its snapshot is found by guid, released and destroyed under its new name; a copy received under our name stays', async (t) => {
+  const dir = tmp(t);
+  const { sys, runner, ctx, journal } = rig(dir);
+  const plan = makePlan(`${dir}/root`);
+  // The "engine" renames t/a to t/moved, and receives a copy of t@SNAP into t/backup (same guid, later txg, no property).
+  (runner as Runner).live = () => {
+    sys.rename('t/a', 't/moved');
+    sys.snaps.set(`t/backup@${SNAP}`, { guid: sys.snaps.get(`t@${SNAP}`)!.guid, txg: '90' });
+    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
+  };
+  const r = await applyPlan(plan, ctx);
+  journal.close(false);
+  assert.deepEqual(r.cleanupFailures, []);
+  assert.deepEqual([...sys.snaps.keys()], [`t/backup@${SNAP}`], 'ours gone under the new name; the copy stays');
+  assert.deepEqual([...sys.held], [], 'no hold of ours remains');
+  assert.ok(!calls(runner).some((x) => x.includes('destroy -r')));
+  assert.deepEqual(readPending(`${dir}/j.journal`), []);
+});
+
+test('applyPlan: a renamed snapshot that cannot be destroyed (a clone) is a leftover: cleanup-incomplete (5), the journal keeps its identity for recovery', async (t) => {
+  const dir = tmp(t);
+  const { sys, runner, ctx, journal } = rig(dir);
+  (runner as Runner).live = () => {
+    sys.rename('t/a', 't/moved');
+    sys.clones.add(`t/moved@${SNAP}`);
+    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
+  };
+  const r = await applyPlan(makePlan(`${dir}/root`), ctx);
+  journal.close(r.cleanupFailures.length === 0);
+  assert.deepEqual(r.cleanupFailures, [`snapshot t/moved@${SNAP}: dataset is busy`]);
+  assert.deepEqual(runStatus(r, null), { status: 'cleanup-incomplete', code: 5 });
+  assert.deepEqual([...sys.snaps.keys()], [`t/moved@${SNAP}`]);
+  assert.deepEqual([...sys.held], [], 'our hold released by its exact (new) name');
+  const pending = readPending(`${dir}/j.journal`);
+  assert.deepEqual(pending.map((p) => p.phase), ['destroy']);
+  assert.deepEqual((pending[0]!.detail?.['ids'] as Record<string, unknown>)[`t/a@${SNAP}`], { guid: '18446744073709551001', txg: '77' });
+});
+
+test('applyPlan: a snapshot that cannot be looked for (its pool cannot be listed) is a leftover, and the journal stays', async (t) => {
+  const dir = tmp(t);
+  const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs list -H -p -t snapshot -o name,guid,createtxg -r' });
+  (runner as Runner).live = () => {
+    sys.rename('t/a', 't/gone');
+    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
+  };
+  const r = await applyPlan(makePlan(`${dir}/root`), ctx);
+  journal.close(r.cleanupFailures.length === 0);
+  assert.equal(r.cleanupFailures.length, 1);
+  assert.match(r.cleanupFailures[0]!, new RegExp(`^snapshot t/a@${SNAP}: could not look for it in pool t`));
+  assert.deepEqual(runStatus(r, null).code, 5);
+  assert.ok(existsSync(`${dir}/j.journal`), 'the journal stays');
+  assert.deepEqual(readPending(`${dir}/j.journal`).map((p) => p.phase), ['destroy']);
 });
 
 test('applyPlan: a mount that failed and left nothing mounted is not unmounted; the folders made so far are removed', async (t) => {

@@ -179,7 +179,7 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   let snapshotHolds = ''; // the folder that tank's snapshot holds for tank/a's mount point
   const runner = new Fake((argv) => {
     if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
-    if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('name,creation,createtxg')) return ok(`${argv.at(-1)}\t1795000000\t77\n`);
+    if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('name,guid,creation,createtxg')) return ok(`${argv.at(-1)}\t123\t1795000000\t77\n`);
     if (argv[0] === 'mount' && snapshotHolds) mkdirSync(snapshotHolds, { recursive: true });
     if (argv[0] === 'umount' && snapshotHolds) rmSync(snapshotHolds, { recursive: true, force: true });
     return ok();
@@ -240,7 +240,7 @@ test('run: jobs one after the other, each with its own snapshot; the worst exit 
   const runner = new Fake(
     (argv) => {
       if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
-      if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('name,creation,createtxg')) return ok(`${argv.at(-1)}\t1795000000\t77\n`);
+      if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('name,guid,creation,createtxg')) return ok(`${argv.at(-1)}\t123\t1795000000\t77\n`);
       return ok();
     },
     (argv) => (argv[0] === 'tool-b' ? 1 : 0),

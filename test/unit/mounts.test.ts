@@ -320,7 +320,12 @@ test('the dry run shows the hold and the creation-time listing beside the mounts
       'destroy-check: zfs list',
     ],
   );
-  // The destroy as the shell would run it: the program on stdin, `zfs destroy -r` should it fail.
+  // The destroy as the shell would run it: the program on stdin (each snapshot with its identity's
+  // slots), and should it fail, the exact destroy's commands; never `zfs destroy -r`.
   const destroy = dryRunCommands([ds('tank', '/tank'), ds('tank/a', '/tank/a')]).find((x) => x.phase === 'destroy')!.command;
-  assert.equal(destroy, `zfs program tank - tank@kopiatomic-R tank/a@kopiatomic-R <<'KOPIATOMIC_PROGRAM' || zfs destroy -r tank@kopiatomic-R\n${DESTROY_PROGRAM}KOPIATOMIC_PROGRAM`);
+  const S = 'kopiatomic-R';
+  assert.ok(destroy.startsWith(`zfs program tank - R b:1 tank@${S} '{guid}' '{createtxg}' tank/a@${S} '{guid}' '{createtxg}' <<'KOPIATOMIC_PROGRAM' || {\n${DESTROY_PROGRAM}KOPIATOMIC_PROGRAM\n`), destroy);
+  assert.ok(destroy.endsWith('\n}'));
+  assert.match(destroy, new RegExp(`\\n  zfs release kopiatomic tank@${S} tank/a@${S} `));
+  assert.doesNotMatch(destroy, /destroy -r/);
 });

@@ -8,7 +8,8 @@ import { freebsd } from '../../src/platform/freebsd.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { buildPlan, cleanupSteps, commonAncestor, groupByPool, mountOrder, treeTarget, type Plan, type PlanInput } from '../../src/plan/plan.js';
-import { DESTROY_PROGRAM } from '../../src/plan/destroy-program.js';
+import { DESTROY_PROGRAM, GUID_SLOT, TXG_SLOT } from '../../src/plan/destroy-program.js';
+import { planCommands } from '../../src/cli/print-plan.js';
 import { ds } from './helpers.js';
 
 const SNAP = 'kopiatomic-RUN1';
@@ -83,33 +84,47 @@ test('buildPlan: one snapshot step per pool, pools sorted, with run and owner pr
   assert.deepEqual(p.steps.slice(0, 2).map((s) => s.phase), ['snapshot', 'snapshot']);
 });
 
-test('buildPlan: each pool\'s destroy is a channel program given exactly its snapshots, with -r on the common ancestor should it fail', () => {
+test('buildPlan: each pool\'s destroy is a channel program given exactly its snapshots with identity slots (run, owner, then name, guid, createtxg), the exact destroy should it fail; never a -r destroy', () => {
   const p = plan([ds('tank/home/alice', '/home/alice'), ds('tank/home/bob', '/home/bob'), ds('solo/one/two', '/two')]);
   const destroys = p.steps.filter((s) => s.phase === 'snapshot').map((s) => s.undo);
   assert.deepEqual(destroys, [
     {
       phase: 'destroy',
-      action: { kind: 'exec', mutates: true, argv: ['zfs', 'program', 'solo', '-', `solo/one/two@${SNAP}`], input: DESTROY_PROGRAM },
-      fallback: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `solo/one/two@${SNAP}`] },
+      action: { kind: 'exec', mutates: true, argv: ['zfs', 'program', 'solo', '-', 'RUN1', 'boot:99', `solo/one/two@${SNAP}`, GUID_SLOT, TXG_SLOT], input: DESTROY_PROGRAM },
+      exact: { pool: 'solo', run: 'RUN1', owner: 'boot:99', snapshots: [`solo/one/two@${SNAP}`] },
     },
     {
       phase: 'destroy',
-      action: { kind: 'exec', mutates: true, argv: ['zfs', 'program', 'tank', '-', `tank/home/alice@${SNAP}`, `tank/home/bob@${SNAP}`], input: DESTROY_PROGRAM },
-      fallback: { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `tank/home@${SNAP}`] },
+      action: {
+        kind: 'exec',
+        mutates: true,
+        argv: ['zfs', 'program', 'tank', '-', 'RUN1', 'boot:99', `tank/home/alice@${SNAP}`, GUID_SLOT, TXG_SLOT, `tank/home/bob@${SNAP}`, GUID_SLOT, TXG_SLOT],
+        input: DESTROY_PROGRAM,
+      },
+      exact: { pool: 'tank', run: 'RUN1', owner: 'boot:99', snapshots: [`tank/home/alice@${SNAP}`, `tank/home/bob@${SNAP}`] },
     },
   ]);
+  // No `zfs destroy -r` anywhere: not in a step, an undo, the cleanup or the dry run.
+  const words = JSON.stringify([p.steps, cleanupSteps(p), planCommands(p, null, null)]);
+  assert.doesNotMatch(words, /"destroy","-r"|zfs destroy -r/);
+  // The listing after the snapshot names every snapshot, with its guid and createtxg.
+  assert.deepEqual(p.steps.find((s) => s.phase === 'inspect')!.do, {
+    kind: 'exec',
+    mutates: false,
+    argv: ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,creation,createtxg', `solo/one/two@${SNAP}`, `tank/home/alice@${SNAP}`, `tank/home/bob@${SNAP}`],
+  });
   // All or none: every snapshot is checked before the first is destroyed.
   assert.ok(DESTROY_PROGRAM.indexOf('zfs.check.destroy') < DESTROY_PROGRAM.indexOf('zfs.sync.destroy'));
 });
 
-test('buildPlan: one recursive hold per pool root in one call, released in one call; inspect reads one per pool', () => {
+test('buildPlan: one recursive hold per pool root in one call, released in one call; inspect lists every snapshot with its identity', () => {
   const p = plan([ds('b/x', '/x'), ds('a/y', '/y'), ds('a/z', '/z')]);
   const roots = [`a@${SNAP}`, `b/x@${SNAP}`];
   const holds = p.steps.filter((s) => s.phase === 'hold');
   assert.equal(holds.length, 1);
   assert.deepEqual(holds[0]!.do, { kind: 'exec', mutates: true, argv: ['zfs', 'hold', '-r', 'kopiatomic', ...roots] });
   assert.deepEqual(holds[0]!.undo, { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', 'kopiatomic', ...roots] } });
-  assert.deepEqual(argvOf(p, 'inspect'), [['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,creation,createtxg', `a/y@${SNAP}`, `b/x@${SNAP}`]]);
+  assert.deepEqual(argvOf(p, 'inspect'), [['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,creation,createtxg', `a/y@${SNAP}`, `a/z@${SNAP}`, `b/x@${SNAP}`]]);
   const inspect = p.steps.find((s) => s.phase === 'inspect')!;
   assert.equal(inspect.do.kind === 'exec' && inspect.do.mutates, false);
   assert.equal(inspect.undo, undefined);
@@ -169,13 +184,13 @@ test('cleanupSteps: the release beside the unmounts (children first), then folde
     'rmdir /kopia/srv',
     'rmdir /kopia/b',
     'rmdir /kopia',
-    `destroy zfs program tank - tank/srv/a/deep@${SNAP} tank/srv/a@${SNAP}`,
-    `destroy zfs program pool2 - pool2/b@${SNAP}`,
+    `destroy zfs program tank - RUN1 boot:99 tank/srv/a/deep@${SNAP} {guid} {createtxg} tank/srv/a@${SNAP} {guid} {createtxg}`,
+    `destroy zfs program pool2 - RUN1 boot:99 pool2/b@${SNAP} {guid} {createtxg}`,
   ]);
   assert.deepEqual(
-    cleanupSteps(p).flatMap((u) => (u.fallback?.kind === 'exec' ? [u.fallback.argv.join(' ')] : [])),
-    [`zfs destroy -r tank/srv/a@${SNAP}`, `zfs destroy -r pool2/b@${SNAP}`],
-    'each destroy keeps its fallback',
+    cleanupSteps(p).flatMap((u) => (u.exact ? [u.exact.snapshots.join(' ')] : [])),
+    [`tank/srv/a/deep@${SNAP} tank/srv/a@${SNAP}`, `pool2/b@${SNAP}`],
+    'each destroy keeps its exact destroy',
   );
   assert.deepEqual(cleanupSteps(p).map((u) => u.parallel ?? false).slice(0, 2), [true, false], 'the release runs beside the next command');
   // Without a tree (restic in the paths layout mounts in its namespace) the release simply comes before the destroy.

@@ -41,10 +41,29 @@ function fakeZfs(state: { snaps: Set<string>; held: Set<string>; cloned?: Set<st
   return (argv: readonly string[]): RunResult | Error => {
     if (state.missing && argv[0] === 'zfs') return fail(argv, 'program-missing');
     const a = argv.join(' ');
-    if (a.startsWith('zfs get')) return ok(state.get ?? '');
+    if (a.startsWith('zfs get')) {
+      // Without a given answer: our run and owner properties, set locally on each of our snapshots.
+      const all = state.get ?? [...state.snaps].flatMap((n) => (/@kopiatomic-(.+)$/.test(n) ? [`${n}\tkopiatomic:run\t${n.split('@kopiatomic-')[1]}\tlocal`, `${n}\tkopiatomic:owner\th1:boot-old:1\tlocal`] : [])).join('\n');
+      const names = argv.slice(11);
+      return ok(names.length ? all.split('\n').filter((l) => names.includes(l.split('\t')[0]!)).join('\n') : all);
+    }
     if (a.startsWith('zfs list -H -o name -t snapshot ')) {
       const have = argv.slice(7).filter((n) => state.snaps.has(n));
       return { code: have.length === argv.length - 7 ? 0 : 1, stdout: have.map((n) => n + '\n').join(''), stderr: '' };
+    }
+    // Identity: a guid made from the name, one createtxg.
+    const guid = (n: string) => String([...n].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1000000007, 7));
+    const rows = (names: string[]) => names.filter((n) => state.snaps.has(n)).map((n) => `${n}\t${guid(n)}\t5\n`).join('');
+    if (a.startsWith('zfs list -H -p -t snapshot -o name,guid,createtxg -r ')) return ok(rows([...state.snaps].filter((n) => n.startsWith(`${argv[9]}/`) || n.startsWith(`${argv[9]}@`))));
+    if (a.startsWith('zfs list -H -p -t snapshot -o name,guid,createtxg ')) {
+      const names = argv.slice(8);
+      return { code: names.every((n) => state.snaps.has(n)) ? 0 : 1, stdout: rows(names), stderr: '' };
+    }
+    if (argv[1] === 'program') {
+      const names = argv.slice(6).filter((_, i) => i % 3 === 0);
+      if (names.some((n) => !state.snaps.has(n) || state.held.has(n) || state.cloned?.has(n))) return fail(argv, 'failed', 'Channel program execution failed');
+      if (!state.lie) for (const n of names) state.snaps.delete(n);
+      return ok();
     }
     if (a.startsWith('zfs holds -H ')) return ok(argv.slice(3).filter((n) => state.held.has(n)).map((n) => `${n}\tkopiatomic\tFri Nov 27 10:41 2026\n`).join(''));
     if (a.startsWith('zfs release kopiatomic ')) {
@@ -92,7 +111,7 @@ test('recover: only snapshots proven ours are released and destroyed (local, thi
   const mutating = runner.calls.filter((c) => /^zfs (release|destroy)/.test(cmd(c))).map(cmd);
   assert.deepEqual(mutating, ['zfs release kopiatomic t/a@kopiatomic-R1', 'zfs destroy t/a@kopiatomic-R1']);
   assert.deepEqual([...state.snaps].sort(), ['b/a@kopiatomic-R1', 't/c@kopiatomic-R2', 't/d@kopiatomic-R3', 't/e@mine', 't/f@kopiatomic-R5']);
-  assert.equal(runner.calls.filter((c) => cmd(c).startsWith('zfs get')).length, 1, 'one listing');
+  assert.equal(runner.calls.filter((c) => cmd(c).startsWith('zfs get')).length, 2, 'one listing finds them; one proves them again just before the destroy');
 });
 
 test('recover: "zfs is not installed" is an error (a leftover), never "already gone"; the entry is remembered, not retried by the next run', async (t) => {
@@ -198,7 +217,7 @@ test('recover: a journaled unmount whose mount is gone, and a destroy whose snap
   const { o } = opts(dir, runner, fakePlatform(dir, () => []));
   const r = await recover(o);
   assert.deepEqual(r.leftovers, []);
-  assert.deepEqual(runner.calls.map(cmd), ['zfs list -H -o name -t snapshot t@kopiatomic-R1']);
+  assert.deepEqual(runner.calls.map(cmd), ['zfs list -H -p -t snapshot -o name,guid,createtxg t@kopiatomic-R1']);
 });
 
 test('recover: a dead run\'s journal (mkdir, mkdir, mount): unmount, then its folders go; nothing left over', async (t) => {
@@ -227,11 +246,12 @@ test('recover: a dead run\'s journal (mkdir, mkdir, mount): unmount, then its fo
   assert.deepEqual(runner.calls.map(cmd), [
     'zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner t@kopiatomic-R1',
     `umount ${root}/t`,
-    'zfs list -H -o name -t snapshot t@kopiatomic-R1',
+    'zfs list -H -p -t snapshot -o name,guid,createtxg t@kopiatomic-R1',
+    'zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner t@kopiatomic-R1',
     'zfs holds -H t@kopiatomic-R1',
     'zfs release kopiatomic t@kopiatomic-R1',
-    'zfs destroy -r t@kopiatomic-R1',
-    'zfs list -H -o name -t snapshot t@kopiatomic-R1',
+    'zfs destroy t@kopiatomic-R1', // never -r: an older journal's destroy roots are ignored
+    'zfs list -H -p -t snapshot -o name,guid,createtxg t@kopiatomic-R1',
   ]);
 });
 
@@ -259,7 +279,7 @@ test('recover: without a full scan, other mount roots\' journals name the candid
   assert.deepEqual(r.leftovers, []);
   assert.deepEqual([...state.snaps].sort(), ['t/b@kopiatomic-R2', 't/z@autosnap'], 'the dead run\'s snapshot is gone; the live run\'s and the foreign one stay');
   const gets = runner.calls.filter((c) => cmd(c).startsWith('zfs get'));
-  assert.equal(gets.length, 1);
+  assert.equal(gets.length, 2, 'one to find the candidates, one to prove them again before the destroy');
   assert.deepEqual(gets[0]!.argv.slice(-2).sort(), ['t/a@kopiatomic-R1', 't/b@kopiatomic-R2'], 'asked about the journaled snapshots only');
 });
 

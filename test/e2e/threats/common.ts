@@ -1,7 +1,8 @@
-// Shared by the threat tests: the machine's state for a mount root, and a
-// run that can be held in its backup until the test lets it go.
+// Shared by the threat tests: the machine's state for a mount root, a run
+// that can be held in its backup until the test lets it go, and what is ours
+// in a pool (snapshots named like ours, our holds).
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { mountsUnder, run, shOk, type RunResult } from '../lib.js';
+import { mountsUnder, run, sh, shOk, type Pool, type RunResult } from '../lib.js';
 
 export const STATE = '/run/kopiatomic';
 export const JOURNALS = '/var/lib/kopiatomic';
@@ -36,3 +37,35 @@ export function startHeld(bin: string, args: string[], env: NodeJS.ProcessEnv = 
 export function gone(path: string): boolean {
   return !existsSync(path);
 }
+export const journalOf = (root: string) => `${JOURNALS}/${key(root)}.journal`;
+
+/** Every snapshot of the pools whose name is one of ours (a received copy included). */
+export function namedOurs(pools: Pool[]): string[] {
+  return pools.flatMap((p) => p.snapshots()).filter((s) => s.includes('@kopiatomic-'));
+}
+
+/** Every hold with our tag on any snapshot of the pools, as "snapshot tag". */
+export function ourHolds(pools: Pool[]): string[] {
+  const snaps = pools.flatMap((p) => p.snapshots());
+  if (!snaps.length) return [];
+  return sh('zfs', 'holds', '-H', ...snaps)
+    .split('\n')
+    .map((l) => l.split('\t'))
+    .filter((f) => f[1] === 'kopiatomic')
+    .map((f) => `${f[0]} ${f[1]}`);
+}
+
+export function teardown(pools: Pool[], root: string): void {
+  for (const p of pools) p.destroy();
+  for (const m of mountsUnder(root).reverse()) shOk('umount', '-f', m.target);
+  if (mountsUnder(root).length === 0) rmSync(root, { recursive: true, force: true });
+  for (const f of ['.journal', '.leftovers', '.mounts']) rmSync(`${JOURNALS}/${key(root)}${f}`, { force: true });
+  rmSync(lockOf(root), { force: true });
+}
+
+/** What the run said, for assertion messages only. */
+export function why(r: RunResult): string {
+  return r.stderr + r.events.filter((e) => e['event'] === 'log' || e['event'] === 'leftover').map((e) => JSON.stringify(e)).join('\n');
+}
+
+export const cmd = (root: string, c: string) => ['--json', '--mount-root', root, '--engine', 'command', '-c', c];
