@@ -3,6 +3,7 @@
 // discover, select, plan, then either print the plan (-n) or apply it.
 import { lstatSync, readdirSync } from 'node:fs';
 import { SetupError, UsageError } from '../core/errors.js';
+import { rememberJobSecrets } from '../core/secrets.js';
 import { discover, type Inventory } from '../discover/inventory.js';
 import type { LoadedConfig } from '../config/load.js';
 import { ConfigError, type Problem } from '../config/problems.js';
@@ -100,6 +101,7 @@ export function preflight(job: JobOptions, flags: RunFlags, ctx: CommandContext)
 /** One job through the lifecycle; returns its exit code. */
 export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandContext): Promise<StatusCode> {
   const { runner, reporter, platform, interrupt } = ctx;
+  rememberJobSecrets(job);
   const hookEnv: Record<string, string> = { KOPIATOMIC_MOUNT_ROOT: job.mountRoot, KOPIATOMIC_ENGINE: job.engine.name, KOPIATOMIC_JOB: job.job };
   const ops = { pingUrl: job.pingUrl, metricsFile: job.metricsFile, statusFile: job.statusFile };
   const spec = { job: job.job, mountRoot: job.mountRoot, wait: flags.wait, dryRun: flags.dryRun, scan: 'auto' as const, leftoversFail: false, post: job.post, hookEnv, ops };

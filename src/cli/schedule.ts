@@ -4,6 +4,7 @@
 // FreeBSD: a periodic(8) daily script; anywhere: `show --cron` prints cron lines.
 // `remove` deletes only files that carry our mark, so it undoes exactly what
 // `install` made and never a unit someone wrote by hand.
+import { maskText } from '../core/secrets.js';
 import { existsSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -188,6 +189,6 @@ export async function scheduleFromOptions(opts: Options, ctx: CommandContext): P
     runner: ctx.runner,
     platform: ctx.platform.name,
     out: (l) => ctx.reporter.print(l),
-    err: (l) => process.stderr.write(l + '\n'),
+    err: (l) => process.stderr.write(maskText(l) + '\n'),
   });
 }

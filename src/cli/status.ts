@@ -8,6 +8,7 @@
 //   3 UNKNOWN   a job never ran, the status file cannot be read, or bad usage
 // Several jobs: the worst wins, CRITICAL > WARNING > UNKNOWN > OK. Unlike the
 // backup command, bad usage exits 3 (UNKNOWN), as monitoring plugins must.
+import { maskText } from '../core/secrets.js';
 import { parseArgs } from 'node:util';
 import { parseDuration, formatDuration } from '../ops/duration.js';
 import type { RunRecord } from '../ops/run-record.js';
@@ -176,6 +177,6 @@ export async function statusFromOptions(opts: Options, ctx: CommandContext): Pro
     statusFile,
     ...(jobs ? { jobs } : {}),
     out: (l) => ctx.reporter.print(l),
-    err: (l) => process.stderr.write(l + '\n'),
+    err: (l) => process.stderr.write(maskText(l) + '\n'),
   });
 }

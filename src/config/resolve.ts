@@ -2,6 +2,7 @@
 // the job's own table, then the flags given on the command line.
 import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
+import { rememberJobSecrets } from '../core/secrets.js';
 import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobOptions, type Options } from '../cli/args.js';
 import { splitWords } from '../cli/words.js';
 import { didYouMean, type LoadedConfig } from './load.js';
@@ -113,6 +114,7 @@ export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions
     statusFile: loaded.config.status_file ?? d.status_file ?? statusFileDefault(o.platform),
   };
   if (o.flags) job = applyFlags(job, o.flags);
+  rememberJobSecrets(job);
   if (problems.length) throw new ConfigError(problems);
   return job;
 }

@@ -3,6 +3,7 @@
 // monitoring agent that is not root can then run `kopiatomic status`.
 import { readFileSync } from 'node:fs';
 import { writeAtomic, withFileLock } from '../core/atomic-file.js';
+import { maskDeep } from '../core/secrets.js';
 import { succeeded, type RunRecord } from './run-record.js';
 
 export interface StatusFile {
@@ -42,7 +43,8 @@ export async function recordRun(file: string, r: RunRecord): Promise<RunRecord> 
       data = { version: 1, jobs: {} };
     }
     const prev = data.jobs[r.job];
-    const stored: RunRecord = { ...r, lastSuccess: succeeded(r.status) ? r.end : r.lastSuccess ?? prev?.lastSuccess };
+    // An error message may quote a command or a repository: masked like everything we print.
+    const stored: RunRecord = maskDeep({ ...r, lastSuccess: succeeded(r.status) ? r.end : r.lastSuccess ?? prev?.lastSuccess });
     data.jobs[r.job] = stored;
     writeAtomic(file, JSON.stringify(data, null, 2) + '\n', 0o644);
     return stored;
