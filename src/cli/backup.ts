@@ -103,7 +103,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
   const { runner, reporter, platform, interrupt } = ctx;
   rememberJobSecrets(job);
   const hookEnv: Record<string, string> = { KOPIATOMIC_MOUNT_ROOT: job.mountRoot, KOPIATOMIC_ENGINE: job.engine.name, KOPIATOMIC_JOB: job.job };
-  const ops = { pingUrl: job.pingUrl, metricsFile: job.metricsFile, statusFile: job.statusFile };
+  const ops = { pingUrl: job.pingUrl, metricsFile: job.metricsFile, statusFile: job.statusFile, maxAgeSeconds: job.maxAgeSeconds };
   const spec = { job: job.job, mountRoot: job.mountRoot, wait: flags.wait, dryRun: flags.dryRun, scan: 'auto' as const, leftoversFail: false, post: job.post, hookEnv, ops };
   interrupt.setKillAfter(job.killAfter);
   // The list of datasets lives in a file for the engine and both hooks: removed once the post hook is done.

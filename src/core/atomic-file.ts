@@ -3,7 +3,7 @@
 // in the same folder, fsynced, renamed over the old one, so a reader (or the
 // run after a crash) sees the old or the new file, never half of one. A small
 // lock file serialises the read-modify-write of two jobs ending together.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fchmodSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 export function writeAtomic(path: string, content: string, mode: number): void {
@@ -13,6 +13,8 @@ export function writeAtomic(path: string, content: string, mode: number): void {
   const tmp = join(dir, `.${basename(path)}.${process.pid}.tmp`);
   const fd = openSync(tmp, 'w', mode);
   try {
+    // The umask (the unit's UMask=0077) must not narrow it: readers such as node_exporter or a monitoring agent are not root.
+    fchmodSync(fd, mode);
     writeSync(fd, content);
     fsyncSync(fd);
   } finally {

@@ -1,7 +1,10 @@
 // The status file: the last RunRecord of every job, read by `kopiatomic status`
-// (and by people). Mode 0644: it holds no secret (never a ping URL), and a
-// monitoring agent that is not root can then run `kopiatomic status`.
-import { readFileSync } from 'node:fs';
+// (and by people). Mode 0644 in a directory anyone may search (not list):
+// it holds no secret (never a ping URL, every string masked), so a monitoring
+// agent that is not root can run `kopiatomic status`, while the journals
+// beside it (mode 0600) stay root's.
+import { chmodSync, lstatSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { writeAtomic, withFileLock } from '../core/atomic-file.js';
 import { maskDeep } from '../core/secrets.js';
 import { succeeded, type RunRecord } from './run-record.js';
@@ -47,6 +50,18 @@ export async function recordRun(file: string, r: RunRecord): Promise<RunRecord> 
     const stored: RunRecord = maskDeep({ ...r, lastSuccess: succeeded(r.status) ? r.end : r.lastSuccess ?? prev?.lastSuccess });
     data.jobs[r.job] = stored;
     writeAtomic(file, JSON.stringify(data, null, 2) + '\n', 0o644);
+    letReadersIn(dirname(file));
     return stored;
   });
+}
+
+/**
+ * The status file's directory gets search permission (--x) for group and
+ * others, never read or write: they can open status.json by its name, not
+ * list or read the journals there. Only a real directory that is ours.
+ */
+export function letReadersIn(dir: string): void {
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0)) return;
+  if ((st.mode & 0o011) !== 0o011) chmodSync(dir, (st.mode & 0o7777) | 0o011);
 }
