@@ -43,7 +43,7 @@ export interface ScheduleContext {
   periodicPath?: string;
   /** Whether systemd is PID 1 (default: /run/systemd/system exists). */
   systemd?: boolean;
-  /** The default config's path: its units keep the plain names (default: defaultConfigPath()). */
+  /** The default config's path: units of an older version that name no config run it (default: defaultConfigPath()). */
   defaultConfig?: string;
 }
 
@@ -77,7 +77,7 @@ export async function scheduleCommand(argv: string[], ctx: ScheduleContext): Pro
   const unitDir = ctx.unitDir ?? '/etc/systemd/system';
   const periodicBase = ctx.periodicPath ?? PERIODIC_SCRIPT;
   const argvRun = runArgv(node, script, ctx.configPath);
-  const units: Units = { dir: unitDir, prefix: unitPrefix(ctx.configPath, ctx.defaultConfig ?? defaultConfigPath(platform)), config: ctx.configPath };
+  const units: Units = { dir: unitDir, prefix: unitPrefix(ctx.configPath), config: ctx.configPath };
 
   try {
     if (cron) {

@@ -127,7 +127,6 @@ function ctx(unitDir: string, over: Partial<ScheduleContext> = {}) {
     script: SCRIPT,
     unitDir,
     systemd: true,
-    defaultConfig: CONFIG,
     ...over,
   };
   return { c, out, err, runner };
@@ -238,10 +237,12 @@ test('units of an older version (one template, no config line) belong to the con
   const dir = mkdtempSync(join(tmpdir(), 'kt-sched-'));
   writeFileSync(join(dir, 'kopiatomic@.service'), serviceUnit({ argv: runArgv(NODE, SCRIPT, CONFIG) }));
   writeFileSync(join(dir, 'kopiatomic-home.timer'), timerUnit({ job: 'home', schedule: 'daily' }));
-  const b = ctx(dir, { configPath: '/etc/kopiatomic/b.toml', defaultConfig: '/etc/kopiatomic/b.toml', jobs: [{ name: 'home', schedule: 'daily' }] });
-  assert.equal(await scheduleCommand(['install'], b.c), 4, 'not re-pointed at b');
-  assert.match(b.err.join('\n'), /belongs to the config/);
-  assert.equal(await scheduleCommand(['remove'], ctx(dir, { configPath: '/etc/kopiatomic/b.toml', defaultConfig: '/etc/kopiatomic/b.toml' }).c), 0);
+  // Another config of the same file name: the same unit names, but they run CONFIG.
+  const other = '/srv/kopiatomic.toml';
+  const b = ctx(dir, { configPath: other, jobs: [{ name: 'home', schedule: 'daily' }] });
+  assert.equal(await scheduleCommand(['install'], b.c), 4, 'not re-pointed');
+  assert.match(b.err.join('\n'), new RegExp(`belongs to the config ${CONFIG}`));
+  assert.equal(await scheduleCommand(['remove'], ctx(dir, { configPath: other }).c), 0);
   assert.deepEqual(readdirSync(dir).sort(), ['kopiatomic-home.timer', 'kopiatomic@.service']);
   assert.equal(await scheduleCommand(['remove'], ctx(dir).c), 0);
   assert.deepEqual(readdirSync(dir), []);

@@ -2,20 +2,24 @@
 // instance is the job, and one timer per job. Every file carries MARK so that
 // `schedule remove` deletes only what `schedule install` wrote, and names its
 // config (CONFIG_LINE) so that one config's install or remove never touches
-// another's units. The default config keeps the plain names
-// (kopiatomic@.service, kopiatomic-JOB.timer); any other config's units are
+// another's units. The default config (kopiatomic.toml) keeps the plain names
+// (kopiatomic@.service, kopiatomic-JOB.timer); another config's units are
 // kopiatomic.TAG@.service and kopiatomic.TAG-JOB.timer, TAG its file name.
 
 export const MARK = '# Made by `kopiatomic schedule install`; `kopiatomic schedule remove` deletes it.';
 export const CONFIG_LINE = '# kopiatomic config: ';
 export const SERVICE = 'kopiatomic@.service';
 
-/** The names' prefix for a config: "kopiatomic" for the default one, else kopiatomic.TAG (TAG: its file name, no "-"). */
-export function unitPrefix(config: string, defaultConfig: string): string {
-  if (config === defaultConfig) return 'kopiatomic';
+/**
+ * The names' prefix for a config: "kopiatomic" for a file named
+ * kopiatomic.toml (the default config), else kopiatomic.TAG, TAG its file
+ * name without ".toml" (no "-": it separates the prefix from the job in a
+ * timer's name). Two configs of one name get one prefix: the second's install
+ * is refused, since the units name the config that owns them.
+ */
+export function unitPrefix(config: string): string {
   const base = config.split('/').pop()!.replace(/\.toml$/, '');
-  // "-" separates the prefix from the job in a timer's name: never part of the tag.
-  return `kopiatomic.${base.replace(/[^A-Za-z0-9_]/g, '_') || '_'}`;
+  return base === 'kopiatomic' ? 'kopiatomic' : `kopiatomic.${base.replace(/[^A-Za-z0-9_]/g, '_') || '_'}`;
 }
 
 /** The template service of a prefix. */
