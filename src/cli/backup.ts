@@ -101,7 +101,7 @@ export function preflight(job: JobOptions, flags: RunFlags, ctx: CommandContext)
 /** One job through the lifecycle; returns its exit code. */
 export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandContext): Promise<StatusCode> {
   const { runner, reporter, platform, interrupt } = ctx;
-  rememberJobSecrets(job);
+  if (rememberJobSecrets(job).length) reporter.warn(`${job.job === 'default' ? '' : `job ${job.job}: `}a secret is in the engine's command line, where every local user can read it (ps): give it in the engine's environment instead (env_files)`);
   const hookEnv: Record<string, string> = { KOPIATOMIC_MOUNT_ROOT: job.mountRoot, KOPIATOMIC_ENGINE: job.engine.name, KOPIATOMIC_JOB: job.job };
   const ops = { pingUrl: job.pingUrl, metricsFile: job.metricsFile, statusFile: job.statusFile, maxAgeSeconds: job.maxAgeSeconds };
   const spec = { job: job.job, mountRoot: job.mountRoot, wait: flags.wait, dryRun: flags.dryRun, scan: 'auto' as const, leftoversFail: false, post: job.post, hookEnv, ops };

@@ -10,8 +10,12 @@ import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { locate } from './locate.js';
 import { ConfigError, defaultConfigPath, type Problem } from './problems.js';
-import { secretsOf } from '../core/secrets.js';
+import { secretsInWords, secretsOf } from '../core/secrets.js';
+import { splitWords } from '../cli/words.js';
 import { ConfigSchema, KNOWN_KEYS, type Config } from './schema.js';
+
+/** Keys whose value is a command's words. */
+const WORD_KEYS = new Set(['command', 'options', 'verify_command']);
 
 export interface SourceFile {
   path: string;
@@ -113,10 +117,20 @@ export function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
 export function secretsIn(data: Record<string, unknown>): string[][] {
   const out: string[][] = [];
   const walk = (v: unknown, path: string[]): void => {
+    const last = path[path.length - 1];
+    if (last !== undefined && WORD_KEYS.has(last) && path[path.length - 2] !== 'env' && (typeof v === 'string' || Array.isArray(v))) {
+      let words: string[];
+      try {
+        words = typeof v === 'string' ? splitWords(v) : v.filter((w): w is string => typeof w === 'string');
+      } catch {
+        words = [String(v)]; // unbalanced quotes: the schema reports it; the value is still looked at
+      }
+      if (secretsInWords(words).length) out.push(path);
+      return;
+    }
     if (typeof v === 'string') {
       const parent = path[path.length - 2];
-      const last = path[path.length - 1]!;
-      if (secretsOf(v, parent === 'env' ? { env: last } : { key: last }).length) out.push(path);
+      if (secretsOf(v, parent === 'env' ? { env: last! } : { key: last! }).length) out.push(path);
     } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, String(i)]));
     else if (isPlainTable(v)) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
   };

@@ -79,6 +79,31 @@ export function secretsOf(value: string, name: { env?: string; key?: string } = 
   return userInfoSecrets(value);
 }
 
+/** An option that takes a secret as its value (kopia --password=X): named like a secret variable. */
+function isSecretFlag(word: string): boolean {
+  if (!/^--?[A-Za-z]/.test(word) || /^--?no-/.test(word)) return false;
+  return isSecretName(word.replace(/^-+/, '').replace(/-/g, '_'));
+}
+
+/**
+ * The secrets in a command's words (command, options, verify_command): the
+ * value of a secret option (`--password=X`, `--password X`) and any URL's
+ * user info. Such a secret would also be in the engine's argv, which every
+ * local user can read (ps): the loader refuses it in a readable file, and a run
+ * warns.
+ */
+export function secretsInWords(words: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    const eq = w.indexOf('=');
+    if (eq > 0 && isSecretFlag(w.slice(0, eq))) out.push(w.slice(eq + 1));
+    else if (isSecretFlag(w) && words[i + 1] !== undefined && !words[i + 1]!.startsWith('-')) out.push(words[i + 1]!);
+    out.push(...userInfoSecrets(w));
+  }
+  return out.filter((x) => x !== '');
+}
+
 const known = new Set<string>();
 
 /** Remembers values to mask wherever they appear (the configuration's secrets, once resolved). */
@@ -87,10 +112,13 @@ export function rememberSecrets(values: Iterable<string>): void {
   for (const v of values) if (v.length >= 4) known.add(v);
 }
 
-/** A resolved job's secrets: its engine environment (env and env_files) and its ping URL. */
-export function rememberJobSecrets(job: { env: Record<string, string>; pingUrl: string | null }): void {
+/** A resolved job's secrets (engine environment, ping URL, command words), remembered; returns those in the engine's argv. */
+export function rememberJobSecrets(job: { env: Record<string, string>; pingUrl: string | null; command: string[]; options: string[]; verifyCommand: string[] | null }): string[] {
   for (const [k, v] of Object.entries(job.env)) rememberSecrets(secretsOf(v, { env: k }));
   if (job.pingUrl) rememberSecrets([job.pingUrl]);
+  const inArgv = secretsInWords([...job.command, ...job.options, ...(job.verifyCommand ?? [])]);
+  rememberSecrets(inArgv);
+  return inArgv;
 }
 
 /** For tests: forget what rememberSecrets learned. */

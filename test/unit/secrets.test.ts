@@ -14,7 +14,7 @@ import { loadConfig, secretsIn } from '../../src/config/load.js';
 import { ConfigError, type Problem } from '../../src/config/problems.js';
 import { resolveJobs } from '../../src/config/resolve.js';
 import { Reporter } from '../../src/core/report.js';
-import { forgetSecrets, isSecretName, MASK, maskDeep, maskText, rememberSecrets, secretsOf } from '../../src/core/secrets.js';
+import { forgetSecrets, isSecretName, MASK, maskDeep, maskText, rememberJobSecrets, rememberSecrets, secretsInWords, secretsOf } from '../../src/core/secrets.js';
 import { recordRun } from '../../src/ops/status-file.js';
 import { record } from './ops-helpers.js';
 
@@ -84,7 +84,7 @@ test('refusal: a group- or world-readable file holding a secret by value names t
     assert.deepEqual(ps.map((p) => [p.line, p.message.split(' ')[0]]), [
       [6, 'jobs.a.env.RESTIC_REPOSITORY'],
       [9, 'jobs.b.env.AZURE_ACCOUNT_SAS'],
-      [10, 'jobs.b.options.2'],
+      [10, 'jobs.b.options'],
     ]);
     assert.match(ps[0]!.message, /group or others can read this file \(mode 0\d\d\d\): chmod 600 .*or move the secret to a file of its own read with env_files/);
     assert.ok(!ps.some((p) => /secret@|sig=xyz|SECRET@/.test(p.message)), 'no message quotes the secret');
@@ -139,5 +139,19 @@ test('every printer masks: reporter lines, events, --json logs, the ping body, t
   const stored = readFileSync(sf, 'utf8');
   assert.doesNotMatch(stored, leaked);
   assert.match(stored, /\*{8}/);
+  forgetSecrets();
+});
+
+test('secrets in a command line: --password=X, --password X and URL user info; not --password-file, not --no-password', () => {
+  assert.deepEqual(secretsInWords(['kopia', 'snapshot', 'create', '--password=hunter22']), ['hunter22']);
+  assert.deepEqual(secretsInWords(['--server-password', 'pw4567', '-r', 'rest:https://u:p@h/']), ['pw4567', 'u:p']);
+  assert.deepEqual(secretsInWords(['--password-file', '/root/pw', '--no-password', '/x', '--key-hint', 'abcd']), []);
+  assert.deepEqual(secretsIn({ jobs: { a: { options: '--one --password "two words"' }, b: { command: ['kopia', '--password=xyzw'] }, c: { options: ['--password-file', '/root/pw'] } } }), [
+    ['jobs', 'a', 'options'],
+    ['jobs', 'b', 'command'],
+  ]);
+  forgetSecrets();
+  assert.deepEqual(rememberJobSecrets({ env: {}, pingUrl: null, command: ['kopia'], options: ['--password=hunter22'], verifyCommand: null }), ['hunter22']);
+  assert.equal(maskText('run: kopia --password=hunter22 snapshot'), `run: kopia --password=${MASK} snapshot`);
   forgetSecrets();
 });
