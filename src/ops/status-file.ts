@@ -60,8 +60,14 @@ export async function recordRun(file: string, r: RunRecord): Promise<RunRecord> 
  * others, never read or write: they can open status.json by its name, not
  * list or read the journals there. Only a real directory that is ours.
  */
-export function letReadersIn(dir: string): void {
-  const st = lstatSync(dir);
-  if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0)) return;
-  if ((st.mode & 0o011) !== 0o011) chmodSync(dir, (st.mode & 0o7777) | 0o011);
+export function letReadersIn(dir: string): boolean {
+  try {
+    const st = lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0)) return false;
+    if ((st.mode & 0o011) !== 0o011) chmodSync(dir, (st.mode & 0o7777) | 0o011);
+    return true;
+  } catch {
+    // The record is written; `status` says what to change if it cannot read it.
+    return false;
+  }
 }

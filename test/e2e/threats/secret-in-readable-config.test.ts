@@ -32,14 +32,14 @@ test('a 0644 config holding rest:https://u:secret@host/ is refused and nothing i
       assert.deepEqual(pool.snapshots(), [], 'nothing was snapshotted');
     }
     chmodSync(cfg, 0o600);
-    const r = await run(KOPIATOMIC, ['--config', cfg, 'run', '--json', '-v']);
+    const r = await run(KOPIATOMIC, ['--json', '-v', '--config', cfg, 'run']);
     assert.equal(r.code, 1, r.stderr); // the engine failed
     assert.deepEqual(pool.snapshots(), [], 'the run cleaned up');
     const stored = readFileSync(statusFile, 'utf8');
     assert.match(stored, /unable to open repository at rest:https:\/\/\*{8}@backup\.example/);
     assert.doesNotMatch(stored, /s3cr3tpw/);
     assert.doesNotMatch(r.stdout + r.stderr, /s3cr3tpw/, 'nor in what kopiatomic printed (events, logs)');
-    const shown = await run(KOPIATOMIC, ['--config', cfg, 'config', 'show', '--json']);
+    const shown = await run(KOPIATOMIC, ['--json', '--config', cfg, 'config', 'show']);
     assert.equal(shown.code, 0, shown.stderr);
     assert.doesNotMatch(shown.stdout, /s3cr3tpw/);
   } finally {
