@@ -32,7 +32,7 @@ test('a 0644 config holding rest:https://u:secret@host/ is refused and nothing i
       assert.deepEqual(pool.snapshots(), [], 'nothing was snapshotted');
     }
     chmodSync(cfg, 0o600);
-    const r = await run(KOPIATOMIC, ['--json', '-v', '--config', cfg, 'run']);
+    const r = await run(KOPIATOMIC, ['--json', '--config', cfg, 'run', '--verbose']);
     assert.equal(r.code, 1, r.stderr); // the engine failed
     assert.deepEqual(pool.snapshots(), [], 'the run cleaned up');
     const stored = readFileSync(statusFile, 'utf8');
