@@ -4,7 +4,7 @@
 // snapshotted (exit 2), and once it is private, the secret is found in
 // neither the status file nor the engine's argv as kopiatomic prints it.
 // Asserted on the system: the exit code, `zfs list -t snapshot`, the status
-// file on disk.
+// file on disk, what the engine received.
 import assert from 'node:assert/strict';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
@@ -15,8 +15,8 @@ test('a 0644 config holding rest:https://u:secret@host/ is refused and nothing i
   const work = scratchDir('thr-secret');
   try {
     const statusFile = `${work}/status.json`;
-    // The "engine" fails quoting its repository, as a real one does.
-    const engine = script(work, 'engine.sh', 'echo "Fatal: unable to open repository at $RESTIC_REPOSITORY" >&2\nexit 1');
+    // The "engine" keeps the repository it was given (to prove the secret reached it) and fails.
+    const engine = script(work, 'engine.sh', `printf %s "$RESTIC_REPOSITORY" > ${work}/seen\nexit 1`);
     const cfg = `${work}/k.toml`;
     writeFileSync(
       cfg,
@@ -35,8 +35,9 @@ test('a 0644 config holding rest:https://u:secret@host/ is refused and nothing i
     const r = await run(KOPIATOMIC, ['--json', '--config', cfg, 'run', '--verbose']);
     assert.equal(r.code, 1, r.stderr); // the engine failed
     assert.deepEqual(pool.snapshots(), [], 'the run cleaned up');
+    assert.equal(readFileSync(`${work}/seen`, 'utf8'), 'rest:https://u:s3cr3tpw@backup.example:8000/a/', 'the engine got the secret, in its environment');
     const stored = readFileSync(statusFile, 'utf8');
-    assert.match(stored, /unable to open repository at rest:https:\/\/\*{8}@backup\.example/);
+    assert.match(stored, /"status": "backup-failed"/);
     assert.doesNotMatch(stored, /s3cr3tpw/);
     assert.doesNotMatch(r.stdout + r.stderr, /s3cr3tpw/, 'nor in what kopiatomic printed (events, logs)');
     const shown = await run(KOPIATOMIC, ['--json', '--config', cfg, 'config', 'show']);
