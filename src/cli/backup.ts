@@ -4,6 +4,7 @@
 import { lstatSync, readdirSync } from 'node:fs';
 import { SetupError, UsageError } from '../core/errors.js';
 import { SystemRunner } from '../core/exec.js';
+import { rememberJobSecrets } from '../core/secrets.js';
 import { discover, type Inventory } from '../discover/inventory.js';
 import type { LoadedConfig } from '../config/load.js';
 import { ConfigError, type Problem } from '../config/problems.js';
@@ -109,8 +110,9 @@ export function preflight(job: JobOptions, flags: RunFlags, ctx: CommandContext)
 /** One job through the lifecycle; returns its exit code. */
 export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandContext): Promise<StatusCode> {
   const { runner, reporter, platform, interrupt } = ctx;
+  if (rememberJobSecrets(job).length) reporter.warn(`${job.job === 'default' ? '' : `job ${job.job}: `}a secret is in the engine's command line, where every local user can read it (ps): give it in the engine's environment instead (env_files)`);
   const hookEnv: Record<string, string> = { KOPIATOMIC_MOUNT_ROOT: job.mountRoot, KOPIATOMIC_ENGINE: job.engine.name, KOPIATOMIC_JOB: job.job };
-  const ops = { pingUrl: job.pingUrl, metricsFile: job.metricsFile, statusFile: job.statusFile };
+  const ops = { pingUrl: job.pingUrl, metricsFile: job.metricsFile, statusFile: job.statusFile, maxAgeSeconds: job.maxAgeSeconds };
   const spec = { job: job.job, mountRoot: job.mountRoot, wait: flags.wait, dryRun: flags.dryRun, scan: 'auto' as const, leftoversFail: false, post: job.post, hookEnv, ops };
   interrupt.setKillAfter(job.killAfter);
   if (runner instanceof SystemRunner) runner.zfsTimeoutMs = job.zfsTimeout * 1000;

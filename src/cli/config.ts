@@ -2,14 +2,12 @@
 // `kopiatomic config show [JOB]`: the jobs as resolved, secrets masked (--json: as JSON).
 import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { checkNestedMountRoots, resolveJobs } from '../config/resolve.js';
-import { isSecretEnv } from '../config/schema.js';
+import { isSecretName, MASK } from '../core/secrets.js';
 import { discover } from '../discover/inventory.js';
 import type { JobOptions, Options } from './args.js';
 import { checkJobsDatasets } from './backup.js';
 import type { CommandContext } from './lifecycle.js';
 import { which } from './which.js';
-
-export const MASK = '********';
 
 export async function configCheckCommand(opts: Options, ctx: CommandContext): Promise<number> {
   const loaded = loadConfig(opts.configFile, ctx.platform.name);
@@ -27,11 +25,11 @@ export async function configCheckCommand(opts: Options, ctx: CommandContext): Pr
   return 0;
 }
 
-/** A job as the configuration would spell it, resolved, with every secret masked. */
+/** A job as the configuration would spell it, resolved; secrets by name masked here, the rest by the reporter's mask. */
 export function describeJob(job: JobOptions, loaded: LoadedConfig): Record<string, unknown> {
   const d = loaded.config.defaults ?? {};
   const j = loaded.config.jobs?.[job.job] ?? {};
-  const env = Object.fromEntries(Object.entries(job.env).map(([k, v]) => [k, isSecretEnv(k) ? MASK : v]));
+  const env = Object.fromEntries(Object.entries(job.env).map(([k, v]) => [k, isSecretName(k) ? MASK : v]));
   return {
     select: job.property ? 'property' : job.all ? 'all' : 'datasets',
     datasets: job.targets,

@@ -44,7 +44,7 @@ export interface LifecycleSpec {
   /** KOPIATOMIC_* variables for the post hook; the command adds to it. */
   hookEnv: Record<string, string>;
   /** Monitoring (a backup job): pings at start and end, the run recorded in the status and metrics files. */
-  ops?: { pingUrl: string | null; metricsFile: string | null; statusFile: string | null };
+  ops?: { pingUrl: string | null; metricsFile: string | null; statusFile: string | null; maxAgeSeconds?: number | null };
 }
 
 export interface Recovery {
@@ -159,6 +159,7 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
         exitCode: s.code,
         ...record,
         leftovers: leftovers.length + cleanupFailures,
+        ...(ops?.maxAgeSeconds != null ? { maxAgeSeconds: ops.maxAgeSeconds } : {}),
         ...(facts.error ? { error: (facts.error as Error).message } : {}),
       });
       await reportRunEnd(opsOptions, run, tail.text());
@@ -185,5 +186,33 @@ export function failBeforeLifecycle(ctx: CommandContext, job: string, e: unknown
   reportError(ctx, e);
   const s = finalStatus({ error: e, signal: ctx.interrupt.signal });
   ctx.reporter.event('summary', { job, status: s.status, exitCode: s.code, error: (e as Error).message, ...(e instanceof ConfigError ? { problems: e.problems } : {}) });
+  return s;
+}
+
+/** What the status file, the metrics and the end ping need to know of a job. */
+export interface MonitoredJob {
+  job: string;
+  pingUrl: string | null;
+  metricsFile: string | null;
+  statusFile: string | null;
+  maxAgeSeconds?: number | null;
+}
+
+/**
+ * A run that failed before its jobs started (a dataset renamed, an engine
+ * missing, the lock): reported once, then recorded as that failure for every
+ * job it was to run (status file, metrics, fail ping) so monitoring sees it;
+ * one summary per job. Returns the status, the same for each.
+ */
+export async function failJobsBeforeStart(ctx: CommandContext, jobs: MonitoredJob[], e: unknown, started: Date, dryRun: boolean): Promise<StatusCode> {
+  reportError(ctx, e);
+  const s = finalStatus({ error: e, signal: ctx.interrupt.signal });
+  const message = (e as Error).message;
+  for (const j of jobs) {
+    ctx.reporter.event('summary', { job: j.job, status: s.status, exitCode: s.code, error: message, ...(e instanceof ConfigError ? { problems: e.problems } : {}) });
+    if (dryRun) continue;
+    const run = buildRunRecord({ job: j.job, start: started, end: new Date(), status: s.status, exitCode: s.code, error: message, maxAgeSeconds: j.maxAgeSeconds ?? undefined });
+    await reportRunEnd({ job: j.job, pingUrl: j.pingUrl, metricsFile: j.metricsFile, statusFile: j.statusFile, warn: (m) => ctx.reporter.warn(m) }, run, message);
+  }
   return s;
 }

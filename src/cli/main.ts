@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { SystemRunner } from '../core/exec.js';
 import { EXIT } from '../core/exit-codes.js';
 import { Reporter } from '../core/report.js';
+import { maskText } from '../core/secrets.js';
 import { Interrupt } from '../execute/interrupt.js';
 import { platformFor } from '../platform/detect.js';
 import { parseCommandLine, type Flavour, type Options } from './args.js';
@@ -36,7 +37,7 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
   try {
     opts = parseCommandLine(argv, flavour);
   } catch (e) {
-    process.stderr.write(`${flavour.name}: ${(e as Error).message}\n${usageLine(flavour)}\nTry '${flavour.name} -h' for help.\n`);
+    process.stderr.write(`${flavour.name}: ${maskText((e as Error).message)}\n${usageLine(flavour)}\nTry '${flavour.name} -h' for help.\n`);
     return EXIT.usage;
   }
   if (opts.mode === 'help') {

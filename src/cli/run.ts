@@ -1,7 +1,8 @@
 // `kopiatomic run [JOB...]`: the jobs of the configuration file (all when
 // none is named), one after the other, each its own atomic run with its own
 // snapshot and lifecycle. Bad input in any job stops all of them before
-// anything changes. The exit code is the worst job's (core/exit-codes.ts PRECEDENCE).
+// anything changes, and is recorded as the failure of every job (status
+// file, metrics, fail ping). The exit code is the worst job's (core/exit-codes.ts PRECEDENCE).
 import { EXIT, worstOf } from '../core/exit-codes.js';
 import { loadConfig } from '../config/load.js';
 import { checkNestedMountRoots, resolveJobs } from '../config/resolve.js';
@@ -9,17 +10,23 @@ import { discover } from '../discover/inventory.js';
 import type { StatusCode } from '../execute/status.js';
 import type { Options } from './args.js';
 import { backupJob, checkJobsDatasets, preflight } from './backup.js';
-import { failBeforeLifecycle, type CommandContext } from './lifecycle.js';
+import { failJobsBeforeStart, type CommandContext } from './lifecycle.js';
 
 export async function runCommand(opts: Options, ctx: CommandContext): Promise<number> {
   const { reporter } = ctx;
   const loaded = loadConfig(opts.configFile, ctx.platform.name);
   const jobs = resolveJobs(loaded, opts.names, { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: true, flags: opts });
-  checkNestedMountRoots(jobs, loaded);
-  for (const j of jobs) preflight(j, opts, ctx);
-  // Every job's datasets must exist before the first job changes anything.
-  const inventory = await discover(ctx.runner, ctx.platform);
-  checkJobsDatasets(jobs, inventory, loaded);
+  const started = new Date();
+  try {
+    checkNestedMountRoots(jobs, loaded);
+    for (const j of jobs) preflight(j, opts, ctx);
+    // Every job's datasets must exist before the first job changes anything.
+    const inventory = await discover(ctx.runner, ctx.platform);
+    checkJobsDatasets(jobs, inventory, loaded);
+  } catch (e) {
+    // No job starts: each records that failure, or monitoring would still show the last good run.
+    return (await failJobsBeforeStart(ctx, jobs, e, started, opts.dryRun)).code;
+  }
 
   const results: (StatusCode & { job: string })[] = [];
   for (const j of jobs) {
@@ -31,7 +38,8 @@ export async function runCommand(opts: Options, ctx: CommandContext): Promise<nu
     try {
       s = await backupJob(j, opts, ctx);
     } catch (e) {
-      s = failBeforeLifecycle(ctx, j.job, e);
+      // The job could not start (its lock, say): recorded as failed like one that ran.
+      s = await failJobsBeforeStart(ctx, [j], e, new Date(), opts.dryRun);
     }
     results.push({ job: j.job, ...s });
   }

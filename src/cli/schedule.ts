@@ -1,17 +1,20 @@
 // `kopiatomic schedule install|remove|show [JOB] [--cron]`: runs the jobs of a
-// config on their `schedule`. Linux with systemd: the kopiatomic@.service
-// template and one timer per job in /etc/systemd/system, enabled and started;
+// config on their `schedule`. Linux with systemd: a template service and one
+// timer per job in /etc/systemd/system, named after the config and naming it
+// inside (ops/units/systemd.ts), enabled and started; one config's install or
+// remove never touches another config's units;
 // FreeBSD: a periodic(8) daily script; anywhere: `show --cron` prints cron lines.
 // `remove` deletes only files that carry our mark, so it undoes exactly what
 // `install` made and never a unit someone wrote by hand.
+import { maskText } from '../core/secrets.js';
 import { existsSync, readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Runner } from '../core/exec.js';
 import { writeRootFile } from '../safety/root-file.js';
 import { cronLine } from '../ops/units/cron.js';
-import { periodicScript, PERIODIC_SCRIPT } from '../ops/units/periodic.js';
-import { JOB_NAME, MARK, runArgv, SERVICE, serviceUnit, timerName, timerUnit } from '../ops/units/systemd.js';
+import { periodicPath, periodicScript, PERIODIC_SCRIPT } from '../ops/units/periodic.js';
+import { configOfUnit, JOB_NAME, MARK, runArgv, serviceTemplate, serviceUnit, timerName, timerUnit, unitPrefix } from '../ops/units/systemd.js';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import { defaultConfigPath } from '../config/problems.js';
@@ -40,6 +43,8 @@ export interface ScheduleContext {
   periodicPath?: string;
   /** Whether systemd is PID 1 (default: /run/systemd/system exists). */
   systemd?: boolean;
+  /** The default config's path: units of an older version that name no config run it (default: defaultConfigPath()). */
+  defaultConfig?: string;
 }
 
 /** Exit codes: 0 done, 2 bad usage, 4 a system command failed. */
@@ -70,8 +75,9 @@ export async function scheduleCommand(argv: string[], ctx: ScheduleContext): Pro
   const script = ctx.script ?? realpathSync(process.argv[1]!);
   const platform = ctx.platform ?? (process.platform === 'freebsd' ? 'freebsd' : 'linux');
   const unitDir = ctx.unitDir ?? '/etc/systemd/system';
-  const periodicPath = ctx.periodicPath ?? PERIODIC_SCRIPT;
+  const periodicBase = ctx.periodicPath ?? PERIODIC_SCRIPT;
   const argvRun = runArgv(node, script, ctx.configPath);
+  const units: Units = { dir: unitDir, prefix: unitPrefix(ctx.configPath), config: ctx.configPath };
 
   try {
     if (cron) {
@@ -79,10 +85,11 @@ export async function scheduleCommand(argv: string[], ctx: ScheduleContext): Pro
       for (const j of jobs) ctx.out(cronLine({ job: j.name, schedule: j.schedule, node, script, config: ctx.configPath }));
       return 0;
     }
-    if (platform === 'freebsd') return freebsd(action, jobs, ctx, periodicPath, node, script);
+    if (platform === 'freebsd') return freebsd(action, jobs, ctx, units, periodicPath(units.prefix, periodicBase), node, script);
     if (action === 'show') {
-      ctx.out(`# ${join(unitDir, SERVICE)}\n${serviceUnit({ argv: argvRun })}`);
-      for (const j of jobs) ctx.out(`# ${join(unitDir, timerName(j.name))}\n${timerUnit({ job: j.name, schedule: j.schedule })}`);
+      ctx.out(`# ${join(unitDir, serviceTemplate(units.prefix))}\n${serviceUnit({ argv: argvRun, config: units.config })}`);
+      for (const j of jobs) ctx.out(`# ${join(unitDir, timerName(j.name, units.prefix))}\n${timerUnit({ job: j.name, schedule: j.schedule, prefix: units.prefix, config: units.config })}`);
+      showInstalled(ctx, unitDir);
       return 0;
     }
     const systemd = ctx.systemd ?? existsSync('/run/systemd/system');
@@ -90,11 +97,18 @@ export async function scheduleCommand(argv: string[], ctx: ScheduleContext): Pro
       ctx.err('kopiatomic schedule: systemd is not running here; use `kopiatomic schedule show --cron` and cron');
       return 2;
     }
-    return action === 'install' ? await install(jobs, ctx, unitDir, argvRun) : await remove(jobs, ctx, unitDir, wanted !== undefined);
+    return action === 'install' ? await install(jobs, ctx, units, argvRun) : await remove(jobs, ctx, units, wanted !== undefined);
   } catch (e) {
     ctx.err(`kopiatomic schedule: ${(e as Error).message}`);
     return 4;
   }
+}
+
+/** Where a config's units go and what they are called. */
+interface Units {
+  dir: string;
+  prefix: string;
+  config: string;
 }
 
 function ours(path: string): boolean {
@@ -105,13 +119,61 @@ function ours(path: string): boolean {
   }
 }
 
+/**
+ * The config a unit of ours runs: the one it names, or for a unit of an older
+ * version (one template for every config) the one its ExecStart names, else
+ * the default config's.
+ */
+function configOf(path: string, unitDir: string, defaultConfig: string): string | null {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return null;
+  }
+  if (!text.includes(MARK)) return null;
+  const named = configOfUnit(text);
+  if (named !== null) return named;
+  let service = text;
+  if (path.endsWith('.timer')) {
+    try {
+      service = readFileSync(join(unitDir, serviceTemplate()), 'utf8');
+    } catch {
+      return defaultConfig;
+    }
+  }
+  return /^ExecStart=.* --config ("[^"]*"|\S+) /m.exec(service)?.[1]?.replace(/^"|"$/g, '') ?? defaultConfig;
+}
+
 /** Writes path unless a file that is not ours is there. */
 function writeOurs(path: string, content: string): void {
   if (existsSync(path) && !ours(path)) throw new Error(`${path} exists and was not made by kopiatomic; not overwriting it`);
   writeRootFile(path, content, 0o644, { what: 'unit file' });
 }
 
-async function install(jobs: ScheduledJob[], ctx: ScheduleContext, unitDir: string, argvRun: string[]): Promise<number> {
+/** Our timers in unitDir, each with the config it runs. */
+function installedTimers(unitDir: string, defaultConfig: string): { timer: string; config: string }[] {
+  let names: string[] = [];
+  try {
+    names = readdirSync(unitDir).filter((f) => /^kopiatomic[-.].+\.timer$/.test(f)).sort();
+  } catch {
+    return [];
+  }
+  return names.flatMap((timer) => {
+    const config = configOf(join(unitDir, timer), unitDir, defaultConfig);
+    return config === null ? [] : [{ timer, config }];
+  });
+}
+
+/** What is installed, per config. */
+function showInstalled(ctx: ScheduleContext, unitDir: string): void {
+  const all = installedTimers(unitDir, ctx.defaultConfig ?? defaultConfigPath());
+  const configs = [...new Set(all.map((t) => t.config))];
+  ctx.out(`# installed in ${unitDir}:${configs.length ? '' : ' nothing'}`);
+  for (const c of configs) ctx.out(`#   ${c}${c === ctx.configPath ? ' (this config)' : ''}: ${all.filter((t) => t.config === c).map((t) => t.timer).join(' ')}`);
+}
+
+async function install(jobs: ScheduledJob[], ctx: ScheduleContext, units: Units, argvRun: string[]): Promise<number> {
   // A schedule systemd cannot read would make a timer that never fires.
   for (const j of jobs) {
     const r = await ctx.runner.run(['systemd-analyze', 'calendar', j.schedule], { okCodes: [1] });
@@ -120,28 +182,46 @@ async function install(jobs: ScheduledJob[], ctx: ScheduleContext, unitDir: stri
       return 2;
     }
   }
-  writeOurs(join(unitDir, SERVICE), serviceUnit({ argv: argvRun }));
-  for (const j of jobs) writeOurs(join(unitDir, timerName(j.name)), timerUnit({ job: j.name, schedule: j.schedule }));
+  const dflt = ctx.defaultConfig ?? defaultConfigPath();
+  const files = [
+    { path: join(units.dir, serviceTemplate(units.prefix)), text: serviceUnit({ argv: argvRun, config: units.config }) },
+    ...jobs.map((j) => ({ path: join(units.dir, timerName(j.name, units.prefix)), text: timerUnit({ job: j.name, schedule: j.schedule, prefix: units.prefix, config: units.config }) })),
+  ];
+  // Every file is checked before the first is written: all or nothing.
+  for (const f of files) if (existsSync(f.path)) checkOwner(f.path, units, dflt);
+  for (const f of files) writeOurs(f.path, f.text);
   await ctx.runner.run(['systemctl', 'daemon-reload'], { mutates: true });
-  const timers = jobs.map((j) => timerName(j.name));
+  const timers = jobs.map((j) => timerName(j.name, units.prefix));
   await ctx.runner.run(['systemctl', 'enable', '--now', ...timers], { mutates: true });
-  for (const t of timers) ctx.out(`installed and started ${join(unitDir, t)}`);
+  for (const t of timers) ctx.out(`installed and started ${join(units.dir, t)}`);
   return 0;
 }
 
-async function remove(jobs: ScheduledJob[], ctx: ScheduleContext, unitDir: string, named: boolean): Promise<number> {
-  const mine = (readdirSync(unitDir).filter((f) => /^kopiatomic-.+\.timer$/.test(f)) as string[]).filter((f) => ours(join(unitDir, f)));
-  const targets = named ? jobs.map((j) => timerName(j.name)).filter((t) => mine.includes(t)) : mine;
+/** A unit already there must be ours and run this config: never re-pointed at another. */
+function checkOwner(path: string, units: Units, defaultConfig: string): void {
+  if (!ours(path)) throw new Error(`${path} exists and was not made by kopiatomic; not overwriting it`);
+  const owner = configOf(path, units.dir, defaultConfig);
+  if (owner !== null && owner !== units.config) throw new Error(`${path} belongs to the config ${owner}; not re-pointing it at ${units.config} (remove it with: kopiatomic --config ${owner} schedule remove)`);
+}
+
+async function remove(jobs: ScheduledJob[], ctx: ScheduleContext, units: Units, named: boolean): Promise<number> {
+  const dflt = ctx.defaultConfig ?? defaultConfigPath();
+  // Only this config's timers: those that name it (or, from an older version, run it).
+  const mine = installedTimers(units.dir, dflt)
+    .filter((t) => t.config === units.config)
+    .map((t) => t.timer);
+  const targets = named ? jobs.map((j) => timerName(j.name, units.prefix)).filter((t) => mine.includes(t)) : mine;
   if (targets.length) {
     await ctx.runner.run(['systemctl', 'disable', '--now', ...targets], { mutates: true });
     for (const t of targets) {
-      rmSync(join(unitDir, t));
-      ctx.out(`removed ${join(unitDir, t)}`);
+      rmSync(join(units.dir, t));
+      ctx.out(`removed ${join(units.dir, t)}`);
     }
   }
-  // The template goes with the last of our timers.
-  const service = join(unitDir, SERVICE);
-  if (mine.every((t) => targets.includes(t)) && ours(service)) {
+  // The template goes with the last of this config's timers, and only if it runs this config.
+  const service = join(units.dir, serviceTemplate(units.prefix));
+  const othersUseIt = installedTimers(units.dir, dflt).some((t) => readTimerUnit(join(units.dir, t.timer)).startsWith(`${units.prefix}@`));
+  if (!othersUseIt && ours(service) && configOf(service, units.dir, dflt) === units.config) {
     rmSync(service);
     ctx.out(`removed ${service}`);
   }
@@ -150,25 +230,42 @@ async function remove(jobs: ScheduledJob[], ctx: ScheduleContext, unitDir: strin
   return 0;
 }
 
-function freebsd(action: string, jobs: ScheduledJob[], ctx: ScheduleContext, path: string, node: string, script: string): number {
-  const text = periodicScript({ node, script, config: ctx.configPath, jobs: jobs.map((j) => j.name) });
+/** The Unit= a timer starts. */
+function readTimerUnit(path: string): string {
+  try {
+    return /^Unit=(.*)$/m.exec(readFileSync(path, 'utf8'))?.[1] ?? '';
+  } catch {
+    return '';
+  }
+}
+
+function freebsd(action: string, jobs: ScheduledJob[], ctx: ScheduleContext, units: Units, path: string, node: string, script: string): number {
+  const text = periodicScript({ node, script, config: ctx.configPath, jobs: jobs.map((j) => j.name), prefix: units.prefix });
+  const v = `daily_${units.prefix.replace(/\./g, '_')}`;
+  const owner = existsSync(path) && ours(path) ? periodicConfig(readFileSync(path, 'utf8')) : null;
   const notDaily = jobs.filter((j) => j.schedule !== 'daily');
   if (action === 'show') {
     ctx.out(`# ${path}\n${text}`);
   } else if (action === 'install') {
+    if (owner !== null && owner !== ctx.configPath) throw new Error(`${path} belongs to the config ${owner}; not re-pointing it at ${ctx.configPath}`);
     writeOurs(path, text);
     // A periodic script must be executable.
     writeRootFile(path, text, 0o755, { what: 'periodic script' });
-    ctx.out(`installed ${path}; to turn it on, add to /etc/periodic.conf:\n  daily_kopiatomic_enable="YES"`);
+    ctx.out(`installed ${path}; to turn it on, add to /etc/periodic.conf:\n  ${v}_enable="YES"`);
   } else {
-    if (ours(path)) {
+    if (ours(path) && owner === ctx.configPath) {
       rmSync(path);
-      ctx.out(`removed ${path}; daily_kopiatomic_* lines in /etc/periodic.conf can go too`);
-    } else ctx.out(`nothing to remove: ${path} is absent or not ours`);
+      ctx.out(`removed ${path}; ${v}_* lines in /etc/periodic.conf can go too`);
+    } else ctx.out(`nothing to remove: ${path} is absent, not ours, or runs another config (${owner ?? 'none'})`);
     return 0;
   }
   for (const j of notDaily) ctx.err(`kopiatomic schedule: job ${j.name} has schedule "${j.schedule}"; periodic runs it daily. For another time use cron: kopiatomic schedule show --cron`);
   return 0;
+}
+
+/** The config a periodic script of ours runs: the one it names, or (an older version) its default. */
+function periodicConfig(text: string): string | null {
+  return configOfUnit(text) ?? /^: \$\{daily_kopiatomic_config:='(.*)'\}$/m.exec(text)?.[1]?.replace(/'\\''/g, "'") ?? null;
 }
 
 /** `kopiatomic [--config F] schedule install|remove|show [JOB] [--cron]`: the config's jobs and their schedules. */
@@ -184,10 +281,11 @@ export async function scheduleFromOptions(opts: Options, ctx: CommandContext): P
   const argv = [...opts.names, ...(opts.cron ? ['--cron'] : [])];
   return scheduleCommand(argv, {
     configPath,
+    defaultConfig: resolve(defaultConfigPath(ctx.platform.name)),
     jobs,
     runner: ctx.runner,
     platform: ctx.platform.name,
     out: (l) => ctx.reporter.print(l),
-    err: (l) => process.stderr.write(l + '\n'),
+    err: (l) => process.stderr.write(maskText(l) + '\n'),
   });
 }

@@ -8,13 +8,15 @@
 //   3 UNKNOWN   a job never ran, the status file cannot be read, or bad usage
 // Several jobs: the worst wins, CRITICAL > WARNING > UNKNOWN > OK. Unlike the
 // backup command, bad usage exits 3 (UNKNOWN), as monitoring plugins must.
+import { maskText } from '../core/secrets.js';
 import { parseArgs } from 'node:util';
 import { parseDuration, formatDuration } from '../ops/duration.js';
 import type { RunRecord } from '../ops/run-record.js';
 import { readStatus } from '../ops/status-file.js';
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { loadConfig } from '../config/load.js';
-import { defaultConfigPath } from '../config/problems.js';
+import { ConfigError, defaultConfigPath } from '../config/problems.js';
 import { resolveJobs } from '../config/resolve.js';
 import type { Options } from './args.js';
 import type { CommandContext } from './lifecycle.js';
@@ -49,6 +51,9 @@ export interface JobState {
 const IMPERFECT = new Set(['partial', 'cleanup-incomplete', 'post-hook-failed']);
 
 export function judge(job: StatusJob, r: RunRecord | undefined, now: Date): JobState {
+  // Without the configuration (not readable by this account) the max_age the run recorded is used.
+  const maxAgeSeconds = job.maxAgeSeconds ?? r?.maxAgeSeconds;
+  job = { ...job, ...(maxAgeSeconds !== undefined ? { maxAgeSeconds } : {}) };
   const base = { job: job.name, maxAgeSeconds: job.maxAgeSeconds };
   if (!r) return { ...base, state: 'unknown', reason: 'never ran' };
   const ageSeconds = (now.getTime() - Date.parse(r.end)) / 1000;
@@ -126,7 +131,7 @@ export function statusCommand(argv: string[], ctx: StatusContext): number {
     maxAge = values['max-age'] !== undefined ? parseDuration(values['max-age']) : undefined;
     data = readStatus(file);
   } catch (e) {
-    ctx.err(`kopiatomic status: ${(e as Error).message}`);
+    ctx.err(`kopiatomic status: ${cannotRead(file, e)}`);
     return STATUS_EXIT.unknown;
   }
   const wanted = positionals[0];
@@ -156,26 +161,49 @@ export function statusCommand(argv: string[], ctx: StatusContext): number {
   return STATUS_EXIT[overall];
 }
 
+/** Why the status file could not be read; a permission problem says what to change (it is no failed backup). */
+export function cannotRead(file: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code !== 'EACCES' && code !== 'EPERM') return (e as Error).message;
+  return `cannot read ${file}: permission denied (this says nothing about the backups). The status file must be readable by this account: mode 0644, in directories it may search (chmod o+x ${dirname(file)}); kopiatomic sets both when it records a run`;
+}
+
+/** A problem reading the configuration that only means this account may not read it. */
+function onlyUnreadable(e: unknown): boolean {
+  return e instanceof ConfigError && e.problems.every((p) => /EACCES|EPERM/.test(p.message));
+}
+
 /**
  * `kopiatomic status [JOB] [--json] [--max-age D] [--status-file F]`: with a
- * configuration (--config, or the default file when it exists) its jobs and
- * their max_age; without one, every job in the status file ("default" for
- * the flag form).
+ * configuration this account can read (--config, or the default file when it
+ * exists) its jobs and their max_age; without one (none, or mode 0600 and we
+ * are a monitoring agent, not root), every job in the status file, each with
+ * the max_age its run recorded. Never reads a secret; any failure here is
+ * UNKNOWN (3), never CRITICAL.
  */
 export async function statusFromOptions(opts: Options, ctx: CommandContext): Promise<number> {
   let jobs: StatusJob[] | undefined;
   let statusFile = opts.statusFile;
+  const err = (l: string) => process.stderr.write(maskText(l) + '\n');
   if (opts.configFile !== null || existsSync(defaultConfigPath(ctx.platform.name))) {
-    const loaded = loadConfig(opts.configFile, ctx.platform.name);
-    const resolved = resolveJobs(loaded, [], { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: false });
-    jobs = resolved.map((j) => ({ name: j.job, ...(j.maxAgeSeconds !== null ? { maxAgeSeconds: j.maxAgeSeconds } : {}) }));
-    if (!opts.given.has('statusFile') && resolved[0]) statusFile = resolved[0].statusFile;
+    try {
+      const loaded = loadConfig(opts.configFile, ctx.platform.name);
+      const resolved = resolveJobs(loaded, [], { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: false });
+      jobs = resolved.map((j) => ({ name: j.job, ...(j.maxAgeSeconds !== null ? { maxAgeSeconds: j.maxAgeSeconds } : {}) }));
+      if (!opts.given.has('statusFile') && resolved[0]) statusFile = resolved[0].statusFile;
+    } catch (e) {
+      if (!onlyUnreadable(e)) {
+        err(`kopiatomic status: ${(e as Error).message}`);
+        return STATUS_EXIT.unknown;
+      }
+      ctx.reporter.verbose('the configuration is not readable by this account: the jobs come from the status file');
+    }
   }
   const argv = [...opts.names, ...(opts.json ? ['--json'] : []), ...(opts.maxAge !== null ? ['--max-age', opts.maxAge] : [])];
   return statusCommand(argv, {
     statusFile,
     ...(jobs ? { jobs } : {}),
     out: (l) => ctx.reporter.print(l),
-    err: (l) => process.stderr.write(l + '\n'),
+    err,
   });
 }

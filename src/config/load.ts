@@ -10,7 +10,12 @@ import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { locate } from './locate.js';
 import { ConfigError, defaultConfigPath, type Problem } from './problems.js';
-import { ConfigSchema, isSecretEnv, KNOWN_KEYS, SECRET_KEYS, type Config } from './schema.js';
+import { secretsInWords, secretsOf } from '../core/secrets.js';
+import { splitWords } from '../cli/words.js';
+import { ConfigSchema, KNOWN_KEYS, type Config } from './schema.js';
+
+/** Keys whose value is a command's words. */
+const WORD_KEYS = new Set(['command', 'options', 'verify_command']);
 
 export interface SourceFile {
   path: string;
@@ -105,18 +110,31 @@ export function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
-/** Paths of the secrets a file holds: ping_url anywhere, env values with secret-like names. */
+/**
+ * Paths of the values in a file that hold a secret (core/secrets.ts decides):
+ * every string, at any depth, by its value, and by its name for env and ping_url.
+ */
 export function secretsIn(data: Record<string, unknown>): string[][] {
   const out: string[][] = [];
-  const tables: [string[], unknown][] = [[['defaults'], data['defaults']]];
-  for (const [n, j] of Object.entries((data['jobs'] as Record<string, unknown>) ?? {})) tables.push([['jobs', n], j]);
-  for (const [p, t] of tables) {
-    if (!t || typeof t !== 'object') continue;
-    const rec = t as Record<string, unknown>;
-    for (const k of SECRET_KEYS) if (rec[k] !== undefined) out.push([...p, k]);
-    const env = rec['env'];
-    if (env && typeof env === 'object') for (const k of Object.keys(env)) if (isSecretEnv(k)) out.push([...p, 'env', k]);
-  }
+  const walk = (v: unknown, path: string[]): void => {
+    const last = path[path.length - 1];
+    if (last !== undefined && WORD_KEYS.has(last) && path[path.length - 2] !== 'env' && (typeof v === 'string' || Array.isArray(v))) {
+      let words: string[];
+      try {
+        words = typeof v === 'string' ? splitWords(v) : v.filter((w): w is string => typeof w === 'string');
+      } catch {
+        words = [String(v)]; // unbalanced quotes: the schema reports it; the value is still looked at
+      }
+      if (secretsInWords(words).length) out.push(path);
+      return;
+    }
+    if (typeof v === 'string') {
+      const parent = path[path.length - 2];
+      if (secretsOf(v, parent === 'env' ? { env: last! } : { key: last! }).length) out.push(path);
+    } else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, String(i)]));
+    else if (isPlainTable(v)) for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
+  };
+  walk(data, []);
   return out;
 }
 
@@ -179,12 +197,13 @@ export function loadConfig(file: string | null, platform: string = process.platf
     if (!r.success) problems.push(...issueProblems(source, r.error.issues));
     // A secret in a file others can read is refused: it would be on display.
     if (mode & 0o044) {
+      const octal = (mode & 0o777).toString(8).padStart(4, '0');
       for (const s of secretsIn(data)) {
         const pos = locate(text, s);
         problems.push({
           file: path,
           ...pos,
-          message: `${s.join('.')} is a secret, but the file can be read by others (mode ${(mode & 0o777).toString(8).padStart(4, '0')}): chmod 600 ${path}, or read it from a file with env_files`,
+          message: `${s.join('.')} holds a secret (see "Secrets" in the README), but group or others can read this file (mode ${octal}): chmod 600 ${path}, or move the secret to a file of its own read with env_files`,
         });
       }
     }

@@ -3,6 +3,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
 import { ZFS_TIMEOUT_DEFAULT } from '../core/exec.js';
+import { rememberJobSecrets } from '../core/secrets.js';
 import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobOptions, type Options } from '../cli/args.js';
 import { splitWords } from '../cli/words.js';
 import { didYouMean, type LoadedConfig } from './load.js';
@@ -130,6 +131,7 @@ export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions
     statusFile: loaded.config.status_file ?? d.status_file ?? statusFileDefault(o.platform),
   };
   if (o.flags) job = applyFlags(job, o.flags);
+  rememberJobSecrets(job);
   if (problems.length) throw new ConfigError(problems);
   return job;
 }

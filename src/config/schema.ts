@@ -40,7 +40,7 @@ export const JOB_KEYS = {
   post_hook: key(z.string(), 'Shell command run last, always, with KOPIATOMIC_STATUS and KOPIATOMIC_EXIT_CODE.'),
   env: key(
     z.record(z.string().regex(ENV_NAME, 'not an environment variable name'), z.string()),
-    'Environment for the backup engine (RESTIC_REPOSITORY, RESTIC_PASSWORD_FILE, KOPIA_CONFIG_PATH, ...). A value that looks like a secret (a name with PASSWORD, SECRET, TOKEN, KEY or CREDENTIAL) makes the file refuse to load when others can read it.',
+    'Environment for the backup engine (RESTIC_REPOSITORY, RESTIC_PASSWORD_FILE, KOPIA_CONFIG_PATH, ...). A secret here (a secret variable such as RESTIC_PASSWORD or AWS_SECRET_ACCESS_KEY, or a URL with user info such as rest:https://user:password@host/; see "Secrets" in the README) is masked wherever it is shown, and makes the file refuse to load when group or others can read it.',
     {},
   ),
   env_files: key(
@@ -49,7 +49,7 @@ export const JOB_KEYS = {
     {},
   ),
   metrics_file: key(absPath, 'Prometheus textfile to write after each run (node_exporter textfile collector).'),
-  ping_url: key(z.string().url(), 'Healthchecks-style URL pinged at start and end (a secret: masked in `config show`).'),
+  ping_url: key(z.string().url(), 'Healthchecks-style URL pinged at start and end (a secret: masked wherever it is shown).'),
   max_age: key(z.string().regex(DURATION, 'must be a duration such as "26h", "2d" or "1d12h"'), 'How old the last successful backup may be before status reports it as stale ("26h", "2d").'),
   schedule: key(z.string().min(1), 'When the job runs, as a systemd OnCalendar expression (used by `kopiatomic schedule`).', 'daily'),
   verify: key(
@@ -94,14 +94,6 @@ export const KNOWN_KEYS = {
   job: Object.keys(JOB_KEYS),
   defaults: Object.keys(DefaultsSchema.shape),
 };
-
-/** An environment variable whose value is a secret (not a path to one). */
-export function isSecretEnv(name: string): boolean {
-  return /PASS|SECRET|TOKEN|KEY|CREDENTIAL/i.test(name) && !/_(FILE|PATH|COMMAND)$/i.test(name);
-}
-
-/** Keys whose value is a secret wherever they appear. */
-export const SECRET_KEYS = ['ping_url'];
 
 export function jsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(ConfigSchema) as Record<string, unknown>;

@@ -1,11 +1,13 @@
 // Everything kopiatomic says goes through here: human lines on stderr, or one
 // JSON object per line on stdout with --json (stdout then carries nothing else).
+// Every word of it passes through the secrets' mask (core/secrets.ts).
 //
 // Our own output failing must never stop a run before its cleanup: stdout may
 // be a pipe whose reader left (`kopiatomic --json | head -n 1`), stderr a
 // logger that died or a terminal that hung up (EIO). Such a stream is then
 // dropped, silently (there is nowhere left to say it), and the run goes on.
 import type { Writable } from 'node:stream';
+import { maskDeep, maskText } from './secrets.js';
 
 const dead = new WeakSet<Writable>();
 const guarded = new WeakSet<Writable>();
@@ -83,7 +85,7 @@ export class Reporter {
 
   /** A structured event: printed only with --json. */
   event(event: string, fields: Record<string, unknown> = {}): void {
-    if (this.json) this.out(JSON.stringify({ event, time: new Date().toISOString(), ...fields }));
+    if (this.json) this.out(JSON.stringify(maskDeep({ event, time: new Date().toISOString(), ...fields })));
   }
 
   /** Adds a listener for every message at info level and above. */
@@ -92,7 +94,8 @@ export class Reporter {
     return () => this.listeners.splice(this.listeners.indexOf(f), 1);
   }
 
-  log(level: Level, message: string): void {
+  log(level: Level, text: string): void {
+    const message = maskText(text);
     const rank = { error: 0, warn: 0, info: 1, verbose: 2 }[level];
     if (rank <= 1) for (const f of this.listeners) f(`${level === 'error' ? 'error: ' : level === 'warn' ? 'warning: ' : ''}${message}`);
     if (this.json) {
@@ -111,6 +114,6 @@ export class Reporter {
 
   /** Plain text for the user on stdout (help, version, the human dry-run plan). */
   print(text: string): void {
-    this.out(text);
+    this.out(maskText(text));
   }
 }

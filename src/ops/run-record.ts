@@ -55,6 +55,8 @@ export interface RunRecord {
   lastSuccess?: string;
   /** A short reason when the run failed. */
   error?: string;
+  /** The job's max_age when it ran, so `status` can judge the age without reading the configuration. */
+  maxAgeSeconds?: number;
 }
 
 /** Statuses where the backup was saved and complete. */
@@ -145,6 +147,7 @@ export interface RecordInput {
   engine?: EngineFigures;
   verify?: VerifyFigures;
   error?: string;
+  maxAgeSeconds?: number;
 }
 
 /** A RunRecord from what the lifecycle knows at the end of a run. */
@@ -165,5 +168,6 @@ export function buildRunRecord(i: RecordInput): RunRecord {
     engine: i.engine,
     verify: i.verify,
     error: i.error,
+    ...(i.maxAgeSeconds !== undefined ? { maxAgeSeconds: i.maxAgeSeconds } : {}),
   };
 }

@@ -1,7 +1,11 @@
 // The status file: the last RunRecord of every job, read by `kopiatomic status`
-// (and by people). Mode 0644: it holds no secret (never a ping URL), and a
-// monitoring agent that is not root can then run `kopiatomic status`.
-import { readFileSync } from 'node:fs';
+// (and by people). Mode 0644 in a directory anyone may search (not list):
+// it holds no secret (never a ping URL, every string masked), so a monitoring
+// agent that is not root can run `kopiatomic status`, while the journals
+// beside it (mode 0600) stay root's.
+import { chmodSync, lstatSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { maskDeep } from '../core/secrets.js';
 import { readRootFile, withFileLock, writeRootFile, type RootFileOptions } from '../safety/root-file.js';
 import { succeeded, type RunRecord } from './run-record.js';
 
@@ -51,9 +55,28 @@ export async function recordRun(file: string, r: RunRecord): Promise<RunRecord> 
       data = { version: 1, jobs: {} };
     }
     const prev = data.jobs[r.job];
-    const stored: RunRecord = { ...r, lastSuccess: succeeded(r.status) ? r.end : r.lastSuccess ?? prev?.lastSuccess };
+    // An error message may quote a command or a repository: masked like everything we print.
+    const stored: RunRecord = maskDeep({ ...r, lastSuccess: succeeded(r.status) ? r.end : r.lastSuccess ?? prev?.lastSuccess });
     data.jobs[r.job] = stored;
     writeRootFile(file, JSON.stringify(data, null, 2) + '\n', 0o644, STATUS);
+    letReadersIn(dirname(file));
     return stored;
   });
+}
+
+/**
+ * The status file's directory gets search permission (--x) for group and
+ * others, never read or write: they can open status.json by its name, not
+ * list or read the journals there. Only a real directory that is ours.
+ */
+export function letReadersIn(dir: string): boolean {
+  try {
+    const st = lstatSync(dir);
+    if (!st.isDirectory() || st.uid !== (process.getuid?.() ?? 0)) return false;
+    if ((st.mode & 0o011) !== 0o011) chmodSync(dir, (st.mode & 0o7777) | 0o011);
+    return true;
+  } catch {
+    // The record is written; `status` says what to change if it cannot read it.
+    return false;
+  }
 }

@@ -26,7 +26,7 @@ const out: string[] = [];
 const ctx = () => {
   const reporter = new Reporter({ json: false, verbosity: 1, name: 'test', out: (l) => out.push(l), err: (l) => out.push(l) });
   return {
-    configPath: '/etc/kopiatomic-e2e.toml',
+    configPath: '/etc/kopiatomic-e2e/kopiatomic.toml',
     script: KOPIATOMIC,
     jobs: [{ name: 'home', schedule: '*-*-* 03:30' }],
     runner: new SystemRunner(reporter, false),

@@ -10,7 +10,8 @@ import { didYouMean, loadConfig } from '../../src/config/load.js';
 import { ConfigError, type Problem } from '../../src/config/problems.js';
 import { locate } from '../../src/config/locate.js';
 import { checkNestedMountRoots, resolveJob, resolveJobs } from '../../src/config/resolve.js';
-import { durationSeconds, isSecretEnv, jsonSchema } from '../../src/config/schema.js';
+import { durationSeconds, jsonSchema } from '../../src/config/schema.js';
+import { isSecretName } from '../../src/core/secrets.js';
 import { SCHEMA_FILE, schemaText } from '../../src/config/emit-schema.js';
 import { ROOT_DIR } from './paths.js';
 
@@ -185,16 +186,16 @@ test('secrets: a file others can read that holds one is refused; masked values n
   const f = write(join(d, 'k.toml'), text, 0o644);
   const ps = problems(() => loadConfig(f));
   assert.deepEqual(ps.map((p) => p.line), [3, 4]);
-  assert.match(ps[0]!.message, /jobs\.a\.env\.KOPIA_PASSWORD is a secret, but the file can be read by others \(mode 0644\): chmod 600/);
+  assert.match(ps[0]!.message, /jobs\.a\.env\.KOPIA_PASSWORD holds a secret .*but group or others can read this file \(mode 0644\): chmod 600/);
   assert.ok(!ps.some((p) => p.message.includes('hunter2')));
   chmodSync(f, 0o600);
   assert.equal(loadConfig(f).config.jobs?.['a']?.env?.['KOPIA_PASSWORD'], 'hunter2');
   const g = write(join(d, 'g/k.toml'), '[jobs.a]\ndatasets = ["tank/a"]\nenv = { RESTIC_PASSWORD_FILE = "/root/pw" }\n', 0o644);
   assert.doesNotThrow(() => loadConfig(g), 'a path to a secret is not a secret');
-  assert.equal(isSecretEnv('RESTIC_PASSWORD'), true);
-  assert.equal(isSecretEnv('AWS_SECRET_ACCESS_KEY'), true);
-  assert.equal(isSecretEnv('RESTIC_PASSWORD_FILE'), false);
-  assert.equal(isSecretEnv('RESTIC_REPOSITORY'), false);
+  assert.equal(isSecretName('RESTIC_PASSWORD'), true);
+  assert.equal(isSecretName('AWS_SECRET_ACCESS_KEY'), true);
+  assert.equal(isSecretName('RESTIC_PASSWORD_FILE'), false);
+  assert.equal(isSecretName('RESTIC_REPOSITORY'), false);
 });
 
 test('env_files: the value is read from the file at run time (one trailing newline dropped), into the engine env only', (t) => {

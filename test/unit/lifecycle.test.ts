@@ -274,8 +274,7 @@ test('run: jobs one after the other, each with its own snapshot; the worst exit 
     writeFileSync(f, text, { mode: 0o600 });
     return f;
   };
-  // Every test keeps its own state: the status file too (its default is the machine's).
-  const good = cfg(`status_file = "${s.dir}/status.json"\n[defaults]\nengine = "command"\n[jobs.a]\ndatasets = ["tank/a"]\ncommand = "tool-a"\nmount_root = "${roots}/ra"\n[jobs.b]\ndatasets = ["tank/b"]\ncommand = "tool-b"\nmount_root = "${roots}/rb"\n`);
+  const good = cfg(`[defaults]\nengine = "command"\nstatus_file = "${join(s.dir, 'status.json')}"\n[jobs.a]\ndatasets = ["tank/a"]\ncommand = "tool-a"\nmount_root = "${roots}/ra"\n[jobs.b]\ndatasets = ["tank/b"]\ncommand = "tool-b"\nmount_root = "${roots}/rb"\n`);
   const code = await runCommand(parseCommandLine(['--config', good, 'run'], KOPIATOMIC), s.ctx);
   assert.equal(code, EXIT.backupFailed, 'job b failed: the worst of ok and backup-failed');
   assert.deepEqual(s.of('summary').map((e) => [e['job'], e['status']]), [['a', 'ok'], ['b', 'backup-failed']]);
@@ -288,7 +287,24 @@ test('run: jobs one after the other, each with its own snapshot; the worst exit 
   assert.notEqual(snaps[0]!.at(-1)!.split('@')[1], snaps[1]!.at(-1)!.split('@')[1], 'each job its own snapshot name');
 
   runner.calls.length = 0;
-  const bad = cfg(`status_file = "${s.dir}/status.json"\n[defaults]\nengine = "command"\ncommand = "tool-a"\n[jobs.a]\ndatasets = ["tank/a"]\nmount_root = "${roots}/ra"\n[jobs.b]\ndatasets = ["tank/nope"]\nmount_root = "${roots}/rb"\n`);
-  await assert.rejects(runCommand(parseCommandLine(['--config', bad, 'run'], KOPIATOMIC), s.ctx), (e: unknown) => e instanceof UsageError && /:9:1: job b: no such ZFS filesystem: tank\/nope/.test(e.message));
+  const statusFile = join(s.dir, 'status.json');
+  const metricsFile = join(s.dir, 'kt.prom');
+  const bad = cfg(`[defaults]\nengine = "command"\ncommand = "tool-a"\nstatus_file = "${statusFile}"\nmetrics_file = "${metricsFile}"\nmax_age = "26h"\n[jobs.a]\ndatasets = ["tank/a"]\nmount_root = "${roots}/ra"\n[jobs.b]\ndatasets = ["tank/nope"]\nmount_root = "${roots}/rb"\n`);
+  s.events.length = 0;
+  const badCode = await runCommand(parseCommandLine(['--config', bad, 'run'], KOPIATOMIC), s.ctx);
+  assert.equal(badCode, EXIT.usage);
+  assert.match(String(s.of('log').find((e) => e['level'] === 'error')?.['message']), /:11:1: job b: no such ZFS filesystem: tank\/nope/);
   assert.deepEqual(runner.calls.filter((c) => c[1] !== 'list'), [], 'nothing but zfs list ran: job a did not run either');
+  // ... and the failure is recorded for every job it was to run: monitoring must not keep showing the last good run.
+  assert.deepEqual(s.of('summary').map((e) => [e['job'], e['status'], e['exitCode']]), [['a', 'usage', 2], ['b', 'usage', 2]]);
+  const recorded = JSON.parse(readFileSync(statusFile, 'utf8')) as { jobs: Record<string, { status: string; exitCode: number; error: string; maxAgeSeconds: number }> };
+  assert.deepEqual(Object.entries(recorded.jobs).map(([k, r]) => [k, r.status, r.exitCode, r.maxAgeSeconds]), [['a', 'usage', 2, 93600], ['b', 'usage', 2, 93600]]);
+  assert.match(recorded.jobs['a']!.error, /no such ZFS filesystem: tank\/nope/);
+  const prom = readFileSync(metricsFile, 'utf8');
+  assert.match(prom, /kopiatomic_last_run_success\{job="a"[^}]*\} 0/);
+  assert.match(prom, /kopiatomic_last_run_success\{job="b"[^}]*\} 0/);
+  // A dry run that fails so records nothing.
+  rmSync(statusFile);
+  assert.equal(await runCommand(parseCommandLine(['--config', bad, 'run', '-n'], KOPIATOMIC), s.ctx), EXIT.usage);
+  assert.equal(existsSync(statusFile), false);
 });

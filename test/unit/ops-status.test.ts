@@ -1,10 +1,10 @@
 // The status file and `kopiatomic status` exit codes.
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { STATUS_EXIT, statusCommand } from '../../src/cli/status.js';
+import { cannotRead, STATUS_EXIT, statusCommand } from '../../src/cli/status.js';
 import { parseDuration } from '../../src/ops/duration.js';
 import { readStatus, recordRun } from '../../src/ops/status-file.js';
 import { record } from './ops-helpers.js';
@@ -86,4 +86,31 @@ test('durations', () => {
   assert.equal(parseDuration('2d'), 172800);
   assert.equal(parseDuration('3600'), 3600);
   assert.throws(() => parseDuration('tomorrow'));
+});
+
+test('readable without root: the file is 0644 whatever the umask, its directory searchable (not listable) by others', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kt-status-'));
+  chmodSync(dir, 0o700);
+  const old = process.umask(0o077);
+  try {
+    await recordRun(join(dir, 'status.json'), record());
+  } finally {
+    process.umask(old);
+  }
+  assert.equal(statSync(join(dir, 'status.json')).mode & 0o777, 0o644);
+  assert.equal(statSync(dir).mode & 0o777, 0o711);
+});
+
+test('without the configuration, the max_age the run recorded judges the age', async () => {
+  const file = await statusFileWith(record({ maxAgeSeconds: 3600 }), record({ job: 'srv' }));
+  const r = status(file, []);
+  assert.equal(r.code, STATUS_EXIT.warning);
+  assert.match(r.out, /home: last run is .* old, more than max_age 1h/);
+  assert.equal(status(file, [], [{ name: 'home', maxAgeSeconds: 86400 }]).code, STATUS_EXIT.ok, "the configuration's max_age wins");
+});
+
+test('a permission problem is UNKNOWN with what to change, never a failed backup', () => {
+  const e = Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' });
+  assert.match(cannotRead('/var/lib/kopiatomic/status.json', e), /permission denied \(this says nothing about the backups\).*mode 0644.*chmod o\+x \/var\/lib\/kopiatomic/);
+  assert.equal(cannotRead('/x', new Error('/x is not a kopiatomic status file')), '/x is not a kopiatomic status file');
 });

@@ -195,3 +195,55 @@ test('schedule show prints the units; --cron the cron lines; FreeBSD installs th
   assert.equal(await scheduleCommand(['remove'], ctx(dir, { platform: 'freebsd', periodicPath }).c), 0);
   assert.equal(existsSync(periodicPath), false);
 });
+
+test('two configs: each has its own units naming it; B\'s install never re-points A\'s, B\'s remove leaves A\'s; show lists both', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kt-sched-'));
+  const B = '/etc/kopiatomic/b.toml';
+  const a = ctx(dir);
+  assert.equal(await scheduleCommand(['install'], a.c), 0);
+  const aFiles = Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+  const b = ctx(dir, { configPath: B, jobs: [{ name: 'home', schedule: 'weekly' }] });
+  assert.equal(await scheduleCommand(['install'], b.c), 0, b.err.join('\n'));
+  assert.deepEqual(readdirSync(dir).sort(), ['kopiatomic-home.timer', 'kopiatomic-srv.timer', 'kopiatomic.b-home.timer', 'kopiatomic.b@.service', 'kopiatomic@.service']);
+  for (const [f, text] of Object.entries(aFiles)) assert.equal(readFileSync(join(dir, f), 'utf8'), text, `${f} untouched`);
+  const bService = readFileSync(join(dir, 'kopiatomic.b@.service'), 'utf8');
+  assert.match(bService, new RegExp(`^ExecStart=.* --config ${B} run --wait %I$`, 'm'));
+  assert.match(readFileSync(join(dir, 'kopiatomic.b-home.timer'), 'utf8'), /^Unit=kopiatomic\.b@home\.service$/m);
+  assert.match(readFileSync(join(dir, 'kopiatomic@.service'), 'utf8'), new RegExp(`--config ${CONFIG} run`));
+
+  const show = ctx(dir, { configPath: B });
+  assert.equal(await scheduleCommand(['show'], show.c), 0);
+  assert.match(show.out.join('\n'), new RegExp(`#   ${CONFIG}: kopiatomic-home.timer kopiatomic-srv.timer`));
+  assert.match(show.out.join('\n'), new RegExp(`#   ${B} \\(this config\\): kopiatomic.b-home.timer`));
+
+  // A unit of B's name that another config wrote is never re-pointed.
+  const c = ctx(dir, { configPath: '/srv/other/b.toml', jobs: [{ name: 'home', schedule: 'daily' }] });
+  assert.equal(await scheduleCommand(['install'], c.c), 4);
+  assert.match(c.err.join('\n'), /belongs to the config \/etc\/kopiatomic\/b\.toml; not re-pointing it/);
+  assert.equal(readFileSync(join(dir, 'kopiatomic.b@.service'), 'utf8'), bService);
+
+  const rb = ctx(dir, { configPath: B, jobs: [] });
+  assert.equal(await scheduleCommand(['remove'], rb.c), 0);
+  assert.deepEqual(rb.runner.calls.map((x) => x.argv.join(' ')), ['systemctl disable --now kopiatomic.b-home.timer', 'systemctl daemon-reload']);
+  assert.deepEqual(readdirSync(dir).sort(), Object.keys(aFiles).sort());
+  for (const [f, text] of Object.entries(aFiles)) assert.equal(readFileSync(join(dir, f), 'utf8'), text, `${f} untouched`);
+  // B's remove with a job name that only A has: nothing of A's goes.
+  const rb2 = ctx(dir, { configPath: B, jobs: [] });
+  assert.equal(await scheduleCommand(['remove', 'srv'], rb2.c), 0);
+  assert.deepEqual(readdirSync(dir).sort(), Object.keys(aFiles).sort());
+});
+
+test('units of an older version (one template, no config line) belong to the config their ExecStart runs', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kt-sched-'));
+  writeFileSync(join(dir, 'kopiatomic@.service'), serviceUnit({ argv: runArgv(NODE, SCRIPT, CONFIG) }));
+  writeFileSync(join(dir, 'kopiatomic-home.timer'), timerUnit({ job: 'home', schedule: 'daily' }));
+  // Another config of the same file name: the same unit names, but they run CONFIG.
+  const other = '/srv/kopiatomic.toml';
+  const b = ctx(dir, { configPath: other, jobs: [{ name: 'home', schedule: 'daily' }] });
+  assert.equal(await scheduleCommand(['install'], b.c), 4, 'not re-pointed');
+  assert.match(b.err.join('\n'), new RegExp(`belongs to the config ${CONFIG}`));
+  assert.equal(await scheduleCommand(['remove'], ctx(dir, { configPath: other }).c), 0);
+  assert.deepEqual(readdirSync(dir).sort(), ['kopiatomic-home.timer', 'kopiatomic@.service']);
+  assert.equal(await scheduleCommand(['remove'], ctx(dir).c), 0);
+  assert.deepEqual(readdirSync(dir), []);
+});

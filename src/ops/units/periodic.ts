@@ -1,23 +1,31 @@
 // FreeBSD periodic(8): a daily script that runs the jobs and reports into the
 // daily mail. Enabled in /etc/periodic.conf like the base system's scripts.
 import { CRON_PATH } from './cron.js';
-import { MARK, runArgv } from './systemd.js';
+import { CONFIG_LINE, MARK, runArgv } from './systemd.js';
 
 export const PERIODIC_SCRIPT = '/usr/local/etc/periodic/daily/900.kopiatomic';
 
 const shQuote = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
 
-export function periodicScript(o: { node: string; script: string; config: string; jobs: string[] }): string {
-  const run = runArgv(o.node, o.script, '"$daily_kopiatomic_config"')
+/** The script of a config: the plain name for the default config, 900.kopiatomic.TAG for another (TAG: ops/units/systemd.ts unitPrefix). */
+export function periodicPath(prefix: string, base = PERIODIC_SCRIPT): string {
+  return prefix === 'kopiatomic' ? base : `${base}${prefix.slice('kopiatomic'.length)}`;
+}
+
+export function periodicScript(o: { node: string; script: string; config: string; jobs: string[]; prefix?: string }): string {
+  // Each config's script has its own periodic.conf variables: daily_kopiatomic_TAG_enable, ...
+  const v = `daily_${(o.prefix ?? 'kopiatomic').replace(/\./g, '_')}`;
+  const run = runArgv(o.node, o.script, `"$${v}_config"`)
     .map((w) => (w.startsWith('"') ? w : shQuote(w)))
     .join(' ');
   return `#!/bin/sh
 ${MARK}
+${CONFIG_LINE}${o.config}
 #
 # Atomic ZFS backups with kopiatomic. In /etc/periodic.conf:
-#   daily_kopiatomic_enable="YES"
-#   daily_kopiatomic_jobs="${o.jobs.join(' ')}"	# the jobs to run, in order
-#   daily_kopiatomic_config="${o.config}"
+#   ${v}_enable="YES"
+#   ${v}_jobs="${o.jobs.join(' ')}"	# the jobs to run, in order
+#   ${v}_config="${o.config}"
 
 # If there is a global system configuration file, suck it in.
 if [ -r /etc/defaults/periodic.conf ]; then
@@ -25,20 +33,20 @@ if [ -r /etc/defaults/periodic.conf ]; then
 	source_periodic_confs
 fi
 
-: \${daily_kopiatomic_enable:="NO"}
-: \${daily_kopiatomic_jobs:=${shQuote(o.jobs.join(' '))}}
-: \${daily_kopiatomic_config:=${shQuote(o.config)}}
+: \${${v}_enable:="NO"}
+: \${${v}_jobs:=${shQuote(o.jobs.join(' '))}}
+: \${${v}_config:=${shQuote(o.config)}}
 
 # periodic runs with a PATH without /usr/local: node and the engines live there.
 PATH=${CRON_PATH}
 export PATH
 
 rc=0
-case "$daily_kopiatomic_enable" in
+case "$${v}_enable" in
 [Yy][Ee][Ss])
 	echo ""
 	echo "kopiatomic backups:"
-	for job in $daily_kopiatomic_jobs; do
+	for job in $${v}_jobs; do
 		echo "job $job:"
 		if ! ${run} "$job" 2>&1; then
 			echo "job $job FAILED"

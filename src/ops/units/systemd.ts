@@ -1,9 +1,37 @@
-// systemd units for scheduled runs: one template service, kopiatomic@.service,
-// whose instance is the job, and one timer per job. Every file carries MARK so
-// that `schedule remove` deletes only what `schedule install` wrote.
+// systemd units for scheduled runs: per config, one template service whose
+// instance is the job, and one timer per job. Every file carries MARK so that
+// `schedule remove` deletes only what `schedule install` wrote, and names its
+// config (CONFIG_LINE) so that one config's install or remove never touches
+// another's units. The default config (kopiatomic.toml) keeps the plain names
+// (kopiatomic@.service, kopiatomic-JOB.timer); another config's units are
+// kopiatomic.TAG@.service and kopiatomic.TAG-JOB.timer, TAG its file name.
 
 export const MARK = '# Made by `kopiatomic schedule install`; `kopiatomic schedule remove` deletes it.';
+export const CONFIG_LINE = '# kopiatomic config: ';
 export const SERVICE = 'kopiatomic@.service';
+
+/**
+ * The names' prefix for a config: "kopiatomic" for a file named
+ * kopiatomic.toml (the default config), else kopiatomic.TAG, TAG its file
+ * name without ".toml" (no "-": it separates the prefix from the job in a
+ * timer's name). Two configs of one name get one prefix: the second's install
+ * is refused, since the units name the config that owns them.
+ */
+export function unitPrefix(config: string): string {
+  const base = config.split('/').pop()!.replace(/\.toml$/, '');
+  return base === 'kopiatomic' ? 'kopiatomic' : `kopiatomic.${base.replace(/[^A-Za-z0-9_]/g, '_') || '_'}`;
+}
+
+/** The template service of a prefix. */
+export function serviceTemplate(prefix = 'kopiatomic'): string {
+  return `${prefix}@.service`;
+}
+
+/** The config a unit we wrote names; units of an older version name none (null). */
+export function configOfUnit(text: string): string | null {
+  const line = text.split('\n').find((l) => l.startsWith(CONFIG_LINE));
+  return line ? line.slice(CONFIG_LINE.length) : null;
+}
 
 /** Job names that are safe as a unit instance, a file name and a shell word. */
 export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -18,12 +46,12 @@ export function escapeInstance(name: string): string {
     .join('');
 }
 
-export function serviceName(job: string): string {
-  return `kopiatomic@${escapeInstance(job)}.service`;
+export function serviceName(job: string, prefix = 'kopiatomic'): string {
+  return `${prefix}@${escapeInstance(job)}.service`;
 }
 
-export function timerName(job: string): string {
-  return `kopiatomic-${job}.timer`;
+export function timerName(job: string, prefix = 'kopiatomic'): string {
+  return `${prefix}-${job}.timer`;
 }
 
 /** One ExecStart word: quoted when needed; % and $ doubled so systemd expands neither. */
@@ -42,13 +70,17 @@ export interface ServiceOptions {
   argv: string[];
   /** How long a stop may take: SIGTERM, then kopiatomic cleans up. */
   timeoutStopSec?: string;
+  /** The config the units run (absolute), recorded in the file. */
+  config?: string;
 }
+
+const configLine = (config: string | undefined) => (config ? `${CONFIG_LINE}${config}\n` : '');
 
 export function serviceUnit(o: ServiceOptions): string {
   const exec = [...o.argv.map(execWord), '%I'].join(' ');
   return `${MARK}
-[Unit]
-Description=kopiatomic backup job %I
+${configLine(o.config)}[Unit]
+Description=kopiatomic backup job %I${o.config ? ` of ${o.config.replace(/%/g, '%%')}` : ''}
 # The datasets must be mounted before they can be frozen.
 After=zfs-mount.service zfs.target network-online.target
 Wants=network-online.target
@@ -116,12 +148,15 @@ export interface TimerOptions {
   /** systemd OnCalendar, e.g. "daily", "*-*-* 02:30". */
   schedule: string;
   randomizedDelaySec?: string;
+  /** The units' prefix (unitPrefix) and config, as for the service. */
+  prefix?: string;
+  config?: string;
 }
 
 export function timerUnit(o: TimerOptions): string {
   return `${MARK}
-[Unit]
-Description=kopiatomic backup job ${o.job}: schedule
+${configLine(o.config)}[Unit]
+Description=kopiatomic backup job ${o.job}${o.config ? ` of ${o.config.replace(/%/g, '%%')}` : ''}: schedule
 
 [Timer]
 OnCalendar=${o.schedule}
@@ -129,7 +164,7 @@ OnCalendar=${o.schedule}
 Persistent=true
 # Spread hosts of a fleet over a window, so that the repository server is not hit at once.
 RandomizedDelaySec=${o.randomizedDelaySec ?? '15min'}
-Unit=${serviceName(o.job)}
+Unit=${serviceName(o.job, o.prefix)}
 
 [Install]
 WantedBy=timers.target
