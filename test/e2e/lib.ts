@@ -133,7 +133,8 @@ export const CLEAN: Leftovers = { snapshots: [], holds: [], mounts: [], rootEntr
  * What is not ours on these pools, as the system shows it: every dataset and
  * snapshot with its guid and origin (ours excluded: named kopiatomic-…, unless
  * listed in `foreignSnaps`, snapshots named like ours that we did not make),
- * the holds on `foreignSnaps`, the pools' own mounts. Equal before and after
+ * the holds on `foreignSnaps`, the datasets' own mounts (snapshot mounts are
+ * `leftovers`' business). Equal before and after
  * = nothing foreign was touched.
  */
 export function foreignState(pools: Pool[], foreignSnaps: string[]): string[] {
@@ -143,7 +144,7 @@ export function foreignState(pools: Pool[], foreignSnaps: string[]): string[] {
     .filter((l) => l && (!l.split('\t')[0]!.includes('@kopiatomic-') || foreignSnaps.includes(l.split('\t')[0]!)));
   const holds = foreignSnaps.length ? zfs('holds', '-H', ...foreignSnaps).split('\n').filter(Boolean) : [];
   const own = mounts()
-    .filter((m) => m.fstype === 'zfs' && names.some((n) => m.source === n || m.source.startsWith(n + '/')))
+    .filter((m) => m.fstype === 'zfs' && !m.source.includes('@') && names.some((n) => m.source === n || m.source.startsWith(n + '/')))
     .map((m) => `mount ${m.source} ${m.target}`);
   return [...list, ...holds.map((h) => `hold ${h}`), ...own].sort();
 }
