@@ -32,7 +32,7 @@ test('after the power cut: the first run recovers everything, touches nothing fo
     const saw = `${work}/saw`;
     const engine = script(work, 'engine.sh', `cat "$1/${POOLS[0]}/a/file.txt" "$1/${POOLS[1]}/x/file.txt" > '${saw}'`);
     const r = await run(KOPIATOMIC, backupArgs(engine));
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 0, `${r.stderr}${r.stdout.slice(-2000)}`);
     assert.equal(readFileSync(saw, 'utf8'), `content of ${POOLS[0]}/a\ncontent of ${POOLS[1]}/x\n`, "the run's own backup saw the tree");
     assert.deepEqual(ourLeftovers(pools(), ROOT, seen.foreignSnaps), CLEAN, 'none of ours is left: snapshots, holds, mounts, directories');
     assert.equal(existsSync(ROOT), false, 'the mount root is removed');

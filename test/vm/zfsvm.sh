@@ -33,10 +33,11 @@
 # the host's own Debian mirror), ZFSVM_MEM (MiB, 3072), ZFSVM_CPUS (host cores),
 # ZFSVM_ACCEL (auto|kvm|tcg), ZFSVM_VERBOSE=1, and the time limit, which follows
 # progress: ZFSVM_IDLE_TIMEOUT (s, 900) stops a guest whose console has been
-# silent that long (the test runners print each test as it finishes; the
-# longest e2e test takes about 2 minutes alone, several times that on a machine
-# busy with other guests), ZFSVM_TIMEOUT (s, 7200) caps the whole run, every
-# boot counted, for a guest that keeps printing without end.
+# silent that long (the test runners print each test as it finishes, every few
+# seconds to a minute or two, also with other guests sharing the cores: 15
+# minutes of silence is a guest that is stuck), and ZFSVM_TIMEOUT (s, 7200,
+# about 6 times a quiet suite) caps the whole run, every boot counted, for a
+# guest that keeps printing without end.
 #
 # Exit codes: the script's own; 124 timeout; 125 the VM broke before the script
 # reported; 2 usage errors. Needs, as root: mmdebstrap qemu-system-x86 e2fsprogs zstd.
