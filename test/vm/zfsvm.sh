@@ -380,6 +380,10 @@ node_disk() {
 run() {
   [ $# -ge 1 ] || die "usage: $0 run TEST_SCRIPT [ARGS...]"
   [ -f "$GUEST/guest.env" ] || die "no guest in $GUEST; run '$0 build' first"
+  local n
+  for n in ZFSVM_TIMEOUT ZFSVM_IDLE_TIMEOUT; do
+    [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "$n must be a number of seconds, not '${!n}'"
+  done
   local script; script=$(readlink -f "$1"); shift
   [ -f "$script" ] || die "no such test script: $script"
   local share; share=$(readlink -f "${ZFSVM_SHARE:-$(dirname "$0")/../..}")
