@@ -100,13 +100,15 @@ test(`chaos: ${ROUNDS} rounds of SIGKILL at a random instant (kopiatomic, the en
     let failed = false;
     for (let round = 1; round <= ROUNDS; round++) {
       const target = TARGETS[(round - 1) % TARGETS.length]!;
-      const delay = Math.floor(random() * whole * 0.9);
+      // The instant: a fraction of the run left after its first zfs command
+      // (node's start-up before it changes nothing, so kills there prove little).
+      const at = random();
       const engineSleep = (0.2 + random() * 0.8).toFixed(2);
       const recovery = random() < 0.5 ? 'cleanup' : 'next run';
       const where = `seed ${SEED} round ${round}:`;
       // One subtest per round: the runner prints each as it ends (progress for
       // the rig's time limit); after a failed round the others are skipped.
-      await t.test(`round ${round}: SIGKILL ${target} after ${delay} ms (engine ${engineSleep} s), then ${recovery}`, { skip: failed && 'an earlier round failed' }, async (rt) => {
+      await t.test(`round ${round}: SIGKILL ${target} at ${Math.round(at * 100)}% (engine ${engineSleep} s), then ${recovery}`, { skip: failed && 'an earlier round failed' }, async (rt) => {
         failed = true;
         rmSync(pidfile, { force: true });
 
@@ -122,8 +124,13 @@ test(`chaos: ${ROUNDS} rounds of SIGKILL at a random instant (kopiatomic, the en
         let exited = false;
         void done.then(() => (exited = true));
         const pid = child!.pid!;
+        const t0 = Date.now();
+        const atRandom = async () => {
+          await Promise.race([waitFor('its first zfs command', () => exited || procsNamed('zfs', pid).length > 0, 120_000), done]);
+          await Promise.race([sleep(Math.floor(at * Math.max(0, whole * 0.9 - (Date.now() - t0)))), done]);
+        };
         if (target === 'kopiatomic') {
-          await Promise.race([sleep(delay), done]);
+          await atRandom();
           kill(pid, 'kopiatomic');
         } else if (target === 'engine') {
           // A random instant of the engine's own run.
@@ -133,8 +140,8 @@ test(`chaos: ${ROUNDS} rounds of SIGKILL at a random instant (kopiatomic, the en
             kill(Number(readFileSync(pidfile, 'utf8')), 'the engine');
           }
         } else {
-          // The first zfs child of kopiatomic seen after the delay.
-          await Promise.race([sleep(delay), done]);
+          // The first zfs child of kopiatomic seen after that instant.
+          await atRandom();
           while (!exited && !killed) {
             const z = procsNamed('zfs', pid)[0];
             if (z !== undefined) kill(z, `zfs child ${readFileSync(`/proc/${z}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' ')}`);
