@@ -3,7 +3,8 @@
 # real-OpenZFS guest for OpenZFS 2.1 (stable) and 2.3 (backports). Prints the
 # time of each step and ends with one line: "N passed, N failed".
 # Arguments (npm test -- FILE...) narrow the end-to-end suite to those files
-# (dist/test/e2e/NAME.test.js) and skip the systemd pass (test/e2e-systemd);
+# (dist/test/e2e/NAME.test.js) and skip the systemd and power-cut passes
+# (test/e2e-systemd, test/e2e-powercut);
 # ZFSVM_FLAVOURS narrows the OpenZFS versions.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -64,15 +65,19 @@ step "prometheus rules (host)" "$logs/rules" bash test/prometheus-rules.sh
 # waiting on emulated I/O and on zfs; one flavour alone leaves cores idle).
 # Each flavour's output is kept in its own log and printed whole when it ends.
 # After its suite, each flavour boots again with systemd as PID 1 for the
-# systemd pass (units, timers, systemctl stop, the journal), which runs with
-# the whole suite, not when files narrow it.
+# systemd pass (units, timers, systemctl stop, the journal), then once more
+# for the power-cut pass (a reset in the middle of a backup, then a second
+# boot); both run with the whole suite, not when files narrow it.
 flavours=(${ZFSVM_FLAVOURS:-stable backports})
 declare -A pids started
 for flavour in "${flavours[@]}"; do
   started[$flavour]=$SECONDS
   {
     ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e.sh "$@"; rc=$?
-    if [ $# -eq 0 ]; then ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e-systemd.sh || rc=1; fi
+    if [ $# -eq 0 ]; then
+      ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e-systemd.sh || rc=1
+      ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e-powercut.sh || rc=1
+    fi
     exit $rc
   } >"$logs/e2e-$flavour" 2>&1 &
   pids[$flavour]=$!

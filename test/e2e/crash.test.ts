@@ -5,15 +5,16 @@
 // never touches snapshots that are not ours; holds guard our snapshots during
 // the backup. Faults come from the test-only KOPIATOMIC_TEST_FAULT switch.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
 import {
+  alive,
   CLEAN,
   KOPIATOMIC,
   leftovers,
   mountsUnder,
   Pool,
+  procsWithArg,
   restic,
   resticRepo,
   RESTOMIC,
@@ -21,7 +22,10 @@ import {
   scratchDir,
   sh,
   shOk,
+  sleep,
+  startRun,
   summary,
+  waitFor,
   zfs,
   type RunResult,
 } from './lib.js';
@@ -42,57 +46,8 @@ function journalUndos(root: string, phase: string): string[] {
     .filter((l) => l.op === 'undo' && l.phase === phase)
     .map((l) => String(l.action?.argv?.at(-1)));
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function bootId(): string {
   return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-}
-
-/** Alive and not a zombie (an orphan's zombie may wait for a reaper). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** Processes with `arg` as one whole argument: an engine a killed run left, found by its mount root. */
-function procsWithArg(arg: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0').includes(arg) && alive(Number(d))) out.push(Number(d));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-async function waitFor(what: string, cond: () => boolean, ms = 90_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-/**
- * A run that may leave an engine behind: resolves when kopiatomic itself
- * exits, not when its output pipes close (an orphaned engine keeps them open).
- */
-function startRun(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; signal: string | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stdout.resume();
-    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
-  });
 }
 
 /** A command engine that stays in its backup until `go` exists; optionally sits in a folder (keeping that mount busy). */

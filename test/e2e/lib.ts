@@ -58,13 +58,27 @@ export class Pool {
     mkdirSync(SCRATCH, { recursive: true });
     const p = new Pool(`kt${process.pid % 100000}x${++counter}`);
     sh('truncate', '-s', size, p.file);
-    sh('zpool', 'create', '-f', '-O', 'atime=off', '-O', `mountpoint=${p.mountpoint}`, p.name, p.file);
+    return p.make(p.file, datasets);
+  }
+
+  /** A pool NAME on a whole disk (a scratch disk of the guest), made like `create`'s. */
+  static onDevice(name: string, device: string, datasets: (string | { name: string; props?: Record<string, string> })[] = []): Pool {
+    return new Pool(name).make(device, datasets);
+  }
+
+  /** A pool that exists already (imported after a reboot). */
+  static existing(name: string): Pool {
+    return new Pool(name);
+  }
+
+  private make(vdev: string, datasets: (string | { name: string; props?: Record<string, string> })[]): Pool {
+    sh('zpool', 'create', '-f', '-O', 'atime=off', '-O', `mountpoint=${this.mountpoint}`, this.name, vdev);
     for (const d of datasets) {
       const spec = typeof d === 'string' ? { name: d } : d;
       const props = Object.entries(spec.props ?? {}).flatMap(([k, v]) => ['-o', `${k}=${v}`]);
-      zfs('create', '-p', ...props, `${p.name}/${spec.name}`);
+      zfs('create', '-p', ...props, `${this.name}/${spec.name}`);
     }
-    return p;
+    return this;
   }
 
   ds(rel = ''): string {
@@ -115,6 +129,33 @@ export function leftovers(pools: Pool[], mountRoot: string): Leftovers {
 
 export const CLEAN: Leftovers = { snapshots: [], holds: [], mounts: [], rootEntries: [] };
 
+/**
+ * What is not ours on these pools, as the system shows it: every dataset and
+ * snapshot with its guid and origin (ours excluded: named kopiatomic-…, unless
+ * listed in `foreignSnaps`, snapshots named like ours that we did not make),
+ * the holds on `foreignSnaps`, the datasets' own mounts (snapshot mounts are
+ * `leftovers`' business). Equal before and after
+ * = nothing foreign was touched.
+ */
+export function foreignState(pools: Pool[], foreignSnaps: string[]): string[] {
+  const names = pools.map((p) => p.name);
+  const list = zfs('list', '-H', '-p', '-t', 'all', '-o', 'name,guid,origin', '-r', ...names)
+    .split('\n')
+    .filter((l) => l && (!l.split('\t')[0]!.includes('@kopiatomic-') || foreignSnaps.includes(l.split('\t')[0]!)));
+  const holds = foreignSnaps.length ? zfs('holds', '-H', ...foreignSnaps).split('\n').filter(Boolean) : [];
+  const own = mounts()
+    .filter((m) => m.fstype === 'zfs' && !m.source.includes('@') && names.some((n) => m.source === n || m.source.startsWith(n + '/')))
+    .map((m) => `mount ${m.source} ${m.target}`);
+  return [...list, ...holds.map((h) => `hold ${h}`), ...own].sort();
+}
+
+/** `leftovers`, without the foreign snapshots named like ours (and their holds). */
+export function ourLeftovers(pools: Pool[], mountRoot: string, foreignSnaps: string[]): Leftovers {
+  const l = leftovers(pools, mountRoot);
+  const foreign = (s: string) => foreignSnaps.some((f) => s === f || s.startsWith(f + '\t'));
+  return { ...l, snapshots: l.snapshots.filter((s) => !foreign(s)), holds: l.holds.filter((h) => !foreign(h)) };
+}
+
 export interface RunResult {
   code: number | null;
   signal: string | null;
@@ -163,6 +204,84 @@ export function run(bin: string, args: string[], o: RunOptions = {}): Promise<Ru
       if (process.env['E2E_VERBOSE'] === '1') process.stderr.write(stderr);
       resolvePromise({ code, signal, stdout, stderr, events });
     });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function waitFor(what: string, cond: () => boolean, ms = 90_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(200);
+  }
+}
+
+/** The fields of /proc/PID/stat after the command name: [state, ppid, ...]; null once it is gone. */
+function procStat(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** Alive and not a zombie (an orphan's zombie may wait for a reaper). */
+export function alive(pid: number): boolean {
+  const f = procStat(pid);
+  return f !== null && f[0] !== 'Z';
+}
+
+function pids(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d) && Number(d) !== process.pid)
+    .map(Number);
+}
+
+/** Processes with `arg` as one whole argument: an engine a killed run left, found by its mount root. */
+export function procsWithArg(arg: string): number[] {
+  return pids().filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(arg) && alive(pid);
+    } catch {
+      return false; // gone meanwhile
+    }
+  });
+}
+
+/** Live processes running program `comm` (its name, at most 15 bytes), optionally only the children of `parent`. */
+export function procsNamed(comm: string, parent?: number): number[] {
+  return pids().filter((pid) => {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== comm) return false;
+    } catch {
+      return false;
+    }
+    const f = procStat(pid);
+    return f !== null && f[0] !== 'Z' && (parent === undefined || Number(f[1]) === parent);
+  });
+}
+
+/**
+ * A run that may leave an engine behind: resolves when kopiatomic itself
+ * exits, not when its output pipes close (an orphaned engine keeps them open).
+ * `started` gets the child at once (to signal it or find its children).
+ */
+export function startRun(
+  bin: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  started?: (child: ChildProcess) => void,
+): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stdout.resume();
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolvePromise({ code, signal, stderr }));
+    started?.(child);
   });
 }
 

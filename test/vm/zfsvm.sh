@@ -20,14 +20,24 @@
 #   * ZFSVM_DISKS (default "2G") blank scratch disks: /dev/vdb, /dev/vdc, ...;
 #   * the zfs module is loaded, udev runs, no pool exists, no network; root fs
 #     changes are discarded after the run; ZFSVM=1 is set, and the variables
-#     named in ZFSVM_PASS_ENV are passed through.
+#     named in ZFSVM_PASS_ENV are passed through;
+#   * power cut: a job that writes a command (shell words, run from the share)
+#     to /mnt/ctl/power-cut and then resets the guest (sysrq b: no sync, no
+#     unmount) is booted again with the same scratch disks, running that
+#     command (at most 3 times per run).
 #
 # Flavours (ZFSVM_FLAVOUR): stable = kernel 6.1 + OpenZFS 2.1.11 (bookworm/contrib);
 # backports = kernel 6.12 + OpenZFS 2.3.x (bookworm-backports).
 #
 # Knobs: ZFSVM_DIR (cache, default /var/cache/kopiatomic-vm), ZFSVM_MIRROR (default:
 # the host's own Debian mirror), ZFSVM_MEM (MiB, 3072), ZFSVM_CPUS (host cores),
-# ZFSVM_TIMEOUT (s, 2400), ZFSVM_ACCEL (auto|kvm|tcg), ZFSVM_VERBOSE=1.
+# ZFSVM_ACCEL (auto|kvm|tcg), ZFSVM_VERBOSE=1, and the time limit, which follows
+# progress: ZFSVM_IDLE_TIMEOUT (s, 900) stops a guest whose console has been
+# silent that long (the test runners print each test as it finishes, every few
+# seconds to a minute or two, also with other guests sharing the cores: 15
+# minutes of silence is a guest that is stuck), and ZFSVM_TIMEOUT (s, 7200,
+# about 6 times a quiet suite) caps the whole run, every boot counted, for a
+# guest that keeps printing without end.
 #
 # Exit codes: the script's own; 124 timeout; 125 the VM broke before the script
 # reported; 2 usage errors. Needs, as root: mmdebstrap qemu-system-x86 e2fsprogs zstd.
@@ -47,7 +57,8 @@ ZFSVM_MIRROR=${ZFSVM_MIRROR:-$(host_mirror)}
 ZFSVM_SECURITY_MIRROR=${ZFSVM_SECURITY_MIRROR:-${ZFSVM_MIRROR%/debian}/debian-security}
 ZFSVM_MEM=${ZFSVM_MEM:-3072}
 ZFSVM_CPUS=${ZFSVM_CPUS:-$(nproc)}
-ZFSVM_TIMEOUT=${ZFSVM_TIMEOUT:-2400}
+ZFSVM_TIMEOUT=${ZFSVM_TIMEOUT:-7200}
+ZFSVM_IDLE_TIMEOUT=${ZFSVM_IDLE_TIMEOUT:-900}
 ZFSVM_ACCEL=${ZFSVM_ACCEL:-auto}
 ZFSVM_DISKS=${ZFSVM_DISKS-2G}
 ZFSVM_STRIP=${ZFSVM_STRIP:-1}
@@ -369,6 +380,10 @@ node_disk() {
 run() {
   [ $# -ge 1 ] || die "usage: $0 run TEST_SCRIPT [ARGS...]"
   [ -f "$GUEST/guest.env" ] || die "no guest in $GUEST; run '$0 build' first"
+  local n
+  for n in ZFSVM_TIMEOUT ZFSVM_IDLE_TIMEOUT; do
+    [[ ${!n} =~ ^[1-9][0-9]*$ ]] || die "$n must be a number of seconds, not '${!n}'"
+  done
   local script; script=$(readlink -f "$1"); shift
   [ -f "$script" ] || die "no such test script: $script"
   local share; share=$(readlink -f "${ZFSVM_SHARE:-$(dirname "$0")/../..}")
@@ -377,19 +392,13 @@ run() {
 
   local run_dir; run_dir=$(mktemp -d "${TMPDIR:-/tmp}/zfsvm-run.XXXXXX")
   # shellcheck disable=SC2064
-  trap "rm -rf '$run_dir'" EXIT
+  trap "stop_qemu; rm -rf '$run_dir'" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   mkdir "$run_dir/ctl"
-
-  # The job the guest's init runs with bash, from the share directory.
-  {
-    echo "export ZFSVM=1"
-    local v
-    for v in $ZFSVM_PASS_ENV; do [ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v}"; done
-    echo "cd /mnt/host || exit 125"
-    local quoted_args=''; [ $# -gt 0 ] && quoted_args=$(printf ' %q' "$@")
-    printf 'if [ -x %q ]; then exec %q%s; else exec bash %q%s; fi\n' \
-      "./$rel" "./$rel" "$quoted_args" "./$rel" "$quoted_args"
-  } > "$run_dir/ctl/job"
+  local quoted_args=''; [ $# -gt 0 ] && quoted_args=$(printf ' %q' "$@")
+  write_job "$(printf 'if [ -x %q ]; then exec %q%s; else exec bash %q%s; fi' \
+    "./$rel" "./$rel" "$quoted_args" "./$rel" "$quoted_args")"
 
   # ZFSVM_INIT=systemd boots the same image with a real systemd as PID 1.
   local init_args="init=/usr/local/sbin/zfsvm-init"
@@ -423,19 +432,22 @@ run() {
   fi
 
   log "booting $(. "$GUEST/guest.env"; echo "kernel $KVER, zfs $ZFS_VERSION") with $accel; job: ./$rel $*"
-  local t0=$SECONDS qrc=0
-  # Serial console -> stdout. Without ZFSVM_VERBOSE only lines from our init on
-  # are shown (no firmware noise); the whole log is kept for post-mortems.
-  set +e
-  timeout -k 10 "$ZFSVM_TIMEOUT" qemu-system-x86_64 "${args[@]}" </dev/null 2>&1 \
-    | tee "$run_dir/console.log" \
-    | if [ "$ZFSVM_VERBOSE" = 1 ]; then sed -u 's/\r$//'; else sed -u -n 's/\r$//; /zfsvm: init up/,/zfsvm: job exited/p'; fi
-  qrc=${PIPESTATUS[0]}
-  set -e
-  log "VM ran for $((SECONDS - t0))s (qemu exit $qrc)"
+  local t0=$SECONDS boots=0 why=''
+  while :; do
+    boots=$((boots + 1))
+    boot_guest || why=$REPLY
+    [ -z "$why" ] || break
+    # A power cut the job asked for: boot again with the same scratch disks,
+    # running the command it named (relative to the share).
+    [ -s "$run_dir/ctl/power-cut" ] && [ ! -e "$run_dir/ctl/exit-code" ] || break
+    [ "$boots" -lt 4 ] || { log "the guest asked for a 4th boot; refused"; break; }
+    local next; next=$(cat "$run_dir/ctl/power-cut"); rm -f "$run_dir/ctl/power-cut"
+    log "the guest cut its own power (boot $boots); booting again with the same disks: $next"
+    write_job "$next"
+  done
 
-  if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
-    log "timed out after ${ZFSVM_TIMEOUT}s"; exit 124
+  if [ -n "$why" ]; then
+    log "timed out: $why"; exit 124
   fi
   if [ ! -s "$run_dir/ctl/exit-code" ]; then
     log "the guest reported no exit code; last console lines:"
@@ -443,6 +455,64 @@ run() {
     exit 125
   fi
   exit "$(cat "$run_dir/ctl/exit-code")"
+}
+
+# The job the guest's init runs with bash, from the share directory: the
+# script (or, after a power cut, the command the guest asked for) with the
+# variables of ZFSVM_PASS_ENV.
+write_job() { # COMMAND (shell words, relative to the share)
+  {
+    echo "export ZFSVM=1"
+    local v
+    for v in $ZFSVM_PASS_ENV; do [ -n "${!v+x}" ] && printf 'export %s=%q\n' "$v" "${!v}"; done
+    echo "cd /mnt/host || exit 125"
+    printf '%s\n' "$1"
+  } > "$run_dir/ctl/job"
+}
+
+# Boots the guest once (qemu exits at its power-off or, with -no-reboot, at a
+# reset). The time limit follows progress: the guest is stopped when its
+# console has been silent for ZFSVM_IDLE_TIMEOUT seconds (the test runners
+# print each test as it finishes), or when the whole run, every boot counted,
+# has taken ZFSVM_TIMEOUT. Returns 1 with the reason in REPLY when it stopped
+# the guest.
+boot_guest() {
+  local log=$run_dir/console.log.$boots
+  : > "$log"
+  qemu-system-x86_64 "${args[@]}" </dev/null >"$log" 2>&1 &
+  qpid=$!
+  # Serial console -> stdout. Without ZFSVM_VERBOSE only lines from our init on
+  # are shown (no firmware noise); the whole log is kept for post-mortems.
+  tail -n +1 -s 1 --pid="$qpid" -f "$log" \
+    | if [ "$ZFSVM_VERBOSE" = 1 ]; then sed -u 's/\r$//'; else sed -u -n 's/\r$//; /zfsvm: init up/,/zfsvm: job exited/p'; fi &
+  local tpid=$! size=0 now last=$SECONDS b0=$SECONDS qrc=0
+  REPLY=''
+  while kill -0 "$qpid" 2>/dev/null; do
+    sleep 1
+    now=$(stat -c %s "$log")
+    [ "$now" = "$size" ] || { size=$now; last=$SECONDS; }
+    if [ $((SECONDS - last)) -ge "$ZFSVM_IDLE_TIMEOUT" ]; then
+      REPLY="no output from the guest for ${ZFSVM_IDLE_TIMEOUT}s (ZFSVM_IDLE_TIMEOUT)"
+    elif [ $((SECONDS - t0)) -ge "$ZFSVM_TIMEOUT" ]; then
+      REPLY="the run took ${ZFSVM_TIMEOUT}s in all (ZFSVM_TIMEOUT)"
+    fi
+    [ -z "$REPLY" ] || { stop_qemu; break; }
+  done
+  wait "$qpid"; qrc=$?
+  qpid=''
+  wait "$tpid"
+  cat "$log" >> "$run_dir/console.log"
+  log "VM ran for $((SECONDS - b0))s (qemu exit $qrc)"
+  [ -z "$REPLY" ]
+}
+
+stop_qemu() {
+  [ -n "${qpid:-}" ] || return 0
+  kill -TERM "$qpid" 2>/dev/null
+  local i
+  for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$qpid" 2>/dev/null || return 0; sleep 1; done
+  kill -KILL "$qpid" 2>/dev/null
+  return 0
 }
 
 # ----------------------------------------------------------------- main --
