@@ -48,7 +48,10 @@ export function isSecretName(name: string): boolean {
 
 // scheme://USERINFO@ : the user info runs to the last "@" before the host's
 // end ("/", "?", "#", white space, or a quote: none may stand unencoded in a URL).
-const USERINFO = /([A-Za-z][A-Za-z0-9+.-]*):\/\/([^\s/?#"'`<>]*)@/g;
+// A scheme starts where no scheme character stands before it and is at most
+// 32 long: otherwise a long word without "://" (a 200 KiB option) is tried
+// from each of its characters, each try running to its end (quadratic).
+const USERINFO = /(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]{0,31}):\/\/([^\s/?#"'`<>]*)@/g;
 const LOGIN_SCHEMES = new Set(['ssh', 'sftp']);
 
 /** The secret parts of a URL's user info found in text (what maskText hides of it). */

@@ -72,8 +72,9 @@ test('after a reboot, a dead run of another mount root is recovered from its jou
     const full = logged().filter(listsEverySnapshot);
     assert.deepEqual(full, [], 'no listing of every snapshot');
     const asked = logged().filter((a) => a[1] === 'get' && a.includes('kopiatomic:run,kopiatomic:owner'));
-    assert.equal(asked.length, 1, 'one targeted zfs get proved them ours');
-    assert.deepEqual(asked[0]!.slice(-2).sort(), [...dead].sort(), 'it asked about exactly those snapshots');
+    // One finds the dead run among the journal's names, one proves them ours just before their destroy.
+    assert.ok(asked.length >= 1 && asked.length <= 2, `targeted zfs get calls proved them ours (${asked.length})`);
+    for (const a of asked) assert.deepEqual(a.slice(-2).sort(), [...dead].sort(), 'each asked about exactly those snapshots');
 
     // The dead run's own mount root: its next run removes the folders its journal lists.
     const r3 = await run(KOPIATOMIC, [...cmd(deadRoot, 'true'), pool.ds('a')]);
