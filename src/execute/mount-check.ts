@@ -5,6 +5,7 @@
 // showed it something else: that backup is not ok.
 import { errorMessage } from '../core/errors.js';
 import { platformFor } from '../platform/detect.js';
+import type { MountEntry } from '../discover/mount-table.js';
 import type { Plan } from '../plan/plan.js';
 import type { ApplyContext } from './apply.js';
 import type { UndoEntry } from './mount-phase.js';
@@ -24,15 +25,22 @@ export async function lostMounts(undo: UndoEntry[], plan: Plan, ctx: ApplyContex
   } catch (e) {
     return [`the mount table could not be read to check them (${errorMessage(e)})`];
   }
-  const present = new Set(table.map((m) => `${m.source}\0${m.target}`));
-  // The last entry at a target is the one on top: what the engine saw there.
-  const top = new Map(table.map((m) => [m.target, m.source]));
+  // A dataset renamed during the backup renames its snapshot mounts' source
+  // too (OpenZFS 2.3 shows the new name): the same snapshot is a zfs mount
+  // whose source ends in this run's unique snapshot name.
+  const suffix = `@${plan.snapshot}`;
+  const same = (m: MountEntry, source: string) => m.source === source || (m.fstype === 'zfs' && m.source.endsWith(suffix));
+  const at = new Map<string, MountEntry[]>();
+  for (const m of table) at.set(m.target, [...(at.get(m.target) ?? []), m]);
   const lost: string[] = [];
   for (const u of ours) {
     const target = String(u.step.detail?.['target']);
     const source = String(u.step.detail?.['source']);
-    if (present.has(`${source}\0${target}`)) {
-      if (top.get(target) !== source) lost.push(`${target} (${source}: ${top.get(target)} was mounted over it)`);
+    const here = at.get(target) ?? [];
+    if (here.some((m) => same(m, source))) {
+      // The last entry at a target is the one on top: what the engine saw there.
+      const t = here[here.length - 1]!;
+      if (!same(t, source)) lost.push(`${target} (${source}: ${t.source} was mounted over it)`);
       continue;
     }
     lost.push(`${target} (${source})`);
