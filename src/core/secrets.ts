@@ -108,11 +108,15 @@ export function secretsInWords(words: readonly string[]): string[] {
 }
 
 const known = new Set<string>();
+/** `known`, longest first (so a secret that contains another is masked whole): sorted when it grows, not on every line masked. */
+let longestFirst: string[] = [];
 
 /** Remembers values to mask wherever they appear (the configuration's secrets, once resolved). */
 export function rememberSecrets(values: Iterable<string>): void {
+  const size = known.size;
   // Too short a value would mask ordinary words; such a "secret" is no secret anyway.
   for (const v of values) if (v.length >= 4) known.add(v);
+  if (known.size !== size) longestFirst = [...known].sort((a, b) => b.length - a.length);
 }
 
 /** A resolved job's secrets (engine environment, ping URL, command words), remembered; returns those in the engine's argv. */
@@ -127,6 +131,7 @@ export function rememberJobSecrets(job: { env: Record<string, string>; pingUrl: 
 /** For tests: forget what rememberSecrets learned. */
 export function forgetSecrets(): void {
   known.clear();
+  longestFirst = [];
 }
 
 let fromProcessEnv = false;
@@ -146,8 +151,7 @@ export function maskText(text: string): string {
     if (!secret) return all;
     return `${scheme}://${info.slice(0, info.length - secret.length)}${MASK}@`;
   });
-  // Longest first, so a secret that contains another is masked whole.
-  for (const s of [...known].sort((a, b) => b.length - a.length)) if (out.includes(s)) out = out.split(s).join(MASK);
+  for (const s of longestFirst) if (out.includes(s)) out = out.split(s).join(MASK);
   return out;
 }
 
