@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { KOPIATOMIC } from '../cli/args.js';
+import { KOPIATOMIC } from '../config/job.js';
 import { main } from '../cli/main.js';
 import { exitAfterSignal } from './exit.js';
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { RESTOMIC } from '../cli/args.js';
+import { RESTOMIC } from '../config/job.js';
 import { main } from '../cli/main.js';
 import { exitAfterSignal } from './exit.js';
 

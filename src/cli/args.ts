@@ -1,63 +1,15 @@
 // The command line. Every flag of the original script keeps its meaning
 // (-a -r -n -c -o -p -q -v -h); the rest are long options.
-import { posix } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from '../core/errors.js';
 import { ZFS_TIMEOUT_DEFAULT } from '../core/exec.js';
-import { isWithin } from '../core/paths.js';
-import type { Engine, Layout } from '../engine/engine.js';
-import { ENGINES, engineForCommand } from '../engine/index.js';
-import { splitWords } from './words.js';
+import { splitWords } from '../core/words.js';
+import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobFlags, type JobOptions } from '../config/job.js';
 import { parseVerifyPercent, verifyProblem } from '../verify/options.js';
-
-export interface Flavour {
-  /** kopiatomic or restomic */
-  name: string;
-  engine: 'kopia' | 'restic';
-  mountRoot: string;
-}
-
-export const KOPIATOMIC: Flavour = { name: 'kopiatomic', engine: 'kopia', mountRoot: '/kopia' };
-export const RESTOMIC: Flavour = { name: 'restomic', engine: 'restic', mountRoot: '/restic' };
-
-/** A job's settings: what every command that backs up receives (the flag form is job "default"). */
-export interface JobOptions {
-  /** The job's name; "default" for the flag form. */
-  job: string;
-  targets: string[];
-  all: boolean;
-  recursive: boolean;
-  /** Select the datasets whose kopiatomic:backup property selects this job. */
-  property: boolean;
-  engine: Engine;
-  command: string[];
-  options: string[];
-  pre: string | null;
-  post: string | null;
-  mountRoot: string;
-  excludes: string[];
-  layout: Layout;
-  /** Extra environment for the engine only (config env + env_files); never for hooks, never printed. */
-  env: Record<string, string>;
-  metricsFile: string | null;
-  pingUrl: string | null;
-  maxAgeSeconds: number | null;
-  /** systemd OnCalendar expression. */
-  schedule: string;
-  /** Percent of files read back and compared after the backup; null = no verification. */
-  verifyPercent: number | null;
-  /** The command that reads the backup back (words), or null for the engine's own. */
-  verifyCommand: string[] | null;
-  /** Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never. */
-  killAfter: number;
-  /** Seconds one zfs, zpool, mount or umount command may run before it is killed (exit 9); 0 = no limit. */
-  zfsTimeout: number;
-  statusFile: string;
-}
 
 export type Mode = 'backup' | 'cleanup' | 'help' | 'version' | 'run' | 'config-check' | 'config-show' | 'jobs' | 'status' | 'schedule';
 
-export interface Options extends JobOptions {
+export interface Options extends JobFlags {
   mode: Mode;
   /** Job names: `run [JOB...]`, `config show [JOB]`, `jobs [JOB...]`. */
   names: string[];
@@ -68,45 +20,10 @@ export interface Options extends JobOptions {
   verbosity: 0 | 1 | 2;
   /** Seconds to wait for another run's lock: 0 = do not wait. */
   wait: number;
-  /** The job settings given as flags: with `run` they override the job's. */
-  given: Set<keyof JobOptions>;
   /** schedule show --cron. */
   cron: boolean;
   /** status --max-age DURATION: overrides every job's max_age. */
   maxAge: string | null;
-}
-
-/** Seconds between SIGTERM and SIGKILL unless set (see execute/interrupt.ts). */
-export const KILL_AFTER_DEFAULT = 30;
-
-/** The defaults of settings that have one independent of the program. */
-export function statusFileDefault(platform: string = process.platform): string {
-  return platform === 'freebsd' ? '/var/db/kopiatomic/status.json' : '/var/lib/kopiatomic/status.json';
-}
-
-/** A mount root as given, checked and normalised; throws UsageError. */
-export function checkMountRootPath(mountRoot: string, what = '--mount-root'): string {
-  if (!mountRoot.startsWith('/')) throw new UsageError(`${what} must be an absolute path: ${mountRoot}`);
-  const root = posix.normalize(mountRoot).replace(/\/+$/, '');
-  if (root === '') throw new UsageError(`${what} cannot be /`);
-  if (isWithin(root, '/tmp') || isWithin(root, '/var/tmp')) {
-    throw new UsageError(`${what} must not be under a world-writable folder: ${mountRoot}`);
-  }
-  return root;
-}
-
-/** The engine: named, implied by the command's program, or the program's own. */
-export function resolveEngine(name: string | undefined, command: string[] | null, flavour: Flavour): Engine {
-  let engine: Engine;
-  if (name !== undefined) {
-    const e = ENGINES[name];
-    if (!e) throw new UsageError(`unknown engine ${JSON.stringify(name)}: use kopia, restic or command`);
-    engine = e;
-  } else {
-    engine = command ? engineForCommand(command) : ENGINES[flavour.engine]!;
-  }
-  if (engine.name === 'command' && !command) throw new UsageError('--engine command needs -c COMMAND');
-  return engine;
 }
 
 const SPEC = {

@@ -4,10 +4,11 @@ import { loadConfig, type LoadedConfig } from '../config/load.js';
 import { checkNestedMountRoots, resolveJobs } from '../config/resolve.js';
 import { isSecretName, MASK } from '../core/secrets.js';
 import { discover } from '../discover/inventory.js';
-import type { JobOptions, Options } from './args.js';
+import type { Options } from './args.js';
+import type { JobOptions } from '../config/job.js';
 import { checkJobsDatasets } from './backup.js';
 import type { CommandContext } from './lifecycle.js';
-import { which } from './which.js';
+import { which } from '../core/which.js';
 
 export async function configCheckCommand(opts: Options, ctx: CommandContext): Promise<number> {
   const loaded = loadConfig(opts.configFile, ctx.platform.name);

@@ -12,7 +12,7 @@ import { Journal, journalPath, markRecordComplete, recordComplete } from '../saf
 import { sweepDeadRunFiles } from '../execute/run-files.js';
 import { Lock } from '../safety/lock.js';
 import { recover, type RecoverResult } from '../safety/recover.js';
-import type { Flavour } from './args.js';
+import type { Flavour } from '../config/job.js';
 import { usageLine } from './usage.js';
 import { UsageError } from '../core/errors.js';
 import { ConfigError } from '../config/problems.js';

@@ -7,7 +7,8 @@ import { Reporter } from '../core/report.js';
 import { maskText } from '../core/secrets.js';
 import { Interrupt } from '../execute/interrupt.js';
 import { platformFor } from '../platform/detect.js';
-import { parseCommandLine, type Flavour, type Options } from './args.js';
+import { parseCommandLine, type Options } from './args.js';
+import type { Flavour } from '../config/job.js';
 import { failBeforeLifecycle, type CommandContext } from './lifecycle.js';
 import { helpText, usageLine } from './usage.js';
 

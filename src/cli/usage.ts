@@ -1,5 +1,5 @@
 import { defaultConfigPath } from '../config/problems.js';
-import { statusFileDefault, type Flavour } from './args.js';
+import { statusFileDefault, type Flavour } from '../config/job.js';
 
 const statusFileHint = () => statusFileDefault();
 

@@ -11,7 +11,7 @@ import type { z } from 'zod';
 import { locate } from './locate.js';
 import { ConfigError, defaultConfigPath, type Problem } from './problems.js';
 import { secretsInWords, secretsOf } from '../core/secrets.js';
-import { splitWords } from '../cli/words.js';
+import { splitWords } from '../core/words.js';
 import { ConfigSchema, KNOWN_KEYS, type Config } from './schema.js';
 
 /** Keys whose value is a command's words. */

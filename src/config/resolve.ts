@@ -4,8 +4,8 @@ import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
 import { ZFS_TIMEOUT_DEFAULT } from '../core/exec.js';
 import { rememberJobSecrets } from '../core/secrets.js';
-import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobOptions, type Options } from '../cli/args.js';
-import { splitWords } from '../cli/words.js';
+import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobFlags, type JobOptions } from './job.js';
+import { splitWords } from '../core/words.js';
 import { didYouMean, type LoadedConfig } from './load.js';
 import { ConfigError, type Problem } from './problems.js';
 import { rootsNestApart } from '../safety/nested-roots.js';
@@ -17,7 +17,7 @@ export interface ResolveOptions {
   /** Read env_files now (a run); `config show` and `check` leave them unread. */
   readEnvFiles: boolean;
   /** Flags given with the command: those in `given` override the job. */
-  flags?: Options;
+  flags?: JobFlags;
 }
 
 const words = (v: string | string[] | undefined): string[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : splitWords(v));
@@ -137,7 +137,7 @@ export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions
 }
 
 /** Flags given with `run` override the job's settings. */
-export function applyFlags(job: JobOptions, flags: Options): JobOptions {
+export function applyFlags(job: JobOptions, flags: JobFlags): JobOptions {
   const out: JobOptions = { ...job };
   for (const k of flags.given) (out as unknown as Record<string, unknown>)[k] = flags[k];
   if (flags.given.has('all') && flags.all) Object.assign(out, { all: true, property: false, targets: [] });

@@ -1,6 +1,6 @@
 // restic: `restic backup` of the tree, or of the real paths inside a private
 // mount namespace (Linux) so that parents, policies and restores keep the real paths.
-import { which } from '../cli/which.js';
+import { which } from '../core/which.js';
 import type { Engine, EngineContext } from './engine.js';
 import { programPrefix } from './engine.js';
 import { timeWord, topSources, type WritablePath } from './engine.js';

@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { which } from '../cli/which.js';
+import { which } from '../core/which.js';
 import { systemPath } from '../core/system-path.js';
 import { programIndex } from '../engine/engine.js';
 import { ensureRunFilesDir, runFilesDir } from './run-files.js';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { splitWords } from '../../src/cli/words.js';
+import { splitWords } from '../../src/core/words.js';
 import { argvLogger, CLEAN, events, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, sh, zfs, script } from './lib.js';
 
 test('the tree: nested datasets nest, legacy mounts come from the mount table, mounts are read-only, root is 0700', async () => {

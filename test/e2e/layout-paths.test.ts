@@ -10,7 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, wr
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseMountinfo } from '../../src/discover/mount-table.js';
-import { which } from '../../src/cli/which.js';
+import { which } from '../../src/core/which.js';
 import { CLEAN, events, KOPIATOMIC, leftovers, Pool, RESTOMIC, restic, resticRepo, run, scratchDir, sh, summary, type RunResult } from './lib.js';
 
 const MOUNT_ROOT = '/kt-paths';

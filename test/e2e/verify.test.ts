@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, chownSync, linkSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { which } from '../../src/cli/which.js';
+import { which } from '../../src/core/which.js';
 import { CLEAN, KOPIATOMIC, leftovers, mounts, Pool, RESTOMIC, restic, resticRepo, run, scratchDir, script, sh, summary, type RunResult } from './lib.js';
 
 interface Verify {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KOPIATOMIC, parseCommandLine, RESTOMIC } from '../../src/cli/args.js';
+import { parseCommandLine } from '../../src/cli/args.js';
+import { KOPIATOMIC, RESTOMIC } from '../../src/config/job.js';
 import { UsageError } from '../../src/core/errors.js';
 
 const k = (...argv: string[]) => parseCommandLine(argv, KOPIATOMIC);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { which } from '../../src/cli/which.js';
+import { which } from '../../src/core/which.js';
 import { CommandError } from '../../src/core/errors.js';
 import type { EngineContext } from '../../src/engine/engine.js';
 import { atLeast, parseResticVersion, resticEngine } from '../../src/engine/restic.js';

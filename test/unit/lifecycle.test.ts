@@ -11,7 +11,8 @@ import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync,
 import { homedir, tmpdir } from 'node:os';
 import { isWithin } from '../../src/core/paths.js';
 import { join } from 'node:path';
-import { KOPIATOMIC, parseCommandLine, type JobOptions } from '../../src/cli/args.js';
+import { parseCommandLine } from '../../src/cli/args.js';
+import { KOPIATOMIC, type JobOptions } from '../../src/config/job.js';
 import { backupJob, checkEngineInstalled, requireZfs } from '../../src/cli/backup.js';
 import { lifecycle, type CommandContext, type LifecycleSpec } from '../../src/cli/lifecycle.js';
 import { CommandError, SetupError, UsageError } from '../../src/core/errors.js';

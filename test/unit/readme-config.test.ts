@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KOPIATOMIC } from '../../src/cli/args.js';
+import { KOPIATOMIC } from '../../src/config/job.js';
 import { loadConfig } from '../../src/config/load.js';
 import { resolveJobs } from '../../src/config/resolve.js';
 import { KNOWN_KEYS } from '../../src/config/schema.js';

@@ -9,8 +9,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { parseCommandLine, KOPIATOMIC } from '../../src/cli/args.js';
-import { which } from '../../src/cli/which.js';
+import { parseCommandLine } from '../../src/cli/args.js';
+import { KOPIATOMIC } from '../../src/config/job.js';
+import { which } from '../../src/core/which.js';
 import { classifyExit, classifySpawn } from '../../src/core/classify.js';
 import { CommandError, InterruptedError, UsageError } from '../../src/core/errors.js';
 import { SystemRunner } from '../../src/core/exec.js';

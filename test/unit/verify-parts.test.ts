@@ -2,7 +2,8 @@
 // kopia, command), where the restore goes, and the exit status.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCommandLine, RESTOMIC, KOPIATOMIC } from '../../src/cli/args.js';
+import { parseCommandLine } from '../../src/cli/args.js';
+import { RESTOMIC, KOPIATOMIC } from '../../src/config/job.js';
 import { UsageError } from '../../src/core/errors.js';
 import { inSample } from '../../src/verify/sample.js';
 import {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { UsageError } from '../../src/core/errors.js';
-import { splitWords } from '../../src/cli/words.js';
+import { splitWords } from '../../src/core/words.js';
 
 test('splitWords: whitespace separates, runs of it count once', () => {
   assert.deepEqual(splitWords('  kopia   snapshot\tcreate \n'), ['kopia', 'snapshot', 'create']);

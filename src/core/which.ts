@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { systemPath } from '../core/system-path.js';
+import { systemPath } from './system-path.js';
 
 /**
  * Where `prog` would be found, as execvp looks for it, or null. The search

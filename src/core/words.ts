@@ -1,7 +1,7 @@
 // Splits -c and -o values into words the way a user means them: spaces
 // separate, single and double quotes group, a backslash escapes. Nothing is
 // expanded: no variables, globs or command substitution, since no shell runs.
-import { UsageError } from '../core/errors.js';
+import { UsageError } from './errors.js';
 
 export function splitWords(input: string): string[] {
   const words: string[] = [];

@@ -1,0 +1,90 @@
+// A job's settings as every command that backs up receives them, and the
+// few defaults and checks that both the flags and the configuration use.
+import { posix } from 'node:path';
+import { UsageError } from '../core/errors.js';
+import { isWithin } from '../core/paths.js';
+import type { Engine, Layout } from '../engine/engine.js';
+import { ENGINES, engineForCommand } from '../engine/index.js';
+
+export interface Flavour {
+  /** kopiatomic or restomic */
+  name: string;
+  engine: 'kopia' | 'restic';
+  mountRoot: string;
+}
+
+export const KOPIATOMIC: Flavour = { name: 'kopiatomic', engine: 'kopia', mountRoot: '/kopia' };
+export const RESTOMIC: Flavour = { name: 'restomic', engine: 'restic', mountRoot: '/restic' };
+
+/** A job's settings: what every command that backs up receives (the flag form is job "default"). */
+export interface JobOptions {
+  /** The job's name; "default" for the flag form. */
+  job: string;
+  targets: string[];
+  all: boolean;
+  recursive: boolean;
+  /** Select the datasets whose kopiatomic:backup property selects this job. */
+  property: boolean;
+  engine: Engine;
+  command: string[];
+  options: string[];
+  pre: string | null;
+  post: string | null;
+  mountRoot: string;
+  excludes: string[];
+  layout: Layout;
+  /** Extra environment for the engine only (config env + env_files); never for hooks, never printed. */
+  env: Record<string, string>;
+  metricsFile: string | null;
+  pingUrl: string | null;
+  maxAgeSeconds: number | null;
+  /** systemd OnCalendar expression. */
+  schedule: string;
+  /** Percent of files read back and compared after the backup; null = no verification. */
+  verifyPercent: number | null;
+  /** The command that reads the backup back (words), or null for the engine's own. */
+  verifyCommand: string[] | null;
+  /** Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never. */
+  killAfter: number;
+  /** Seconds one zfs, zpool, mount or umount command may run before it is killed (exit 9); 0 = no limit. */
+  zfsTimeout: number;
+  statusFile: string;
+}
+
+/** Job settings given as flags: those named in `given` override a configured job's. */
+export interface JobFlags extends JobOptions {
+  given: Set<keyof JobOptions>;
+}
+
+/** Seconds between SIGTERM and SIGKILL unless set (see execute/interrupt.ts). */
+export const KILL_AFTER_DEFAULT = 30;
+
+/** The defaults of settings that have one independent of the program. */
+export function statusFileDefault(platform: string = process.platform): string {
+  return platform === 'freebsd' ? '/var/db/kopiatomic/status.json' : '/var/lib/kopiatomic/status.json';
+}
+
+/** A mount root as given, checked and normalised; throws UsageError. */
+export function checkMountRootPath(mountRoot: string, what = '--mount-root'): string {
+  if (!mountRoot.startsWith('/')) throw new UsageError(`${what} must be an absolute path: ${mountRoot}`);
+  const root = posix.normalize(mountRoot).replace(/\/+$/, '');
+  if (root === '') throw new UsageError(`${what} cannot be /`);
+  if (isWithin(root, '/tmp') || isWithin(root, '/var/tmp')) {
+    throw new UsageError(`${what} must not be under a world-writable folder: ${mountRoot}`);
+  }
+  return root;
+}
+
+/** The engine: named, implied by the command's program, or the program's own. */
+export function resolveEngine(name: string | undefined, command: string[] | null, flavour: Flavour): Engine {
+  let engine: Engine;
+  if (name !== undefined) {
+    const e = ENGINES[name];
+    if (!e) throw new UsageError(`unknown engine ${JSON.stringify(name)}: use kopia, restic or command`);
+    engine = e;
+  } else {
+    engine = command ? engineForCommand(command) : ENGINES[flavour.engine]!;
+  }
+  if (engine.name === 'command' && !command) throw new UsageError('--engine command needs -c COMMAND');
+  return engine;
+}
