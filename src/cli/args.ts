@@ -1,69 +1,34 @@
 // The command line. Every flag of the original script keeps its meaning
-// (-a -r -n -c -o -p -q -v -h); the rest are long options.
+// (-a -r -n -c -o -p -q -v -h); the rest are long options. The flags are
+// those of cli/flags.ts; which command takes which is said by its own file.
 import { parseArgs } from 'node:util';
+import { meantHint } from '../core/did-you-mean.js';
 import { UsageError } from '../core/errors.js';
 import { ZFS_TIMEOUT_DEFAULT } from '../core/exec.js';
 import { splitWords } from '../core/words.js';
-import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobFlags, type JobOptions } from '../config/job.js';
+import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobOptions } from '../config/job.js';
 import { parseVerifyPercent, verifyProblem } from '../verify/options.js';
+import type { CommandSpec, FlagValues } from './command.js';
+import { COMMAND_WORDS, COMMANDS, commandsOf, takersOf } from './commands.js';
+import { FLAGS, GENERAL_FLAGS } from './flags.js';
+import type { Mode, Options } from './options.js';
 
-export type Mode = 'backup' | 'cleanup' | 'help' | 'version' | 'run' | 'config-check' | 'config-show' | 'jobs' | 'status' | 'schedule';
+export type { Mode, Options };
 
-export interface Options extends JobFlags {
-  mode: Mode;
-  /** Job names: `run [JOB...]`, `config show [JOB]`, `jobs [JOB...]`. */
-  names: string[];
-  /** --config FILE, or null for the default path. */
-  configFile: string | null;
-  dryRun: boolean;
-  json: boolean;
-  verbosity: 0 | 1 | 2;
-  /** Seconds to wait for another run's lock: 0 = do not wait. */
-  wait: number;
-  /** schedule show --cron. */
-  cron: boolean;
-  /** status --max-age DURATION: overrides every job's max_age. */
-  maxAge: string | null;
-}
+type ParseOption = { type: 'string' | 'boolean'; short?: string; multiple?: boolean };
+const SPEC: Record<string, ParseOption> = Object.fromEntries(
+  FLAGS.map((f) => [f.long, { type: f.value ? 'string' : 'boolean', ...(f.short ? { short: f.short } : {}), ...(f.multiple ? { multiple: true } : {}) }]),
+);
 
-const SPEC = {
-  all: { type: 'boolean', short: 'a' },
-  recursive: { type: 'boolean', short: 'r' },
-  'dry-run': { type: 'boolean', short: 'n' },
-  command: { type: 'string', short: 'c' },
-  options: { type: 'string', short: 'o', multiple: true },
-  pre: { type: 'string', short: 'p' },
-  post: { type: 'string', short: 'q' },
-  version: { type: 'boolean', short: 'v' },
-  help: { type: 'boolean', short: 'h' },
-  engine: { type: 'string' },
-  'mount-root': { type: 'string' },
-  exclude: { type: 'string', multiple: true },
-  json: { type: 'boolean' },
-  verbose: { type: 'boolean' },
-  quiet: { type: 'boolean' },
-  layout: { type: 'string' },
-  wait: { type: 'string' },
-  'kill-after': { type: 'string' },
-  'zfs-timeout': { type: 'string' },
-  config: { type: 'string' },
-  property: { type: 'boolean' },
-  verify: { type: 'string' },
-  'verify-command': { type: 'string' },
-  'metrics-file': { type: 'string' },
-  'ping-url': { type: 'string' },
-  'status-file': { type: 'string' },
-  'max-age': { type: 'string' },
-  cron: { type: 'boolean' },
-} as const;
-
-const SHORT_VALUE: Record<string, string> = { c: 'command', o: 'options', p: 'pre', q: 'post' };
-const LONG_VALUE = new Set(['command', 'options', 'pre', 'post', 'engine', 'mount-root', 'exclude', 'layout', 'kill-after', 'zfs-timeout', 'config', 'verify-command', 'metrics-file', 'ping-url', 'status-file', 'max-age']);
+const SHORT_VALUE: Record<string, string> = Object.fromEntries(FLAGS.filter((f) => f.short && f.value).map((f) => [f.short!, f.long]));
+const LONG_VALUE = new Set(FLAGS.filter((f) => f.value && f.bare === undefined).map((f) => f.long));
+const BARE = new Map(FLAGS.filter((f) => f.bare !== undefined).map((f) => [f.long, f.bare!]));
 
 /**
  * parseArgs refuses a separate value that starts with '-' (`-o --tag x`),
  * yet engine options nearly always do: join each value-taking flag with its
- * value first. --wait takes an optional value, which parseArgs cannot express.
+ * value first. --wait and --verify take an optional value, which parseArgs
+ * cannot express: bare, they get their flag's `bare` value.
  */
 export function normaliseArgv(argv: string[]): string[] {
   const out: string[] = [];
@@ -73,8 +38,7 @@ export function normaliseArgv(argv: string[]): string[] {
       out.push(...argv.slice(i));
       break;
     }
-    if (a === '--wait') out.push('--wait=forever');
-    else if (a === '--verify') out.push('--verify=100'); // verify (issue 13): bare = every file
+    if (a.startsWith('--') && BARE.has(a.slice(2))) out.push(`${a}=${BARE.get(a.slice(2))}`);
     else if (a.startsWith('--') && LONG_VALUE.has(a.slice(2)) && i + 1 < argv.length) out.push(`${a}=${argv[++i]}`);
     else if (/^-[A-Za-z]+$/.test(a) && SHORT_VALUE[a.at(-1)!] && [...a.slice(1, -1)].every((c) => !SHORT_VALUE[c]) && i + 1 < argv.length) {
       if (a.length > 2) out.push(a.slice(0, -1));
@@ -84,7 +48,82 @@ export function normaliseArgv(argv: string[]): string[] {
   return out;
 }
 
-const SUBCOMMANDS = new Set(['cleanup', 'run', 'config', 'jobs', 'status', 'schedule']);
+const LONG_NAMES = FLAGS.map((f) => `--${f.long}`);
+
+function parseError(e: Error): UsageError {
+  const message = e.message.split('\n')[0]!.replace(/^Unknown option/, 'unknown option').replace(/\. To specify a positional.*/, '');
+  const unknown = /^unknown option '(--[^'=]+)/.exec(message)?.[1];
+  return new UsageError(message + (unknown ? meantHint(unknown, LONG_NAMES) : ''));
+}
+
+/** "a, b or c" */
+const either = (words: readonly string[]) => (words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words.at(-1)!}` : (words[0] ?? ''));
+const and = (words: readonly string[]) => (words.length > 1 ? `${words.slice(0, -1).join(', ')} and ${words.at(-1)!}` : (words[0] ?? ''));
+
+/** The commands that take a flag, a group named once when all of it does: "run, config, jobs". */
+function flagGoesWith(long: string): string {
+  const takers = takersOf(long);
+  const named: string[] = [];
+  for (const t of takers) {
+    const word = t.split(' ')[0]!;
+    const group = commandsOf(word).map((c) => c.words.join(' '));
+    const label = group.length > 1 && group.every((g) => takers.includes(g)) ? word : t;
+    if (!named.includes(label)) named.push(label);
+  }
+  const note = long === 'config' ? ' (the flag form reads no configuration file)' : '';
+  return `${and(named)}${note}`;
+}
+
+/** A mistyped command, not a dataset: a word with no '/' one letter (two in a long word) from a command's. */
+function mistypedCommand(word: string): string {
+  if (word.includes('/') || word.startsWith('.') || word.length < 4) return '';
+  return meantHint(word, COMMAND_WORDS, word.length >= 7 ? 2 : 1);
+}
+
+interface Found {
+  spec: CommandSpec;
+  operands: string[];
+  /** The help asked for, when the command's words are not all there (`config --help`). */
+  topic: string[] | null;
+}
+
+/** The command the words name: the first word before `--` that is a command's; else the flag form. */
+function findCommand(positionals: string[], firstIsCommand: boolean, helpAsked: boolean): Found {
+  const flagForm = COMMANDS.find((c) => !c.words.length)!;
+  if (!firstIsCommand) {
+    const word = positionals[0];
+    const hint = word === undefined ? '' : mistypedCommand(word);
+    if (hint) throw new UsageError(`unknown command ${JSON.stringify(word)}${hint}; a dataset of that name goes after --: -- ${word}`);
+    return { spec: flagForm, operands: positionals, topic: null };
+  }
+  const word = positionals[0]!;
+  const group = commandsOf(word);
+  if (group.length === 1 && group[0]!.words.length === 1) return { spec: group[0]!, operands: positionals.slice(1), topic: null };
+  const what = positionals[1];
+  const spec = group.find((c) => c.words[1] === what);
+  if (spec) return { spec, operands: positionals.slice(2), topic: null };
+  if (helpAsked) return { spec: group[0]!, operands: [], topic: [word] };
+  const subs = group.map((c) => c.words[1]!);
+  throw new UsageError(`${word} needs ${either(subs)}${what !== undefined ? `, not ${JSON.stringify(what)}${meantHint(what, subs)}` : ''}`);
+}
+
+/** `help [COMMAND [SUBCOMMAND]]`: the words must name commands. */
+function helpTopic(words: string[]): string[] {
+  if (!words.length) return [];
+  const [word, sub] = words;
+  if (words.length > 2 || !commandsOf(word!).length) throw new UsageError(`help: no command ${JSON.stringify(words.join(' '))}${meantHint(word!, COMMAND_WORDS)}`);
+  if (sub !== undefined && !commandsOf(word!).some((c) => c.words[1] === sub)) throw new UsageError(`help: no command ${JSON.stringify(words.join(' '))}`);
+  return words;
+}
+
+/** Each flag given must be one the command takes. */
+function checkFlagsApply(spec: CommandSpec, given: { name: string; rawName: string }[]): void {
+  for (const t of given) {
+    if ((GENERAL_FLAGS as readonly string[]).includes(t.name) || spec.flags.includes(t.name)) continue;
+    const where = spec.words.length ? spec.words.join(' ') : 'the flag form';
+    throw new UsageError(`${t.rawName} goes with ${flagGoesWith(t.name)}, not with ${where}`);
+  }
+}
 
 export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   const args = normaliseArgv(argv);
@@ -92,138 +131,161 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   try {
     parsed = parseArgs({ args, options: SPEC, allowPositionals: true, strict: true, tokens: true });
   } catch (e) {
-    throw new UsageError((e as Error).message.split('\n')[0]!.replace(/^Unknown option/, 'unknown option').replace(/\. To specify a positional.*/, ''));
+    throw parseError(e as Error);
   }
-  const v = parsed.values;
-  let positionals = parsed.positionals;
+  const v = parsed.values as FlagValues & Record<string, never>;
+  const str = (name: string) => v[name] as string | undefined;
+  const list = (name: string) => v[name] as string[] | undefined;
   // A word after `--` is always a dataset or path, so a pool called "run" can still be named.
   const terminator = parsed.tokens.find((t) => t.kind === 'option-terminator')?.index ?? Infinity;
   const first = parsed.tokens.find((t) => t.kind === 'positional');
-  const sub = first && first.index < terminator && SUBCOMMANDS.has(first.value) ? first.value : null;
-  let mode: Mode = 'backup';
-  if (v.help) mode = 'help';
-  else if (v.version) mode = 'version';
-  else if (sub === 'cleanup') {
-    mode = 'cleanup';
-    positionals = positionals.slice(1);
-    if (positionals.length) throw new UsageError('cleanup takes no datasets');
-  } else if (sub === 'run' || sub === 'jobs') {
-    mode = sub;
-    positionals = positionals.slice(1);
-  } else if (sub === 'status') {
-    mode = 'status';
-    positionals = positionals.slice(1);
-    if (positionals.length > 1) throw new UsageError('status takes at most one job name');
-  } else if (sub === 'schedule') {
-    mode = 'schedule';
-    const what = positionals[1];
-    if (what !== 'install' && what !== 'remove' && what !== 'show') throw new UsageError(`schedule needs install, remove or show${what ? `, not ${JSON.stringify(what)}` : ''}`);
-    positionals = positionals.slice(1); // [action, JOB?]
-    if (positionals.length > 2) throw new UsageError('schedule takes at most one job name');
-    if (v.cron && what !== 'show') throw new UsageError('--cron goes with schedule show');
-  } else if (sub === 'config') {
-    const what = positionals[1];
-    if (what !== 'check' && what !== 'show') throw new UsageError(`config needs check or show${what ? `, not ${JSON.stringify(what)}` : ''}`);
-    mode = what === 'check' ? 'config-check' : 'config-show';
-    positionals = positionals.slice(2);
-    if (mode === 'config-check' && positionals.length) throw new UsageError('config check takes no arguments');
-    if (positionals.length > 1) throw new UsageError('config show takes at most one job name');
-  }
-  const jobMode = mode === 'run' || mode === 'config-check' || mode === 'config-show' || mode === 'jobs' || mode === 'status' || mode === 'schedule';
-  if (v.cron && mode !== 'schedule') throw new UsageError('--cron goes with schedule show');
-  if (v['max-age'] !== undefined && mode !== 'status') throw new UsageError('--max-age goes with status');
+  const firstIsCommand = first !== undefined && first.index < terminator && COMMAND_WORDS.includes(first.value);
+  const found = findCommand(parsed.positionals, firstIsCommand, Boolean(v['help']));
+  const { spec } = found;
 
-  if (mode === 'backup' && !v.all && !v.property && positionals.length === 0) throw new UsageError('no datasets or paths given (use -a for all)');
-  if (v.config !== undefined && !jobMode) throw new UsageError('--config goes with run, jobs and config (the flag form reads no configuration file)');
-  if (v.all && v.property) throw new UsageError('-a and --property cannot be used together');
-  if (mode === 'backup' && v.property && positionals.length) throw new UsageError('--property selects by the kopiatomic:backup property: name no datasets with it');
+  let mode: Mode = spec.mode;
+  let topic: string[] = [];
+  if (v['help']) {
+    mode = 'help';
+    topic = found.topic ?? [...spec.words];
+    if (spec.mode === 'help') topic = helpTopic(found.operands);
+  } else if (spec.mode === 'help') topic = helpTopic(found.operands);
+  else if (v['version']) mode = 'version';
+  if (mode === 'help' || mode === 'version') return { ...defaults(flavour), mode, topic };
 
-  const command = v.command !== undefined ? splitWords(v.command) : null;
+  checkFlagsApply(spec, parsed.tokens.flatMap((t) => (t.kind === 'option' ? [{ name: t.name, rawName: t.rawName }] : [])));
+  const operands = spec.check(found.operands, v);
+  const jobMode = mode !== 'backup' && mode !== 'cleanup';
+  if (v['all'] && v['property']) throw new UsageError('-a and --property cannot be used together');
+
+  const commandFlag = str('command');
+  const command = commandFlag !== undefined ? splitWords(commandFlag) : null;
   if (command !== null && command.length === 0) throw new UsageError('-c needs a command');
-  const engine = resolveEngine(v.engine, command, flavour);
+  const engine = resolveEngine(str('engine'), command, flavour);
 
-  const layout = v.layout ?? 'tree';
+  const layout = str('layout') ?? 'tree';
   if (layout !== 'tree' && layout !== 'paths') throw new UsageError(`unknown layout ${JSON.stringify(layout)}: use tree or paths`);
 
-  const root = checkMountRootPath(v['mount-root'] ?? flavour.mountRoot);
+  const root = checkMountRootPath(str('mount-root') ?? flavour.mountRoot);
 
   let wait = 0;
-  if (v.wait !== undefined) {
-    if (v.wait === 'forever') wait = Infinity;
-    else if (/^\d+$/.test(v.wait)) wait = Number(v.wait);
-    else throw new UsageError(`--wait takes a number of seconds: ${v.wait}`);
+  const waitFlag = str('wait');
+  if (waitFlag !== undefined) {
+    if (waitFlag === 'forever') wait = Infinity;
+    else if (/^\d+$/.test(waitFlag)) wait = Number(waitFlag);
+    else throw new UsageError(`--wait takes a number of seconds: ${waitFlag}`);
   }
-  let killAfter = KILL_AFTER_DEFAULT;
-  if (v['kill-after'] !== undefined) {
-    if (!/^\d+$/.test(v['kill-after'])) throw new UsageError(`--kill-after takes a number of seconds: ${v['kill-after']}`);
-    killAfter = Number(v['kill-after']);
-  }
-  let zfsTimeout = ZFS_TIMEOUT_DEFAULT;
-  if (v['zfs-timeout'] !== undefined) {
-    if (!/^\d+$/.test(v['zfs-timeout'])) throw new UsageError(`--zfs-timeout takes a number of seconds: ${v['zfs-timeout']}`);
-    zfsTimeout = Number(v['zfs-timeout']);
-  }
-  if (v.verbose && v.quiet) throw new UsageError('--verbose and --quiet cannot be used together');
+  const seconds = (name: string, fallback: number) => {
+    const s = str(name);
+    if (s === undefined) return fallback;
+    if (!/^\d+$/.test(s)) throw new UsageError(`--${name} takes a number of seconds: ${s}`);
+    return Number(s);
+  };
+  const killAfter = seconds('kill-after', KILL_AFTER_DEFAULT);
+  const zfsTimeout = seconds('zfs-timeout', ZFS_TIMEOUT_DEFAULT);
+  if (v['verbose'] && v['quiet']) throw new UsageError('--verbose and --quiet cannot be used together');
 
   // --verify[=PERCENT] (bare: every file) and the command engine's --verify-command.
-  const verifyPercent = v.verify === undefined ? null : parseVerifyPercent(v.verify);
-  const verifyCommand = v['verify-command'] !== undefined ? splitWords(v['verify-command']) : null;
+  const verifyPercent = str('verify') === undefined ? null : parseVerifyPercent(str('verify')!);
+  const verifyCommandFlag = str('verify-command');
+  const verifyCommand = verifyCommandFlag !== undefined ? splitWords(verifyCommandFlag) : null;
   if (verifyCommand !== null && verifyCommand.length === 0) throw new UsageError('--verify-command needs a command');
   if (mode === 'backup') verifyProblem(engine.name, verifyPercent, verifyCommand);
 
+  // Which of the job's settings the command line gave: those override a configured job's.
   const given = new Set<keyof JobOptions>();
   const mark = (flag: unknown, ...keys: (keyof JobOptions)[]) => flag !== undefined && keys.forEach((k) => given.add(k));
-  mark(v.all, 'all');
-  mark(v.property, 'property');
-  mark(v.recursive, 'recursive');
-  mark(v.command ?? v.engine, 'engine', 'command');
-  mark(v.options, 'options');
-  mark(v.pre, 'pre');
-  mark(v.post, 'post');
+  mark(v['all'], 'all');
+  mark(v['property'], 'property');
+  mark(v['recursive'], 'recursive');
+  mark(v['command'] ?? v['engine'], 'engine', 'command');
+  mark(v['options'], 'options');
+  mark(v['pre'], 'pre');
+  mark(v['post'], 'post');
   mark(v['mount-root'], 'mountRoot');
-  mark(v.exclude, 'excludes');
-  mark(v.layout, 'layout');
+  mark(v['exclude'], 'excludes');
+  mark(v['layout'], 'layout');
   mark(v['kill-after'], 'killAfter');
   mark(v['zfs-timeout'], 'zfsTimeout');
-  mark(v.verify, 'verifyPercent');
+  mark(v['verify'], 'verifyPercent');
   mark(v['metrics-file'], 'metricsFile');
   mark(v['ping-url'], 'pingUrl');
   mark(v['status-file'], 'statusFile');
   mark(v['verify-command'], 'verifyCommand');
 
   return {
+    ...defaults(flavour),
     mode,
-    job: 'default',
-    names: jobMode ? positionals : [],
-    configFile: v.config ?? null,
-    targets: jobMode ? [] : positionals,
-    all: Boolean(v.all),
-    recursive: Boolean(v.recursive),
-    property: Boolean(v.property),
+    names: jobMode ? operands : [],
+    configFile: str('config') ?? null,
+    targets: jobMode ? [] : operands,
+    all: Boolean(v['all']),
+    recursive: Boolean(v['recursive']),
+    property: Boolean(v['property']),
     dryRun: Boolean(v['dry-run']),
     engine,
     command: command ?? engine.defaultCommand,
-    options: (v.options ?? []).flatMap(splitWords),
-    pre: v.pre ?? null,
-    post: v.post ?? null,
+    options: (list('options') ?? []).flatMap(splitWords),
+    pre: str('pre') ?? null,
+    post: str('post') ?? null,
     mountRoot: root,
-    excludes: v.exclude ?? [],
-    json: Boolean(v.json),
-    verbosity: v.quiet ? 0 : v.verbose ? 2 : 1,
+    excludes: list('exclude') ?? [],
+    json: Boolean(v['json']),
+    verbosity: v['quiet'] ? 0 : v['verbose'] ? 2 : 1,
     layout,
     wait,
-    env: {},
-    metricsFile: v['metrics-file'] ?? null,
-    pingUrl: v['ping-url'] ?? null,
-    maxAgeSeconds: null,
-    schedule: 'daily',
+    metricsFile: str('metrics-file') ?? null,
+    pingUrl: str('ping-url') ?? null,
     verifyPercent,
     verifyCommand,
     killAfter,
     zfsTimeout,
-    statusFile: v['status-file'] ?? statusFileDefault(),
+    statusFile: str('status-file') ?? statusFileDefault(),
     given,
-    cron: Boolean(v.cron),
-    maxAge: v['max-age'] ?? null,
+    cron: Boolean(v['cron']),
+    maxAge: str('max-age') ?? null,
+    listNames: Boolean(v['names']),
+  };
+}
+
+/** Options with every default: what help and version carry, and what the others start from. */
+function defaults(flavour: Flavour): Options {
+  const engine = resolveEngine(undefined, null, flavour);
+  return {
+    mode: 'backup',
+    job: 'default',
+    names: [],
+    configFile: null,
+    targets: [],
+    all: false,
+    recursive: false,
+    property: false,
+    dryRun: false,
+    engine,
+    command: engine.defaultCommand,
+    options: [],
+    pre: null,
+    post: null,
+    mountRoot: flavour.mountRoot,
+    excludes: [],
+    json: false,
+    verbosity: 1,
+    layout: 'tree',
+    wait: 0,
+    env: {},
+    metricsFile: null,
+    pingUrl: null,
+    maxAgeSeconds: null,
+    schedule: 'daily',
+    verifyPercent: null,
+    verifyCommand: null,
+    killAfter: KILL_AFTER_DEFAULT,
+    zfsTimeout: ZFS_TIMEOUT_DEFAULT,
+    statusFile: statusFileDefault(),
+    given: new Set(),
+    cron: false,
+    maxAge: null,
+    listNames: false,
+    topic: [],
   };
 }

@@ -19,7 +19,9 @@ import { buildPlan, type Plan } from '../plan/plan.js';
 import { select, type Selection } from '../plan/select.js';
 import { Journal } from '../safety/journal.js';
 import { requireRootPath } from '../safety/root-path.js';
-import type { Options } from './args.js';
+import type { Options } from './options.js';
+import type { CommandSpec } from './command.js';
+import { JOB_FLAGS, OUTPUT_FLAGS } from './flags.js';
 import type { JobOptions } from '../config/job.js';
 import { lifecycle, type CommandContext } from './lifecycle.js';
 import { printPlan } from './print-plan.js';
@@ -246,3 +248,23 @@ export async function backupCommand(opts: Options, ctx: CommandContext): Promise
   preflight(opts, opts, ctx);
   return (await backupJob(opts, opts, ctx)).code;
 }
+
+/** The flag form: the original script's command line. */
+export const backupSpec: CommandSpec = {
+  words: [],
+  mode: 'backup',
+  operands: 'DATASET|PATH...',
+  summary: 'back up the datasets named, at one instant',
+  about: `Atomic backups of ZFS datasets: one snapshot transaction per pool, the
+snapshots mounted read-only under {mountRoot}, {engine} run on that frozen
+tree, and every snapshot, mount and directory removed again. A path names
+the dataset mounted there. A word after -- is always a dataset or a path, so
+a pool called "run" can still be named.`,
+  flags: [...JOB_FLAGS, 'dry-run', 'wait', ...OUTPUT_FLAGS],
+  check(operands, v) {
+    if (!v['all'] && !v['property'] && operands.length === 0) throw new UsageError('no datasets or paths given (use -a for all)');
+    if (v['property'] && operands.length) throw new UsageError('--property selects by the kopiatomic:backup property: name no datasets with it');
+    return operands;
+  },
+  completes: 'dataset',
+};

@@ -1,16 +1,20 @@
 // `kopiatomic config check`: every problem of every file, with its place (exit 2).
 // `kopiatomic config show [JOB]`: the jobs as resolved, secrets masked (--json: as JSON).
-import { loadConfig, type LoadedConfig } from '../config/load.js';
-import { checkNestedMountRoots, resolveJobs } from '../config/resolve.js';
+import type { LoadedConfig } from '../config/load.js';
 import { isSecretName, MASK } from '../core/secrets.js';
 import { discover } from '../discover/inventory.js';
-import type { Options } from './args.js';
+import type { Options } from './options.js';
+import { configModules } from './config-modules.js';
+import type { CommandSpec } from './command.js';
+import { JOB_FLAGS, OUTPUT_FLAGS } from './flags.js';
+import { UsageError } from '../core/errors.js';
 import type { JobOptions } from '../config/job.js';
 import { checkJobsDatasets } from './backup.js';
 import type { CommandContext } from './lifecycle.js';
 import { which } from '../core/which.js';
 
 export async function configCheckCommand(opts: Options, ctx: CommandContext): Promise<number> {
+  const { loadConfig, resolveJobs, checkNestedMountRoots } = await configModules();
   const loaded = loadConfig(opts.configFile, ctx.platform.name);
   const jobs = resolveJobs(loaded, [], { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: true });
   checkNestedMountRoots(jobs, loaded);
@@ -67,6 +71,7 @@ function tomlValue(v: unknown): string {
 }
 
 export async function configShowCommand(opts: Options, ctx: CommandContext): Promise<number> {
+  const { loadConfig, resolveJobs } = await configModules();
   const loaded = loadConfig(opts.configFile, ctx.platform.name);
   const jobs = resolveJobs(loaded, opts.names, { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: false, flags: opts });
   const shown = jobs.map((j) => ({ job: j.job, ...describeJob(j, loaded) }));
@@ -82,3 +87,33 @@ export async function configShowCommand(opts: Options, ctx: CommandContext): Pro
   ctx.reporter.print(out.join('\n'));
   return 0;
 }
+
+export const configCheckSpec: CommandSpec = {
+  words: ['config', 'check'],
+  mode: 'config-check',
+  operands: '',
+  summary: 'validate the configuration (file:line:column, exit 2)',
+  about: `Validates the configuration file and its conf.d/*.toml drop-ins: every
+problem of every file with its file:line:column (exit 2), and, where zfs is
+installed, that each job's datasets exist.`,
+  flags: ['config', ...OUTPUT_FLAGS],
+  check(operands) {
+    if (operands.length) throw new UsageError('config check takes no arguments');
+    return operands;
+  },
+};
+
+export const configShowSpec: CommandSpec = {
+  words: ['config', 'show'],
+  mode: 'config-show',
+  operands: '[JOB]',
+  summary: 'the jobs as resolved, secrets masked',
+  about: `Prints the jobs as resolved (defaults, drop-ins and the job flags given here
+applied), as TOML or with --json as JSON, secrets masked.`,
+  flags: ['config', ...JOB_FLAGS, ...OUTPUT_FLAGS],
+  check(operands) {
+    if (operands.length > 1) throw new UsageError('config show takes at most one job name');
+    return operands;
+  },
+  completes: 'job',
+};

@@ -1,17 +1,24 @@
 // `kopiatomic jobs [JOB...]`: each job and the datasets it would back up now,
 // and why (listed, below a listed one, or the kopiatomic:backup property set
 // locally or inherited from where); read-only.
-import { loadConfig } from '../config/load.js';
-import { resolveJobs } from '../config/resolve.js';
 import { discover } from '../discover/inventory.js';
 import { explain, parseBackupSources, zfsGetBackupArgv } from '../plan/why.js';
-import type { Options } from './args.js';
+import type { Options } from './options.js';
+import { configModules } from './config-modules.js';
+import type { CommandSpec } from './command.js';
+import { JOB_FLAGS, OUTPUT_FLAGS } from './flags.js';
 import { requireZfs, selectFor } from './backup.js';
 import type { CommandContext } from './lifecycle.js';
 
 export async function jobsCommand(opts: Options, ctx: CommandContext): Promise<number> {
+  const { loadConfig, resolveJobs } = await configModules();
   const loaded = loadConfig(opts.configFile, ctx.platform.name);
   const jobs = resolveJobs(loaded, opts.names, { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: false, flags: opts });
+  if (opts.listNames) {
+    // For shell completion and scripts: read from the configuration only, no zfs.
+    ctx.reporter.print(jobs.map((j) => j.job).join('\n'));
+    return 0;
+  }
   requireZfs();
   const inventory = await discover(ctx.runner, ctx.platform);
   // Where each value comes from: only `zfs get` tells (local, inherited from X).
@@ -36,3 +43,16 @@ export async function jobsCommand(opts: Options, ctx: CommandContext): Promise<n
   ctx.reporter.print(out.join('\n'));
   return 0;
 }
+
+export const jobsSpec: CommandSpec = {
+  words: ['jobs'],
+  mode: 'jobs',
+  operands: '[JOB...]',
+  summary: 'the datasets each job would back up now, and why',
+  about: `Lists each job and the datasets it would back up now, and why (listed, below
+a listed one, or the kopiatomic:backup property set locally or inherited
+from where). Read-only. With --names, only the job names, one a line.`,
+  flags: ['config', 'names', ...JOB_FLAGS, ...OUTPUT_FLAGS],
+  check: (operands) => operands,
+  completes: 'job',
+};

@@ -13,7 +13,6 @@ import { sweepDeadRunFiles } from '../execute/run-files.js';
 import { Lock } from '../safety/lock.js';
 import { recover, type RecoverResult } from '../safety/recover.js';
 import type { Flavour } from '../config/job.js';
-import { usageLine } from './usage.js';
 import { UsageError } from '../core/errors.js';
 import { ConfigError } from '../config/problems.js';
 import { EXIT } from '../core/exit-codes.js';
@@ -176,7 +175,7 @@ export function reportError(ctx: CommandContext, e: unknown): StatusCode {
   const s = errorStatus(e);
   const err = e as Error;
   ctx.reporter.error(err.message);
-  if (e instanceof UsageError && !(e instanceof ConfigError) && !ctx.reporter.json) process.stderr.write(`${usageLine(ctx.flavour)}\nTry '${ctx.flavour.name} -h' for help.\n`);
+  if (e instanceof UsageError && !(e instanceof ConfigError) && !ctx.reporter.json) process.stderr.write(`Try '${ctx.flavour.name} help' for help.\n`);
   if (s.code === EXIT.internal && err.stack) ctx.reporter.verbose(err.stack);
   return s;
 }

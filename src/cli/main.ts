@@ -1,5 +1,7 @@
 // The entry: parse the command line and hand it to its command. Each command
-// lives in its own file; those that change state share cli/lifecycle.ts.
+// lives in its own file (its flags, help and entry point); those that change
+// state share cli/lifecycle.ts. The configuration's modules are loaded only by
+// the commands that read one (cli/config-modules.ts).
 import { readFileSync } from 'node:fs';
 import { SystemRunner } from '../core/exec.js';
 import { EXIT } from '../core/exit-codes.js';
@@ -7,10 +9,19 @@ import { Reporter } from '../core/report.js';
 import { maskText } from '../core/secrets.js';
 import { Interrupt } from '../execute/interrupt.js';
 import { platformFor } from '../platform/detect.js';
-import { parseCommandLine, type Options } from './args.js';
+import { parseCommandLine } from './args.js';
+import type { Options } from './options.js';
 import type { Flavour } from '../config/job.js';
 import { failBeforeLifecycle, type CommandContext } from './lifecycle.js';
-import { helpText, usageLine } from './usage.js';
+import { helpText, usageFor } from './help.js';
+import { COMMAND_WORDS, COMMANDS } from './commands.js';
+import { backupCommand } from './backup.js';
+import { cleanupCommand } from './cleanup.js';
+import { configCheckCommand, configShowCommand } from './config.js';
+import { jobsCommand } from './jobs.js';
+import { runCommand } from './run.js';
+import { scheduleCommand } from './schedule.js';
+import { statusCommand } from './status.js';
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -19,30 +30,34 @@ export function version(): string {
 
 type Command = (o: Options, ctx: CommandContext) => Promise<number>;
 
-// Each command's module is loaded when it is asked for: a backup given by
-// flags never loads the configuration's schema library, which would be most
-// of its start-up time.
-const COMMANDS: Record<Exclude<Options['mode'], 'help' | 'version'>, () => Promise<Command>> = {
-  backup: async () => (await import('./backup.js')).backupCommand,
-  cleanup: async () => (await import('./cleanup.js')).cleanupCommand,
-  run: async () => (await import('./run.js')).runCommand,
-  'config-check': async () => (await import('./config.js')).configCheckCommand,
-  'config-show': async () => (await import('./config.js')).configShowCommand,
-  jobs: async () => (await import('./jobs.js')).jobsCommand,
-  status: async () => (await import('./status.js')).statusFromOptions,
-  schedule: async () => (await import('./schedule.js')).scheduleFromOptions,
+const COMMAND_OF: Record<Exclude<Options['mode'], 'help' | 'version'>, Command> = {
+  backup: backupCommand,
+  cleanup: cleanupCommand,
+  run: runCommand,
+  'config-check': configCheckCommand,
+  'config-show': configShowCommand,
+  jobs: jobsCommand,
+  status: statusCommand,
+  schedule: scheduleCommand,
 };
+
+/** The usage lines of the command the words seem to name, for a usage error. */
+function usageOf(argv: string[], program: string): string {
+  const word = argv.find((a) => !a.startsWith('-'));
+  const topic = word !== undefined && COMMAND_WORDS.includes(word) ? [word] : [];
+  return usageFor(topic.length ? COMMANDS : COMMANDS.filter((c) => !c.words.length), program, topic);
+}
 
 export async function main(argv: string[], flavour: Flavour): Promise<number> {
   let opts: Options;
   try {
     opts = parseCommandLine(argv, flavour);
   } catch (e) {
-    process.stderr.write(`${flavour.name}: ${maskText((e as Error).message)}\n${usageLine(flavour)}\nTry '${flavour.name} -h' for help.\n`);
+    process.stderr.write(`${flavour.name}: ${maskText((e as Error).message)}\n${usageOf(argv, flavour.name)}\nTry '${flavour.name} help' for help.\n`);
     return EXIT.usage;
   }
   if (opts.mode === 'help') {
-    process.stdout.write(helpText(flavour) + '\n');
+    process.stdout.write(helpText(COMMANDS, flavour, opts.topic) + '\n');
     return EXIT.ok;
   }
   if (opts.mode === 'version') {
@@ -57,8 +72,7 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
   const ctx: CommandContext = { flavour, reporter, runner, platform: null!, interrupt };
   try {
     ctx.platform = platformFor();
-    const command = await COMMANDS[opts.mode]();
-    const code = await command(opts, ctx);
+    const code = await COMMAND_OF[opts.mode](opts, ctx);
     // For the benchmark: processes started per program, and our peak RSS.
     if (process.env['KOPIATOMIC_COUNT_PROCESSES']) reporter.event('process-counts', { counts: runner.counts, maxRssKiB: process.resourceUsage().maxRSS });
     return code;

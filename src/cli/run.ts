@@ -4,15 +4,17 @@
 // anything changes, and is recorded as the failure of every job (status
 // file, metrics, fail ping). The exit code is the worst job's (core/exit-codes.ts PRECEDENCE).
 import { EXIT, worstOf } from '../core/exit-codes.js';
-import { loadConfig } from '../config/load.js';
-import { checkNestedMountRoots, resolveJobs } from '../config/resolve.js';
 import { discover } from '../discover/inventory.js';
 import type { StatusCode } from '../execute/status.js';
-import type { Options } from './args.js';
+import type { Options } from './options.js';
+import { configModules } from './config-modules.js';
+import type { CommandSpec } from './command.js';
+import { JOB_FLAGS, OUTPUT_FLAGS } from './flags.js';
 import { backupJob, checkJobsDatasets, preflight } from './backup.js';
 import { failJobsBeforeStart, type CommandContext } from './lifecycle.js';
 
 export async function runCommand(opts: Options, ctx: CommandContext): Promise<number> {
+  const { loadConfig, resolveJobs, checkNestedMountRoots } = await configModules();
   const { reporter } = ctx;
   const loaded = loadConfig(opts.configFile, ctx.platform.name);
   const jobs = resolveJobs(loaded, opts.names, { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: true, flags: opts });
@@ -49,3 +51,17 @@ export async function runCommand(opts: Options, ctx: CommandContext): Promise<nu
   reporter.event('run-summary', { status: results.length ? worst.status : 'interrupted', exitCode: code, jobs: results.map((r) => ({ job: r.job, status: r.status, exitCode: r.code })) });
   return code;
 }
+
+export const runSpec: CommandSpec = {
+  words: ['run'],
+  mode: 'run',
+  operands: '[JOB...]',
+  summary: 'run the configured jobs (all when none is named), one after the other',
+  about: `Runs the jobs of the configuration file (all when none is named), one after
+the other, each its own atomic backup. A job flag given here overrides that
+setting of every job. Bad input in any job stops all of them before anything
+changes. The exit code is the worst job's.`,
+  flags: [...JOB_FLAGS, 'dry-run', 'wait', 'config', ...OUTPUT_FLAGS],
+  check: (operands) => operands,
+  completes: 'job',
+};

@@ -16,10 +16,12 @@ import { cronLine } from '../ops/units/cron.js';
 import { periodicPath, periodicScript, PERIODIC_SCRIPT } from '../ops/units/periodic.js';
 import { configOfUnit, JOB_NAME, MARK, runArgv, serviceTemplate, serviceUnit, timerName, timerUnit, unitPrefix } from '../ops/units/systemd.js';
 import { resolve } from 'node:path';
-import { loadConfig } from '../config/load.js';
 import { defaultConfigPath } from '../config/problems.js';
-import { resolveJobs } from '../config/resolve.js';
-import type { Options } from './args.js';
+import type { Options } from './options.js';
+import { configModules } from './config-modules.js';
+import type { CommandSpec } from './command.js';
+import { OUTPUT_FLAGS } from './flags.js';
+import { UsageError } from '../core/errors.js';
 import type { CommandContext } from './lifecycle.js';
 
 export interface ScheduledJob {
@@ -48,7 +50,7 @@ export interface ScheduleContext {
 }
 
 /** Exit codes: 0 done, 2 bad usage, 4 a system command failed. */
-export async function scheduleCommand(argv: string[], ctx: ScheduleContext): Promise<number> {
+export async function scheduleAction(argv: string[], ctx: ScheduleContext): Promise<number> {
   let action: string;
   let jobs: ScheduledJob[];
   let cron = false;
@@ -269,17 +271,18 @@ function periodicConfig(text: string): string | null {
 }
 
 /** `kopiatomic [--config F] schedule install|remove|show [JOB] [--cron]`: the config's jobs and their schedules. */
-export async function scheduleFromOptions(opts: Options, ctx: CommandContext): Promise<number> {
+export async function scheduleCommand(opts: Options, ctx: CommandContext): Promise<number> {
   const configPath = resolve(opts.configFile ?? defaultConfigPath(ctx.platform.name));
   const [action, job] = opts.names;
   // remove needs no readable config: it deletes what carries our mark.
   let jobs: ScheduledJob[] = [];
   if (action !== 'remove') {
+    const { loadConfig, resolveJobs } = await configModules();
     const loaded = loadConfig(opts.configFile, ctx.platform.name);
     jobs = resolveJobs(loaded, job ? [job] : [], { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: false }).map((j) => ({ name: j.job, schedule: j.schedule }));
   }
   const argv = [...opts.names, ...(opts.cron ? ['--cron'] : [])];
-  return scheduleCommand(argv, {
+  return scheduleAction(argv, {
     configPath,
     defaultConfig: resolve(defaultConfigPath(ctx.platform.name)),
     jobs,
@@ -289,3 +292,34 @@ export async function scheduleFromOptions(opts: Options, ctx: CommandContext): P
     err: (l) => process.stderr.write(maskText(l) + '\n'),
   });
 }
+
+function scheduleSpec(action: 'install' | 'remove' | 'show', summary: string, about: string, extra: string[] = []): CommandSpec {
+  return {
+    words: ['schedule', action],
+    mode: 'schedule',
+    operands: '[JOB]',
+    summary,
+    about,
+    flags: ['config', ...extra, ...OUTPUT_FLAGS],
+    check(operands) {
+      if (operands.length > 1) throw new UsageError('schedule takes at most one job name');
+      return [action, ...operands];
+    },
+    completes: 'job',
+  };
+}
+
+export const scheduleSpecs: readonly CommandSpec[] = [
+  scheduleSpec(
+    'install',
+    "run the jobs on their schedule: systemd timers, or periodic(8)",
+    `Installs and starts a systemd timer per job (its schedule, OnCalendar
+syntax) and one template service naming this configuration file; on
+FreeBSD a periodic(8) daily script. Another configuration's units are
+never touched.`,
+  ),
+  scheduleSpec('remove', 'remove what schedule install made', `Removes the timers, services or periodic script that schedule install made
+for this configuration, and only files that carry its mark.`),
+  scheduleSpec('show', 'print the units, or cron lines with --cron', `Prints what schedule install would write, or with --cron the crontab lines
+that run each job on its schedule.`, ['cron']),
+];

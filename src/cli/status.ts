@@ -15,10 +15,12 @@ import type { RunRecord } from '../ops/run-record.js';
 import { readStatus } from '../ops/status-file.js';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { loadConfig } from '../config/load.js';
 import { ConfigError, defaultConfigPath } from '../config/problems.js';
-import { resolveJobs } from '../config/resolve.js';
-import type { Options } from './args.js';
+import type { Options } from './options.js';
+import { configModules } from './config-modules.js';
+import type { CommandSpec } from './command.js';
+import { OUTPUT_FLAGS } from './flags.js';
+import { UsageError } from '../core/errors.js';
 import type { CommandContext } from './lifecycle.js';
 
 export const STATUS_EXIT = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
@@ -110,7 +112,7 @@ function describe(s: JobState): string {
   return parts.join('\n');
 }
 
-export function statusCommand(argv: string[], ctx: StatusContext): number {
+export function statusReport(argv: string[], ctx: StatusContext): number {
   let values: { json?: boolean; 'max-age'?: string; 'status-file'?: string };
   let positionals: string[];
   try {
@@ -181,12 +183,13 @@ function onlyUnreadable(e: unknown): boolean {
  * the max_age its run recorded. Never reads a secret; any failure here is
  * UNKNOWN (3), never CRITICAL.
  */
-export async function statusFromOptions(opts: Options, ctx: CommandContext): Promise<number> {
+export async function statusCommand(opts: Options, ctx: CommandContext): Promise<number> {
   let jobs: StatusJob[] | undefined;
   let statusFile = opts.statusFile;
   const err = (l: string) => process.stderr.write(maskText(l) + '\n');
   if (opts.configFile !== null || existsSync(defaultConfigPath(ctx.platform.name))) {
     try {
+      const { loadConfig, resolveJobs } = await configModules();
       const loaded = loadConfig(opts.configFile, ctx.platform.name);
       const resolved = resolveJobs(loaded, [], { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: false });
       jobs = resolved.map((j) => ({ name: j.job, ...(j.maxAgeSeconds !== null ? { maxAgeSeconds: j.maxAgeSeconds } : {}) }));
@@ -200,10 +203,28 @@ export async function statusFromOptions(opts: Options, ctx: CommandContext): Pro
     }
   }
   const argv = [...opts.names, ...(opts.json ? ['--json'] : []), ...(opts.maxAge !== null ? ['--max-age', opts.maxAge] : [])];
-  return statusCommand(argv, {
+  return statusReport(argv, {
     statusFile,
     ...(jobs ? { jobs } : {}),
     out: (l) => ctx.reporter.print(l),
     err,
   });
 }
+
+export const statusSpec: CommandSpec = {
+  words: ['status'],
+  mode: 'status',
+  operands: '[JOB]',
+  summary: "each job's last run, as a monitoring check (Nagios exit codes)",
+  about: `Reports each job's last run from the status file, with the exit code of a
+Nagios/Icinga check: 0 OK, 1 WARNING (older than max_age, or an imperfect
+backup), 2 CRITICAL (failed), 3 UNKNOWN (never ran, unreadable, or bad
+usage). Several jobs: the worst wins. Needs no root when the status file is
+readable.`,
+  flags: ['config', 'max-age', 'status-file', ...OUTPUT_FLAGS],
+  check(operands) {
+    if (operands.length > 1) throw new UsageError('status takes at most one job name');
+    return operands;
+  },
+  completes: 'job',
+};

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { parse, TomlError } from 'smol-toml';
 import type { z } from 'zod';
 import { locate } from './locate.js';
+import { didYouMean } from '../core/did-you-mean.js';
 import { ConfigError, defaultConfigPath, type Problem } from './problems.js';
 import { secretsInWords, secretsOf } from '../core/secrets.js';
 import { splitWords } from '../core/words.js';
@@ -45,24 +46,7 @@ export function configFiles(main: string): { main: string; dropIns: string[] } {
   return { main, dropIns };
 }
 
-function levenshtein(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-  return d[a.length]![b.length]!;
-}
-
-/** The closest known name, if it is close enough to be a typo. */
-export function didYouMean(word: string, known: readonly string[]): string | null {
-  let best: string | null = null;
-  let bestD = Infinity;
-  for (const k of known) {
-    const d = levenshtein(word.toLowerCase(), k);
-    if (d < bestD) [best, bestD] = [k, d];
-  }
-  return best !== null && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : null;
-}
+export { didYouMean };
 
 function knownKeysAt(path: PropertyKey[]): readonly string[] {
   if (path.length === 0) return KNOWN_KEYS.top;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { scheduleCommand } from '../../src/cli/schedule.js';
+import { scheduleAction as scheduleCommand } from '../../src/cli/schedule.js';
 import { SystemRunner } from '../../src/core/exec.js';
 import { Reporter } from '../../src/core/report.js';
 import { CLEAN, KOPIATOMIC, leftovers, Pool, restic, resticRepo, RESTOMIC, scratchDir, script } from '../e2e/lib.js';

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { cannotRead, STATUS_EXIT, statusCommand } from '../../src/cli/status.js';
+import { cannotRead, STATUS_EXIT, statusReport as statusCommand } from '../../src/cli/status.js';
 import { parseDuration } from '../../src/ops/duration.js';
 import { readStatus, recordRun } from '../../src/ops/status-file.js';
 import { record } from './ops-helpers.js';

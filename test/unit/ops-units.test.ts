@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { scheduleCommand, type ScheduleContext } from '../../src/cli/schedule.js';
+import { scheduleAction as scheduleCommand, type ScheduleContext } from '../../src/cli/schedule.js';
 import { cronFields, cronLine } from '../../src/ops/units/cron.js';
 import { periodicScript } from '../../src/ops/units/periodic.js';
 import { escapeInstance, execWord, runArgv, serviceUnit, timerUnit } from '../../src/ops/units/systemd.js';
