@@ -88,11 +88,11 @@ interface Found {
 }
 
 /** The command the words name: the first word before `--` that is a command's; else the flag form. */
-function findCommand(positionals: string[], firstIsCommand: boolean, helpAsked: boolean): Found {
+function findCommand(positionals: string[], first: 'command' | 'word' | 'dataset', helpAsked: boolean): Found {
   const flagForm = COMMANDS.find((c) => !c.words.length)!;
-  if (!firstIsCommand) {
+  if (first !== 'command') {
     const word = positionals[0];
-    const hint = word === undefined ? '' : mistypedCommand(word);
+    const hint = word === undefined || first === 'dataset' ? '' : mistypedCommand(word);
     if (hint) throw new UsageError(`unknown command ${JSON.stringify(word)}${hint}; a dataset of that name goes after --: -- ${word}`);
     return { spec: flagForm, operands: positionals, topic: null };
   }
@@ -139,21 +139,16 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   // A word after `--` is always a dataset or path, so a pool called "run" can still be named.
   const terminator = parsed.tokens.find((t) => t.kind === 'option-terminator')?.index ?? Infinity;
   const first = parsed.tokens.find((t) => t.kind === 'positional');
-  const firstIsCommand = first !== undefined && first.index < terminator && COMMAND_WORDS.includes(first.value);
-  const found = findCommand(parsed.positionals, firstIsCommand, Boolean(v['help']));
+  const kind = first === undefined || first.index > terminator ? 'dataset' : COMMAND_WORDS.includes(first.value) ? 'command' : 'word';
+  const found = findCommand(parsed.positionals, kind, Boolean(v['help']));
   const { spec } = found;
 
-  let mode: Mode = spec.mode;
-  let topic: string[] = [];
-  if (v['help']) {
-    mode = 'help';
-    topic = found.topic ?? [...spec.words];
-    if (spec.mode === 'help') topic = helpTopic(found.operands);
-  } else if (spec.mode === 'help') topic = helpTopic(found.operands);
-  else if (v['version']) mode = 'version';
-  if (mode === 'help' || mode === 'version') return { ...defaults(flavour), mode, topic };
-
+  // -h asks for the help of the command it is given to, whatever else is there.
+  if (v['help']) return { ...defaults(flavour), mode: 'help', topic: spec.mode === 'help' ? helpTopic(found.operands) : (found.topic ?? [...spec.words]) };
+  if (v['version']) return { ...defaults(flavour), mode: 'version' };
   checkFlagsApply(spec, parsed.tokens.flatMap((t) => (t.kind === 'option' ? [{ name: t.name, rawName: t.rawName }] : [])));
+  if (spec.mode === 'help') return { ...defaults(flavour), mode: 'help', topic: helpTopic(found.operands) };
+  const mode = spec.mode;
   const operands = spec.check(found.operands, v);
   const jobMode = mode !== 'backup' && mode !== 'cleanup';
   if (v['all'] && v['property']) throw new UsageError('-a and --property cannot be used together');

@@ -152,3 +152,18 @@ test('help and version modes', () => {
   assert.equal(k('-v').mode, 'version');
   assert.equal(k('--version').mode, 'version');
 });
+
+test('-o values that start with a dash, in a group and before the command word', () => {
+  assert.deepEqual(k('-ro', '--one-file-system', 'tank').options, ['--one-file-system']);
+  assert.equal(k('-ro', '--one-file-system', 'tank').recursive, true);
+  assert.deepEqual(k('-o', '-x', 'run').options, ['-x']);
+  assert.equal(k('-o', '-x', 'run').mode, 'run');
+  assert.deepEqual(k('-c', '-weird', 'tank').command, ['-weird']);
+});
+
+test('--wait: bare before the command word and after it', () => {
+  assert.equal(k('--wait', 'cleanup').wait, Infinity);
+  assert.equal(k('cleanup', '--wait').mode, 'cleanup');
+  assert.equal(k('run', '--wait', 'home').wait, Infinity);
+  assert.deepEqual(k('run', '--wait', 'home').names, ['home']);
+});
