@@ -16,7 +16,9 @@ export async function jobsCommand(opts: Options, ctx: CommandContext): Promise<n
   const jobs = resolveJobs(loaded, opts.names, { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: false, flags: opts });
   if (opts.listNames) {
     // For shell completion and scripts: read from the configuration only, no zfs.
-    ctx.reporter.print(jobs.map((j) => j.job).join('\n'));
+    const names = jobs.map((j) => j.job);
+    if (opts.json) ctx.reporter.event('job-names', { jobs: names });
+    else if (names.length) ctx.reporter.print(names.join('\n'));
     return 0;
   }
   requireZfs();

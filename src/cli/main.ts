@@ -9,7 +9,7 @@ import { Reporter } from '../core/report.js';
 import { maskText } from '../core/secrets.js';
 import { Interrupt } from '../execute/interrupt.js';
 import { platformFor } from '../platform/detect.js';
-import { parseCommandLine } from './args.js';
+import { normaliseArgv, parseCommandLine } from './args.js';
 import type { Options } from './options.js';
 import type { Flavour } from '../config/job.js';
 import { failBeforeLifecycle, type CommandContext } from './lifecycle.js';
@@ -21,7 +21,7 @@ import { configCheckCommand, configShowCommand } from './config.js';
 import { jobsCommand } from './jobs.js';
 import { runCommand } from './run.js';
 import { scheduleCommand } from './schedule.js';
-import { statusCommand } from './status.js';
+import { STATUS_EXIT, statusCommand } from './status.js';
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -41,11 +41,17 @@ const COMMAND_OF: Record<Exclude<Options['mode'], 'help' | 'version'>, Command> 
   schedule: scheduleCommand,
 };
 
+/** The command word the arguments seem to give, even when they do not parse (values joined to their flags first). */
+function commandWord(argv: string[]): string | null {
+  const args = normaliseArgv(argv);
+  const end = args.indexOf('--');
+  const word = (end < 0 ? args : args.slice(0, end)).find((a) => !a.startsWith('-'));
+  return word !== undefined && COMMAND_WORDS.includes(word) ? word : null;
+}
+
 /** The usage lines of the command the words seem to name, for a usage error. */
-function usageOf(argv: string[], program: string): string {
-  const word = argv.find((a) => !a.startsWith('-'));
-  const topic = word !== undefined && COMMAND_WORDS.includes(word) ? [word] : [];
-  return usageFor(topic.length ? COMMANDS : COMMANDS.filter((c) => !c.words.length), program, topic);
+function usageOf(word: string | null, program: string): string {
+  return word ? usageFor(COMMANDS, program, [word]) : usageFor(COMMANDS.filter((c) => !c.words.length), program);
 }
 
 export async function main(argv: string[], flavour: Flavour): Promise<number> {
@@ -53,8 +59,10 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
   try {
     opts = parseCommandLine(argv, flavour);
   } catch (e) {
-    process.stderr.write(`${flavour.name}: ${maskText((e as Error).message)}\n${usageOf(argv, flavour.name)}\nTry '${flavour.name} help' for help.\n`);
-    return EXIT.usage;
+    const word = commandWord(argv);
+    process.stderr.write(`${flavour.name}: ${maskText((e as Error).message)}\n${usageOf(word, flavour.name)}\nTry '${flavour.name} help' for help.\n`);
+    // status is a monitoring check: its bad usage is UNKNOWN, never CRITICAL (2).
+    return word === 'status' ? STATUS_EXIT.unknown : EXIT.usage;
   }
   if (opts.mode === 'help') {
     process.stdout.write(helpText(COMMANDS, flavour, opts.topic) + '\n');

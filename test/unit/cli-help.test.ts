@@ -121,3 +121,39 @@ test('the flag table and the commands agree', () => {
   // The original script's short flags.
   assert.deepEqual(shorts.sort(), ['a', 'c', 'h', 'n', 'o', 'p', 'q', 'r', 'v']);
 });
+
+/** main() with stdout and stderr caught: [exit code, stdout, stderr]. */
+async function mainOf(argv: string[]): Promise<[number, string, string]> {
+  const { main } = await import('../../src/cli/main.js');
+  let out = '';
+  let err = '';
+  const [o, e] = [process.stdout.write, process.stderr.write];
+  process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => ((err += s), true)) as typeof process.stderr.write;
+  try {
+    return [await main(argv, KOPIATOMIC), out, err];
+  } finally {
+    [process.stdout.write, process.stderr.write] = [o, e];
+  }
+}
+
+test('main: help prints the command help (exit 0); bad usage exits 2, and 3 for status (a monitoring check)', async () => {
+  const [code, out] = await mainOf(['help', 'run']);
+  assert.equal(code, 0);
+  assert.match(out, /^usage: kopiatomic run \[options\] \[JOB\.\.\.\]/);
+  const [c2, out2] = await mainOf(['jobs', '--help']);
+  assert.equal(c2, 0);
+  assert.match(out2, /--names/);
+  const [c3, , err3] = await mainOf(['config', 'check', '-c', 'foo']);
+  assert.equal(c3, 2);
+  assert.match(err3, /--command goes with/);
+  assert.match(err3, /usage: kopiatomic config check/);
+  const [c4, , err4] = await mainOf(['--config', '/c.toml', 'status', '-n']);
+  assert.equal(c4, 3, 'UNKNOWN');
+  assert.match(err4, /-n goes with/);
+  assert.match(err4, /usage: kopiatomic status/);
+  const [c5, , err5] = await mainOf(['--hlep']);
+  assert.equal(c5, 2);
+  assert.match(err5, /did you mean --help\?/);
+  assert.equal((await mainOf(['--', 'status', '--max-age', '1h']))[0], 2, 'a dataset called status after --: the flag form takes no --max-age');
+});

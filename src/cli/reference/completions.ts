@@ -23,25 +23,14 @@ function byCompletion(kind: (f: Flag) => boolean): string[] {
 }
 const isList = (f: Flag): f is Flag & { complete: readonly string[] } => Array.isArray(f.complete);
 
-export function bashCompletion(commands: readonly CommandSpec[]): string {
-  const cases = commands.map((c) => `      ${JSON.stringify(keyOf(c))}) flags=${sq(flagsOf(c).flatMap(spellings).join(' '))} ;;`).join('\n');
-  const lists = valueFlags()
-    .filter(isList)
-    .map((f) => `    ${spellings(f).join('|')}) COMPREPLY=($(compgen -W ${sq(f.complete.join(' '))} -- "$cur")); return ;;`)
-    .join('\n');
-  return `# bash completion for kopiatomic and restomic; made by \`npm run build\` from the
-# flag table (src/cli/flags.ts) and the commands' declarations: do not edit.
-
-_kopiatomic_datasets() {
-  command -v zfs >/dev/null 2>&1 && zfs list -H -o name -t filesystem 2>/dev/null
-}
-
-_kopiatomic() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} prev=
-  ((COMP_CWORD > 0)) && prev=\${COMP_WORDS[COMP_CWORD-1]}
-  local prog=\${COMP_WORDS[0]} cmd= sub= config= skip= flag= w i
-  for ((i = 1; i < COMP_CWORD; i++)); do
-    w=\${COMP_WORDS[i]}
+/**
+ * The shell lines (the same in bash and zsh) that read the words before the
+ * cursor: the command ($cmd, "flagform" for datasets), its subcommand ($sub)
+ * and the --config value ($config), skipping the values of flags.
+ */
+function scanWords(commands: readonly CommandSpec[], array: string, from: number, cursor: string): string {
+  return `  for ((i = ${from}; i < ${cursor}; i++)); do
+    w=\${${array}[i]}
     if [[ -n $skip ]]; then
       skip=
       [[ $flag == --config ]] && config=$w
@@ -64,7 +53,27 @@ _kopiatomic() {
         fi ;;
     esac
   done
-  COMPREPLY=()
+`;
+}
+
+export function bashCompletion(commands: readonly CommandSpec[]): string {
+  const cases = commands.map((c) => `      ${JSON.stringify(keyOf(c))}) flags=${sq(flagsOf(c).flatMap(spellings).join(' '))} ;;`).join('\n');
+  const lists = valueFlags()
+    .filter(isList)
+    .map((f) => `    ${spellings(f).join('|')}) COMPREPLY=($(compgen -W ${sq(f.complete.join(' '))} -- "$cur")); return ;;`)
+    .join('\n');
+  return `# bash completion for kopiatomic and restomic; made by \`npm run build\` from the
+# flag table (src/cli/flags.ts) and the commands' declarations: do not edit.
+
+_kopiatomic_datasets() {
+  command -v zfs >/dev/null 2>&1 && zfs list -H -o name -t filesystem 2>/dev/null
+}
+
+_kopiatomic() {
+  local cur=\${COMP_WORDS[COMP_CWORD]} prev=
+  ((COMP_CWORD > 0)) && prev=\${COMP_WORDS[COMP_CWORD-1]}
+  local prog=\${COMP_WORDS[0]} cmd= sub= config= skip= flag= w i
+${scanWords(commands, 'COMP_WORDS', 1, 'COMP_CWORD')}  COMPREPLY=()
   case $prev in
     ${byCompletion((f) => f.complete === 'file').join('|')}) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     ${byCompletion((f) => f.complete === 'dir').join('|')}) COMPREPLY=($(compgen -d -- "$cur")); return ;;
@@ -129,31 +138,7 @@ _kopiatomic_datasets() {
 
 _kopiatomic() {
   local cmd= sub= config= skip= flag= w i
-  for ((i = 2; i < CURRENT; i++)); do
-    w=\${words[i]}
-    if [[ -n $skip ]]; then
-      skip=
-      [[ $flag == --config ]] && config=$w
-      continue
-    fi
-    case $w in
-      (--) cmd=\${cmd:-flagform}; break ;;
-      (--config=*) config=\${w#--config=} ;;
-      (${valueFlags().map((f) => `--${f.long}`).join('|')}) skip=1; flag=$w ;;
-      (-[^-]#[${shortValueLetters()}]) skip=1; flag=$w ;;
-      (-*) ;;
-      (*)
-        if [[ -z $cmd ]]; then
-          case $w in
-            (${firstWords(commands).join('|')}) cmd=$w ;;
-            (*) cmd=flagform ;;
-          esac
-        elif [[ -z $sub && ( ${groups(commands).map((g) => `$cmd == ${g}`).join(' || ')} ) ]]; then
-          sub=$w
-        fi ;;
-    esac
-  done
-  local prev=\${words[CURRENT-1]} cur=\${words[CURRENT]}
+${scanWords(commands, 'words', 2, 'CURRENT')}  local prev=\${words[CURRENT-1]} cur=\${words[CURRENT]}
   case $prev in
     (${byCompletion((f) => f.complete === 'file').join('|')}) _files; return ;;
     (${byCompletion((f) => f.complete === 'dir').join('|')}) _directories; return ;;
