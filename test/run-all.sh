@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: the unit tests on the host, then the end-to-end suite inside the
+# `npm test`: the unit tests on the host (on Node 20, 22 and 24), then the end-to-end suite inside the
 # real-OpenZFS guest for OpenZFS 2.1 (stable) and 2.3 (backports). Prints the
 # time of each step and ends with one line: "N passed, N failed".
 # Arguments (npm test -- FILE...) narrow the end-to-end suite to those files
@@ -58,7 +58,18 @@ summary+=("$(printf '%-28s %5ss' build $((SECONDS - t0)))")
 # The unit tests never touch the host's real state: state-guard.sh fails the
 # step when /var/lib/kopiatomic, /run/kopiatomic, /etc/kopiatomic (or the
 # FreeBSD places) changed while they ran.
-step "unit tests (host)" "$logs/unit" bash test/state-guard.sh node --test --test-reporter=spec dist/test/unit/
+# The files are named: node --test on Node 22 and later takes no directory.
+units=(dist/test/unit/*.test.js)
+step "unit tests (host, Node $(node --version | sed 's/^v//; s/\..*//'))" "$logs/unit" bash test/state-guard.sh node --test --test-reporter=spec "${units[@]}"
+# The same tests on the other supported Node lines, with official binaries
+# pinned in test/node-versions.sh (fetched once from the npm registry).
+for major in 22 24; do
+  if bin=$(bash test/node-versions.sh "$major"); then
+    step "unit tests (host, Node $major)" "$logs/unit$major" bash test/state-guard.sh "$bin" --test --test-reporter=spec "${units[@]}"
+  else
+    failed=$((failed + 1)); summary+=("$(printf '%-28s %5s  %s' "unit tests (host, Node $major)" - "no Node $major binary (see above)")")
+  fi
+done
 step "prometheus rules (host)" "$logs/rules" bash test/prometheus-rules.sh
 
 # The guests of all flavours build and run side by side (each is mostly

@@ -13,6 +13,7 @@ import { parseArgs } from 'node:util';
 import type { Runner } from '../core/exec.js';
 import { writeRootFile } from '../safety/root-file.js';
 import { cronLine } from '../ops/units/cron.js';
+import { warnIfCheckout } from '../ops/checkout-warning.js';
 import { periodicPath, periodicScript, PERIODIC_SCRIPT } from '../ops/units/periodic.js';
 import { configOfUnit, JOB_NAME, MARK, runArgv, serviceTemplate, serviceUnit, timerName, timerUnit, unitPrefix } from '../ops/units/systemd.js';
 import { resolve } from 'node:path';
@@ -75,6 +76,7 @@ export async function scheduleAction(argv: string[], ctx: ScheduleContext): Prom
   }
   const node = ctx.node ?? process.execPath;
   const script = ctx.script ?? realpathSync(process.argv[1]!);
+  if (action !== 'remove') warnIfCheckout(script, ctx.err);
   const platform = ctx.platform ?? (process.platform === 'freebsd' ? 'freebsd' : 'linux');
   const unitDir = ctx.unitDir ?? '/etc/systemd/system';
   const periodicBase = ctx.periodicPath ?? PERIODIC_SCRIPT;

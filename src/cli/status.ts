@@ -153,7 +153,7 @@ export function statusReport(argv: string[], ctx: StatusContext): number {
   const states = jobs.map((j) => judge(j, data.jobs[j.name], now));
   const overall: State = states.length ? worst(states.map((s) => s.state)) : 'unknown';
   if (values.json) {
-    ctx.out(JSON.stringify({ status: overall, exitCode: STATUS_EXIT[overall], statusFile: file, jobs: states }, null, 2));
+    ctx.out(JSON.stringify({ status: overall, exitCode: STATUS_EXIT[overall], statusFile: file, jobs: states }));
   } else {
     const bad = states.filter((s) => s.state !== 'ok');
     const headline = states.length === 0 ? 'no runs recorded' : bad.length ? bad.map((s) => `${s.job}: ${s.reason}`).join('; ') : `${states.length} job(s) ok`;

@@ -68,6 +68,15 @@ function issueProblems(file: SourceFile, issues: z.core.$ZodIssue[]): Problem[] 
         const hint = didYouMean(k, knownKeysAt(i.path));
         at([...i.path, k], `unknown key ${name([...i.path, k])}${hint ? ` (did you mean ${hint}?)` : ''}`);
       }
+    } else if (i.code === 'invalid_value' && i.values.length > 1) {
+      // The choices in the user's words, and the one they probably meant.
+      const got = valueAt(file.data, i.path);
+      const hint = typeof got === 'string' ? didYouMean(got, i.values.map(String)) : null;
+      at(i.path, `${name(i.path)}: ${JSON.stringify(got)} is not one of ${i.values.map(String).join(', ')}${hint ? ` (did you mean ${hint}?)` : ''}`);
+    } else if (i.code === 'invalid_key') {
+      // The schema's own message for the key (a record says only "Invalid key in record").
+      const why = i.issues.map((x) => x.message).join('; ');
+      at(i.path, `${i.path[0] === 'jobs' ? 'job name' : 'key'} ${JSON.stringify(String(i.path.at(-1)))}: ${why || i.message}`);
     } else if (i.code === 'invalid_type') {
       const got = valueAt(file.data, i.path);
       at(i.path, `${name(i.path)}: expected ${i.expected}, got ${describe(got)}`);
@@ -197,10 +206,17 @@ export function loadConfig(file: string | null, platform: string = process.platf
 
   const merged = files.reduce<Record<string, unknown>>((acc, f) => mergeTables(acc, f.data), {});
   const config = ConfigSchema.parse(merged);
+  // The place of a job's value: where the job sets it, else where [defaults]
+  // sets what the job inherits (in whichever file, a drop-in too), else the job's table.
   const where = (path: (string | number)[]): Problem => {
-    const holder = [...files].reverse().find((f) => valueAt(f.data, path) !== undefined) ?? [...files].reverse().find((f) => valueAt(f.data, path.slice(0, 2)) !== undefined) ?? files[0];
+    const last = (p: (string | number)[]) => [...files].reverse().find((f) => valueAt(f.data, p) !== undefined);
+    const inherited = path[0] === 'jobs' && path.length > 2 ? ['defaults', ...path.slice(2)] : null;
+    let at = path;
+    let holder = last(path);
+    if (!holder && inherited && (holder = last(inherited))) at = inherited;
+    holder ??= last(path.slice(0, 2)) ?? files[0];
     if (!holder) return { file: main, line: 0, col: 0, message: '' };
-    const pos = locate(holder.text, path);
+    const pos = locate(holder.text, at);
     return { file: holder.path, line: pos.line, col: pos.col, message: '' };
   };
   return { files, config, where };

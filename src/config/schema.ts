@@ -3,15 +3,14 @@
 // README describe what it says, and `npm run build` writes it out as a JSON
 // Schema for editors (schema/kopiatomic.schema.json).
 import { z } from 'zod';
-import { parseDuration } from '../ops/duration.js';
+import { isDuration, parseDuration } from '../ops/duration.js';
+import { isCalendar } from '../ops/units/calendar.js';
 
 /** A job's name: also a value of the kopiatomic:backup property, so no commas or spaces. */
 export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Property values with a meaning of their own: not usable as job names. */
 export const RESERVED_JOB_NAMES = ['on', 'off', 'true', 'false', 'default'];
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-/** "90s", "30m", "26h", "2d", "1w", or several: "1d12h". */
-export const DURATION = /^(\d+[smhdw])+$/;
 
 const words = z.union([z.string(), z.array(z.string())]);
 const absPath = z.string().regex(/^\//, 'must be an absolute path');
@@ -50,8 +49,8 @@ export const JOB_KEYS = {
   ),
   metrics_file: key(absPath, 'Prometheus textfile to write after each run (node_exporter textfile collector).'),
   ping_url: key(z.string().url(), 'Healthchecks-style URL pinged at start and end (a secret: masked wherever it is shown).'),
-  max_age: key(z.string().regex(DURATION, 'must be a duration such as "26h", "2d" or "1d12h"'), 'How old the last successful backup may be before status reports it as stale ("26h", "2d").'),
-  schedule: key(z.string().min(1), 'When the job runs, as a systemd OnCalendar expression (used by `kopiatomic schedule`).', 'daily'),
+  max_age: key(z.string().refine(isDuration, 'must be a duration such as "26h", "2d", "1.5h", "1h 30m" or "3600" (seconds), as `status --max-age` takes'), 'How old the last successful backup may be before status reports it as stale ("26h", "2d").'),
+  schedule: key(z.string().refine(isCalendar, 'must be a systemd OnCalendar time that cron can run too: "daily", "*-*-* 02:30", "Mon..Fri 02:30", "Sun *-*-* 04:00", "*-*-01 03:00"'), 'When the job runs, as a systemd OnCalendar expression (used by `kopiatomic schedule`).', 'daily'),
   verify: key(
     z.union([z.number().min(0).max(100), z.boolean()]),
     'Verify the backup against the frozen snapshot: a percentage of files (0-100), true = 100, false = 0.',

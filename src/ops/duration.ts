@@ -15,6 +15,16 @@ export function parseDuration(text: string): number {
   return total;
 }
 
+/** Whether text is a duration parseDuration reads: the one grammar of flags and file. */
+export function isDuration(text: string): boolean {
+  try {
+    parseDuration(text);
+    return text.trim() !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** 4m12s, 3h05m, 2d03h: for people. */
 export function formatDuration(seconds: number): string {
   const s = Math.max(0, Math.round(seconds));

@@ -67,6 +67,7 @@ test('partial is a WARNING; --json carries the states; bad usage is UNKNOWN', as
   const file = await statusFileWith(record({ status: 'partial', exitCode: 3 }));
   const r = status(file, ['--json']);
   assert.equal(r.code, STATUS_EXIT.warning);
+  assert.equal(r.out.trim().split('\n').length, 1, 'one line, like every other --json');
   const j = JSON.parse(r.out) as { status: string; jobs: { job: string; state: string; last: { exitCode: number } }[] };
   assert.equal(j.status, 'warning');
   assert.equal(j.jobs[0]!.last.exitCode, 3);

@@ -96,10 +96,11 @@ test('cron lines: fields from the schedule, PATH set, absolute node; impossible 
   assert.equal(cronFields('daily'), '0 0 * * *');
   assert.equal(cronFields('*-*-* 02:30'), '30 2 * * *');
   assert.equal(cronFields('04:05'), '5 4 * * *');
-  assert.equal(cronFields('Mon *-*-* 02:30'), null);
+  assert.equal(cronFields('Mon *-*-* 02:30'), '30 2 * * 1');
+  assert.equal(cronFields('Mon *-*-01 02:30'), null, 'cron would run on every Monday and every 1st');
   const line = cronLine({ job: 'home', schedule: '*-*-* 02:30', node: NODE, script: SCRIPT, config: CONFIG });
   assert.equal(line, `30 2 * * * root env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin ${NODE} ${SCRIPT} --config ${CONFIG} run --wait home`);
-  assert.throws(() => cronLine({ job: 'home', schedule: 'Mon..Fri 02:00', node: NODE, script: SCRIPT, config: CONFIG }), /no cron equivalent/);
+  assert.throws(() => cronLine({ job: 'home', schedule: 'Mon..Fri 02:00:30', node: NODE, script: SCRIPT, config: CONFIG }), /no cron equivalent/);
   // The line itself runs under sh as cron would run it (with a stand-in node).
   const dir = mkdtempSync(join(tmpdir(), 'kt-cron-'));
   writeFileSync(join(dir, 'node'), `#!/bin/sh\necho "$PATH|$@"\n`, { mode: 0o755 });
