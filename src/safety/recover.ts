@@ -67,26 +67,14 @@ export interface RecoverResult {
 }
 
 /**
- * The mount root may be touched only when it is a real folder (not a symlink)
- * owned by us (root) and writable only by us, and so is every directory above
- * it (root-path.ts): otherwise another account could swap a directory on the
- * way and steer our unmounts and rmdirs elsewhere.
+ * The mount root may be touched only when it is a real directory (not a
+ * symlink) that root owns and only root can write, and so is every directory
+ * above it (root-path.ts): otherwise another account could swap a directory on
+ * the way and steer our unmounts and rmdirs elsewhere. Absent is fine: nothing
+ * can be under it.
  */
-export function mountRootProblem(root: string, uid: number = process.getuid?.() ?? 0): string | null {
-  const path = checkRootPath(root, { what: 'mount root', noFinalLink: true });
-  if (path.problem) return path.problem;
-  let st;
-  try {
-    st = lstatSync(root);
-  } catch {
-    return null; // absent: nothing can be under it
-  }
-  if (st.isSymbolicLink()) return `mount root ${root} is a symbolic link`;
-  if (!st.isDirectory()) return `mount root ${root} is not a folder`;
-  if (st.uid !== uid) return `mount root ${root} is owned by uid ${st.uid}, not by us`;
-  // Others could swap a folder below it for a symlink between our check and our rmdir.
-  if (st.mode & 0o022) return `mount root ${root} is writable by others (mode ${(st.mode & 0o7777).toString(8)})`;
-  return null;
+export function mountRootProblem(root: string): string | null {
+  return checkRootPath(root, { what: 'mount root', noFinalLink: true, directory: true }).problem;
 }
 
 export async function recover(o: RecoverOptions): Promise<RecoverResult> {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, type FailureReason } from '../../src/core/errors.js';
@@ -323,16 +323,21 @@ test('known leftovers live beside the journal; a mount seen in an earlier boot i
 
 test('mountRootProblem: absent is fine; a symlink, a file, another owner, or writable by others is refused', (t) => {
   const dir = tmp(t);
-  const uid = process.getuid?.() ?? 0;
-  assert.equal(mountRootProblem(`${dir}/absent`, uid), null);
+  assert.equal(mountRootProblem(`${dir}/absent`), null);
   mkdirSync(`${dir}/ok`, { mode: 0o700 });
-  assert.equal(mountRootProblem(`${dir}/ok`, uid), null);
+  assert.equal(mountRootProblem(`${dir}/ok`), null);
   symlinkSync(`${dir}/ok`, `${dir}/link`);
-  assert.match(mountRootProblem(`${dir}/link`, uid)!, /symbolic link/);
-  assert.match(mountRootProblem(`${dir}/ok`, uid + 1)!, /owned by uid/);
+  assert.match(mountRootProblem(`${dir}/link`)!, /symbolic link/);
+  writeFileSync(`${dir}/file`, '');
+  assert.match(mountRootProblem(`${dir}/file`)!, /not a directory/);
+  if (process.getuid?.() === 0) {
+    mkdirSync(`${dir}/theirs`, { mode: 0o700 });
+    chownSync(`${dir}/theirs`, 65534, 65534);
+    assert.match(mountRootProblem(`${dir}/theirs`)!, /owned by uid 65534/);
+  }
   mkdirSync(`${dir}/open`);
   chmodSync(`${dir}/open`, 0o777);
-  assert.match(mountRootProblem(`${dir}/open`, uid)!, /writable by others/);
+  assert.match(mountRootProblem(`${dir}/open`)!, /writable by others/);
 });
 
 test('recover: a live run\'s mounts under the mount root (a nested mount root) are left alone, without a warning; a dead run\'s go; an unprovable one is a leftover', async (t) => {
