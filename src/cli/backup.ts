@@ -18,6 +18,7 @@ import { newRunId, ownerOf, snapshotNameFor } from '../plan/naming.js';
 import { buildPlan, type Plan } from '../plan/plan.js';
 import { select, type Selection } from '../plan/select.js';
 import { Journal } from '../safety/journal.js';
+import { proofKey, readProofKey } from '../safety/proof.js';
 import { requireRootPath } from '../safety/root-path.js';
 import type { Options } from './options.js';
 import type { CommandSpec } from './command.js';
@@ -158,6 +159,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
         command: job.command,
         options: job.options,
         engineEnv: { ...process.env, ...job.env },
+        proofKey: flags.dryRun ? readProofKey(platform.journalDir).key : proofKey(platform.journalDir, (m) => reporter.warn(m)),
       });
       const dv = datasetsVars(selection.selected.map((d) => d.name), flags.dryRun ? null : runFilesDirOrWarn(platform.stateDir, reporter), plan.runId, reporter);
       datasets = dv;

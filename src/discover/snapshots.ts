@@ -3,7 +3,7 @@
 // values: received and inherited ones are never ours), and exact-name
 // queries for what still exists and which of it we hold.
 import type { Runner } from '../core/exec.js';
-import { HOLD_TAG, PROP_OWNER, PROP_RUN } from '../plan/naming.js';
+import { HOLD_TAG, PROP_OWNER, PROP_PROOF, PROP_RUN } from '../plan/naming.js';
 
 export interface OwnedSnapshot {
   name: string;
@@ -12,6 +12,8 @@ export interface OwnedSnapshot {
   /** Local values only; null when the property is missing or not set locally. */
   run: string | null;
   owner: string | null;
+  /** The proof property's local value (asked for by the scan only), or null. */
+  proof?: string | null;
 }
 
 /**
@@ -21,8 +23,8 @@ export interface OwnedSnapshot {
  * local` drops the unset, inherited and received values in zfs itself, so
  * the output holds only candidates (2 lines each).
  */
-export function zfsGetOwnedArgv(names: readonly string[] = []): string[] {
-  return ['zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', '-s', 'local', '-t', 'snapshot', `${PROP_RUN},${PROP_OWNER}`, ...names];
+export function zfsGetOwnedArgv(names: readonly string[] = [], withProof = false): string[] {
+  return ['zfs', 'get', '-H', '-p', '-o', 'name,property,value,source', '-s', 'local', '-t', 'snapshot', `${PROP_RUN},${PROP_OWNER}${withProof ? `,${PROP_PROOF}` : ''}`, ...names];
 }
 
 export function parseOwned(stdout: string): OwnedSnapshot[] {
@@ -41,6 +43,7 @@ export function parseOwned(stdout: string): OwnedSnapshot[] {
     if (!s) byName.set(name, (s = { name, dataset: name.slice(0, at), snapshot: name.slice(at + 1), run: null, owner: null }));
     if (prop === PROP_RUN) s.run = value;
     if (prop === PROP_OWNER) s.owner = value;
+    if (prop === PROP_PROOF) s.proof = value;
   }
   return [...byName.values()];
 }
@@ -72,4 +75,21 @@ export async function heldByUs(runner: Runner, names: readonly string[]): Promis
     if (name && tag === HOLD_TAG) out.add(name);
   }
   return names.filter((n) => out.has(n));
+}
+
+/** `zfs list` of these snapshots' creation times (seconds). */
+export function creationArgv(names: readonly string[]): string[] {
+  return ['zfs', 'list', '-H', '-p', '-o', 'name,creation', '-t', 'snapshot', ...names];
+}
+
+/** When each of these snapshots was made (zfs's `creation`, which a rename keeps): one `zfs list`; gone ones are absent. */
+export async function creationTimes(runner: Runner, names: readonly string[]): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  if (!names.length) return out;
+  const r = await runner.run(creationArgv(names), { okCodes: [1] });
+  for (const line of r.stdout.split('\n')) {
+    const f = line.split('\t');
+    if (f.length >= 2 && /^\d+$/.test(f.at(-1)!)) out.set(f.slice(0, -1).join('\t'), Number(f.at(-1)));
+  }
+  return out;
 }

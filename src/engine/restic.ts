@@ -7,6 +7,7 @@ import { timeWord, topSources, type WritablePath } from './engine.js';
 import { posix } from 'node:path';
 import { mountOrder } from '../plan/plan.js';
 import type { AbsenceRules, ExcludeRule } from './absence.js';
+import { readResticPatternFile } from './restic-exclude-file.js';
 
 /** "restic 0.17.3 compiled with ..." -> [0, 17, 3] */
 export function parseResticVersion(out: string): number[] | null {
@@ -212,11 +213,14 @@ const CACHEDIR_TAG = { name: 'CACHEDIR.TAG', header: 'Signature: 8a477f597d28d17
  * restic never stores sockets (its archiver skips them); everything else it
  * meets (files, directories, symlinks, FIFOs, devices) it stores. What its
  * options leave out is evaluated where it can be exactly (--exclude,
- * --iexclude, --exclude-caches, --exclude-if-present, --exclude-larger-than);
+ * --iexclude, their files read as restic reads them (--exclude-file,
+ * --iexclude-file; a pattern naming a variable only when `env`, restic's
+ * environment, is given), --exclude-caches, --exclude-if-present,
+ * --exclude-larger-than);
  * the other options that leave things out make an unexplained absence
  * "could not be judged".
  */
-export function resticAbsence(command: string[], options: string[]): AbsenceRules {
+export function resticAbsence(command: string[], options: string[], env?: Record<string, string | undefined>): AbsenceRules {
   const rules: ExcludeRule[] = [];
   const unknown = new Set<string>();
   const words = [...command.slice(programIndexOf(command) + 1), ...options];
@@ -240,6 +244,15 @@ export function resticAbsence(command: string[], options: string[]): AbsenceRule
       case '--iexclude':
         if (value !== undefined) rules.push({ kind: 'restic-pattern', pattern: value, insensitive: name === '--iexclude', option: name });
         break;
+      case '--exclude-file':
+      case '--iexclude-file': {
+        if (value === undefined) break;
+        const f = readResticPatternFile(value, env);
+        const insensitive = name === '--iexclude-file';
+        if ('problem' in f) unknown.add(`${name} ${value} (${f.problem})`);
+        else for (const pattern of f.patterns) rules.push({ kind: 'restic-pattern', pattern, insensitive, option: `${name} ${value}:` });
+        break;
+      }
       case '--exclude-caches':
         if (inline === undefined || inline === 'true') rules.push({ kind: 'if-present', ...CACHEDIR_TAG, option: '--exclude-caches' });
         else if (inline !== 'false') unknown.add(w);

@@ -21,7 +21,7 @@ import { platformFor } from '../platform/detect.js';
 import type { Platform } from '../platform/platform.js';
 import { fault } from './fault.js';
 import type { Interrupt } from './interrupt.js';
-import { lostMounts } from './mount-check.js';
+import { lostMounts, sameSnapshotMount } from './mount-check.js';
 import { mountBatch, unmountBatch, type UndoEntry } from './mount-phase.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
 
@@ -357,7 +357,7 @@ async function stillMounted(step: Step, plan: Plan, ctx: ApplyContext): Promise<
   const source = step.detail?.['source'];
   try {
     const table = await (ctx.platform ?? platformFor(plan.engineContext.platform)).readMounts(ctx.runner);
-    return table.some((m) => m.target === target && (source === undefined || m.source === source));
+    return table.some((m) => m.target === target && (source === undefined || sameSnapshotMount(m, String(source), plan.snapshot)));
   } catch {
     return true; // cannot tell: treat it as still there
   }

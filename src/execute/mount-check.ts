@@ -11,6 +11,16 @@ import type { ApplyContext } from './apply.js';
 import type { UndoEntry } from './mount-phase.js';
 
 /**
+ * Whether a mount table entry is this run's mount of `source`. A dataset
+ * renamed during the backup renames its snapshot mounts' source too (OpenZFS
+ * 2.3 shows the new name): the same snapshot is a zfs mount whose source ends
+ * in this run's unique snapshot name.
+ */
+export function sameSnapshotMount(m: MountEntry, source: string, snapshot: string): boolean {
+  return m.source === source || (m.fstype === 'zfs' && m.source.endsWith(`@${snapshot}`));
+}
+
+/**
  * The mounts of `undo` that are gone or covered, as "TARGET (SOURCE...)"
  * lines. Those gone are taken off the stack (their journal entries done):
  * teardown must not unmount whatever may be at that target now. A covered
@@ -25,11 +35,7 @@ export async function lostMounts(undo: UndoEntry[], plan: Plan, ctx: ApplyContex
   } catch (e) {
     return [`the mount table could not be read to check them (${errorMessage(e)})`];
   }
-  // A dataset renamed during the backup renames its snapshot mounts' source
-  // too (OpenZFS 2.3 shows the new name): the same snapshot is a zfs mount
-  // whose source ends in this run's unique snapshot name.
-  const suffix = `@${plan.snapshot}`;
-  const same = (m: MountEntry, source: string) => m.source === source || (m.fstype === 'zfs' && m.source.endsWith(suffix));
+  const same = (m: MountEntry, source: string) => sameSnapshotMount(m, source, plan.snapshot);
   const at = new Map<string, MountEntry[]>();
   for (const m of table) at.set(m.target, [...(at.get(m.target) ?? []), m]);
   const lost: string[] = [];

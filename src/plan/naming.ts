@@ -5,6 +5,8 @@ import { randomHex } from '../core/random.js';
 export const PREFIX = 'kopiatomic';
 export const PROP_RUN = 'kopiatomic:run';
 export const PROP_OWNER = 'kopiatomic:owner';
+/** HMAC of the snapshot's pool, name, run and owner with this host's key (safety/proof.ts). */
+export const PROP_PROOF = 'kopiatomic:proof';
 export const HOLD_TAG = 'kopiatomic';
 /** Selects datasets for jobs with select = "property": on/true, off/false, or job names. */
 export const PROP_BACKUP = 'kopiatomic:backup';

@@ -8,7 +8,8 @@ import type { Platform } from '../platform/platform.js';
 import { stateKey } from '../safety/lock.js';
 import { destroyUndo, type ExactDestroy } from './destroy-program.js';
 import { joinCleanup, levelSteps, mountLevels, tablePath } from './mounts.js';
-import { HOLD_TAG, PROP_OWNER, PROP_RUN } from './naming.js';
+import { HOLD_TAG, PROP_OWNER, PROP_PROOF, PROP_RUN } from './naming.js';
+import { proofFor } from './proof-value.js';
 import type { Selection } from './select.js';
 
 /** One change to the system, or a read between changes. */
@@ -96,6 +97,8 @@ export interface PlanInput {
   options: string[];
   /** The engine's environment (for the folders it writes to); none when omitted. */
   engineEnv?: NodeJS.ProcessEnv;
+  /** This host's proof key (safety/proof.ts): each pool's snapshots carry the proof made with it. */
+  proofKey?: Uint8Array | null;
 }
 
 /** Deepest dataset that is an ancestor-or-self of every name (all in one pool). */
@@ -149,7 +152,7 @@ export function buildPlan(i: PlanInput): Plan {
     const names = p.datasets.map((d) => `${d}@${snapshot}`);
     steps.push({
       phase: 'snapshot',
-      do: { kind: 'exec', mutates: true, argv: ['zfs', 'snapshot', '-o', `${PROP_RUN}=${i.runId}`, '-o', `${PROP_OWNER}=${i.owner}`, ...names] },
+      do: { kind: 'exec', mutates: true, argv: ['zfs', 'snapshot', '-o', `${PROP_RUN}=${i.runId}`, '-o', `${PROP_OWNER}=${i.owner}`, ...proofOption(i, p.pool, snapshot), ...names] },
       // Destroyed by exact names, each checked against the identity recorded
       // after it was made (guid, createtxg: the listing below) and our local properties.
       undo: destroyUndo({ pool: p.pool, run: i.runId, owner: i.owner, snapshots: names }),
@@ -283,4 +286,9 @@ export function cleanupSteps(plan: Plan): (NonNullable<Step['undo']> & { paralle
     .reverse();
   const beside = besideUnmounts(undos, (u) => u.phase);
   return [...beside.map((u) => ({ ...u, parallel: true as const })), ...joinCleanup(undos.filter((u) => !beside.includes(u)))];
+}
+
+/** The proof property for one pool's snapshot command (none without a key: a dry run before the host's first run). */
+function proofOption(i: PlanInput, pool: string, snapshot: string): string[] {
+  return i.proofKey ? ['-o', `${PROP_PROOF}=${proofFor(i.proofKey, pool, snapshot, i.runId, i.owner)}`] : [];
 }

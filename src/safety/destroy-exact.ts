@@ -52,11 +52,17 @@ function parseRows(stdout: string): Row[] {
 const poolOf = (name: string) => name.split(/[/@]/)[0]!;
 const same = (r: Row, id: SnapshotId) => r.guid === id.guid && r.txg === id.txg;
 
+/** Which of these snapshots are at their name with their identity (any snapshot there, when none was recorded): one `zfs list` of the names. */
+async function atTheirNames(runner: Runner, snaps: readonly Recorded[]): Promise<Set<Recorded>> {
+  const rows = new Map(parseRows((await runner.run(identityListArgv(snaps.map((s) => s.name)), { okCodes: [1] })).stdout).map((r) => [r.name, r]));
+  return new Set(snaps.filter((s) => rows.has(s.name) && (!s.id || same(rows.get(s.name)!, s.id))));
+}
+
 /** Which of these snapshots are still at their name with their identity (any snapshot there, when none was recorded): one `zfs list`. */
 export async function stillThere(runner: Runner, snaps: readonly Recorded[]): Promise<string[]> {
   if (!snaps.length) return [];
-  const rows = new Map(parseRows((await runner.run(identityListArgv(snaps.map((s) => s.name)), { okCodes: [1] })).stdout).map((r) => [r.name, r]));
-  return snaps.filter((s) => rows.has(s.name) && (!s.id || same(rows.get(s.name)!, s.id))).map((s) => s.name);
+  const at = await atTheirNames(runner, snaps);
+  return snaps.filter((s) => at.has(s)).map((s) => s.name);
 }
 
 export type Where = { at: string } | { gone: true } | { problem: string };
@@ -70,11 +76,10 @@ export type Where = { at: string } | { gone: true } | { problem: string };
 export async function locate(runner: Runner, recs: readonly Recorded[], me: RunIdentity): Promise<Map<Recorded, Where>> {
   const where = new Map<Recorded, Where>();
   if (!recs.length) return where;
-  const atName = new Map(parseRows((await runner.run(identityListArgv(recs.map((r) => r.name)), { okCodes: [1] })).stdout).map((r) => [r.name, r]));
+  const atName = await atTheirNames(runner, recs);
   const lost: Recorded[] = [];
   for (const r of recs) {
-    const row = atName.get(r.name);
-    if (row && (!r.id || same(row, r.id))) where.set(r, { at: r.name });
+    if (atName.has(r)) where.set(r, { at: r.name });
     else if (r.id) lost.push(r);
     else where.set(r, { gone: true }); // never identified: only its name (and the properties) could say it is ours
   }

@@ -15,7 +15,7 @@ import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
 import type { MountEntry } from '../discover/mount-table.js';
-import { existingSnapshots, parseOwned, zfsGetOwnedArgv, type OwnedSnapshot } from '../discover/snapshots.js';
+import { creationTimes, existingSnapshots, parseOwned, zfsGetOwnedArgv, type OwnedSnapshot } from '../discover/snapshots.js';
 import type { Platform } from '../platform/platform.js';
 import { display } from '../plan/display.js';
 import { HOLD_TAG, PREFIX } from '../plan/naming.js';
@@ -26,6 +26,7 @@ import type { SnapshotId } from '../plan/destroy-program.js';
 import { journaledSnapshotsElsewhere, knownLeftoversPath, markDone, readKnown, readPending, writeKnown, type KnownLeftover, type PendingUndo } from './journal.js';
 import { ownerAlive } from './lock.js';
 import { judge, staleRuns, type Verdict } from './ownership.js';
+import { manualRemoval, proofProblem, readProofKey } from './proof.js';
 import { checkRootPath } from './root-path.js';
 
 export type { Leftover } from './drop-snapshots.js';
@@ -55,6 +56,8 @@ export interface RecoverOptions {
    * time, so its snapshots are a dead run's even if its pid was reused since.
    */
   deadOwner?: { pid: number; boot: string } | null;
+  /** Where this host's proof key is (default: the journal's directory). */
+  keyDir?: string;
 }
 
 export interface RecoverResult {
@@ -64,26 +67,14 @@ export interface RecoverResult {
 }
 
 /**
- * The mount root may be touched only when it is a real folder (not a symlink)
- * owned by us (root) and writable only by us, and so is every directory above
- * it (root-path.ts): otherwise another account could swap a directory on the
- * way and steer our unmounts and rmdirs elsewhere.
+ * The mount root may be touched only when it is a real directory (not a
+ * symlink) that root owns and only root can write, and so is every directory
+ * above it (root-path.ts): otherwise another account could swap a directory on
+ * the way and steer our unmounts and rmdirs elsewhere. Absent is fine: nothing
+ * can be under it.
  */
-export function mountRootProblem(root: string, uid: number = process.getuid?.() ?? 0): string | null {
-  const path = checkRootPath(root, { what: 'mount root', noFinalLink: true });
-  if (path.problem) return path.problem;
-  let st;
-  try {
-    st = lstatSync(root);
-  } catch {
-    return null; // absent: nothing can be under it
-  }
-  if (st.isSymbolicLink()) return `mount root ${root} is a symbolic link`;
-  if (!st.isDirectory()) return `mount root ${root} is not a folder`;
-  if (st.uid !== uid) return `mount root ${root} is owned by uid ${st.uid}, not by us`;
-  // Others could swap a folder below it for a symlink between our check and our rmdir.
-  if (st.mode & 0o022) return `mount root ${root} is writable by others (mode ${(st.mode & 0o7777).toString(8)})`;
-  return null;
+export function mountRootProblem(root: string): string | null {
+  return checkRootPath(root, { what: 'mount root', noFinalLink: true, directory: true }).problem;
 }
 
 export async function recover(o: RecoverOptions): Promise<RecoverResult> {
@@ -325,15 +316,40 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
   }
   if (candidates === null || candidates.length) {
     const host = (hostId ??= await platform.hostId(runner));
-    const runs = staleRuns(parseOwned((await runner.run(zfsGetOwnedArgv(candidates ?? []))).stdout), { host, boot: o.boot }, alive);
+    const owned = parseOwned((await runner.run(zfsGetOwnedArgv(candidates ?? [], true))).stdout);
+    const runs = staleRuns(owned, { host, boot: o.boot }, alive);
+    // Found in every pool, their local properties are not enough: anyone
+    // with `zfs allow ... snapshot,userprop` can set them. Only a snapshot
+    // whose proof verifies (made with this host's key while its run was
+    // running) is destroyed then. (Names from our journals were recorded by us.)
+    const todo = [...runs.values()].flat().filter((n) => !skip.has(n) && !tried.has(n));
+    const unproven = candidates === null ? await unprovenSnapshots(runner, owned.filter((s) => todo.includes(s.name)), o.keyDir ?? dirname(o.journal)) : new Map<string, string>();
+    for (const [name, why] of unproven) {
+      tried.add(name);
+      leftover(`snapshot ${name}`, `not proven made by kopiatomic on this host: ${why}; left alone. If it is a leftover of ours, remove it with: ${manualRemoval(name)}`, { snapshots: [name] });
+    }
     for (const [snap, names] of runs) {
-      const todo = names.filter((n) => !skip.has(n) && !tried.has(n));
+      const proven = names.filter((n) => todo.includes(n) && !unproven.has(n));
+      const owner = owned.find((s) => s.name === proven[0])?.owner ?? null;
       // Found by their local properties (so wherever a rename took them), each proven again before it goes.
-      const me = { run: snap.slice(PREFIX.length + 1), owner: null };
-      if (todo.length) await drop(todo.map((name) => ({ name, id: null })), me, `release ${HOLD_TAG} holds on and destroy ${todo.length} snapshot(s) @${snap} of a dead run`);
+      const me = { run: snap.slice(PREFIX.length + 1), owner: proven.every((n) => owned.find((s) => s.name === n)?.owner === owner) ? owner : null };
+      if (proven.length) await drop(proven.map((name) => ({ name, id: null })), me, `release ${HOLD_TAG} holds on and destroy ${proven.length} snapshot(s) @${snap} of a dead run`);
     }
   }
 
   if (!dry) writeKnown(knownPath, [...keep, ...found]);
   return { actions, leftovers: [...keep, ...found].map((k) => ({ what: k.what, reason: k.reason })) };
+}
+
+/** The scan's candidates whose proof does not verify, with why: one `zfs list` of their creation times when there are any. */
+async function unprovenSnapshots(runner: Runner, list: OwnedSnapshot[], keyDir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  if (!list.length) return out;
+  const { key, problem } = readProofKey(keyDir);
+  const made = await creationTimes(runner, list.filter((s) => s.proof != null).map((s) => s.name));
+  for (const s of list) {
+    const why = proofProblem(key, { name: s.name, run: s.run!, owner: s.owner!, proof: s.proof ?? null, creation: made.get(s.name) ?? null });
+    if (why) out.set(s.name, problem && s.proof != null ? `${why} (${problem})` : why);
+  }
+  return out;
 }

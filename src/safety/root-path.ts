@@ -37,6 +37,8 @@ export interface RootPathOptions {
   sharedParent?: boolean;
   /** The path is a directory that may be sticky and writable by all (/tmp): we only create new entries in it, exclusively. */
   stickyDir?: boolean;
+  /** The path, when it exists, must be a directory (the mount root). */
+  directory?: boolean;
 }
 
 export interface RootPathCheck {
@@ -146,7 +148,7 @@ export function checkRootPath(path: string, o: RootPathOptions): RootPathCheck {
       state = s;
       continue;
     }
-    if (!last) return out(`${next} is not a directory`, next);
+    if (!last || o.directory) return out(`${next} is not a directory`, next);
     // The path itself, an existing file: replaced by a rename, never written through.
     if (!trusted(cur.uid) && !(o.sharedParent && state === 'sticky')) return out(`it is owned by uid ${cur.uid}, not by root; remove it or choose another place`, next);
     return out(null, next, null, state === 'sticky');

@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } 
 import { tmpdir } from 'node:os';
 import { CommandError } from '../../src/core/errors.js';
 import { checkTarget, mountBatch, unmountBatch, type UndoEntry } from '../../src/execute/mount-phase.js';
+import { sameSnapshotMount } from '../../src/execute/mount-check.js';
 import type { ApplyContext } from '../../src/execute/apply.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
 import { joinCleanup, joinUnmounts, mountLevels, tableField, unmountCommands } from '../../src/plan/mounts.js';
@@ -328,4 +329,13 @@ test('the dry run shows the hold and the creation-time listing beside the mounts
   assert.ok(destroy.endsWith('\n}'));
   assert.match(destroy, new RegExp(`\\n  zfs release kopiatomic tank@${S} tank/a@${S} `));
   assert.doesNotMatch(destroy, /destroy -r/);
+});
+
+test('sameSnapshotMount: our source, or a zfs mount of this run\'s snapshot under a dataset renamed since; nothing else', () => {
+  const e = (source: string, fstype = 'zfs') => ({ source, target: '/r/t/a', fstype, root: '/' });
+  assert.equal(sameSnapshotMount(e('t/a@kopiatomic-R'), 't/a@kopiatomic-R', 'kopiatomic-R'), true);
+  assert.equal(sameSnapshotMount(e('t/moved@kopiatomic-R'), 't/a@kopiatomic-R', 'kopiatomic-R'), true);
+  assert.equal(sameSnapshotMount(e('t/moved@kopiatomic-R', 'tmpfs'), 't/a@kopiatomic-R', 'kopiatomic-R'), false);
+  assert.equal(sameSnapshotMount(e('t/a@kopiatomic-OTHER'), 't/a@kopiatomic-R', 'kopiatomic-R'), false);
+  assert.equal(sameSnapshotMount(e('t/a@x-kopiatomic-R2'), 't/a@kopiatomic-R', 'kopiatomic-R'), false);
 });

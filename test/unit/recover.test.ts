@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, type FailureReason } from '../../src/core/errors.js';
@@ -10,7 +10,17 @@ import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { Journal, readKnown, writeKnown } from '../../src/safety/journal.js';
 import { mountRootProblem, recover, type RecoverOptions } from '../../src/safety/recover.js';
+import { proofFor } from '../../src/plan/proof-value.js';
+import { runTime } from '../../src/safety/proof.js';
 import { FakeRunner, quietReporter } from './helpers.js';
+
+/** The proof key every test's host has (beside its journal). */
+const KEY = Buffer.alloc(32, 7);
+/** The `zfs get` line of a snapshot's proof, made with KEY. */
+const proofLine = (name: string, run: string, owner: string, key: Buffer = KEY) => {
+  const [ds, snap] = name.split('@') as [string, string];
+  return `${name}\tkopiatomic:proof\t${proofFor(key, ds.split('/')[0]!, snap, run, owner)}\tlocal`;
+};
 
 const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
 const fail = (argv: readonly string[], reason: FailureReason, stderr = '') => new CommandError(argv, reason === 'program-missing' ? 127 : 1, null, stderr, reason);
@@ -27,6 +37,8 @@ function fakePlatform(dir: string, mounts: () => MountEntry[]): Platform {
 
 function opts(dir: string, runner: FakeRunner, platform: Platform, extra: Partial<RecoverOptions> = {}) {
   const { reporter, lines } = quietReporter();
+  mkdirSync(`${dir}/journal`, { recursive: true });
+  writeFileSync(`${dir}/journal/proof.key`, KEY.toString('hex') + '\n', { mode: 0o600 });
   const o: RecoverOptions = { runner, reporter, platform, mountRoot: `${dir}/root`, journal: `${dir}/journal/j`, boot: 'boot-now', host: 'h1', scan: 'journals', ...extra };
   return { o, lines };
 }
@@ -43,9 +55,13 @@ function fakeZfs(state: { snaps: Set<string>; held: Set<string>; cloned?: Set<st
     const a = argv.join(' ');
     if (a.startsWith('zfs get')) {
       // Without a given answer: our run and owner properties, set locally on each of our snapshots.
-      const all = state.get ?? [...state.snaps].flatMap((n) => (/@kopiatomic-(.+)$/.test(n) ? [`${n}\tkopiatomic:run\t${n.split('@kopiatomic-')[1]}\tlocal`, `${n}\tkopiatomic:owner\th1:boot-old:1\tlocal`] : [])).join('\n');
+      const all = state.get ?? [...state.snaps].flatMap((n) => (/@kopiatomic-(.+)$/.test(n) ? [`${n}\tkopiatomic:run\t${n.split('@kopiatomic-')[1]}\tlocal`, `${n}\tkopiatomic:owner\th1:boot-old:1\tlocal`, proofLine(n, n.split('@kopiatomic-')[1]!, 'h1:boot-old:1')] : [])).join('\n');
       const names = argv.slice(11);
       return ok(names.length ? all.split('\n').filter((l) => names.includes(l.split('\t')[0]!)).join('\n') : all);
+    }
+    if (a.startsWith('zfs list -H -p -o name,creation -t snapshot ')) {
+      // Made a few seconds after its run started (the run id's time).
+      return ok(argv.slice(8).filter((n) => state.snaps.has(n)).map((n) => `${n}\t${(runTime(n.split('@kopiatomic-')[1] ?? '') ?? 0) + 5}\n`).join(''));
     }
     if (a.startsWith('zfs list -H -o name -t snapshot ')) {
       const have = argv.slice(7).filter((n) => state.snaps.has(n));
@@ -89,37 +105,39 @@ function fakeZfs(state: { snaps: Set<string>; held: Set<string>; cloned?: Set<st
 test('recover: only snapshots proven ours are released and destroyed (local, this host, named after the run, run dead)', async (t) => {
   const dir = tmp(t);
   const get = [
-    ['t/a@kopiatomic-R1', 'kopiatomic:run', 'R1', 'local'],
-    ['t/a@kopiatomic-R1', 'kopiatomic:owner', 'h1:boot-old:4242', 'local'],
-    ['b/a@kopiatomic-R1', 'kopiatomic:run', 'R1', 'received'],
-    ['b/a@kopiatomic-R1', 'kopiatomic:owner', 'h1:boot-old:4242', 'received'],
-    ['t/c@kopiatomic-R2', 'kopiatomic:run', 'R2', 'local'],
-    ['t/c@kopiatomic-R2', 'kopiatomic:owner', 'h2:boot-old:1', 'local'],
-    ['t/d@kopiatomic-R3', 'kopiatomic:run', 'R3', 'local'],
-    ['t/d@kopiatomic-R3', 'kopiatomic:owner', `h1:boot-now:${process.pid}`, 'local'],
-    ['t/e@mine', 'kopiatomic:run', 'R4', 'local'],
+    ['t/a@kopiatomic-20261127T104100Z-1-ab', 'kopiatomic:run', '20261127T104100Z-1-ab', 'local'],
+    ['t/a@kopiatomic-20261127T104100Z-1-ab', 'kopiatomic:owner', 'h1:boot-old:4242', 'local'],
+    [proofLine('t/a@kopiatomic-20261127T104100Z-1-ab', '20261127T104100Z-1-ab', 'h1:boot-old:4242')],
+    ['b/a@kopiatomic-20261127T104100Z-1-ab', 'kopiatomic:run', '20261127T104100Z-1-ab', 'received'],
+    ['b/a@kopiatomic-20261127T104100Z-1-ab', 'kopiatomic:owner', 'h1:boot-old:4242', 'received'],
+    ['t/c@kopiatomic-20261127T104100Z-2-ab', 'kopiatomic:run', '20261127T104100Z-2-ab', 'local'],
+    ['t/c@kopiatomic-20261127T104100Z-2-ab', 'kopiatomic:owner', 'h2:boot-old:1', 'local'],
+    ['t/d@kopiatomic-20261127T104100Z-3-ab', 'kopiatomic:run', '20261127T104100Z-3-ab', 'local'],
+    ['t/d@kopiatomic-20261127T104100Z-3-ab', 'kopiatomic:owner', `h1:boot-now:${process.pid}`, 'local'],
+    ['t/e@mine', 'kopiatomic:run', '20261127T104100Z-4-ab', 'local'],
     ['t/e@mine', 'kopiatomic:owner', 'h1:boot-old:1', 'local'],
-    ['t/f@kopiatomic-R5', 'kopiatomic:run', 'R5', 'inherited from t/f'],
+    ['t/f@kopiatomic-20261127T104100Z-5-ab', 'kopiatomic:run', '20261127T104100Z-5-ab', 'inherited from t/f'],
   ]
     .map((l) => l.join('\t'))
     .join('\n');
-  const state = { snaps: new Set(['t/a@kopiatomic-R1', 'b/a@kopiatomic-R1', 't/c@kopiatomic-R2', 't/d@kopiatomic-R3', 't/e@mine', 't/f@kopiatomic-R5']), held: new Set(['t/a@kopiatomic-R1', 't/d@kopiatomic-R3']), get };
+  const state = { snaps: new Set(['t/a@kopiatomic-20261127T104100Z-1-ab', 'b/a@kopiatomic-20261127T104100Z-1-ab', 't/c@kopiatomic-20261127T104100Z-2-ab', 't/d@kopiatomic-20261127T104100Z-3-ab', 't/e@mine', 't/f@kopiatomic-20261127T104100Z-5-ab']), held: new Set(['t/a@kopiatomic-20261127T104100Z-1-ab', 't/d@kopiatomic-20261127T104100Z-3-ab']), get };
   const runner = new FakeRunner(fakeZfs(state));
   const { o } = opts(dir, runner, fakePlatform(dir, () => []), { scan: 'all' });
   const r = await recover(o);
   assert.deepEqual(r.leftovers, []);
-  const mutating = runner.calls.filter((c) => /^zfs (release|destroy)/.test(cmd(c))).map(cmd);
-  assert.deepEqual(mutating, ['zfs release kopiatomic t/a@kopiatomic-R1', 'zfs destroy t/a@kopiatomic-R1']);
-  assert.deepEqual([...state.snaps].sort(), ['b/a@kopiatomic-R1', 't/c@kopiatomic-R2', 't/d@kopiatomic-R3', 't/e@mine', 't/f@kopiatomic-R5']);
+  const mutating = runner.calls.filter((c) => /^zfs (release|destroy|program)/.test(cmd(c))).map((c) => c.argv.slice(0, 6).join(' '));
+  // The owner the scan read goes into the destroy program, which checks it and the run again in the transaction.
+  assert.deepEqual(mutating, ['zfs release kopiatomic t/a@kopiatomic-20261127T104100Z-1-ab', 'zfs program t - 20261127T104100Z-1-ab h1:boot-old:4242']);
+  assert.deepEqual([...state.snaps].sort(), ['b/a@kopiatomic-20261127T104100Z-1-ab', 't/c@kopiatomic-20261127T104100Z-2-ab', 't/d@kopiatomic-20261127T104100Z-3-ab', 't/e@mine', 't/f@kopiatomic-20261127T104100Z-5-ab']);
   assert.equal(runner.calls.filter((c) => cmd(c).startsWith('zfs get')).length, 2, 'one listing finds them; one proves them again just before the destroy');
 });
 
 test('recover: "zfs is not installed" is an error (a leftover), never "already gone"; the entry is remembered, not retried by the next run', async (t) => {
   const dir = tmp(t);
-  const j = new Journal(`${dir}/journal/j`, 'R1');
-  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-R1'] }, { snapshots: ['t/a@kopiatomic-R1'], roots: ['t@kopiatomic-R1'] });
+  const j = new Journal(`${dir}/journal/j`, '20261127T104100Z-1-ab');
+  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-20261127T104100Z-1-ab'] }, { snapshots: ['t/a@kopiatomic-20261127T104100Z-1-ab'], roots: ['t@kopiatomic-20261127T104100Z-1-ab'] });
   j.close(false);
-  const state: Parameters<typeof fakeZfs>[0] = { snaps: new Set(['t/a@kopiatomic-R1']), held: new Set(['t/a@kopiatomic-R1']), missing: true };
+  const state: Parameters<typeof fakeZfs>[0] = { snaps: new Set(['t/a@kopiatomic-20261127T104100Z-1-ab']), held: new Set(['t/a@kopiatomic-20261127T104100Z-1-ab']), missing: true };
   const runner = new FakeRunner(fakeZfs(state));
   const p = fakePlatform(dir, () => []);
   const { o, lines } = opts(dir, runner, p);
@@ -131,13 +149,13 @@ test('recover: "zfs is not installed" is an error (a leftover), never "already g
 
   // The next run: zfs is back, but a known leftover is only reported (no command), and the scan skips it.
   state.missing = false;
-  state.get = 't/a@kopiatomic-R1\tkopiatomic:run\tR1\tlocal\nt/a@kopiatomic-R1\tkopiatomic:owner\th1:boot-old:9\tlocal\n';
+  state.get = `t/a@kopiatomic-20261127T104100Z-1-ab\tkopiatomic:run\t20261127T104100Z-1-ab\tlocal\nt/a@kopiatomic-20261127T104100Z-1-ab\tkopiatomic:owner\th1:boot-old:9\tlocal\n${proofLine('t/a@kopiatomic-20261127T104100Z-1-ab', '20261127T104100Z-1-ab', 'h1:boot-old:9')}\n`;
   const runner2 = new FakeRunner(fakeZfs(state));
   const { o: o2, lines: lines2 } = opts(dir, runner2, p, { scan: 'all' });
   const r2 = await recover(o2);
   assert.equal(r2.leftovers.length, 1);
   assert.ok(lines2.some((l) => /known leftover/.test(l)));
-  assert.deepEqual(runner2.calls.map(cmd), [`zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner`]);
+  assert.deepEqual(runner2.calls.map(cmd), [`zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner,kopiatomic:proof`]);
 
   // cleanup retries it: now it goes.
   const runner3 = new FakeRunner(fakeZfs(state));
@@ -150,17 +168,17 @@ test('recover: "zfs is not installed" is an error (a leftover), never "already g
 
 test('recover: a cloned snapshot is a leftover; the rest of its run is destroyed; recovery goes on', async (t) => {
   const dir = tmp(t);
-  const j = new Journal(`${dir}/journal/j`, 'R1');
-  const snaps = ['t/a@kopiatomic-R1', 't/b@kopiatomic-R1'];
-  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-R1'] }, { snapshots: snaps, roots: ['t@kopiatomic-R1'] });
-  j.willDo('release', { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', 'kopiatomic', 't@kopiatomic-R1'] }, { snapshots: snaps });
+  const j = new Journal(`${dir}/journal/j`, '20261127T104100Z-1-ab');
+  const snaps = ['t/a@kopiatomic-20261127T104100Z-1-ab', 't/b@kopiatomic-20261127T104100Z-1-ab'];
+  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-20261127T104100Z-1-ab'] }, { snapshots: snaps, roots: ['t@kopiatomic-20261127T104100Z-1-ab'] });
+  j.willDo('release', { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', 'kopiatomic', 't@kopiatomic-20261127T104100Z-1-ab'] }, { snapshots: snaps });
   j.close(false);
-  const state = { snaps: new Set(snaps), held: new Set(snaps), cloned: new Set(['t/a@kopiatomic-R1']) };
+  const state = { snaps: new Set(snaps), held: new Set(snaps), cloned: new Set(['t/a@kopiatomic-20261127T104100Z-1-ab']) };
   const runner = new FakeRunner(fakeZfs(state));
   const { o } = opts(dir, runner, fakePlatform(dir, () => []));
   const r = await recover(o);
-  assert.deepEqual(r.leftovers, [{ what: 'snapshot t/a@kopiatomic-R1', reason: "cannot destroy 't/a@kopiatomic-R1': snapshot has dependent clones" }]);
-  assert.deepEqual([...state.snaps], ['t/a@kopiatomic-R1']);
+  assert.deepEqual(r.leftovers, [{ what: 'snapshot t/a@kopiatomic-20261127T104100Z-1-ab', reason: "cannot destroy 't/a@kopiatomic-20261127T104100Z-1-ab': snapshot has dependent clones" }]);
+  assert.deepEqual([...state.snaps], ['t/a@kopiatomic-20261127T104100Z-1-ab']);
   assert.equal(state.held.size, 0, 'our holds are released');
 });
 
@@ -169,7 +187,7 @@ test('recover: folders are removed only when the journal says a run made them; t
   const root = `${dir}/root`;
   mkdirSync(`${root}/made/deeper`, { recursive: true });
   mkdirSync(`${root}/user/empty`, { recursive: true });
-  const j = new Journal(`${dir}/journal/j`, 'R1');
+  const j = new Journal(`${dir}/journal/j`, '20261127T104100Z-1-ab');
   j.willDo('rmdir', { kind: 'rmdir', path: root });
   j.willDo('rmdir', { kind: 'rmdir', path: `${root}/made` });
   j.willDo('rmdir', { kind: 'rmdir', path: `${root}/made/deeper` });
@@ -182,14 +200,14 @@ test('recover: folders are removed only when the journal says a run made them; t
   assert.equal(existsSync(`${root}/made`), false);
   assert.ok(existsSync(`${root}/user/empty`), 'the user\'s empty folder stays');
   assert.ok(existsSync(`${dir}/outside`));
-  assert.deepEqual(r.leftovers, [{ what: `remove folder ${root} (rmdir left by run R1)`, reason: 'it is not empty (something was put in it)' }]);
+  assert.deepEqual(r.leftovers, [{ what: `remove folder ${root} (rmdir left by run 20261127T104100Z-1-ab)`, reason: 'it is not empty (something was put in it)' }]);
 });
 
 test('recover: a mount root that is a symlink is not touched; a bind mount under the root is neither unmounted nor walked into', async (t) => {
   const dir = tmp(t);
   mkdirSync(`${dir}/elsewhere/made`, { recursive: true });
   symlinkSync(`${dir}/elsewhere`, `${dir}/root`);
-  const j = new Journal(`${dir}/journal/j`, 'R1');
+  const j = new Journal(`${dir}/journal/j`, '20261127T104100Z-1-ab');
   j.willDo('rmdir', { kind: 'rmdir', path: `${dir}/root/made` });
   j.close(false);
   const runner = new FakeRunner(() => new Error('no command expected'));
@@ -200,8 +218,8 @@ test('recover: a mount root that is a symlink is not touched; a bind mount under
 
   const dir2 = tmp(t);
   mkdirSync(`${dir2}/root/bind`, { recursive: true });
-  const table = [mountEntry('t/a@kopiatomic-R1', `${dir2}/root/bind`, '/sub'), mountEntry('t/b@kopiatomic-R1', `${dir2}/root/b`), mountEntry('t/c@daily', `${dir2}/root/c`)];
-  const runner2 = new FakeRunner((argv) => (argv[0] === 'umount' ? ok() : argv[1] === 'get' ? ok(owned('t/b@kopiatomic-R1', 'R1', 'h1:boot-old:1')) : new Error('unexpected')));
+  const table = [mountEntry('t/a@kopiatomic-20261127T104100Z-1-ab', `${dir2}/root/bind`, '/sub'), mountEntry('t/b@kopiatomic-20261127T104100Z-1-ab', `${dir2}/root/b`), mountEntry('t/c@daily', `${dir2}/root/c`)];
+  const runner2 = new FakeRunner((argv) => (argv[0] === 'umount' ? ok() : argv[1] === 'get' ? ok(owned('t/b@kopiatomic-20261127T104100Z-1-ab', '20261127T104100Z-1-ab', 'h1:boot-old:1')) : new Error('unexpected')));
   const { o: o2 } = opts(dir2, runner2, fakePlatform(dir2, () => table));
   await recover(o2);
   assert.deepEqual(runner2.calls.map(cmd).filter((c) => c.startsWith('umount')), [`umount ${dir2}/root/b`], 'only our own snapshot mount');
@@ -209,30 +227,30 @@ test('recover: a mount root that is a symlink is not touched; a bind mount under
 
 test('recover: a journaled unmount whose mount is gone, and a destroy whose snapshots are gone, are done (not leftovers)', async (t) => {
   const dir = tmp(t);
-  const j = new Journal(`${dir}/journal/j`, 'R1');
-  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-R1'] }, { snapshots: ['t@kopiatomic-R1'], roots: ['t@kopiatomic-R1'] });
-  j.willDo('umount', { kind: 'exec', mutates: true, argv: ['umount', `${dir}/root/t`] }, { target: `${dir}/root/t`, source: 't@kopiatomic-R1' });
+  const j = new Journal(`${dir}/journal/j`, '20261127T104100Z-1-ab');
+  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-20261127T104100Z-1-ab'] }, { snapshots: ['t@kopiatomic-20261127T104100Z-1-ab'], roots: ['t@kopiatomic-20261127T104100Z-1-ab'] });
+  j.willDo('umount', { kind: 'exec', mutates: true, argv: ['umount', `${dir}/root/t`] }, { target: `${dir}/root/t`, source: 't@kopiatomic-20261127T104100Z-1-ab' });
   j.close(false);
   const runner = new FakeRunner(fakeZfs({ snaps: new Set(), held: new Set() }));
   const { o } = opts(dir, runner, fakePlatform(dir, () => []));
   const r = await recover(o);
   assert.deepEqual(r.leftovers, []);
-  assert.deepEqual(runner.calls.map(cmd), ['zfs list -H -p -t snapshot -o name,guid,createtxg t@kopiatomic-R1']);
+  assert.deepEqual(runner.calls.map(cmd), ['zfs list -H -p -t snapshot -o name,guid,createtxg t@kopiatomic-20261127T104100Z-1-ab']);
 });
 
 test('recover: a dead run\'s journal (mkdir, mkdir, mount): unmount, then its folders go; nothing left over', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/root`;
   mkdirSync(`${root}/t`, { recursive: true });
-  const j = new Journal(`${dir}/journal/j`, 'R1');
-  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-R1'] }, { snapshots: ['t@kopiatomic-R1'], roots: ['t@kopiatomic-R1'] });
-  j.willDo('release', { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', 'kopiatomic', 't@kopiatomic-R1'] }, { snapshots: ['t@kopiatomic-R1'] });
+  const j = new Journal(`${dir}/journal/j`, '20261127T104100Z-1-ab');
+  j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', 't@kopiatomic-20261127T104100Z-1-ab'] }, { snapshots: ['t@kopiatomic-20261127T104100Z-1-ab'], roots: ['t@kopiatomic-20261127T104100Z-1-ab'] });
+  j.willDo('release', { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', 'kopiatomic', 't@kopiatomic-20261127T104100Z-1-ab'] }, { snapshots: ['t@kopiatomic-20261127T104100Z-1-ab'] });
   j.willDo('rmdir', { kind: 'rmdir', path: root });
   j.willDo('rmdir', { kind: 'rmdir', path: `${root}/t` });
-  j.willDo('umount', { kind: 'exec', mutates: true, argv: ['umount', `${root}/t`] }, { target: `${root}/t`, source: 't@kopiatomic-R1' });
+  j.willDo('umount', { kind: 'exec', mutates: true, argv: ['umount', `${root}/t`] }, { target: `${root}/t`, source: 't@kopiatomic-20261127T104100Z-1-ab' });
   j.close(false);
-  let table = [mountEntry('t@kopiatomic-R1', `${root}/t`)];
-  const state = { snaps: new Set(['t@kopiatomic-R1']), held: new Set(['t@kopiatomic-R1']), get: owned('t@kopiatomic-R1', 'R1', 'h1:boot-old:1') };
+  let table = [mountEntry('t@kopiatomic-20261127T104100Z-1-ab', `${root}/t`)];
+  const state = { snaps: new Set(['t@kopiatomic-20261127T104100Z-1-ab']), held: new Set(['t@kopiatomic-20261127T104100Z-1-ab']), get: owned('t@kopiatomic-20261127T104100Z-1-ab', '20261127T104100Z-1-ab', 'h1:boot-old:1') };
   const zfs = fakeZfs(state);
   const runner = new FakeRunner((argv) => {
     if (argv[0] === 'umount') table = table.filter((m) => m.target !== argv[1]);
@@ -244,14 +262,14 @@ test('recover: a dead run\'s journal (mkdir, mkdir, mount): unmount, then its fo
   assert.equal(existsSync(root), false);
   assert.equal(state.snaps.size, 0);
   assert.deepEqual(runner.calls.map(cmd), [
-    'zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner t@kopiatomic-R1',
+    'zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner t@kopiatomic-20261127T104100Z-1-ab',
     `umount ${root}/t`,
-    'zfs list -H -p -t snapshot -o name,guid,createtxg t@kopiatomic-R1',
-    'zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner t@kopiatomic-R1',
-    'zfs holds -H t@kopiatomic-R1',
-    'zfs release kopiatomic t@kopiatomic-R1',
-    'zfs destroy t@kopiatomic-R1', // never -r: an older journal's destroy roots are ignored
-    'zfs list -H -p -t snapshot -o name,guid,createtxg t@kopiatomic-R1',
+    'zfs list -H -p -t snapshot -o name,guid,createtxg t@kopiatomic-20261127T104100Z-1-ab',
+    'zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner t@kopiatomic-20261127T104100Z-1-ab',
+    'zfs holds -H t@kopiatomic-20261127T104100Z-1-ab',
+    'zfs release kopiatomic t@kopiatomic-20261127T104100Z-1-ab',
+    'zfs destroy t@kopiatomic-20261127T104100Z-1-ab', // never -r: an older journal's destroy roots are ignored
+    'zfs list -H -p -t snapshot -o name,guid,createtxg t@kopiatomic-20261127T104100Z-1-ab',
   ]);
 });
 
@@ -262,25 +280,25 @@ test('recover: without a full scan, other mount roots\' journals name the candid
     j.willDo('destroy', { kind: 'exec', mutates: true, argv: ['zfs', 'destroy', '-r', `t@kopiatomic-${run}`] }, { snapshots: snaps, roots: [`t@kopiatomic-${run}`] });
     j.close(false);
   };
-  journalFor('/other-dead', 'R1', ['t/a@kopiatomic-R1']);
-  journalFor('/other-live', 'R2', ['t/b@kopiatomic-R2']);
+  journalFor('/other-dead', '20261127T104100Z-1-ab', ['t/a@kopiatomic-20261127T104100Z-1-ab']);
+  journalFor('/other-live', '20261127T104100Z-2-ab', ['t/b@kopiatomic-20261127T104100Z-2-ab']);
   const get = [
-    ['t/a@kopiatomic-R1', 'kopiatomic:run', 'R1', 'local'],
-    ['t/a@kopiatomic-R1', 'kopiatomic:owner', 'h1:boot-now:999999999', 'local'],
-    ['t/b@kopiatomic-R2', 'kopiatomic:run', 'R2', 'local'],
-    ['t/b@kopiatomic-R2', 'kopiatomic:owner', `h1:boot-now:${process.pid}`, 'local'],
+    ['t/a@kopiatomic-20261127T104100Z-1-ab', 'kopiatomic:run', '20261127T104100Z-1-ab', 'local'],
+    ['t/a@kopiatomic-20261127T104100Z-1-ab', 'kopiatomic:owner', 'h1:boot-now:999999999', 'local'],
+    ['t/b@kopiatomic-20261127T104100Z-2-ab', 'kopiatomic:run', '20261127T104100Z-2-ab', 'local'],
+    ['t/b@kopiatomic-20261127T104100Z-2-ab', 'kopiatomic:owner', `h1:boot-now:${process.pid}`, 'local'],
   ]
     .map((l) => l.join('\t'))
     .join('\n');
-  const state = { snaps: new Set(['t/a@kopiatomic-R1', 't/b@kopiatomic-R2', 't/z@autosnap']), held: new Set(['t/a@kopiatomic-R1', 't/b@kopiatomic-R2']), get };
+  const state = { snaps: new Set(['t/a@kopiatomic-20261127T104100Z-1-ab', 't/b@kopiatomic-20261127T104100Z-2-ab', 't/z@autosnap']), held: new Set(['t/a@kopiatomic-20261127T104100Z-1-ab', 't/b@kopiatomic-20261127T104100Z-2-ab']), get };
   const runner = new FakeRunner(fakeZfs(state));
   const { o } = opts(dir, runner, fakePlatform(dir, () => []), { journal: `${dir}/journal/${encodeURIComponent(`${dir}/root`)}.journal` });
   const r = await recover(o);
   assert.deepEqual(r.leftovers, []);
-  assert.deepEqual([...state.snaps].sort(), ['t/b@kopiatomic-R2', 't/z@autosnap'], 'the dead run\'s snapshot is gone; the live run\'s and the foreign one stay');
+  assert.deepEqual([...state.snaps].sort(), ['t/b@kopiatomic-20261127T104100Z-2-ab', 't/z@autosnap'], 'the dead run\'s snapshot is gone; the live run\'s and the foreign one stay');
   const gets = runner.calls.filter((c) => cmd(c).startsWith('zfs get'));
   assert.equal(gets.length, 2, 'one to find the candidates, one to prove them again before the destroy');
-  assert.deepEqual(gets[0]!.argv.slice(-2).sort(), ['t/a@kopiatomic-R1', 't/b@kopiatomic-R2'], 'asked about the journaled snapshots only');
+  assert.deepEqual(gets[0]!.argv.slice(-2).sort(), ['t/a@kopiatomic-20261127T104100Z-1-ab', 't/b@kopiatomic-20261127T104100Z-2-ab'], 'asked about the journaled snapshots only');
 });
 
 test('recover: with nothing in other journals, the journals mode runs no zfs command at all', async (t) => {
@@ -298,23 +316,28 @@ test('known leftovers live beside the journal; a mount seen in an earlier boot i
   writeKnown(path, [
     { what: 'unmount /r/a', reason: 'busy', since: 'x', mount: '/r/a', boot: 'boot-old' },
     { what: 'unmount /r/b', reason: 'busy', since: 'x', mount: '/r/b', boot: 'boot-now' },
-    { what: 'snapshot t/a@kopiatomic-R1', reason: 'clone', since: 'x', snapshots: ['t/a@kopiatomic-R1'], boot: 'boot-old' },
+    { what: 'snapshot t/a@kopiatomic-20261127T104100Z-1-ab', reason: 'clone', since: 'x', snapshots: ['t/a@kopiatomic-20261127T104100Z-1-ab'], boot: 'boot-old' },
   ]);
-  assert.deepEqual(readKnown(path, 'boot-now').map((k) => k.what), ['unmount /r/b', 'snapshot t/a@kopiatomic-R1']);
+  assert.deepEqual(readKnown(path, 'boot-now').map((k) => k.what), ['unmount /r/b', 'snapshot t/a@kopiatomic-20261127T104100Z-1-ab']);
 });
 
 test('mountRootProblem: absent is fine; a symlink, a file, another owner, or writable by others is refused', (t) => {
   const dir = tmp(t);
-  const uid = process.getuid?.() ?? 0;
-  assert.equal(mountRootProblem(`${dir}/absent`, uid), null);
+  assert.equal(mountRootProblem(`${dir}/absent`), null);
   mkdirSync(`${dir}/ok`, { mode: 0o700 });
-  assert.equal(mountRootProblem(`${dir}/ok`, uid), null);
+  assert.equal(mountRootProblem(`${dir}/ok`), null);
   symlinkSync(`${dir}/ok`, `${dir}/link`);
-  assert.match(mountRootProblem(`${dir}/link`, uid)!, /symbolic link/);
-  assert.match(mountRootProblem(`${dir}/ok`, uid + 1)!, /owned by uid/);
+  assert.match(mountRootProblem(`${dir}/link`)!, /symbolic link/);
+  writeFileSync(`${dir}/file`, '');
+  assert.match(mountRootProblem(`${dir}/file`)!, /not a directory/);
+  if (process.getuid?.() === 0) {
+    mkdirSync(`${dir}/theirs`, { mode: 0o700 });
+    chownSync(`${dir}/theirs`, 65534, 65534);
+    assert.match(mountRootProblem(`${dir}/theirs`)!, /owned by uid 65534/);
+  }
   mkdirSync(`${dir}/open`);
   chmodSync(`${dir}/open`, 0o777);
-  assert.match(mountRootProblem(`${dir}/open`, uid)!, /writable by others/);
+  assert.match(mountRootProblem(`${dir}/open`)!, /writable by others/);
 });
 
 test('recover: a live run\'s mounts under the mount root (a nested mount root) are left alone, without a warning; a dead run\'s go; an unprovable one is a leftover', async (t) => {
@@ -353,11 +376,11 @@ test('recover: the journal\'s unmount is not run when something else is mounted 
   const dir = tmp(t);
   const root = `${dir}/root`;
   mkdirSync(root, { recursive: true });
-  const j = new Journal(`${dir}/journal/j`, 'R1');
-  j.willDo('umount', { kind: 'exec', mutates: true, argv: ['umount', `${root}/t`] }, { target: `${root}/t`, source: 't@kopiatomic-R1' });
+  const j = new Journal(`${dir}/journal/j`, '20261127T104100Z-1-ab');
+  j.willDo('umount', { kind: 'exec', mutates: true, argv: ['umount', `${root}/t`] }, { target: `${root}/t`, source: 't@kopiatomic-20261127T104100Z-1-ab' });
   j.close(false);
-  const table = [mountEntry('t@kopiatomic-R1', `${root}/t`), { source: 'tmpfs', target: `${root}/t`, fstype: 'tmpfs', root: '/' }];
-  const runner = new FakeRunner((argv) => (argv[1] === 'get' ? ok(owned('t@kopiatomic-R1', 'R1', 'h1:boot-old:1')) : new Error(`unexpected: ${argv.join(' ')}`)));
+  const table = [mountEntry('t@kopiatomic-20261127T104100Z-1-ab', `${root}/t`), { source: 'tmpfs', target: `${root}/t`, fstype: 'tmpfs', root: '/' }];
+  const runner = new FakeRunner((argv) => (argv[1] === 'get' ? ok(owned('t@kopiatomic-20261127T104100Z-1-ab', '20261127T104100Z-1-ab', 'h1:boot-old:1')) : new Error(`unexpected: ${argv.join(' ')}`)));
   const { o } = opts(dir, runner, fakePlatform(dir, () => table));
   const r = await recover(o);
   assert.equal(runner.calls.filter((c) => c.argv[0] === 'umount').length, 0);
@@ -381,4 +404,40 @@ test('recover: the owner of a stale lock taken over is dead even if its pid is a
   assert.equal(table.length, 1, 'pid 1 is alive: without more proof the mount stays');
   await recover({ ...o, deadOwner: { pid: 1, boot: 'boot-now' } });
   assert.equal(table.length, 0, 'the lock takeover proved that run dead');
+});
+
+test('recover, scan of every pool: a snapshot whose proof does not verify (forged by a delegated user, or made before proofs) is reported with the command to remove it, never touched', async (t) => {
+  const dir = tmp(t);
+  const run = '20261127T104100Z-9-ab';
+  const [ours, forged, old, copied] = ['t/a', 't/u', 't/o', 'u/x'].map((d) => `${d}@kopiatomic-${run}`) as [string, string, string, string];
+  const lines = (n: string, proof: string | null) => [`${n}\tkopiatomic:run\t${run}\tlocal`, `${n}\tkopiatomic:owner\th1:boot-old:9\tlocal`, ...(proof ? [proof] : [])];
+  const get = [
+    ...lines(ours, proofLine(ours, run, 'h1:boot-old:9')),
+    ...lines(forged, proofLine(forged, run, 'h1:boot-old:9', Buffer.alloc(32, 1))),
+    ...lines(old, null),
+    // A proof read from pool t and copied onto a snapshot in pool u.
+    ...lines(copied, proofLine(ours, run, 'h1:boot-old:9').replace(ours, copied)),
+  ].join('\n');
+  const state = { snaps: new Set([ours, forged, old, copied]), held: new Set([old]), get };
+  const runner = new FakeRunner(fakeZfs(state));
+  const { o, lines: out } = opts(dir, runner, fakePlatform(dir, () => []), { scan: 'all', retryKnown: true });
+  const r = await recover(o);
+  assert.deepEqual([...state.snaps].sort(), [copied, old, forged].sort());
+  assert.deepEqual(r.leftovers.map((l) => l.what).sort(), [`snapshot ${copied}`, `snapshot ${forged}`, `snapshot ${old}`].sort());
+  assert.match(r.leftovers.find((l) => l.what === `snapshot ${old}`)!.reason, new RegExp(`no kopiatomic:proof.*zfs release kopiatomic ${old}; zfs destroy ${old}`));
+  assert.match(r.leftovers.find((l) => l.what === `snapshot ${forged}`)!.reason, /does not verify/);
+  assert.ok(out.some((l) => /warning: left behind/.test(l)));
+  assert.ok(!runner.calls.some((c) => c.argv.includes(forged) && /^zfs (release|destroy|program)/.test(cmd(c))), 'the forged one is never released or destroyed');
+  assert.ok(!runner.calls.some((c) => c.argv.includes(old) && /^zfs (release|destroy|program)/.test(cmd(c))));
+});
+
+test('recover, scan of every pool: without a trusted key nothing found by the scan is destroyed', async (t) => {
+  const dir = tmp(t);
+  const state = { snaps: new Set(['t/a@kopiatomic-20261127T104100Z-1-ab']), held: new Set<string>() };
+  const runner = new FakeRunner(fakeZfs(state));
+  const { o } = opts(dir, runner, fakePlatform(dir, () => []), { scan: 'all' });
+  chmodSync(`${dir}/journal/proof.key`, 0o644);
+  const r = await recover(o);
+  assert.equal(state.snaps.size, 1);
+  assert.match(r.leftovers[0]!.reason, /no proof key.*can be read by other accounts|can be read by other accounts/);
 });

@@ -7,9 +7,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { judgeAbsent, NO_ABSENCE, type AbsentEntry } from '../../src/engine/absence.js';
 import { resticAbsence, resticParseBytes } from '../../src/engine/restic.js';
 import { matchRestic } from '../../src/engine/restic-pattern.js';
+import { goExpand } from '../../src/engine/restic-exclude-file.js';
 import { compareTrees, showPath } from '../../src/verify/compare.js';
 
 const m = (pattern: string, path: string | Buffer, i = false) => matchRestic(pattern, typeof path === 'string' ? Buffer.from(path) : path, i);
@@ -74,7 +76,7 @@ test("restic's options: the rules that are evaluated, and the options that make 
     { kind: 'if-present', name: '.tag', header: 'HEAD', option: '--exclude-if-present' },
     { kind: 'larger-than', bytes: 1 << 20, option: '--exclude-larger-than 1M' },
   ]);
-  assert.deepEqual(a.unknown, ['--exclude-file /etc/ex is not evaluated', '--files-from list is not evaluated'], '-x after --tag is its value');
+  assert.deepEqual(a.unknown, ['--exclude-file /etc/ex (/etc/ex could not be read (ENOENT)) is not evaluated', '--files-from list is not evaluated'], '-x after --tag is its value');
   assert.deepEqual(resticAbsence(['restic', 'backup'], ['-x']).unknown, ['-x is not evaluated']);
   assert.deepEqual(resticAbsence(['restic', 'backup'], ['-vx']).unknown, ['-vx (short options together) is not evaluated']);
   assert.deepEqual(resticAbsence(['restic', 'backup'], ['--exclude-caches=false']).rules, []);
@@ -106,7 +108,7 @@ test('the judgement: not stored, excluded, unjudged, lost', () => {
   assert.equal(judgeAbsent(neg, entry('/a/x.tmp')).verdict, 'unjudged', 'a negation might have taken it back');
   assert.equal(judgeAbsent(neg, entry('/a/x')).verdict, 'lost');
   const file = resticAbsence(['restic', 'backup'], ['--exclude-file', '/etc/ex']);
-  assert.deepEqual(judgeAbsent(file, entry('/a/x')), { verdict: 'unjudged', why: '--exclude-file /etc/ex is not evaluated' });
+  assert.deepEqual(judgeAbsent(file, entry('/a/x')), { verdict: 'unjudged', why: '--exclude-file /etc/ex (/etc/ex could not be read (ENOENT)) is not evaluated' });
   assert.deepEqual(judgeAbsent(file, entry('/a/s', { kind: 'socket' })).verdict, 'not-stored');
   assert.deepEqual(judgeAbsent(NO_ABSENCE, entry('/a/s', { kind: 'socket' })), { verdict: 'lost' });
 });
@@ -166,4 +168,50 @@ test('compare on real trees: a socket restic does not store, a name that is not 
     srv.close();
     rmSync(base, { recursive: true, force: true });
   }
+});
+
+test("restic's --exclude-file and --iexclude-file: read as restic reads them, each pattern judged", (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-exfile-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const f = join(dir, 'excludes');
+  writeFileSync(f, '\ufeff# a comment\n\n  *.tmp  \r\n\t# indented comment\n/data/$HOME_SUB/cache\n${PROJ}.log\ncost$$\nend$\n${}x\n');
+  const env = { HOME_SUB: 'u', PROJ: 'p' };
+  const a = resticAbsence(['restic', 'backup'], ['--exclude-file', f, `--iexclude-file=${f}`], env);
+  assert.deepEqual(a.unknown, []);
+  const pats = ['*.tmp', '/data/u/cache', 'p.log', 'cost$', 'end$', 'x'];
+  assert.deepEqual(a.rules, [
+    ...pats.map((pattern) => ({ kind: 'restic-pattern', pattern, insensitive: false, option: `--exclude-file ${f}:` })),
+    ...pats.map((pattern) => ({ kind: 'restic-pattern', pattern, insensitive: true, option: `--iexclude-file ${f}:` })),
+  ]);
+  // A missing entry that a pattern of the file explains is excluded; one that none explains is lost.
+  const entry = (p: string) => ({ path: Buffer.from(p), kind: 'file' as const, size: 1n, sibling: () => null });
+  assert.equal(judgeAbsent(a, entry('/data/u/cache')).verdict, 'excluded');
+  assert.equal(judgeAbsent(a, entry('/x/a.TMP')).verdict, 'excluded');
+  assert.equal(judgeAbsent(a, entry('/y/a.txt')).verdict, 'lost');
+  // Without restic's environment a pattern that names a variable cannot be known: the file is not judged.
+  const b = resticAbsence(['restic', 'backup'], ['--exclude-file', f]);
+  assert.deepEqual(b.rules, []);
+  assert.match(b.unknown[0]!, /names the environment variable HOME_SUB/);
+  assert.equal(judgeAbsent(b, entry('/y/a.txt')).verdict, 'unjudged');
+  // A variable restic does not have expands to nothing, as in Go.
+  writeFileSync(f, '/a/$NOPE/b\n');
+  assert.deepEqual(resticAbsence(['restic', 'backup'], ['--exclude-file', f], {}).rules.map((r) => (r as { pattern: string }).pattern), ['/a//b']);
+  // UTF-16 with a byte order mark is decoded; a relative path is not judged.
+  writeFileSync(f, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('*.iso\r\n', 'utf16le')]));
+  assert.deepEqual(resticAbsence(['restic', 'backup'], ['--exclude-file', f], {}).rules.map((r) => (r as { pattern: string }).pattern), ['*.iso']);
+  assert.match(resticAbsence(['restic', 'backup'], ['--exclude-file', 'rel'], {}).unknown[0]!, /relative to restic's working directory/);
+});
+
+test('goExpand: Go os.Expand, including its odd corners', () => {
+  const env: Record<string, string> = { A: 'x', B_1: 'y', '1': 'one', '$': '$' };
+  const e = (s: string) => goExpand(s, (n) => env[n] ?? '');
+  assert.equal(e('$A/${B_1}/$B_1z'), 'x/y/');
+  assert.equal(e('$$'), '$');
+  assert.equal(e('a$'), 'a$');
+  assert.equal(e('$-'), '');
+  assert.equal(e('$1x'), 'onex');
+  assert.equal(e('${}z'), 'z');
+  assert.equal(e('${A'), 'A');
+  assert.equal(e('a $/b'), 'a $/b');
+  assert.equal(e('${#}'), '');
 });
