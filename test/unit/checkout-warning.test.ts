@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { scheduleCommand } from '../../src/cli/schedule.js';
+import { scheduleAction } from '../../src/cli/schedule.js';
 import { gitCheckoutOf } from '../../src/ops/checkout-warning.js';
 import { FakeRunner } from './helpers.js';
 
@@ -33,12 +33,12 @@ test('schedule install and show warn about a program in a checkout, remove and a
     const err: string[] = [];
     const unitDir = join(dir, `units-${action}`);
     mkdirSync(unitDir, { recursive: true });
-    const code = await scheduleCommand([action, 'home'], {
+    const code = await scheduleAction([action, 'home'], {
       configPath: '/etc/kopiatomic/kopiatomic.toml',
       jobs: [{ name: 'home', schedule: 'daily' }],
       runner: new FakeRunner(() => ({ code: 0, stdout: '', stderr: '' })),
       out: () => {},
-      err: (l) => err.push(l),
+      err: (l: string) => err.push(l),
       platform: 'linux',
       node: '/usr/bin/node',
       script,
