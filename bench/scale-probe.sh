@@ -12,6 +12,7 @@
 #    the slab caches that grew most over the first 200 mounts;
 # 3. unmount all; with PROBE_K=1, kopiatomic itself (-r --engine command) over
 #    the same pool, its mount count sampled every 10 s.
+# PROBE_LIVE=0 leaves the live filesystems unmounted (faster to make; no -r run then).
 set -u
 n=${PROBE_N:-1000}
 limit=${PROBE_LIMIT:-420}
@@ -30,7 +31,14 @@ state() {
 }
 echo "PROBE env: $(uname -r) $(zfs version | tr '\n' ' ') mem=$(mi MemTotal)MiB arc_max=$(arc c_max)MiB arc_min=$(arc c_min)MiB"
 t=$(date +%s)
-bash bench/mkpool.sh probe /dev/vdb "$n" >/dev/null || exit 1
+if [ "${PROBE_LIVE:-1}" = 1 ]; then
+  bash bench/mkpool.sh probe /dev/vdb "$n" >/dev/null || exit 1
+else
+  # Only the snapshots are mounted: the live filesystems stay unmounted (-u).
+  zpool create -f -O atime=off -O mountpoint=/probe-live probe /dev/vdb || exit 1
+  zfs create -u probe/home
+  seq -f "probe/home/u%04g" 1 $((n - 2)) | xargs -r -P 4 -n 50 sh -c 'for d; do zfs create -u "$d"; done; echo "PROBE created up to $d"' sh
+fi
 echo "PROBE pool: $n filesystems in $(( $(date +%s) - t )) s; $(state)"
 zfs snapshot -r probe@p || exit 1
 sync; echo 3 > /proc/sys/vm/drop_caches
