@@ -44,13 +44,14 @@ zfs snapshot -r probe@p || exit 1
 sync; echo 3 > /proc/sys/vm/drop_caches
 mkdir -p /probe && mount -t tmpfs -o size=64m,mode=0700 none /probe
 mapfile -t ds < <(zfs list -H -o name -r probe)
-for d in "${ds[@]}"; do mkdir -p "/probe/$d"; done
+# Flat targets: a snapshot's tree is read-only, so nothing is mounted inside another.
+for i in "${!ds[@]}"; do mkdir "/probe/m$i"; done
 echo "PROBE before: $(state)"
 snap_slab /tmp/slab0
 a0=$(arc size); s0=$(mi Slab); av0=$(mi MemAvailable)
 start=$(date +%s%N); last=$start; i=0
 for d in "${ds[@]}"; do
-  mount -t zfs -o ro "$d@p" "/probe/$d" || { echo "PROBE mount failed at $i: $d"; break; }
+  mount -t zfs -o ro "$d@p" "/probe/m$i" || { echo "PROBE mount failed at $i: $d"; break; }
   i=$((i + 1))
   if [ "$i" = 200 ]; then
     snap_slab /tmp/slab200
@@ -85,4 +86,5 @@ if [ "${PROBE_K:-0}" = 1 ]; then
   tail -5 /tmp/k.err | sed 's/^/PROBE k.err /'
 fi
 zpool destroy probe
+[ "${PROBE_STARTUP:-0}" = 1 ] && bash bench/startup-probe.sh
 echo "PROBE done"

@@ -9,6 +9,8 @@ export interface MemoryFigures {
   available: number;
   /** How that figure was made, for the message. */
   how: string;
+  /** Room left in the ARC for the metadata that mounted snapshots hold (Linux OpenZFS only). */
+  arcRoom?: { bytes: number; how: string };
 }
 
 function field(text: string, name: string): number | null {
@@ -19,16 +21,22 @@ function field(text: string, name: string): number | null {
 
 /**
  * Linux: MemAvailable, plus what the ARC holds above its minimum (the ARC
- * gives that back under pressure, but MemAvailable does not count it).
+ * gives that back under pressure, but MemAvailable does not count it). A
+ * mounted snapshot's metadata is held in the ARC and cannot be evicted while
+ * it is mounted, so the ARC's ceiling bounds the mounts too: c_max less size.
  * `arcstats` is null where the file cannot be read.
  */
 export function linuxMemory(meminfo: string, arcstats: string | null): MemoryFigures | null {
   const avail = field(meminfo, 'MemAvailable');
   if (avail === null) return null;
-  const size = arcstats === null ? null : field(arcstats, 'size');
-  const min = arcstats === null ? null : field(arcstats, 'c_min');
+  const stat = (k: string) => (arcstats === null ? null : field(arcstats, k));
+  const size = stat('size');
+  const min = stat('c_min');
   const arc = size !== null && min !== null ? Math.max(0, size - min) : 0;
-  return { available: avail + arc, how: arc > 0 ? 'MemAvailable + the ARC above its minimum' : 'MemAvailable' };
+  const figures: MemoryFigures = { available: avail + arc, how: arc > 0 ? 'MemAvailable + the ARC above its minimum' : 'MemAvailable' };
+  const max = stat('c_max');
+  if (max !== null && size !== null) figures.arcRoom = { bytes: Math.max(0, max - size), how: "the ARC's c_max - size" };
+  return figures;
 }
 
 /**

@@ -15,7 +15,7 @@ import { EXIT } from '../../src/core/exit-codes.js';
 import { Reporter } from '../../src/core/report.js';
 import { ENGINES } from '../../src/engine/index.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
-import { MOUNT_MEMORY_RESERVE, SNAPSHOT_MOUNT_BYTES, mountMemoryMessage, mountMemoryShortfall } from '../../src/plan/mount-memory.js';
+import { MOUNT_MEMORY_RESERVE, SNAPSHOT_MOUNT_ARC_BYTES, SNAPSHOT_MOUNT_BYTES, mountMemoryMessage, mountMemoryShortfall } from '../../src/plan/mount-memory.js';
 import { freebsdMemory, freebsdMemoryOf, linuxMemory } from '../../src/platform/memory.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
@@ -29,6 +29,12 @@ test('Linux: MemAvailable plus what the ARC holds above its minimum', () => {
   assert.deepEqual(linuxMemory(MEMINFO, ARCSTATS), { available: 716800 * 1024 + (314572800 - 62914560), how: 'MemAvailable + the ARC above its minimum' });
   assert.deepEqual(linuxMemory(MEMINFO, null), { available: 716800 * 1024, how: 'MemAvailable' });
   assert.equal(linuxMemory('MemTotal: 1 kB\n', null), null, 'no MemAvailable (a kernel before 3.14): nothing to judge');
+});
+
+test('Linux: the room left in the ARC for the metadata mounted snapshots hold: c_max less size', () => {
+  const v23 = ARCSTATS + 'c_max                           4    1029701632\n';
+  assert.deepEqual(linuxMemory(MEMINFO, v23)?.arcRoom, { bytes: 1029701632 - 314572800, how: "the ARC's c_max - size" });
+  assert.equal(linuxMemory(MEMINFO, null)?.arcRoom, undefined);
 });
 
 test('FreeBSD: free, inactive and laundry pages times the page size, from one sysctl', async () => {
@@ -45,6 +51,10 @@ test('the estimate: N mounts at the measured cost each plus the reserve, against
   const s = mountMemoryShortfall(1000, { available: need(1000) - 1, how: 'MemAvailable' });
   assert.deepEqual(s, { mounts: 1000, need: need(1000), available: need(1000) - 1, how: 'MemAvailable' });
   assert.equal(mountMemoryShortfall(1000, null), null, 'unreadable memory: no judgement');
+  const arcShort = mountMemoryShortfall(1000, { available: 8 * need(1000), how: 'x', arcRoom: { bytes: 1000 * SNAPSHOT_MOUNT_ARC_BYTES - 1, how: "the ARC's c_max - size" } });
+  assert.equal(arcShort?.arc, true, 'plenty of memory, but the ARC cannot hold their metadata');
+  assert.match(mountMemoryMessage(arcShort!), /^not enough room in the ZFS ARC to mount 1000 snapshots: .* is left \(the ARC's c_max - size\); this machine can take about 999 at once\. Nothing was snapshotted\./);
+  assert.equal(mountMemoryShortfall(1000, { available: 8 * need(1000), how: 'x', arcRoom: { bytes: 1000 * SNAPSHOT_MOUNT_ARC_BYTES, how: 'y' } }), null);
   const m = mountMemoryMessage(s!);
   assert.match(m, /^not enough memory to mount 1000 snapshots: they need about \d+ MiB .* and \d+ MiB is available \(MemAvailable\); this machine can take about \d+ at once\. Nothing was snapshotted\./);
 });
