@@ -16,6 +16,7 @@ import { prepareNamespace } from '../execute/namespace.js';
 import { runStatus, type StatusCode } from '../execute/status.js';
 import { newRunId, ownerOf, snapshotNameFor } from '../plan/naming.js';
 import { buildPlan, type Plan } from '../plan/plan.js';
+import { mountMemoryMessage, mountMemoryShortfall } from '../plan/mount-memory.js';
 import { select, type Selection } from '../plan/select.js';
 import { Journal } from '../safety/journal.js';
 import { proofKey, readProofKey } from '../safety/proof.js';
@@ -161,6 +162,10 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
         engineEnv: { ...process.env, ...job.env },
         proofKey: flags.dryRun ? readProofKey(platform.journalDir).key : proofKey(platform.journalDir, (m) => reporter.warn(m)),
       });
+      // Before any snapshot: past what the machine has, the mounts crawl for hours instead of failing.
+      const short = mountMemoryShortfall(selection.selected.length, platform.memory ? await platform.memory(runner) : null);
+      if (short && flags.dryRun) reporter.warn(mountMemoryMessage(short));
+      else if (short) throw new SetupError(mountMemoryMessage(short));
       const dv = datasetsVars(selection.selected.map((d) => d.name), flags.dryRun ? null : runFilesDirOrWarn(platform.stateDir, reporter), plan.runId, reporter);
       datasets = dv;
       Object.assign(hookEnv, { KOPIATOMIC_RUN_ID: plan.runId, KOPIATOMIC_SNAPSHOT: plan.snapshot, ...dv.env });

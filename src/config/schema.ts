@@ -6,6 +6,10 @@ import { z } from 'zod';
 import { isDuration, parseDuration } from '../ops/duration.js';
 import { isCalendar } from '../ops/units/calendar.js';
 
+// One parse per run: compiling a fast parser for each schema (the library's
+// default) costs more than it saves.
+z.config({ jitless: true });
+
 /** A job's name: also a value of the kopiatomic:backup property, so no commas or spaces. */
 export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** Property values with a meaning of their own: not usable as job names. */

@@ -5,6 +5,7 @@ import { parseMountP, type MountEntry } from '../discover/mount-table.js';
 import { PREFIX } from '../plan/naming.js';
 import { tableField } from '../plan/mounts.js';
 import type { Platform, SnapshotMount } from './platform.js';
+import { freebsdMemoryOf } from './memory.js';
 
 export const freebsd: Platform = {
   name: 'freebsd',
@@ -32,6 +33,7 @@ export const freebsd: Platform = {
   mountBatchArgv(path: string) {
     return ['mount', '-a', '-F', path];
   },
+  memory: freebsdMemoryOf,
   stateDir: '/var/run/kopiatomic',
   journalDir: '/var/db/kopiatomic',
   bootId: freebsdBootId,

@@ -4,11 +4,23 @@ import { parseMountinfo, type MountEntry } from '../discover/mount-table.js';
 import { PREFIX } from '../plan/naming.js';
 import { tableField } from '../plan/mounts.js';
 import type { Platform, SnapshotMount } from './platform.js';
+import { linuxMemory } from './memory.js';
 
 export const linux: Platform = {
   name: 'linux',
   async readMounts() {
     return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'));
+  },
+  async memory() {
+    const read = (f: string) => {
+      try {
+        return readFileSync(f, 'utf8');
+      } catch {
+        return null;
+      }
+    };
+    const meminfo = read('/proc/meminfo');
+    return meminfo === null ? null : linuxMemory(meminfo, read('/proc/spl/kstat/zfs/arcstats'));
   },
   // mount.zfs mounts the snapshot itself, read-only, without the .zfs
   // automounter, which misbehaves in namespaces and expires after 300 s.

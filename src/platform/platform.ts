@@ -2,6 +2,7 @@
 // mounted, where runtime state lives, what identifies a boot and a host, namespaces.
 import type { Runner } from '../core/exec.js';
 import type { MountEntry } from '../discover/mount-table.js';
+import type { MemoryFigures } from './memory.js';
 
 export interface SnapshotMount {
   dataset: string;
@@ -28,6 +29,8 @@ export interface Platform {
   bootId(runner: Runner): Promise<string>;
   /** Stable across boots and unique to this installation: the owner of our snapshots names it. */
   hostId(runner: Runner): Promise<string>;
+  /** Memory the kernel can still give to snapshot mounts (null: could not be read). */
+  memory?(runner: Runner): Promise<MemoryFigures | null>;
   /** Private mount namespaces (the `paths` layout for restic). */
   readonly hasMountNamespaces: boolean;
 }
