@@ -105,6 +105,13 @@ function copyright() {
     const p = JSON.parse(readFileSync(join(root, 'node_modules', m, 'package.json'), 'utf8'));
     return `\nFiles: usr/lib/kopiatomic/node_modules/${m}/*\nComment: ${m} ${p.version}; see its LICENSE file in that directory.\nLicense: ${p.license}\n`;
   });
+  // The configuration's libraries are bundled into dist/app/lib/config-libs.js
+  // (scripts/bundle.js): their notices go with them.
+  const bundled = ['smol-toml', 'zod'].map((m) => {
+    const p = JSON.parse(readFileSync(join(root, 'node_modules', m, 'package.json'), 'utf8'));
+    const text = readFileSync(join(root, 'node_modules', m, 'LICENSE'), 'utf8').trimEnd().split('\n').map((l) => (l.trim() ? ` ${l}` : ' .')).join('\n');
+    return `\nComment: ${m} ${p.version} (${p.license}), bundled:\n${text}`;
+  });
   return `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: ${pkg.name}
 Source: ${pkg.homepage}
@@ -113,6 +120,10 @@ Files: *
 Copyright: 2026, the kopiatomic developers
 License: BSD-2-Clause
 ${mods.join('')}
+Files: usr/lib/kopiatomic/dist/app/lib/config-libs.js*
+Copyright: the authors of smol-toml and zod
+License: BSD-3-Clause and MIT${bundled.join('')}
+
 License: BSD-2-Clause
 ${body}
 `;

@@ -48,20 +48,15 @@ const plist = () => readFileSync(join(FREEBSD, 'pkg-plist'), 'utf8').split('\n')
 test("the FreeBSD pkg-plist is the .deb's file list under /usr/local, plus the periodic script", () => {
   const fromDeb = L.layout(ROOT_DIR)
     .map((e) => e.path)
-    // The node_modules tree: the Makefile lists it from the stage directory.
-    .filter((p) => !p.startsWith('/usr/lib/kopiatomic/node_modules/'))
     .map(freebsdPath)
     .filter((p): p is string => p !== null);
   assert.deepEqual(plist().sort(), [...fromDeb, 'etc/periodic/daily/900.kopiatomic'].sort());
-  assert.match(readFileSync(join(FREEBSD, 'Makefile'), 'utf8'), /find\}? lib\/\$\{PORTNAME\}\/node_modules -type f/i);
 });
 
-test('the port fetches exactly the node modules the bundles require, at the versions built with', () => {
+test('the port needs no node module at run time (the bundles carry theirs) and fetches the release it names', () => {
   const mk = readFileSync(join(FREEBSD, 'Makefile'), 'utf8');
-  const want = L.runtimeModules(ROOT_DIR).map((m) => `${m}-${(JSON.parse(readFileSync(join(ROOT_DIR, 'node_modules', m, 'package.json'), 'utf8')) as { version: string }).version}`);
-  const listed = /^NODE_MODULES=\s*(.*)$/m.exec(mk)![1]!.trim().split(/\s+/);
-  assert.deepEqual(listed.sort(), want.sort());
-  for (const m of want) assert.ok(mk.includes(`${m}.tgz:`), `DISTFILES has ${m}.tgz`);
+  assert.deepEqual(L.runtimeModules(ROOT_DIR), []);
+  assert.match(mk, /^DISTFILES=\s*\$\{PORTNAME\}-\$\{DISTVERSION\}\.tgz$/m);
   const version = (JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string }).version;
   assert.match(mk, new RegExp(`^DISTVERSION=\\s*${version.replace(/\./g, '\\.')}$`, 'm'));
 });
