@@ -14,7 +14,7 @@ import { datasetsVars, runHook } from '../execute/hooks.js';
 import { dropRunFilesDir, ensureRunFilesDir } from '../execute/run-files.js';
 import { prepareNamespace } from '../execute/namespace.js';
 import { runStatus, type StatusCode } from '../execute/status.js';
-import { newRunId, ownerOf, snapshotNameFor } from '../plan/naming.js';
+import { newRunId, ownerOf, snapshotNameFor } from '../zfs/naming.js';
 import { buildPlan, type Plan } from '../plan/plan.js';
 import { select, type Selection } from '../plan/select.js';
 import { Journal } from '../safety/journal.js';

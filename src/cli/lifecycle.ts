@@ -17,7 +17,7 @@ import { usageLine } from './usage.js';
 import { UsageError } from '../core/errors.js';
 import { ConfigError } from '../config/problems.js';
 import { EXIT } from '../core/exit-codes.js';
-import { reportRunEnd, reportRunStart } from '../ops/lifecycle-hooks.js';
+import { reportRunEnd, reportRunStart } from '../ops/report-run.js';
 import { LogTail } from '../ops/ping.js';
 import { buildRunRecord, type RecordInput } from '../ops/run-record.js';
 

@@ -8,7 +8,7 @@ import { engineArgv } from '../execute/namespace.js';
 import { cleanupSteps, type Plan } from '../plan/plan.js';
 import { display } from '../plan/display.js';
 import { exactDestroyCommands, identityListArgv } from '../safety/destroy-exact.js';
-import type { ExactDestroy } from '../plan/destroy-program.js';
+import type { ExactDestroy } from '../zfs/destroy-program.js';
 import type { Action } from '../plan/plan.js';
 
 /**

@@ -8,7 +8,7 @@ import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefaul
 import { splitWords } from '../core/words.js';
 import { didYouMean, type LoadedConfig } from './load.js';
 import { ConfigError, type Problem } from './problems.js';
-import { rootsNestApart } from '../safety/nested-roots.js';
+import { rootsNestApart } from '../core/nested-roots.js';
 import { durationSeconds, type DefaultsConfig, type JobConfig } from './schema.js';
 
 export interface ResolveOptions {

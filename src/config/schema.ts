@@ -3,7 +3,7 @@
 // README describe what it says, and `npm run build` writes it out as a JSON
 // Schema for editors (schema/kopiatomic.schema.json).
 import { z } from 'zod';
-import { parseDuration } from '../ops/duration.js';
+import { parseDuration } from '../core/duration.js';
 
 /** A job's name: also a value of the kopiatomic:backup property, so no commas or spaces. */
 export const JOB_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;

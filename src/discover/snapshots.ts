@@ -3,7 +3,7 @@
 // values: received and inherited ones are never ours), and exact-name
 // queries for what still exists and which of it we hold.
 import type { Runner } from '../core/exec.js';
-import { HOLD_TAG, PROP_OWNER, PROP_RUN } from '../plan/naming.js';
+import { HOLD_TAG, PROP_OWNER, PROP_RUN } from '../zfs/naming.js';
 
 export interface OwnedSnapshot {
   name: string;

@@ -14,9 +14,9 @@ import { besideUnmounts, type Action, type BackupCall, type Plan, type Step } fr
 import type { Journal } from '../safety/journal.js';
 import { display } from '../plan/display.js';
 import { existingSnapshots, heldByUs } from '../discover/snapshots.js';
-import { fillIdentity, type ExactDestroy, type SnapshotId } from '../plan/destroy-program.js';
+import { fillIdentity, type ExactDestroy, type SnapshotId } from '../zfs/destroy-program.js';
 import { destroyExact, stillThere } from '../safety/destroy-exact.js';
-import { HOLD_TAG } from '../plan/naming.js';
+import { HOLD_TAG } from '../zfs/naming.js';
 import { platformFor } from '../platform/detect.js';
 import type { Platform } from '../platform/platform.js';
 import { fault } from './fault.js';

@@ -6,7 +6,7 @@
 // they can be checked once that level is mounted, before mounting the next.
 // Unmounting is one process with every target (two side by side for a large
 // batch), children first.
-import type { ExactDestroy } from './destroy-program.js';
+import type { ExactDestroy } from '../zfs/destroy-program.js';
 import { posix } from 'node:path';
 import type { Platform } from '../platform/platform.js';
 import type { Action, Step, TreeMount } from './plan.js';

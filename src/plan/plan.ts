@@ -6,9 +6,9 @@ import { isBelow } from '../core/paths.js';
 import { SNAPSHOT_TIME, type Engine, type EngineCall, type EngineContext, type Layout, type Probe, type WritablePath } from '../engine/engine.js';
 import type { Platform } from '../platform/platform.js';
 import { stateKey } from '../safety/lock.js';
-import { destroyUndo, type ExactDestroy } from './destroy-program.js';
+import { destroyUndo, type ExactDestroy } from '../zfs/destroy-program.js';
 import { joinCleanup, levelSteps, mountLevels, tablePath } from './mounts.js';
-import { HOLD_TAG, PROP_OWNER, PROP_RUN } from './naming.js';
+import { HOLD_TAG, PROP_OWNER, PROP_RUN } from '../zfs/naming.js';
 import type { Selection } from './select.js';
 
 /** One change to the system, or a read between changes. */

@@ -11,8 +11,8 @@ import type { Runner } from '../core/exec.js';
 import { retryWhileBusy } from '../core/retry.js';
 import { heldByUs, heldByUsArgv, parseOwned, zfsGetOwnedArgv } from '../discover/snapshots.js';
 import { quoteArgv } from '../core/errors.js';
-import { destroyUndo, fillIdentity, type SnapshotId } from '../plan/destroy-program.js';
-import { HOLD_TAG, PROP_RUN } from '../plan/naming.js';
+import { destroyUndo, fillIdentity, type SnapshotId } from '../zfs/destroy-program.js';
+import { HOLD_TAG, PROP_RUN } from '../zfs/naming.js';
 import type { Action } from '../plan/plan.js';
 import { errorReason, type Leftover } from './drop-snapshots.js';
 

@@ -9,7 +9,7 @@
 import { closeSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { InterruptedError, LockedError } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
-import { rootsNestApart } from './nested-roots.js';
+import { rootsNestApart } from '../core/nested-roots.js';
 import { ensureRootDir } from './root-path.js';
 
 export interface LockOwner {

@@ -30,7 +30,7 @@ import {
   type RunResult,
 } from './lib.js';
 import { linux } from '../../src/platform/linux.js';
-import { ownerOf } from '../../src/plan/naming.js';
+import { ownerOf } from '../../src/zfs/naming.js';
 
 const STATE = '/run/kopiatomic';
 const lockFile = (root: string) => `${STATE}/${encodeURIComponent(root)}.lock`;

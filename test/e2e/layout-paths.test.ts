@@ -9,7 +9,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseMountinfo } from '../../src/discover/mount-table.js';
+import { parseMountinfo } from '../../src/zfs/mount-table.js';
 import { which } from '../../src/core/which.js';
 import { CLEAN, events, KOPIATOMIC, leftovers, Pool, RESTOMIC, restic, resticRepo, run, scratchDir, sh, summary, type RunResult } from './lib.js';
 

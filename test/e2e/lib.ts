@@ -9,7 +9,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { platform } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseMountinfo, parseMountP, type MountEntry } from '../../src/discover/mount-table.js';
+import { parseMountinfo, parseMountP, type MountEntry } from '../../src/zfs/mount-table.js';
 
 export const IN_GUEST = process.env['ZFSVM'] === '1';
 export const ON_HOST = process.env['KOPIATOMIC_E2E_HOST'] === '1';

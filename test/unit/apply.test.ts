@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError } from '../../src/core/errors.js';
 import type { LiveProcess, RunResult } from '../../src/core/exec.js';
-import { unescapeOctal, type MountEntry } from '../../src/discover/mount-table.js';
+import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { commandEngine } from '../../src/engine/command.js';
 import { applyPlan, type ApplyContext } from '../../src/execute/apply.js';
 import { Interrupt } from '../../src/execute/interrupt.js';

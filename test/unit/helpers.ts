@@ -1,6 +1,6 @@
 // Shared builders for the unit tests (no tests here).
 import type { Dataset } from '../../src/discover/inventory.js';
-import { poolOf } from '../../src/discover/zfs-list.js';
+import { poolOf } from '../../src/zfs/list.js';
 import type { Runner, RunOptions, RunResult, LiveProcess } from '../../src/core/exec.js';
 import { Reporter } from '../../src/core/report.js';
 

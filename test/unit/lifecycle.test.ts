@@ -2,7 +2,7 @@
 // for the summary, the post hook and the exit code; the lock released
 // whatever the post hook does; recovery leftovers warned about, not fatal;
 // a whole backup job from zfs list to destroy.
-import { unescapeOctal, type MountEntry } from '../../src/discover/mount-table.js';
+import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';

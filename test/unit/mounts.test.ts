@@ -8,7 +8,7 @@ import type { ApplyContext } from '../../src/execute/apply.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
 import { joinCleanup, joinUnmounts, mountLevels, tableField, unmountCommands } from '../../src/plan/mounts.js';
 import type { Plan, Step } from '../../src/plan/plan.js';
-import { DESTROY_PROGRAM } from '../../src/plan/destroy-program.js';
+import { DESTROY_PROGRAM } from '../../src/zfs/destroy-program.js';
 import { Journal, readPending } from '../../src/safety/journal.js';
 import { planCommands } from '../../src/cli/print-plan.js';
 import { commandEngine } from '../../src/engine/command.js';

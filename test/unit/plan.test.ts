@@ -8,7 +8,7 @@ import { freebsd } from '../../src/platform/freebsd.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { buildPlan, cleanupSteps, commonAncestor, groupByPool, mountOrder, treeTarget, type Plan, type PlanInput } from '../../src/plan/plan.js';
-import { DESTROY_PROGRAM, GUID_SLOT, TXG_SLOT } from '../../src/plan/destroy-program.js';
+import { DESTROY_PROGRAM, GUID_SLOT, TXG_SLOT } from '../../src/zfs/destroy-program.js';
 import { planCommands } from '../../src/cli/print-plan.js';
 import { ds } from './helpers.js';
 

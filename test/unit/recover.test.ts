@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, type FailureReason } from '../../src/core/errors.js';
 import type { RunResult } from '../../src/core/exec.js';
-import type { MountEntry } from '../../src/discover/mount-table.js';
+import type { MountEntry } from '../../src/zfs/mount-table.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { Journal, readKnown, writeKnown } from '../../src/safety/journal.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { UsageError } from '../../src/core/errors.js';
 import { buildInventory, type Inventory } from '../../src/discover/inventory.js';
 import { zfsRows } from './helpers.js';
-import { parseDatasetList } from '../../src/discover/zfs-list.js';
+import { parseDatasetList } from '../../src/zfs/list.js';
 import { resolveTarget, select, skipReason, type SelectOptions, type Target } from '../../src/plan/select.js';
 import { ds } from './helpers.js';
 

@@ -12,7 +12,7 @@
 // ours, released and destroyed by its exact name. Nothing is ever destroyed
 // by `-r`, which reaches every snapshot of that name below a dataset.
 import { PROP_OWNER, PROP_RUN } from './naming.js';
-import type { Action } from './plan.js';
+import type { Action } from '../plan/plan.js';
 
 /** In the program's argv until the listing after the snapshot fills them in (execute/apply.ts); "-" when never known. */
 export const GUID_SLOT = '{guid}';

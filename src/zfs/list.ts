@@ -6,7 +6,7 @@
 // lines instead of breaking the parse, and that dataset is skipped with a
 // reason (a newline-bearing mount point can also forge a row, see below).
 
-import { PROP_BACKUP } from '../plan/naming.js';
+import { PROP_BACKUP } from './naming.js';
 
 export const DATASET_COLUMNS = ['name', 'canmount', 'mounted', 'keystatus', PROP_BACKUP, 'mountpoint', 'name'] as const;
 
