@@ -5,11 +5,12 @@ import { quoteArgv } from '../core/errors.js';
 import { hookArgv } from '../execute/hooks.js';
 import { fillTime } from '../engine/engine.js';
 import { engineArgv } from '../execute/namespace.js';
-import { cleanupSteps, type Plan } from '../plan/plan.js';
+import { cleanupSteps } from '../plan/plan.js';
+import type { Plan } from '../plan/types.js';
 import { display } from '../plan/display.js';
 import { exactDestroyCommands, identityListArgv } from '../safety/destroy-exact.js';
 import type { ExactDestroy } from '../zfs/destroy-program.js';
-import type { Action } from '../plan/plan.js';
+import type { Action } from '../plan/types.js';
 
 /**
  * The destroy as the shell would run it: the program on its standard input,

@@ -5,7 +5,7 @@ import type { Engine, EngineContext } from './engine.js';
 import { programPrefix } from './engine.js';
 import { timeWord, topSources, type WritablePath } from './engine.js';
 import { posix } from 'node:path';
-import { mountOrder } from '../plan/plan.js';
+import { mountOrder } from '../core/paths.js';
 import type { AbsenceRules, ExcludeRule } from './absence.js';
 
 /** "restic 0.17.3 compiled with ..." -> [0, 17, 3] */

@@ -8,52 +8,24 @@ import type { Runner } from '../core/exec.js';
 import { errorMessage } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
-import type { Reporter } from '../core/report.js';
 import { fillTime, type Outcome } from '../engine/engine.js';
-import { besideUnmounts, type Action, type BackupCall, type Plan, type Step } from '../plan/plan.js';
-import type { Journal } from '../safety/journal.js';
+import { besideUnmounts } from '../plan/plan.js';
+import type { Action, BackupCall, Plan, Step } from '../plan/types.js';
 import { display } from '../plan/display.js';
 import { existingSnapshots, heldByUs } from '../discover/snapshots.js';
-import { fillIdentity, type ExactDestroy, type SnapshotId } from '../zfs/destroy-program.js';
+import { fillIdentity, type ExactDestroy } from '../zfs/destroy-program.js';
 import { destroyExact, stillThere } from '../safety/destroy-exact.js';
 import { HOLD_TAG } from '../zfs/naming.js';
 import { platformFor } from '../platform/detect.js';
-import type { Platform } from '../platform/platform.js';
 import { fault } from './fault.js';
-import type { Interrupt } from './interrupt.js';
 import { lostMounts } from './mount-check.js';
-import { mountBatch, unmountBatch, type UndoEntry } from './mount-phase.js';
+import type { ApplyContext, ApplyResult, UndoEntry } from './context.js';
+import { mountBatch, unmountBatch } from './mount-phase.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
 
-export interface ApplyContext {
-  runner: Runner;
-  reporter: Reporter;
-  interrupt: Interrupt;
-  journal: Journal | null;
-  /** KOPIATOMIC_* variables for the engine. */
-  env: Record<string, string>;
-  /** Reads the mount table after a failed mount (default: the plan's platform). */
-  platform?: Platform;
-  /** Runs after the engine and before cleanup, while the snapshots are still mounted and held (verification). */
-  afterBackup?: (result: ApplyResult) => Promise<void>;
-}
 
 type Undo = NonNullable<Step['undo']>;
 
-export interface ApplyResult {
-  setupError: Error | null;
-  /** Seconds each phase took (setup, backup, verify, teardown), for the phases that ran. */
-  durations?: Partial<Record<'setup' | 'backup' | 'verify' | 'teardown', number>>;
-  /** null when the engine never ran. */
-  backup: { outcome: Outcome; exitCodes: (number | null)[]; /* verify (issue 13): */ stdouts?: string[] } | null;
-  cleanupFailures: string[];
-  /** Mounts of this run that were gone when the engine finished ("TARGET (SOURCE)"): the backup failed. */
-  lostMounts?: string[];
-  createtxg: Record<string, string[]>;
-  creation: Date | null;
-  /** Each snapshot's identity, from the listing after the snapshot: the destroy follows it. */
-  ids?: Record<string, SnapshotId>;
-}
 
 async function perform(a: Action, runner: Runner): Promise<{ stdout: string }> {
   switch (a.kind) {
@@ -202,7 +174,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   const releaseFailed: { seq: number; message: string }[] = []; // moot once every destroy is proven
   let destroysProven = true;
   const undoOne = async ({ step, seq, undo: u }: UndoEntry): Promise<void> => {
-    const a = u.phase === 'destroy' ? fillIdentity(u.action, ids) : u.action;
+    const a = u.phase === 'destroy' && u.action.kind === 'exec' ? { ...u.action, argv: fillIdentity(u.action.argv, ids) } : u.action;
     if (a.kind === 'rmdir' && blocked.some((b) => isWithin(b, a.path))) {
       result.cleanupFailures.push(`left ${a.path} in place: something below it is still mounted`);
       reporter.warn(`leaving ${a.path} in place: something below it is still mounted`);

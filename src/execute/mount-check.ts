@@ -6,9 +6,8 @@
 import { errorMessage } from '../core/errors.js';
 import { platformFor } from '../platform/detect.js';
 import type { MountEntry } from '../zfs/mount-table.js';
-import type { Plan } from '../plan/plan.js';
-import type { ApplyContext } from './apply.js';
-import type { UndoEntry } from './mount-phase.js';
+import type { Plan } from '../plan/types.js';
+import type { ApplyContext, UndoEntry } from './context.js';
 
 /**
  * The mounts of `undo` that are gone or covered, as "TARGET (SOURCE...)"

@@ -5,7 +5,7 @@
 // say so even if the backup worked.
 import { CommandError, CommandTimeoutError, InterruptedError, LockedError, SetupError, UsageError } from '../core/errors.js';
 import { EXIT, interruptedCode, type Status } from '../core/exit-codes.js';
-import type { ApplyResult } from './apply.js';
+import type { ApplyResult } from './context.js';
 import { withVerify } from '../verify/outcome.js';
 import type { VerifyResult } from '../verify/result.js';
 

@@ -9,7 +9,7 @@
 import type { ExactDestroy } from '../zfs/destroy-program.js';
 import { posix } from 'node:path';
 import type { Platform } from '../platform/platform.js';
-import type { Action, Step, TreeMount } from './plan.js';
+import type { Action, Step, TreeMount } from './types.js';
 
 /** Mounts (parents first, as from mountOrder) grouped by nesting level. */
 export function mountLevels<T extends { target: string }>(mounts: T[]): T[][] {
@@ -29,11 +29,6 @@ export function mountLevels<T extends { target: string }>(mounts: T[]): T[][] {
     (out[l] ??= []).push(m);
   }
   return out;
-}
-
-/** Escapes a mount table field the way fstab(5) reads it back (octal for space, tab, newline, backslash). */
-export function tableField(s: string): string {
-  return s.replace(/[\\ \t\n]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
 }
 
 /** Where a level's mount table is written: the state folder, next to the journal. */

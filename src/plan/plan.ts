@@ -2,101 +2,14 @@
 // so `-n` prints exactly what a real run executes, and tests read it directly.
 import { posix } from 'node:path';
 import type { Dataset } from '../discover/inventory.js';
-import { isBelow } from '../core/paths.js';
-import { SNAPSHOT_TIME, type Engine, type EngineCall, type EngineContext, type Layout, type Probe, type WritablePath } from '../engine/engine.js';
-import type { Platform } from '../platform/platform.js';
-import { stateKey } from '../safety/lock.js';
-import { destroyUndo, type ExactDestroy } from '../zfs/destroy-program.js';
+import { isBelow, mountOrder, stateKey } from '../core/paths.js';
+import { SNAPSHOT_TIME, type EngineContext } from '../engine/engine.js';
+import { destroyUndo } from '../zfs/destroy-program.js';
 import { joinCleanup, levelSteps, mountLevels, tablePath } from './mounts.js';
 import { HOLD_TAG, PROP_OWNER, PROP_RUN } from '../zfs/naming.js';
-import type { Selection } from './select.js';
+import type { BackupCall, Plan, PlanInput, PoolSnapshots, Step, TreeMount } from './types.js';
 
-/** One change to the system, or a read between changes. */
-export type Action =
-  // input: written to its stdin (a channel program, plan/destroy-program.ts)
-  | { kind: 'exec'; argv: string[]; mutates: boolean; input?: string }
-  | { kind: 'mkdir'; path: string; mode: number }
-  | { kind: 'rmdir'; path: string }
-  // batch mounts: a mount table, written in-process (see plan/mounts.ts)
-  | { kind: 'write'; path: string; mode: number; content: string };
 
-export type Phase = 'snapshot' | 'hold' | 'inspect' | 'mkdir' | 'mount-table' | 'mount';
-
-export interface Step {
-  phase: Phase;
-  do: Action;
-  /** Pushed on the undo stack once `do` has succeeded (or, after a failure, when a check shows it partly happened). */
-  undo?: { phase: 'umount' | 'rmdir' | 'release' | 'destroy'; action: Action; exact?: ExactDestroy };
-  /** Journal detail: what this step creates. */
-  detail?: Record<string, unknown>;
-  /**
-   * Runs beside the steps after it: started in turn, then the next step
-   * starts at once; the executor waits for it before the backup. For steps
-   * that nothing else in setup needs (the hold, the creation-time listing).
-   */
-  beside?: true;
-  /** A batch mount (plan/mounts.ts): its targets are checked, then each mount's undo journaled, before `do` runs. */
-  batch?: { root: string; mounts: { target: string; dataset: string; source: string; undo: Action }[] };
-}
-
-export interface PoolSnapshots {
-  pool: string;
-  datasets: string[];
-  /** The deepest dataset above all of them: `zfs hold -r`/`zfs release -r` of `${destroyRoot}@${snapshot}` reach them in one transaction. */
-  destroyRoot: string;
-}
-
-export interface TreeMount {
-  dataset: string;
-  mountpoint: string;
-  target: string;
-}
-
-/**
- * One engine call, computed once by the planner with its argv. The snapshot's
- * creation time is a slot in the argv (see engine.ts timeWord/fillTime) that
- * the executor fills once the snapshots exist.
- */
-export interface BackupCall extends EngineCall {
-  /** In a namespace: the folders the engine writes to, kept writable. */
-  writable?: WritablePath[];
-}
-
-export interface Plan {
-  runId: string;
-  snapshot: string;
-  owner: string;
-  mountRoot: string;
-  layout: Layout;
-  engine: Engine;
-  probe: Probe;
-  stateDir: string;
-  selection: Selection;
-  pools: PoolSnapshots[];
-  mounts: TreeMount[];
-  steps: Step[];
-  /** The backup: the engine's calls, in order, between setup and cleanup. */
-  backup: BackupCall[];
-  engineContext: Omit<EngineContext, 'time'>;
-}
-
-export interface PlanInput {
-  selection: Selection;
-  runId: string;
-  snapshot: string;
-  owner: string;
-  mountRoot: string;
-  mountRootExists: boolean;
-  platform: Platform;
-  engine: Engine;
-  probe: Probe;
-  stateDir: string;
-  layout: Layout;
-  command: string[];
-  options: string[];
-  /** The engine's environment (for the folders it writes to); none when omitted. */
-  engineEnv?: NodeJS.ProcessEnv;
-}
 
 /** Deepest dataset that is an ancestor-or-self of every name (all in one pool). */
 export function commonAncestor(names: string[]): string {
@@ -122,17 +35,6 @@ export function groupByPool(datasets: Dataset[]): { pool: string; datasets: stri
 
 export function treeTarget(mountRoot: string, mountpoint: string): string {
   return mountpoint === '/' ? mountRoot : posix.join(mountRoot, mountpoint);
-}
-
-const depth = (p: string) => (p === '/' ? 0 : p.split('/').length);
-
-/** Parents before children: a mount point is always shallower than what it holds. */
-export function mountOrder<T extends { target: string }>(mounts: T[]): T[] {
-  // Each depth computed once, not in every comparison (N log N splits at N=1000).
-  return mounts
-    .map((m) => ({ m, d: depth(m.target) }))
-    .sort((a, b) => a.d - b.d || (a.m.target < b.m.target ? -1 : a.m.target > b.m.target ? 1 : 0))
-    .map((x) => x.m);
 }
 
 export function buildPlan(i: PlanInput): Plan {

@@ -13,7 +13,7 @@ import { heldByUs, heldByUsArgv, parseOwned, zfsGetOwnedArgv } from '../discover
 import { quoteArgv } from '../core/errors.js';
 import { destroyUndo, fillIdentity, type SnapshotId } from '../zfs/destroy-program.js';
 import { HOLD_TAG, PROP_RUN } from '../zfs/naming.js';
-import type { Action } from '../plan/plan.js';
+import type { Action } from '../plan/types.js';
 import { errorReason, type Leftover } from './drop-snapshots.js';
 
 export interface Recorded {
@@ -174,7 +174,8 @@ export async function destroyExact(runner: Runner, recs: readonly Recorded[], me
 function programFor(pool: string, snaps: { name: string; id: SnapshotId | null }[], me: RunIdentity): Action | null {
   if (me.owner === null || !snaps.length) return null;
   const ids = Object.fromEntries(snaps.flatMap((s) => (s.id ? [[s.name, s.id]] : [])));
-  return fillIdentity(destroyUndo({ pool, run: me.run, owner: me.owner, snapshots: snaps.map((s) => s.name) }).action, ids);
+  const program = destroyUndo({ pool, run: me.run, owner: me.owner, snapshots: snaps.map((s) => s.name) }).action;
+  return { ...program, argv: fillIdentity(program.argv, ids) };
 }
 
 /** The exact destroy as the commands it runs, for the dry run (cli/print-plan.ts). */

@@ -19,7 +19,7 @@ import { existingSnapshots, parseOwned, zfsGetOwnedArgv, type OwnedSnapshot } fr
 import type { Platform } from '../platform/platform.js';
 import { display } from '../plan/display.js';
 import { HOLD_TAG, PREFIX } from '../zfs/naming.js';
-import type { Action } from '../plan/plan.js';
+import type { Action } from '../plan/types.js';
 import { errorReason, type Leftover } from './drop-snapshots.js';
 import { destroyExact, exactDestroyCommands, type Recorded, type RunIdentity } from './destroy-exact.js';
 import type { SnapshotId } from '../zfs/destroy-program.js';

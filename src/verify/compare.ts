@@ -29,6 +29,17 @@ export interface TreePair {
   rootMeta?: boolean;
 }
 
+/** The comparison's work when it runs as its own process (bin/verify-compare.ts, the paths layout). */
+export interface CompareJob {
+  pairs: TreePair[];
+  runId: string;
+  percent: number;
+  /** What the engine leaves out (engine/absence.ts). */
+  absence: AbsenceRules;
+  /** Frozen paths left out (the restore directory, should it be visible in the tree). */
+  skip: string[];
+}
+
 export interface CompareOptions {
   /** Whether this file's contents are hashed (the sample); default: all. */
   contents?: (shown: string) => boolean;

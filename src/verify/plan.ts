@@ -5,7 +5,7 @@ import { quoteArgv } from '../core/errors.js';
 import { kopiaRestoreArgv } from '../engine/kopia.js';
 import { resticBase, resticRestoreArgv, resticSnapshotsArgv, resticStatsArgv, parseResticVersion } from '../engine/restic.js';
 import { verifyCommandArgv } from '../engine/command.js';
-import type { Plan } from '../plan/plan.js';
+import type { Plan } from '../plan/types.js';
 
 export function verifyPlanLines(plan: Plan, percent: number, verifyCommand: string[] | null): string[] {
   const ctx = plan.engineContext;

@@ -12,7 +12,6 @@
 // ours, released and destroyed by its exact name. Nothing is ever destroyed
 // by `-r`, which reaches every snapshot of that name below a dataset.
 import { PROP_OWNER, PROP_RUN } from './naming.js';
-import type { Action } from '../plan/plan.js';
 
 /** In the program's argv until the listing after the snapshot fills them in (execute/apply.ts); "-" when never known. */
 export const GUID_SLOT = '{guid}';
@@ -67,8 +66,16 @@ export function luaGuid(guid: string): string {
   return /^\d+$/.test(guid) ? `g${BigInt.asIntN(64, BigInt(guid)).toString()}` : UNKNOWN;
 }
 
+/** The program's run as a plan's action (the plan's `exec` action, plan/types.ts). */
+export interface ProgramAction {
+  kind: 'exec';
+  argv: string[];
+  mutates: true;
+  input: string;
+}
+
 /** The destroy of one pool's snapshots: the program (identity slots filled at apply time), and the exact destroy should it fail. */
-export function destroyUndo(x: ExactDestroy): { phase: 'destroy'; action: Action; exact: ExactDestroy } {
+export function destroyUndo(x: ExactDestroy): { phase: 'destroy'; action: ProgramAction; exact: ExactDestroy } {
   return {
     phase: 'destroy',
     action: { kind: 'exec', mutates: true, argv: ['zfs', 'program', x.pool, '-', x.run, x.owner, ...x.snapshots.flatMap((n) => [n, GUID_SLOT, TXG_SLOT])], input: DESTROY_PROGRAM },
@@ -82,13 +89,11 @@ export interface SnapshotId {
 }
 
 /** The program's argv with each snapshot's recorded identity in its slots ("-" where none was recorded). */
-export function fillIdentity(a: Action, ids: Readonly<Record<string, SnapshotId>>): Action {
-  if (a.kind !== 'exec') return a;
-  const argv = a.argv.map((w, i) => {
-    const id = ids[a.argv[i - (w === GUID_SLOT ? 1 : 2)] ?? ''];
+export function fillIdentity(argv: readonly string[], ids: Readonly<Record<string, SnapshotId>>): string[] {
+  return argv.map((w, i) => {
+    const id = ids[argv[i - (w === GUID_SLOT ? 1 : 2)] ?? ''];
     if (w === GUID_SLOT) return id ? luaGuid(id.guid) : UNKNOWN;
     if (w === TXG_SLOT) return id?.txg ?? UNKNOWN;
     return w;
   });
-  return { ...a, argv };
 }

@@ -10,12 +10,14 @@ import { CommandError } from '../../src/core/errors.js';
 import type { LiveProcess, RunResult } from '../../src/core/exec.js';
 import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { commandEngine } from '../../src/engine/command.js';
-import { applyPlan, type ApplyContext } from '../../src/execute/apply.js';
+import { applyPlan } from '../../src/execute/apply.js';
+import type { ApplyContext } from '../../src/execute/context.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
 import { runStatus } from '../../src/execute/status.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
-import { buildPlan, type Plan } from '../../src/plan/plan.js';
+import { buildPlan } from '../../src/plan/plan.js';
+import type { Plan } from '../../src/plan/types.js';
 import { Journal, readPending } from '../../src/safety/journal.js';
 import { ds, FakeRunner, quietReporter } from './helpers.js';
 

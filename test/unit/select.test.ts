@@ -4,7 +4,8 @@ import { UsageError } from '../../src/core/errors.js';
 import { buildInventory, type Inventory } from '../../src/discover/inventory.js';
 import { zfsRows } from './helpers.js';
 import { parseDatasetList } from '../../src/zfs/list.js';
-import { resolveTarget, select, skipReason, type SelectOptions, type Target } from '../../src/plan/select.js';
+import type { Target } from '../../src/discover/targets.js';
+import { resolveTarget, select, skipReason, type SelectOptions } from '../../src/plan/select.js';
 import { ds } from './helpers.js';
 
 const inv = (...datasets: ReturnType<typeof ds>[]): Inventory => ({ datasets, mounts: [] });

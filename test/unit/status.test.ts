@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EXIT, interruptedCode } from '../../src/core/exit-codes.js';
-import type { ApplyResult } from '../../src/execute/apply.js';
+import type { ApplyResult } from '../../src/execute/context.js';
 import { runStatus } from '../../src/execute/status.js';
 
 const result = (o: Partial<ApplyResult>): ApplyResult => ({
