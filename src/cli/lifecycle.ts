@@ -16,7 +16,7 @@ import type { Flavour } from '../config/job.js';
 import { usageLine } from './usage.js';
 import { UsageError } from '../core/errors.js';
 import { ConfigError } from '../config/problems.js';
-import { EXIT } from '../core/exit-codes.js';
+import { EXIT } from '../core/exit-status.js';
 import { reportRunEnd, reportRunStart } from '../ops/report-run.js';
 import { LogTail } from '../ops/ping.js';
 import { buildRunRecord, type RecordInput } from '../ops/run-record.js';

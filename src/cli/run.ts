@@ -2,8 +2,8 @@
 // none is named), one after the other, each its own atomic run with its own
 // snapshot and lifecycle. Bad input in any job stops all of them before
 // anything changes, and is recorded as the failure of every job (status
-// file, metrics, fail ping). The exit code is the worst job's (core/exit-codes.ts PRECEDENCE).
-import { EXIT, worstOf } from '../core/exit-codes.js';
+// file, metrics, fail ping). The exit code is the worst job's (core/exit-status.ts PRECEDENCE).
+import { EXIT, worstOf } from '../core/exit-status.js';
 import { loadConfig } from '../config/load.js';
 import { checkNestedMountRoots, resolveJobs } from '../config/resolve.js';
 import { discover } from '../discover/inventory.js';

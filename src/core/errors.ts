@@ -1,4 +1,4 @@
-import { EXIT, interruptedCode } from './exit-codes.js';
+import { EXIT, interruptedCode } from './exit-status.js';
 
 /** Bad input: one clear line, a usage hint, exit 2. */
 export class UsageError extends Error {

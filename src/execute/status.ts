@@ -4,7 +4,7 @@
 // Leftovers outrank everything else: a run that left something behind must
 // say so even if the backup worked.
 import { CommandError, CommandTimeoutError, InterruptedError, LockedError, SetupError, UsageError } from '../core/errors.js';
-import { EXIT, interruptedCode, type Status } from '../core/exit-codes.js';
+import { EXIT, interruptedCode, type Status } from '../core/exit-status.js';
 import type { ApplyResult } from './context.js';
 import { withVerify } from '../verify/outcome.js';
 import type { VerifyResult } from '../verify/result.js';

@@ -3,7 +3,7 @@
 // from the engine's own machine output (restic --json summary, kopia --json
 // manifests); the verification counts are filled by the verify step.
 import { hostname } from 'node:os';
-import type { Status } from '../core/exit-codes.js';
+import type { Status } from '../core/exit-status.js';
 
 export type Phase = 'setup' | 'backup' | 'verify' | 'teardown';
 

@@ -5,7 +5,7 @@
 // not. Leftovers, an interruption, setup and the backup's own failure keep
 // their codes (runStatus decides those first); verification ran only after a
 // backup that succeeded.
-import { EXIT_VERIFY_FAILED, EXIT_VERIFY_ERROR, type Status } from '../core/exit-codes.js';
+import { EXIT_VERIFY_FAILED, EXIT_VERIFY_ERROR, type Status } from '../core/exit-status.js';
 import type { VerifyResult } from './result.js';
 
 export function withVerify(s: { status: Status; code: number }, v: VerifyResult | null): { status: Status; code: number } {

@@ -16,7 +16,7 @@ import { KOPIATOMIC, type JobOptions } from '../../src/config/job.js';
 import { backupJob, checkEngineInstalled, requireZfs } from '../../src/cli/backup.js';
 import { lifecycle, type CommandContext, type LifecycleSpec } from '../../src/cli/lifecycle.js';
 import { CommandError, SetupError, UsageError } from '../../src/core/errors.js';
-import { EXIT } from '../../src/core/exit-codes.js';
+import { EXIT } from '../../src/core/exit-status.js';
 import type { LiveOptions, LiveProcess, RunOptions, RunResult, Runner, SystemRunner } from '../../src/core/exec.js';
 import { Reporter } from '../../src/core/report.js';
 import { ENGINES } from '../../src/engine/index.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXIT, interruptedCode } from '../../src/core/exit-codes.js';
+import { EXIT, interruptedCode } from '../../src/core/exit-status.js';
 import type { ApplyResult } from '../../src/execute/context.js';
 import { runStatus } from '../../src/execute/status.js';
 

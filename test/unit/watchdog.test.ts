@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandTimeoutError } from '../../src/core/errors.js';
 import { SystemRunner } from '../../src/core/exec.js';
-import { EXIT } from '../../src/core/exit-codes.js';
+import { EXIT } from '../../src/core/exit-status.js';
 import { errorStatus, runStatus } from '../../src/execute/status.js';
 import { ownerAlive } from '../../src/safety/lock.js';
 import { quietReporter } from './helpers.js';
