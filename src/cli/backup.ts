@@ -13,7 +13,7 @@ import { applyPlan } from '../execute/apply.js';
 import { datasetsVars, runHook } from '../execute/hooks.js';
 import { dropRunFilesDir, ensureRunFilesDir } from '../execute/run-files.js';
 import { prepareNamespace } from '../execute/namespace.js';
-import { runStatus, type StatusCode } from '../execute/status.js';
+import { runStatus, type StatusCode } from '../core/exit-status.js';
 import { newRunId, ownerOf, snapshotNameFor } from '../zfs/naming.js';
 import { buildPlan } from '../plan/plan.js';
 import type { Plan } from '../plan/types.js';

@@ -4,7 +4,7 @@
 // with the lock released in a finally, whatever the post hook does.
 import type { SystemRunner } from '../core/exec.js';
 import type { Reporter } from '../core/report.js';
-import { errorStatus, finalStatus, type RunFacts, type StatusCode } from '../execute/status.js';
+import { errorStatus, EXIT, finalStatus, type RunFacts, type StatusCode } from '../core/exit-status.js';
 import { runHook } from '../execute/hooks.js';
 import type { Interrupt } from '../execute/interrupt.js';
 import type { Platform } from '../platform/platform.js';
@@ -16,7 +16,6 @@ import type { Flavour } from '../config/job.js';
 import { usageLine } from './usage.js';
 import { UsageError } from '../core/errors.js';
 import { ConfigError } from '../config/problems.js';
-import { EXIT } from '../core/exit-status.js';
 import { reportRunEnd, reportRunStart } from '../ops/report-run.js';
 import { LogTail } from '../ops/ping.js';
 import { buildRunRecord, type RecordInput } from '../ops/run-record.js';

@@ -13,7 +13,7 @@ import { commandEngine } from '../../src/engine/command.js';
 import { applyPlan } from '../../src/execute/apply.js';
 import type { ApplyContext } from '../../src/execute/context.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
-import { runStatus } from '../../src/execute/status.js';
+import { runStatus } from '../../src/core/exit-status.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { buildPlan } from '../../src/plan/plan.js';
