@@ -169,7 +169,7 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   const verifyPercent = v.verify === undefined ? null : parseVerifyPercent(v.verify);
   const verifyCommand = v['verify-command'] !== undefined ? splitWords(v['verify-command']) : null;
   if (verifyCommand !== null && verifyCommand.length === 0) throw new UsageError('--verify-command needs a command');
-  if (mode === 'backup') verifyProblem(engine.name, verifyPercent, verifyCommand);
+  if (mode === 'backup') verifyProblem(engine, verifyPercent, verifyCommand);
 
   const given = new Set<keyof JobOptions>();
   const mark = (flag: unknown, ...keys: (keyof JobOptions)[]) => flag !== undefined && keys.forEach((k) => given.add(k));

@@ -27,7 +27,6 @@ import { printPlan } from './print-plan.js';
 import { which } from '../core/which.js';
 import { verifyProblem } from '../verify/options.js';
 import { verifyPlanLines } from '../verify/plan.js';
-import { engineFigures } from '../ops/run-record.js';
 
 /** The settings of a run that are not the job's: from the command line only. */
 export type RunFlags = Pick<Options, 'dryRun' | 'wait'>;
@@ -67,7 +66,7 @@ export function requireZfs(path?: string): void {
 export function checkEngineInstalled(job: JobOptions, dryRun: boolean, ctx: CommandContext): void {
   const prog = job.command[0]!;
   if (which(prog)) return;
-  const msg = `${job.engine.name === 'command' ? 'backup command' : job.engine.name} is not installed: ${prog} not found in PATH`;
+  const msg = `${job.engine.noun} is not installed: ${prog} not found in PATH`;
   if (!dryRun) throw new UsageError(msg);
   ctx.reporter.warn(`${msg} (the plan is printed anyway)`);
 }
@@ -104,7 +103,7 @@ export function checkJobsDatasets(jobs: JobOptions[], inventory: Inventory, load
 export function preflight(job: JobOptions, flags: RunFlags, ctx: CommandContext): void {
   requireZfs();
   checkEngineInstalled(job, flags.dryRun, ctx);
-  verifyProblem(job.engine.name, job.verifyPercent, job.verifyCommand);
+  verifyProblem(job.engine, job.verifyPercent, job.verifyCommand);
   job.targets.forEach(toTarget);
   job.excludes.forEach(toTarget);
 }
@@ -198,7 +197,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
       }
       const txgs = Object.fromEntries(Object.entries(result.createtxg).map(([p, t]) => [p, [...new Set(t)]]));
       const v = verify?.result() ?? null;
-      const figures = engineFigures(job.engine.name, (result.backup?.stdouts ?? []).join('\n'));
+      const figures = job.engine.figures((result.backup?.stdouts ?? []).join('\n'));
       return {
         result,
         verify: v,

@@ -1,5 +1,6 @@
 import { defaultConfigPath } from '../config/problems.js';
 import { statusFileDefault, type Flavour } from '../config/job.js';
+import { ENGINES } from '../engine/index.js';
 
 const statusFileHint = () => statusFileDefault();
 
@@ -30,7 +31,7 @@ Selection:
       --property         the datasets whose kopiatomic:backup property is on
 Backup:
       --engine NAME      kopia, restic or command (default ${f.engine}; -c implies it)
-  -c, --command CMD      backup command (default: ${f.engine === 'kopia' ? 'kopia snapshot create' : 'restic backup'});
+  -c, --command CMD      backup command (default: ${ENGINES[f.engine]!.defaultCommand.join(' ')});
                          split into words, quotes honoured
   -o, --options OPTS     options added to the backup command; quotes honoured;
                          repeatable

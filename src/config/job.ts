@@ -85,6 +85,6 @@ export function resolveEngine(name: string | undefined, command: string[] | null
   } else {
     engine = command ? engineForCommand(command) : ENGINES[flavour.engine]!;
   }
-  if (engine.name === 'command' && !command) throw new UsageError('--engine command needs -c COMMAND');
+  if (!engine.defaultCommand.length && !command) throw new UsageError('--engine command needs -c COMMAND');
   return engine;
 }
