@@ -17,7 +17,7 @@ import { backupJob, checkEngineInstalled, requireZfs } from '../../src/cli/backu
 import { lifecycle, type CommandContext, type LifecycleSpec } from '../../src/cli/lifecycle.js';
 import { CommandError, SetupError, UsageError } from '../../src/core/errors.js';
 import { EXIT, finalStatus } from '../../src/core/exit-status.js';
-import type { LiveOptions, LiveProcess, RunOptions, RunResult, Runner, SystemRunner } from '../../src/core/exec.js';
+import type { LiveOptions, LiveProcess, RunOptions, ExecResult, Runner, SystemRunner } from '../../src/core/exec.js';
 import { Reporter } from '../../src/core/report.js';
 import { ENGINES } from '../../src/engine/index.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
@@ -36,10 +36,10 @@ class Fake implements Runner {
   /** What the batch mounts mounted and the unmounts did not remove yet: the mount table shows them. */
   readonly mounted: MountEntry[] = [];
   constructor(
-    private readonly answer: (argv: readonly string[]) => RunResult | Error,
+    private readonly answer: (argv: readonly string[]) => ExecResult | Error,
     private readonly liveAnswer: (argv: readonly string[]) => number | Error = () => 0,
   ) {}
-  async run(argv: readonly string[], _o?: RunOptions): Promise<RunResult> {
+  async run(argv: readonly string[], _o?: RunOptions): Promise<ExecResult> {
     this.calls.push([...argv]);
     const r = this.answer(argv);
     if (r instanceof Error) throw r;
@@ -58,11 +58,11 @@ class Fake implements Runner {
     const r = this.liveAnswer(argv);
     if (r instanceof Error) throw r;
     const child = Object.assign(new EventEmitter(), { exitCode: r, kill: () => true }) as unknown as ChildProcess;
-    return { child, done: Promise.resolve({ code: r, signal: null, stdout: '' }) };
+    return { child, done: Promise.resolve({ code: r, signal: null, stdout: '', stderr: '' }) };
   }
 }
 
-const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 
 function setup(t: { after: (f: () => void) => void }, runner: Fake, mounts: MountEntry[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-life-'));

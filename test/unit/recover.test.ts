@@ -4,7 +4,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, type FailureReason } from '../../src/core/errors.js';
-import type { RunResult } from '../../src/core/exec.js';
+import type { ExecResult } from '../../src/core/exec.js';
 import type { MountEntry } from '../../src/zfs/mount-table.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
@@ -12,7 +12,7 @@ import { Journal, readKnown, writeKnown } from '../../src/safety/journal.js';
 import { mountRootProblem, recover, type RecoverOptions } from '../../src/safety/recover.js';
 import { FakeRunner, quietReporter } from './helpers.js';
 
-const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 const fail = (argv: readonly string[], reason: FailureReason, stderr = '') => new CommandError(argv, reason === 'program-missing' ? 127 : 1, null, stderr, reason);
 
 function tmp(t: { after: (f: () => void) => void }): string {
@@ -38,7 +38,7 @@ const cmd = (c: { argv: readonly string[] }) => c.argv.join(' ');
 
 // A zfs that knows a set of snapshots, holds and clones, and answers like OpenZFS.
 function fakeZfs(state: { snaps: Set<string>; held: Set<string>; cloned?: Set<string>; get?: string; missing?: boolean; lie?: boolean }) {
-  return (argv: readonly string[]): RunResult | Error => {
+  return (argv: readonly string[]): ExecResult | Error => {
     if (state.missing && argv[0] === 'zfs') return fail(argv, 'program-missing');
     const a = argv.join(' ');
     if (a.startsWith('zfs get')) {
