@@ -74,7 +74,7 @@ export function normaliseArgv(argv: string[]): string[] {
       break;
     }
     if (a === '--wait') out.push('--wait=forever');
-    else if (a === '--verify') out.push('--verify=100'); // verify (issue 13): bare = every file
+    else if (a === '--verify') out.push('--verify=100'); // a bare --verify compares every file
     else if (a.startsWith('--') && LONG_VALUE.has(a.slice(2)) && i + 1 < argv.length) out.push(`${a}=${argv[++i]}`);
     else if (/^-[A-Za-z]+$/.test(a) && SHORT_VALUE[a.at(-1)!] && [...a.slice(1, -1)].every((c) => !SHORT_VALUE[c]) && i + 1 < argv.length) {
       if (a.length > 2) out.push(a.slice(0, -1));

@@ -45,9 +45,9 @@ export function checkMountRoot(root: string): boolean {
   } catch {
     return false;
   }
-  if (!st.isDirectory()) throw new SetupError(`mount root ${root} exists and is not a folder`);
+  if (!st.isDirectory()) throw new SetupError(`mount root ${root} exists and is not a directory`);
   if (st.uid !== (process.getuid?.() ?? 0)) throw new SetupError(`mount root ${root} is owned by uid ${st.uid}, not by us`);
-  if (readdirSync(root).length) throw new SetupError(`mount root ${root} is not empty: kopiatomic assembles its tree in an empty folder`);
+  if (readdirSync(root).length) throw new SetupError(`mount root ${root} is not empty: kopiatomic assembles its tree in an empty directory`);
   return true;
 }
 

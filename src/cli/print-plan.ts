@@ -36,8 +36,8 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
   const cleanup = cleanupSteps(plan);
   for (const [i, u] of cleanup.entries()) {
     // Commands that run side by side read as the shell would run them.
-    out.push({ phase: u.phase, command: (u.exact ? destroyDisplay(u.action, u.exact) : display(u.action)) + (u.parallel ? ' &' : '') });
-    if (!u.parallel && cleanup[i - 1]?.parallel) out.push({ phase: 'wait', command: 'wait' });
+    out.push({ phase: u.phase, command: (u.exact ? destroyDisplay(u.action, u.exact) : display(u.action)) + (u.beside ? ' &' : '') });
+    if (!u.beside && cleanup[i - 1]?.beside) out.push({ phase: 'wait', command: 'wait' });
   }
   // After the destroys, one listing checks by identity that the run's snapshots are really gone (see apply.ts).
   const snapshots = plan.pools.flatMap((p) => p.datasets.map((d) => `${d}@${plan.snapshot}`));

@@ -75,7 +75,7 @@ export class CommandError extends StatusError {
   ) {
     const how =
       reason === 'program-missing'
-        ? 'is not installed (not found in PATH or the system folders)'
+        ? 'is not installed (not found in PATH or the system directories)'
         : reason === 'spawn-failed'
           ? 'could not be started'
           : signal

@@ -28,7 +28,7 @@ const depth = (p: string) => (p === '/' ? 0 : p.split('/').length);
 
 /** Parents before children: a mount point is always shallower than what it holds. */
 export function mountOrder<T extends { target: string }>(mounts: T[]): T[] {
-  // Each depth computed once, not in every comparison (N log N splits at N=1000).
+  // Each depth computed once, not in every comparison.
   return mounts
     .map((m) => ({ m, d: depth(m.target) }))
     .sort((a, b) => a.d - b.d || (a.m.target < b.m.target ? -1 : a.m.target > b.m.target ? 1 : 0))

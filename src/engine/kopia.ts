@@ -100,7 +100,7 @@ export const kopiaEngine: Engine = {
   figures: kopiaFigures,
 };
 
-// ---- verify (issue 13): the manifests `snapshot create --json` printed, and restore.
+// Verify: the manifests `snapshot create --json` printed, and restore.
 
 export interface KopiaManifest {
   id: string;
@@ -164,7 +164,6 @@ export function kopiaRestoreArgv(command: string[], id: string, target: string):
   const base = i < 0 ? programPrefix(command) : command.slice(0, i);
   return [...base, 'snapshot', 'restore', id, target];
 }
-// ---- end verify
 
 /**
  * kopia snapshot create --json: one manifest per source, one per line; its

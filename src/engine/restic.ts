@@ -128,7 +128,7 @@ function nonEmpty(s: string | undefined): string | undefined {
   return s ? s : undefined;
 }
 
-// ---- verify (issue 13): find the run's snapshot, size it, restore it.
+// Verify: find the run's snapshot, size it, restore it.
 
 /** restic's global options that take a value (they select and open the repository). */
 const RESTIC_GLOBAL_VALUE = new Set([
@@ -210,9 +210,8 @@ export function parseResticRestoreSize(stdout: string): number {
 export function resticRestoreArgv(base: string[], id: string, target: string, version: number[] | null): string[] {
   return [...base, 'restore', id, '--target', target, ...(version && atLeast(version, [0, 15, 0]) ? ['--sparse'] : [])];
 }
-// ---- end verify
 
-// ---- what a verification must know: what restic leaves out, by itself and as told
+// What a verification must know: what restic leaves out, by itself and as told
 
 /** --exclude-caches is --exclude-if-present with the tag of the Cache Directory Tagging Specification. */
 const CACHEDIR_TAG = { name: 'CACHEDIR.TAG', header: 'Signature: 8a477f597d28d172789f06886806bc55' };

@@ -65,7 +65,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     mark = Date.now();
   };
 
-  // ---- setup
+  // Setup
   const doStep = async (step: Step): Promise<void> => {
     // Journal first: if we die between the two, recovery finds the entry
     // and checks whether there is anything to undo.
@@ -101,36 +101,35 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // Steps that run beside the rest of setup (the hold, the creation-time
   // listing): started in turn, waited for before the backup, and always
   // settled before cleanup, so their undo is on the stack.
-  const besides: Promise<void>[] = [];
+  const besideSteps: Promise<void>[] = [];
   const besideErrors: unknown[] = []; // setup stops at the next step once one has failed
   try {
     for (const step of plan.steps) {
       if (interrupt.signal) throw new Error(`interrupted by ${interrupt.signal} during setup`);
       if (besideErrors.length) throw besideErrors[0];
-      // ---- batch mount (execute/mount-phase.ts): checks, journals and pushes its own undos
+      // Batch mount (execute/mount-phase.ts): checks, journals and pushes its own undos
       if (step.batch) {
         await mountBatch(step, plan, ctx, undo);
         fault(step.phase, reporter);
         continue;
       }
-      // ---- end batch mount
       if (step.beside) {
         const p = doStep(step);
         p.catch((e: unknown) => besideErrors.push(e)); // and awaited below
-        besides.push(p);
+        besideSteps.push(p);
         continue;
       }
       await doStep(step);
     }
-    for (const p of besides) await p;
+    for (const p of besideSteps) await p;
   } catch (e) {
-    await Promise.allSettled(besides);
+    await Promise.allSettled(besideSteps);
     result.setupError = e as Error;
     reporter.error(`setup failed: ${errorMessage(e)}`);
   }
 
   took('setup');
-  // ---- backup
+  // Backup
   if (!result.setupError && !interrupt.signal) {
     const time = result.creation ?? new Date();
     const calls = plan.backup.map((c) => ({ ...c, argv: fillTime(c.argv, time) }));
@@ -156,7 +155,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   }
 
   if (result.backup) took('backup');
-  // ---- verify (issue 13): before cleanup, so the frozen tree is still there
+  // Verify: before cleanup, so the frozen tree is still there
   if (ctx.afterBackup && result.backup) {
     try {
       await ctx.afterBackup(result);
@@ -164,11 +163,10 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       reporter.error(`verification: ${errorMessage(e)}`);
     }
   }
-  // ---- end verify
 
   if (ctx.afterBackup && result.backup) took('verify');
   mark = Date.now();
-  // ---- cleanup: always, newest first
+  // Cleanup: always, newest first
   const blocked: string[] = []; // mount points whose unmount failed
   const destroyed: { seq: number; snapshots: string[] }[] = [];
   const releaseFailed: { seq: number; message: string }[] = []; // moot once every destroy is proven
@@ -227,15 +225,15 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // The releases run beside the first unmounts (plan.ts besideUnmounts) and
   // are awaited before anything after those unmounts runs. They start just
   // after the unmount processes, the longer of the two.
-  const beside = besideUnmounts([...undo].reverse(), (e) => e.undo.phase);
-  for (const e of beside) undo.splice(undo.indexOf(e), 1);
+  const besideUndos = besideUnmounts([...undo].reverse(), (e) => e.undo.phase);
+  for (const e of besideUndos) undo.splice(undo.indexOf(e), 1);
   // Started once; awaiting them again later is harmless (undoOne never rejects).
-  const besideRuns: Promise<void>[] = [];
+  const besideUndoing: Promise<void>[] = [];
   const startBeside = () => {
-    if (!besideRuns.length) besideRuns.push(...beside.map(undoOne));
+    if (!besideUndoing.length) besideUndoing.push(...besideUndos.map(undoOne));
   };
   while (undo.length) {
-    // ---- batch unmount (execute/mount-phase.ts): every consecutive unmount in one process
+    // Batch unmount (execute/mount-phase.ts): every consecutive unmount in one process
     if (undo.at(-1)!.undo.phase === 'umount') {
       const batch: typeof undo = [];
       while (undo.length && undo.at(-1)!.undo.phase === 'umount') batch.push(undo.pop()!);
@@ -245,14 +243,13 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       const r = await unmounting;
       blocked.push(...r.blocked);
       result.cleanupFailures.push(...r.failures);
-      await Promise.all(besideRuns);
+      await Promise.all(besideUndoing);
       continue;
     }
-    // ---- end batch unmount
     await undoOne(undo.pop()!);
   }
   startBeside();
-  await Promise.all(besideRuns);
+  await Promise.all(besideUndoing);
   if (destroyed.length && !(await checkDestroyed(destroyed, plan, result, ctx))) destroysProven = false;
   // Every destroy proven by identity: no snapshot of ours is left, so no hold either.
   for (const f of releaseFailed) {

@@ -28,7 +28,7 @@ export interface ApplyResult {
   /** Seconds each phase took (setup, backup, verify, teardown), for the phases that ran. */
   durations?: Partial<Record<'setup' | 'backup' | 'verify' | 'teardown', number>>;
   /** null when the engine never ran. */
-  backup: { outcome: Outcome; exitCodes: (number | null)[]; /* verify (issue 13): */ stdouts?: string[] } | null;
+  backup: { outcome: Outcome; exitCodes: (number | null)[]; /* for the verification: */ stdouts?: string[] } | null;
   cleanupFailures: string[];
   /** Mounts of this run that were gone when the engine finished ("TARGET (SOURCE)"): the backup failed. */
   lostMounts?: string[];

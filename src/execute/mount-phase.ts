@@ -47,7 +47,7 @@ export function checkTarget(root: string, target: string, mounted: ReadonlySet<s
       throw refuse(`${c} is missing (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`);
     }
     if (st.isSymbolicLink()) throw refuse(`${c} is a symbolic link (the tree must not lead elsewhere)`);
-    if (!st.isDirectory()) throw refuse(`${c} is not a folder`);
+    if (!st.isDirectory()) throw refuse(`${c} is not a directory`);
     if (!inSnapshot(c) && (st.uid !== uid || (st.mode & 0o022) !== 0)) throw refuse(`${c} could be changed by another user (uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)})`);
   }
   const real = realpathSync(target);

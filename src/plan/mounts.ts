@@ -107,9 +107,9 @@ export function unmountCommands(actions: Action[]): Action[] {
   return [joinUnmounts([...first]), joinUnmounts(actions.filter((a) => !first.has(a)))];
 }
 
-/** Cleanup with consecutive unmounts joined as the executor runs them: `parallel` marks commands that run side by side with the next. */
-export function joinCleanup<U extends { phase: string; action: Action; exact?: ExactDestroy }>(undos: U[]): { phase: U['phase']; action: Action; exact?: ExactDestroy; parallel?: true }[] {
-  const out: { phase: U['phase']; action: Action; exact?: ExactDestroy; parallel?: true }[] = [];
+/** Cleanup with consecutive unmounts joined as the executor runs them: `beside` marks commands that run side by side with the next. */
+export function joinCleanup<U extends { phase: string; action: Action; exact?: ExactDestroy }>(undos: U[]): { phase: U['phase']; action: Action; exact?: ExactDestroy; beside?: true }[] {
+  const out: { phase: U['phase']; action: Action; exact?: ExactDestroy; beside?: true }[] = [];
   for (let i = 0; i < undos.length; ) {
     if (undos[i]!.phase !== 'umount') {
       out.push(undos[i++]!);
@@ -118,7 +118,7 @@ export function joinCleanup<U extends { phase: string; action: Action; exact?: E
     let j = i;
     while (j < undos.length && undos[j]!.phase === 'umount') j++;
     const commands = unmountCommands(undos.slice(i, j).map((u) => u.action));
-    commands.forEach((action, k) => out.push(k < commands.length - 1 ? { phase: 'umount', action, parallel: true } : { phase: 'umount', action }));
+    commands.forEach((action, k) => out.push(k < commands.length - 1 ? { phase: 'umount', action, beside: true } : { phase: 'umount', action }));
     i = j;
   }
   return out;

@@ -79,7 +79,7 @@ export function mountRootProblem(root: string, uid: number = process.getuid?.() 
     return null; // absent: nothing can be under it
   }
   if (st.isSymbolicLink()) return `mount root ${root} is a symbolic link`;
-  if (!st.isDirectory()) return `mount root ${root} is not a folder`;
+  if (!st.isDirectory()) return `mount root ${root} is not a directory`;
   if (st.uid !== uid) return `mount root ${root} is owned by uid ${st.uid}, not by us`;
   // Others could swap a folder below it for a symlink between our check and our rmdir.
   if (st.mode & 0o022) return `mount root ${root} is writable by others (mode ${(st.mode & 0o7777).toString(8)})`;
@@ -251,7 +251,7 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
       if (!m) return true;
       return unmount(target, `unmount ${target} (${what})`, p);
     }
-    if (p.phase === 'rmdir' && a.kind === 'rmdir') return removeFolder(a.path, `remove folder ${a.path} (${what})`, p);
+    if (p.phase === 'rmdir' && a.kind === 'rmdir') return removeFolder(a.path, `remove directory ${a.path} (${what})`, p);
     const names = Array.isArray(d['snapshots']) ? (d['snapshots'] as string[]) : null;
     if (p.phase === 'release' && names) {
       if (hasDestroy) return true; // the destroy entry of the same run releases first

@@ -79,7 +79,7 @@ export async function verifyBackup(i: VerifyInput): Promise<VerifyResult> {
       try {
         rmSync(dir, { recursive: true, force: true }); // our own private folder; rm does not follow symlinks
       } catch (e) {
-        reporter.warn(`could not remove the verification folder ${dir}: ${(e as Error).message}`);
+        reporter.warn(`could not remove the verification directory ${dir}: ${(e as Error).message}`);
       }
     }
   }

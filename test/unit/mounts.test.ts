@@ -256,7 +256,7 @@ test('unmountCommands: a small batch is one command; a large one is two, the fir
   assert.deepEqual([...cmds[0]!, ...cmds[1]!].sort(), [...targets].sort(), 'every target once');
   assert.deepEqual(cmds[1]!.slice(-2), ['/k/t/h', '/k/t'], 'the parents come last, children first');
   assert.ok(cmds[1]!.length - 2 >= 2 * cmds[0]!.length, 'the second has twice the leaves to do before the parents');
-  assert.deepEqual(joinCleanup(targets.map((t) => ({ phase: 'umount', action: un(t) }))).map((c) => c.parallel ?? false), [true, false]);
+  assert.deepEqual(joinCleanup(targets.map((t) => ({ phase: 'umount', action: un(t) }))).map((c) => c.beside ?? false), [true, false]);
 });
 
 test('unmountBatch: a large batch runs two umount processes side by side; when one fails, what is still mounted is unmounted one by one', async () => {

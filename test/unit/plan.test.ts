@@ -194,10 +194,10 @@ test('cleanupSteps: the release beside the unmounts (children first), then folde
     [`tank/srv/a/deep@${SNAP} tank/srv/a@${SNAP}`, `pool2/b@${SNAP}`],
     'each destroy keeps its exact destroy',
   );
-  assert.deepEqual(cleanupSteps(p).map((u) => u.parallel ?? false).slice(0, 2), [true, false], 'the release runs beside the next command');
+  assert.deepEqual(cleanupSteps(p).map((u) => u.beside ?? false).slice(0, 2), [true, false], 'the release runs beside the next command');
   // Without a tree (restic in the paths layout mounts in its namespace) the release simply comes before the destroy.
   const bare = plan([ds('tank/a', '/a')], { engine: resticEngine as Engine, layout: 'paths', command: ['restic', 'backup'] });
-  assert.deepEqual(cleanupSteps(bare).map((u) => [u.phase, u.parallel ?? false]), [['release', false], ['destroy', false]]);
+  assert.deepEqual(cleanupSteps(bare).map((u) => [u.phase, u.beside ?? false]), [['release', false], ['destroy', false]]);
 });
 
 test('buildPlan: an existing mount root gets no mkdir (and is never removed)', () => {

@@ -182,7 +182,7 @@ test('recover: folders are removed only when the journal says a run made them; t
   assert.equal(existsSync(`${root}/made`), false);
   assert.ok(existsSync(`${root}/user/empty`), 'the user\'s empty folder stays');
   assert.ok(existsSync(`${dir}/outside`));
-  assert.deepEqual(r.leftovers, [{ what: `remove folder ${root} (rmdir left by run R1)`, reason: 'it is not empty (something was put in it)' }]);
+  assert.deepEqual(r.leftovers, [{ what: `remove directory ${root} (rmdir left by run R1)`, reason: 'it is not empty (something was put in it)' }]);
 });
 
 test('recover: a mount root that is a symlink is not touched; a bind mount under the root is neither unmounted nor walked into', async (t) => {
