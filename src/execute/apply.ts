@@ -22,6 +22,7 @@ import { lostMounts } from './mount-check.js';
 import type { ApplyContext, ApplyResult, UndoEntry } from './context.js';
 import { mountBatch, unmountBatch } from './mount-phase.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
+import { zfsRelease } from '../zfs/zfs.js';
 
 
 type Undo = NonNullable<Step['undo']>;
@@ -308,7 +309,7 @@ async function whatHappened(step: Step, e: unknown, plan: Plan, ctx: ApplyContex
         return (await existingSnapshots(ctx.runner, snapshotsOf(step))).length ? full : null;
       case 'hold': {
         const held = await heldByUs(ctx.runner, await existingSnapshots(ctx.runner, snapshotsOf(step)));
-        return held.length ? { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', HOLD_TAG, ...held] } } : null;
+        return held.length ? { phase: 'release', action: { kind: 'exec', mutates: true, argv: zfsRelease(HOLD_TAG, held) } } : null;
       }
       case 'mount':
         return (await stillMounted(step, plan, ctx)) ? full : null;

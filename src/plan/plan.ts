@@ -8,6 +8,7 @@ import { destroyUndo } from '../zfs/destroy-program.js';
 import { joinCleanup, levelSteps, mountLevels, tablePath } from './mounts.js';
 import { HOLD_TAG, PROP_OWNER, PROP_RUN } from '../zfs/naming.js';
 import type { BackupCall, Plan, PlanInput, PoolSnapshots, Step, TreeMount } from './types.js';
+import { zfsHold, zfsList, zfsRelease, zfsSnapshot } from '../zfs/zfs.js';
 
 
 
@@ -51,7 +52,7 @@ export function buildPlan(i: PlanInput): Plan {
     const names = p.datasets.map((d) => `${d}@${snapshot}`);
     steps.push({
       phase: 'snapshot',
-      do: { kind: 'exec', mutates: true, argv: ['zfs', 'snapshot', '-o', `${PROP_RUN}=${i.runId}`, '-o', `${PROP_OWNER}=${i.owner}`, ...names] },
+      do: { kind: 'exec', mutates: true, argv: zfsSnapshot(names, { [PROP_RUN]: i.runId, [PROP_OWNER]: i.owner }) },
       // Destroyed by exact names, each checked against the identity recorded
       // after it was made (guid, createtxg: the listing below) and our local properties.
       undo: destroyUndo({ pool: p.pool, run: i.runId, owner: i.owner, snapshots: names }),
@@ -76,8 +77,8 @@ export function buildPlan(i: PlanInput): Plan {
     steps.push({
       phase: 'hold',
       beside: true,
-      do: { kind: 'exec', mutates: true, argv: ['zfs', 'hold', '-r', HOLD_TAG, ...roots] },
-      undo: { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', HOLD_TAG, ...roots] } },
+      do: { kind: 'exec', mutates: true, argv: zfsHold(HOLD_TAG, roots, { recursive: true }) },
+      undo: { phase: 'release', action: { kind: 'exec', mutates: true, argv: zfsRelease(HOLD_TAG, roots, { recursive: true }) } },
       detail: { snapshots: all },
     });
     // Every snapshot's identity (guid, createtxg: the destroy follows it,
@@ -85,7 +86,7 @@ export function buildPlan(i: PlanInput): Plan {
     steps.push({
       phase: 'inspect',
       beside: true,
-      do: { kind: 'exec', mutates: false, argv: ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,creation,createtxg', ...all] },
+      do: { kind: 'exec', mutates: false, argv: zfsList({ type: 'snapshot', columns: ['name', 'guid', 'creation', 'createtxg'], names: all }) },
     });
   }
 

@@ -21,6 +21,7 @@ import { beforeVerify } from './fault.js';
 import { emptyResult, type VerifyResult } from './result.js';
 import { inSample } from './sample.js';
 import { candidates, mib, placeRestore, privateFolder, removeStaleFolders } from './space.js';
+import { zfsList } from '../zfs/zfs.js';
 
 export interface VerifyInput {
   plan: Plan;
@@ -133,7 +134,7 @@ async function compareInNamespace(i: VerifyInput, job: CompareJob, mounts: Names
 /** Logical bytes of the run's snapshots: the restore size when the engine cannot say. */
 async function zfsLogicalSize(i: VerifyInput): Promise<number> {
   const names = i.plan.pools.flatMap((p) => p.datasets.map((d) => `${d}@${i.plan.snapshot}`));
-  const out = await i.runner.run(['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'logicalreferenced', ...names]);
+  const out = await i.runner.run(zfsList({ type: 'snapshot', columns: ['logicalreferenced'], names }));
   return out.stdout.split('\n').reduce((n, l) => n + (Number(l.trim()) || 0), 0);
 }
 

@@ -11,6 +11,7 @@
 // ours, released and destroyed by its exact name. Nothing is ever destroyed
 // by `-r`, which reaches every snapshot of that name below a dataset.
 import { PROP_OWNER, PROP_RUN } from './naming.js';
+import { zfsProgram } from './zfs.js';
 
 /** In the program's argv until the listing after the snapshot fills them in (execute/apply.ts); "-" when never known. */
 export const GUID_SLOT = '{guid}';
@@ -77,7 +78,7 @@ export interface ProgramAction {
 export function destroyUndo(x: ExactDestroy): { phase: 'destroy'; action: ProgramAction; exact: ExactDestroy } {
   return {
     phase: 'destroy',
-    action: { kind: 'exec', mutates: true, argv: ['zfs', 'program', x.pool, '-', x.run, x.owner, ...x.snapshots.flatMap((n) => [n, GUID_SLOT, TXG_SLOT])], input: DESTROY_PROGRAM },
+    action: { kind: 'exec', mutates: true, argv: zfsProgram(x.pool, [x.run, x.owner, ...x.snapshots.flatMap((n) => [n, GUID_SLOT, TXG_SLOT])]), input: DESTROY_PROGRAM },
     exact: x,
   };
 }
