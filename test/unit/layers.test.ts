@@ -61,6 +61,15 @@ test('every folder of src/ has its place in the layer order', () => {
   for (const f of folders) assert.ok(LAYERS.includes(f), `src/${f}/ is missing from the layer order`);
 });
 
+test('every file of src/ is inside a layer, and every dynamic import names its module as written', () => {
+  for (const f of sourceFiles(SRC)) {
+    assert.ok(LAYERS.includes(layerOf(f)), `${relative(SRC, f)} is in no layer`);
+    const text = readFileSync(f, 'utf8');
+    const dynamic = [...text.matchAll(/\bimport\s*\(\s*([^)]*)\)/g)].map((m) => m[1]!.trim());
+    for (const d of dynamic) assert.match(d, /^['"][^'"]+['"]$/, `${relative(SRC, f)}: import(${d}) cannot be checked`);
+  }
+});
+
 test('imports point down the layers', () => {
   const wrong: string[] = [];
   for (const [file, deps] of graph()) {
