@@ -97,7 +97,7 @@ async function main(): Promise<number> {
   // Parents first: a child's mount point is a folder inside its parent's snapshot.
   for (const m of job.mounts) {
     if (liveOnly(m.target)) {
-      reporter.warn(`${m.target} holds a folder ${job.argv[0]} writes to; it is read live, not from the snapshot`);
+      reporter.warn(`${m.target} holds a directory ${job.argv[0]} writes to; it is read live, not from the snapshot`);
       continue;
     }
     checkNamespaceTarget(m.target, frozen);

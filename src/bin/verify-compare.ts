@@ -3,19 +3,8 @@
 // snapshots are mounted over the real paths again. Prints the CompareResult
 // as one JSON line on stdout.
 import { readFileSync, rmSync } from 'node:fs';
-import type { AbsenceRules } from '../engine/absence.js';
-import { compareTrees, skipper, type TreePair } from '../verify/compare.js';
+import { compareTrees, skipper, type CompareJob } from '../verify/compare.js';
 import { inSample } from '../verify/sample.js';
-
-export interface CompareJob {
-  pairs: TreePair[];
-  runId: string;
-  percent: number;
-  /** What the engine leaves out (engine/absence.ts). */
-  absence: AbsenceRules;
-  /** Frozen paths left out (the restore folder, should it be visible in the tree). */
-  skip: string[];
-}
 
 // The job comes in a 0600 file (it can be larger than one argv word may be), read and removed at once.
 const jobPath = process.argv[2] ?? '';

@@ -88,9 +88,9 @@ interface Found {
 }
 
 /** The command the words name: the first word before `--` that is a command's; else the flag form. */
-function findCommand(positionals: string[], first: 'command' | 'word' | 'dataset', helpAsked: boolean): Found {
+function findCommand(positionals: string[], first: 'verb' | 'word' | 'dataset', helpAsked: boolean): Found {
   const flagForm = COMMANDS.find((c) => !c.words.length)!;
-  if (first !== 'command') {
+  if (first !== 'verb') {
     const word = positionals[0];
     const hint = word === undefined || first === 'dataset' ? '' : mistypedCommand(word);
     if (hint) throw new UsageError(`unknown command ${JSON.stringify(word)}${hint}; a dataset of that name goes after --: -- ${word}`);
@@ -139,7 +139,7 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   // A word after `--` is always a dataset or path, so a pool called "run" can still be named.
   const terminator = parsed.tokens.find((t) => t.kind === 'option-terminator')?.index ?? Infinity;
   const first = parsed.tokens.find((t) => t.kind === 'positional');
-  const kind = first === undefined || first.index > terminator ? 'dataset' : COMMAND_WORDS.includes(first.value) ? 'command' : 'word';
+  const kind = first === undefined || first.index > terminator ? 'dataset' : COMMAND_WORDS.includes(first.value) ? 'verb' : 'word';
   const found = findCommand(parsed.positionals, kind, Boolean(v['help']));
   const { spec } = found;
 
@@ -185,7 +185,7 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   const verifyCommandFlag = str('verify-command');
   const verifyCommand = verifyCommandFlag !== undefined ? splitWords(verifyCommandFlag) : null;
   if (verifyCommand !== null && verifyCommand.length === 0) throw new UsageError('--verify-command needs a command');
-  if (mode === 'backup') verifyProblem(engine.name, verifyPercent, verifyCommand);
+  if (mode === 'backup') verifyProblem(engine, verifyPercent, verifyCommand);
 
   // Which of the job's settings the command line gave: those override a configured job's.
   const given = new Set<keyof JobOptions>();

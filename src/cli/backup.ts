@@ -13,9 +13,10 @@ import { applyPlan } from '../execute/apply.js';
 import { datasetsVars, runHook } from '../execute/hooks.js';
 import { dropRunFilesDir, ensureRunFilesDir } from '../execute/run-files.js';
 import { prepareNamespace } from '../execute/namespace.js';
-import { runStatus, type StatusCode } from '../execute/status.js';
-import { newRunId, ownerOf, snapshotNameFor } from '../plan/naming.js';
-import { buildPlan, type Plan } from '../plan/plan.js';
+import { runStatus, type StatusCode } from '../core/exit-status.js';
+import { newRunId, ownerOf, snapshotNameFor } from '../zfs/naming.js';
+import { buildPlan } from '../plan/plan.js';
+import type { Plan } from '../plan/types.js';
 import { mountMemoryMessage, mountMemoryShortfall } from '../plan/mount-memory.js';
 import { select, type Selection } from '../plan/select.js';
 import { Journal } from '../safety/journal.js';
@@ -30,7 +31,6 @@ import { printPlan } from './print-plan.js';
 import { which } from '../core/which.js';
 import { verifyProblem } from '../verify/options.js';
 import { verifyPlanLines } from '../verify/plan.js';
-import { engineFigures } from '../ops/run-record.js';
 
 /** The settings of a run that are not the job's: from the command line only. */
 export type RunFlags = Pick<Options, 'dryRun' | 'wait'>;
@@ -49,9 +49,9 @@ export function checkMountRoot(root: string): boolean {
   } catch {
     return false;
   }
-  if (!st.isDirectory()) throw new SetupError(`mount root ${root} exists and is not a folder`);
+  if (!st.isDirectory()) throw new SetupError(`mount root ${root} exists and is not a directory`);
   if (st.uid !== (process.getuid?.() ?? 0)) throw new SetupError(`mount root ${root} is owned by uid ${st.uid}, not by us`);
-  if (readdirSync(root).length) throw new SetupError(`mount root ${root} is not empty: kopiatomic assembles its tree in an empty folder`);
+  if (readdirSync(root).length) throw new SetupError(`mount root ${root} is not empty: kopiatomic assembles its tree in an empty directory`);
   return true;
 }
 
@@ -70,7 +70,7 @@ export function requireZfs(path?: string): void {
 export function checkEngineInstalled(job: JobOptions, dryRun: boolean, ctx: CommandContext): void {
   const prog = job.command[0]!;
   if (which(prog)) return;
-  const msg = `${job.engine.name === 'command' ? 'backup command' : job.engine.name} is not installed: ${prog} not found in PATH`;
+  const msg = `${job.engine.noun} is not installed: ${prog} not found in PATH`;
   if (!dryRun) throw new UsageError(msg);
   ctx.reporter.warn(`${msg} (the plan is printed anyway)`);
 }
@@ -107,7 +107,7 @@ export function checkJobsDatasets(jobs: JobOptions[], inventory: Inventory, load
 export function preflight(job: JobOptions, flags: RunFlags, ctx: CommandContext): void {
   requireZfs();
   checkEngineInstalled(job, flags.dryRun, ctx);
-  verifyProblem(job.engine.name, job.verifyPercent, job.verifyCommand);
+  verifyProblem(job.engine, job.verifyPercent, job.verifyCommand);
   job.targets.forEach(toTarget);
   job.excludes.forEach(toTarget);
 }
@@ -206,7 +206,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
       }
       const txgs = Object.fromEntries(Object.entries(result.createtxg).map(([p, t]) => [p, [...new Set(t)]]));
       const v = verify?.result() ?? null;
-      const figures = engineFigures(job.engine.name, (result.backup?.stdouts ?? []).join('\n'));
+      const figures = job.engine.figures((result.backup?.stdouts ?? []).join('\n'));
       return {
         result,
         verify: v,

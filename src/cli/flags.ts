@@ -4,7 +4,7 @@
 // Which command takes which flag is said by each command's own file.
 
 /** What a shell completes for a flag's value. */
-export type Completion = 'file' | 'dir' | 'command' | 'dataset' | 'none' | readonly string[];
+export type Completion = 'file' | 'dir' | 'program' | 'dataset' | 'none' | readonly string[];
 
 export interface Flag {
   long: string;
@@ -29,14 +29,14 @@ export const FLAGS: readonly Flag[] = [
   { long: 'exclude', value: 'DATASET', multiple: true, group: 'Selection', complete: 'dataset', help: 'leave out DATASET (or the dataset at a path) and its descendants; repeatable' },
   { long: 'property', group: 'Selection', help: 'the datasets whose kopiatomic:backup property is on' },
   { long: 'engine', value: 'NAME', group: 'Backup', complete: ['kopia', 'restic', 'command'], help: 'kopia, restic or command (default {engine}; -c implies it)' },
-  { long: 'command', short: 'c', value: 'CMD', group: 'Backup', complete: 'command', help: 'backup command (default: {command}); split into words, quotes honoured' },
+  { long: 'command', short: 'c', value: 'CMD', group: 'Backup', complete: 'program', help: 'backup command (default: {command}); split into words, quotes honoured' },
   { long: 'options', short: 'o', value: 'OPTS', multiple: true, group: 'Backup', complete: 'none', help: 'options added to the backup command; quotes honoured; repeatable; a value may start with -' },
   { long: 'layout', value: 'tree|paths', group: 'Backup', complete: ['tree', 'paths'], help: 'tree: one backup of the mount root (default); paths: each dataset under its real path' },
   { long: 'mount-root', value: 'DIR', group: 'Backup', complete: 'dir', help: 'where the snapshots are assembled (default {mountRoot})' },
   { long: 'verify', value: 'PERCENT', bare: '100', group: 'Backup', complete: 'none', help: 'after the backup, restore it and compare it with the frozen tree: every name and its metadata, and the contents of PERCENT% of the files (default 100)' },
-  { long: 'verify-command', value: 'CMD', group: 'Backup', complete: 'command', help: "the command engine's restore: CMD ROOT DIR must restore the backup of ROOT into DIR" },
-  { long: 'pre', short: 'p', value: 'CMD', group: 'Hooks (run with /bin/sh -c)', complete: 'command', help: 'before anything is snapshotted; failure stops the run' },
-  { long: 'post', short: 'q', value: 'CMD', group: 'Hooks (run with /bin/sh -c)', complete: 'command', help: 'last, always; sees KOPIATOMIC_STATUS' },
+  { long: 'verify-command', value: 'CMD', group: 'Backup', complete: 'program', help: "the command engine's restore: CMD ROOT DIR must restore the backup of ROOT into DIR" },
+  { long: 'pre', short: 'p', value: 'CMD', group: 'Hooks (run with /bin/sh -c)', complete: 'program', help: 'before anything is snapshotted; failure stops the run' },
+  { long: 'post', short: 'q', value: 'CMD', group: 'Hooks (run with /bin/sh -c)', complete: 'program', help: 'last, always; sees KOPIATOMIC_STATUS' },
   { long: 'dry-run', short: 'n', group: 'Run', help: 'print every command the run would run; change nothing' },
   { long: 'json', group: 'Run', help: 'one JSON event per line on stdout' },
   { long: 'verbose', group: 'Run', help: 'print every command as it runs' },

@@ -1,5 +1,6 @@
 // `kopiatomic help [COMMAND]`, `COMMAND --help`: the usage and help texts,
 // made from each command's declaration and the flag table.
+import { ENGINES } from '../engine/index.js';
 import { defaultConfigPath } from '../config/problems.js';
 import { statusFileDefault, type Flavour } from '../config/job.js';
 import type { CommandSpec } from './command.js';
@@ -27,7 +28,7 @@ export function helpWords(f: Flavour): HelpWords {
     name: f.name,
     mountRoot: f.mountRoot,
     engine: f.engine,
-    command: f.engine === 'kopia' ? 'kopia snapshot create' : 'restic backup',
+    command: ENGINES[f.engine]!.defaultCommand.join(' '),
     config: defaultConfigPath(),
     statusFile: statusFileDefault(),
   };

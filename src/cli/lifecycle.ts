@@ -4,7 +4,7 @@
 // with the lock released in a finally, whatever the post hook does.
 import type { SystemRunner } from '../core/exec.js';
 import type { Reporter } from '../core/report.js';
-import { errorStatus, finalStatus, type RunFacts, type StatusCode } from '../execute/status.js';
+import { errorStatus, EXIT, finalStatus, type RunFacts, type StatusCode } from '../core/exit-status.js';
 import { runHook } from '../execute/hooks.js';
 import type { Interrupt } from '../execute/interrupt.js';
 import type { Platform } from '../platform/platform.js';
@@ -15,8 +15,7 @@ import { recover, type RecoverResult } from '../safety/recover.js';
 import type { Flavour } from '../config/job.js';
 import { UsageError } from '../core/errors.js';
 import { ConfigError } from '../config/problems.js';
-import { EXIT } from '../core/exit-codes.js';
-import { reportRunEnd, reportRunStart } from '../ops/lifecycle-hooks.js';
+import { reportRunEnd, reportRunStart } from '../ops/report-run.js';
 import { LogTail } from '../ops/ping.js';
 import { buildRunRecord, type RecordInput } from '../ops/run-record.js';
 

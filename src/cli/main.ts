@@ -4,7 +4,7 @@
 // the commands that read one (cli/config-modules.ts).
 import { readFileSync } from 'node:fs';
 import { SystemRunner } from '../core/exec.js';
-import { EXIT } from '../core/exit-codes.js';
+import { EXIT } from '../core/exit-status.js';
 import { Reporter } from '../core/report.js';
 import { maskText } from '../core/secrets.js';
 import { Interrupt } from '../execute/interrupt.js';

@@ -5,11 +5,12 @@ import { quoteArgv } from '../core/errors.js';
 import { hookArgv } from '../execute/hooks.js';
 import { fillTime } from '../engine/engine.js';
 import { engineArgv } from '../execute/namespace.js';
-import { cleanupSteps, type Plan } from '../plan/plan.js';
+import { cleanupSteps } from '../plan/plan.js';
+import type { Plan } from '../plan/types.js';
 import { display } from '../plan/display.js';
 import { exactDestroyCommands, identityListArgv } from '../safety/destroy-exact.js';
-import type { ExactDestroy } from '../plan/destroy-program.js';
-import type { Action } from '../plan/plan.js';
+import type { ExactDestroy } from '../zfs/destroy-program.js';
+import type { Action } from '../plan/types.js';
 
 /**
  * The destroy as the shell would run it: the program on its standard input,
@@ -35,8 +36,8 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
   const cleanup = cleanupSteps(plan);
   for (const [i, u] of cleanup.entries()) {
     // Commands that run side by side read as the shell would run them.
-    out.push({ phase: u.phase, command: (u.exact ? destroyDisplay(u.action, u.exact) : display(u.action)) + (u.parallel ? ' &' : '') });
-    if (!u.parallel && cleanup[i - 1]?.parallel) out.push({ phase: 'wait', command: 'wait' });
+    out.push({ phase: u.phase, command: (u.exact ? destroyDisplay(u.action, u.exact) : display(u.action)) + (u.beside ? ' &' : '') });
+    if (!u.beside && cleanup[i - 1]?.beside) out.push({ phase: 'wait', command: 'wait' });
   }
   // After the destroys, one listing checks by identity that the run's snapshots are really gone (see apply.ts).
   const snapshots = plan.pools.flatMap((p) => p.datasets.map((d) => `${d}@${plan.snapshot}`));

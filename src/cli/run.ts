@@ -2,10 +2,9 @@
 // none is named), one after the other, each its own atomic run with its own
 // snapshot and lifecycle. Bad input in any job stops all of them before
 // anything changes, and is recorded as the failure of every job (status
-// file, metrics, fail ping). The exit code is the worst job's (core/exit-codes.ts PRECEDENCE).
-import { EXIT, worstOf } from '../core/exit-codes.js';
+// file, metrics, fail ping). The exit code is the worst job's (core/exit-status.ts PRECEDENCE).
+import { EXIT, worstOf, type StatusCode } from '../core/exit-status.js';
 import { discover } from '../discover/inventory.js';
-import type { StatusCode } from '../execute/status.js';
 import type { Options } from './options.js';
 import { configModules } from './config-modules.js';
 import type { CommandSpec } from './command.js';
@@ -46,7 +45,7 @@ export async function runCommand(opts: Options, ctx: CommandContext): Promise<nu
     results.push({ job: j.job, ...s });
   }
   const worst = worstOf(results) ?? { status: 'interrupted' as const, code: EXIT.ok };
-  const code = results.length ? worst.code : 130;
+  const code = results.length ? worst.code : EXIT.interrupted;
   if (!reporter.json && jobs.length > 1) for (const r of results) reporter.info(`job ${r.job}: ${r.status} (exit ${r.code})`);
   reporter.event('run-summary', { status: results.length ? worst.status : 'interrupted', exitCode: code, jobs: results.map((r) => ({ job: r.job, status: r.status, exitCode: r.code })) });
   return code;

@@ -10,7 +10,7 @@
 // backup command, bad usage exits 3 (UNKNOWN), as monitoring plugins must.
 import { maskText } from '../core/secrets.js';
 import { parseArgs } from 'node:util';
-import { parseDuration, formatDuration } from '../ops/duration.js';
+import { parseDuration, formatDuration } from '../core/duration.js';
 import type { RunRecord } from '../ops/run-record.js';
 import { readStatus } from '../ops/status-file.js';
 import { existsSync } from 'node:fs';

@@ -56,7 +56,13 @@ export interface JobFlags extends JobOptions {
   given: Set<keyof JobOptions>;
 }
 
-/** Seconds between SIGTERM and SIGKILL unless set (see execute/interrupt.ts). */
+/**
+ * Seconds between SIGTERM and SIGKILL unless set (execute/interrupt.ts).
+ * 30 s: systemd stops a unit with SIGTERM and kills everything after
+ * TimeoutStopSec (90 s by default); an engine that ignores SIGTERM must be
+ * gone well before that, leaving the rest for cleanup (unmount, release,
+ * destroy) and the post hook.
+ */
 export const KILL_AFTER_DEFAULT = 30;
 
 /** The defaults of settings that have one independent of the program. */
@@ -70,7 +76,7 @@ export function checkMountRootPath(mountRoot: string, what = '--mount-root'): st
   const root = posix.normalize(mountRoot).replace(/\/+$/, '');
   if (root === '') throw new UsageError(`${what} cannot be /`);
   if (isWithin(root, '/tmp') || isWithin(root, '/var/tmp')) {
-    throw new UsageError(`${what} must not be under a world-writable folder: ${mountRoot}`);
+    throw new UsageError(`${what} must not be under a world-writable directory: ${mountRoot}`);
   }
   return root;
 }
@@ -85,6 +91,6 @@ export function resolveEngine(name: string | undefined, command: string[] | null
   } else {
     engine = command ? engineForCommand(command) : ENGINES[flavour.engine]!;
   }
-  if (engine.name === 'command' && !command) throw new UsageError('--engine command needs -c COMMAND');
+  if (!engine.defaultCommand.length && !command) throw new UsageError('--engine command needs -c COMMAND');
   return engine;
 }

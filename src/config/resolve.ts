@@ -8,7 +8,7 @@ import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefaul
 import { splitWords } from '../core/words.js';
 import { didYouMean, type LoadedConfig } from './load.js';
 import { ConfigError, type Problem } from './problems.js';
-import { rootsNestApart } from '../safety/nested-roots.js';
+import { rootsNestApart } from '../core/nested-roots.js';
 import { durationSeconds, type DefaultsConfig, type JobConfig } from './schema.js';
 
 export interface ResolveOptions {
@@ -84,10 +84,10 @@ export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions
   if (select !== 'datasets' && j.datasets?.length) problem(['datasets'], `datasets cannot be used with select = "${select}"`);
 
   const command = words(pick('command'));
-  const engine = guard(['engine'], () => resolveEngine(pick('engine'), command ?? null, o.flavour), o.flavour.engine === 'kopia' ? resolveEngine('kopia', null, o.flavour) : resolveEngine('restic', null, o.flavour));
+  const engine = guard(['engine'], () => resolveEngine(pick('engine'), command ?? null, o.flavour), resolveEngine(o.flavour.engine, null, o.flavour));
   if (command && command.length === 0) problem(['command'], 'command is empty');
   // The default follows the engine (restic jobs assemble under /restic), as the two programs do.
-  const defaultRoot = engine.name === 'restic' ? '/restic' : engine.name === 'kopia' ? '/kopia' : o.flavour.mountRoot;
+  const defaultRoot = engine.defaultMountRoot ?? o.flavour.mountRoot;
   const mountRoot = guard(['mount_root'], () => checkMountRootPath(pick('mount_root') ?? defaultRoot, 'mount_root'), defaultRoot);
   const verify = pick('verify');
   const envFiles = { ...(d.env_files ?? {}), ...(j.env_files ?? {}) };

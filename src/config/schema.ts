@@ -3,8 +3,8 @@
 // README describe what it says, and `npm run build` writes it out as a JSON
 // Schema for editors (schema/kopiatomic.schema.json).
 import { z } from 'zod';
-import { isDuration, parseDuration } from '../ops/duration.js';
-import { isCalendar } from '../ops/units/calendar.js';
+import { isDuration, parseDuration } from '../core/duration.js';
+import { isCalendar } from '../core/calendar.js';
 
 // One parse per run: compiling a fast parser for each schema (the library's
 // default) costs more than it saves.

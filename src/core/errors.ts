@@ -1,22 +1,28 @@
-import { EXIT, interruptedCode } from './exit-codes.js';
+// Our errors, each with the status it stands for and its exit code
+// (core/exit-status.ts errorStatus reads them); anything else thrown is a bug.
+import { EXIT, interruptedCode, StatusError, type Status } from './exit-status.js';
 
 /** Bad input: one clear line, a usage hint, exit 2. */
-export class UsageError extends Error {
-  readonly exitCode = EXIT.usage;
+export class UsageError extends StatusError {
+  readonly status: Status = 'usage';
+  readonly exitCode: number = EXIT.usage;
 }
 
 /** Something went wrong before the backup ran. */
-export class SetupError extends Error {
-  readonly exitCode = EXIT.setupFailed;
+export class SetupError extends StatusError {
+  readonly status: Status = 'setup-failed';
+  readonly exitCode: number = EXIT.setupFailed;
 }
 
 /** Another run holds the lock for this mount root. */
-export class LockedError extends Error {
-  readonly exitCode = EXIT.locked;
+export class LockedError extends StatusError {
+  readonly status: Status = 'locked';
+  readonly exitCode: number = EXIT.locked;
 }
 
 /** A signal stopped the run before it changed anything (e.g. while waiting for the lock): 128 + N. */
-export class InterruptedError extends Error {
+export class InterruptedError extends StatusError {
+  readonly status: Status = 'interrupted';
   readonly exitCode: number;
   constructor(
     readonly signal: string,
@@ -47,8 +53,19 @@ export function errorMessage(e: unknown): string {
   return (e as Error).message;
 }
 
-/** An external command failed: carries argv, exit code, stderr and the reason. */
-export class CommandError extends Error {
+/**
+ * An external command failed: carries argv, exit code, stderr and the reason.
+ * Outside the executor it stops the run as a setup failure (4), except a
+ * program that is not installed (zfs on a machine without ZFS), which is bad
+ * input like a missing engine (2).
+ */
+export class CommandError extends StatusError {
+  get status(): Status {
+    return this.reason === 'program-missing' ? 'usage' : 'setup-failed';
+  }
+  get exitCode(): number {
+    return this.reason === 'program-missing' ? EXIT.usage : EXIT.setupFailed;
+  }
   constructor(
     readonly argv: readonly string[],
     readonly code: number | null,
@@ -58,7 +75,7 @@ export class CommandError extends Error {
   ) {
     const how =
       reason === 'program-missing'
-        ? 'is not installed (not found in PATH or the system folders)'
+        ? 'is not installed (not found in PATH or the system directories)'
         : reason === 'spawn-failed'
           ? 'could not be started'
           : signal
@@ -75,7 +92,12 @@ export class CommandError extends Error {
  * instead of holding its lock forever.
  */
 export class CommandTimeoutError extends CommandError {
-  readonly exitCode = EXIT.timedOut;
+  override get status(): Status {
+    return 'timed-out';
+  }
+  override get exitCode(): number {
+    return EXIT.timedOut;
+  }
   constructor(argv: readonly string[], readonly limitSeconds: number) {
     super(argv, null, 'SIGKILL', '', 'timeout');
     this.message = `${argv[0]} did not finish within ${limitSeconds} s and was killed (a suspended pool? see --zfs-timeout) (command: ${quoteArgv(argv).slice(0, 2000)})`;

@@ -20,10 +20,24 @@ export interface RunOptions {
   input?: string;
 }
 
-export interface RunResult {
-  code: number;
+/**
+ * One shape for a finished command, whether it succeeded or failed (as
+ * execa's result): how it ended, its output, and the kind of failure in
+ * fields. run() returns it on success and throws a CommandError (the same
+ * facts) on failure; live() always returns it.
+ */
+export interface ExecResult {
+  /** The exit code; null when a signal ended it. 127/126 when it could not be started (see reason). */
+  code: number | null;
+  /** The signal that ended it; absent or null when it exited. */
+  signal?: string | null;
   stdout: string;
+  /** Empty for a live command: its stderr is ours. */
   stderr: string;
+  /** Why it failed (core/errors.ts FailureReason); absent when it succeeded. */
+  reason?: FailureReason;
+  /** It ran past its time limit and was killed. */
+  timedOut?: boolean;
 }
 
 export interface LiveOptions {
@@ -34,24 +48,17 @@ export interface LiveOptions {
   captureStdout?: boolean;
 }
 
-export interface LiveDone {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  /** Set when the program could not be started: then code is 127 (missing) or 126. */
-  reason?: FailureReason;
-}
 
 export interface LiveProcess {
   /** null when the program could not be started (done then says why). */
   child: ChildProcess | null;
-  done: Promise<LiveDone>;
+  done: Promise<ExecResult>;
 }
 
 export interface Runner {
   readonly dryRun: boolean;
   /** Run to completion and capture its output. */
-  run(argv: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  run(argv: readonly string[], opts?: RunOptions): Promise<ExecResult>;
   /** Start a long-running command whose output streams live (the backup engine). Never throws. */
   live(argv: readonly string[], opts?: LiveOptions): LiveProcess;
 }
@@ -94,7 +101,7 @@ export class SystemRunner implements Runner {
     this.counts[prog] = (this.counts[prog] ?? 0) + 1;
   }
 
-  async run(argv: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  async run(argv: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
     if (argv.length === 0) throw new Error('empty command');
     if (opts.mutates && this.dryRun) {
       this.reporter.verbose(`would run: ${quoteArgv(argv)}`);
@@ -128,7 +135,7 @@ export class SystemRunner implements Runner {
       const reason: FailureReason = result.signal ? 'signal' : classifyExit(argv[0]!, result.stderr);
       throw new CommandError(argv, result.signal ? null : result.code, result.signal, result.stderr, reason);
     }
-    return { code: result.code, stdout: result.stdout, stderr: result.stderr };
+    return { code: result.code, signal: null, stdout: result.stdout, stderr: result.stderr };
   }
 
   /**
@@ -136,8 +143,8 @@ export class SystemRunner implements Runner {
    * the promise settles at once, without waiting for the exit: a process
    * stuck in the kernel (a suspended pool) cannot be waited for.
    */
-  private spawnOnce(argv: readonly string[], opts: RunOptions, limitMs = 0): Promise<RunResult & { signal: string | null; timedOut?: boolean }> {
-    return new Promise<RunResult & { signal: string | null; timedOut?: boolean }>((resolve, reject) => {
+  private spawnOnce(argv: readonly string[], opts: RunOptions, limitMs = 0): Promise<ExecResult & { code: number; signal: string | null }> {
+    return new Promise<ExecResult & { code: number; signal: string | null }>((resolve, reject) => {
       let child: ChildProcess;
       try {
         child = spawn(argv[0]!, argv.slice(1), {
@@ -206,11 +213,11 @@ export class SystemRunner implements Runner {
     this.reporter.verbose(`run: ${quoteArgv(argv)}`);
     this.count(argv);
     const started = Date.now();
-    const failed = (e: unknown): LiveDone => {
+    const failed = (e: unknown): ExecResult => {
       const f = spawnFailure(argv, e);
       this.reporter.error(f.message);
       this.reporter.event('exec', { argv, mutates: true, exitCode: f.code, reason: f.reason, ms: Date.now() - started });
-      return { code: f.code, signal: null, stdout: '', reason: f.reason };
+      return { code: f.code, signal: null, stdout: '', stderr: '', reason: f.reason };
     };
     let child: ChildProcess;
     try {
@@ -234,7 +241,7 @@ export class SystemRunner implements Runner {
         safeWrite(sink, b);
       });
     }
-    const done = new Promise<LiveDone>((resolve) => {
+    const done = new Promise<ExecResult>((resolve) => {
       let settled = false;
       child.on('error', (e) => {
         if (settled || child.pid !== undefined) return;
@@ -245,7 +252,7 @@ export class SystemRunner implements Runner {
         if (settled) return;
         settled = true;
         this.reporter.event('exec', { argv, mutates: true, exitCode: code, signal, ms: Date.now() - started });
-        resolve({ code, signal, stdout: Buffer.concat(chunks).toString('utf8') });
+        resolve({ code, signal, stdout: Buffer.concat(chunks).toString('utf8'), stderr: '' });
       });
     });
     return { child, done };

@@ -23,3 +23,19 @@ export function ancestors(dir: string, stop: string): string[] {
   }
   return out;
 }
+
+const depth = (p: string) => (p === '/' ? 0 : p.split('/').length);
+
+/** Parents before children: a mount point is always shallower than what it holds. */
+export function mountOrder<T extends { target: string }>(mounts: T[]): T[] {
+  // Each depth computed once, not in every comparison.
+  return mounts
+    .map((m) => ({ m, d: depth(m.target) }))
+    .sort((a, b) => a.d - b.d || (a.m.target < b.m.target ? -1 : a.m.target > b.m.target ? 1 : 0))
+    .map((x) => x.m);
+}
+
+/** The name of a mount root's files in the state directory (lock, journal, mount tables). */
+export function stateKey(mountRoot: string): string {
+  return encodeURIComponent(mountRoot);
+}

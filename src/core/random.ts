@@ -1,6 +1,5 @@
 // Random bytes from /dev/urandom (Linux and FreeBSD alike): loading
-// node:crypto for a few bytes took 0.11 s of a run's start-up in a CPU
-// profile in the TCG guest.
+// node:crypto for a few bytes is a large part of a run's start-up.
 import { closeSync, openSync, readSync } from 'node:fs';
 
 export function randomHex(bytes: number): string {

@@ -2,9 +2,9 @@
 // and, beside them, one `zpool list` of the pools' states.
 import type { Runner } from '../core/exec.js';
 import type { Platform } from '../platform/platform.js';
-import type { MountEntry } from './mount-table.js';
+import type { MountEntry } from '../zfs/mount-table.js';
 import { readPools, type PoolState } from './pools.js';
-import { parseDatasetList, zfsListDatasetsArgv, type DatasetRow } from './zfs-list.js';
+import { parseDatasetList, zfsListDatasetsArgv, type DatasetRow } from '../zfs/list.js';
 
 export interface Dataset extends DatasetRow {
   /** Where the mount table says it is mounted, or null. */

@@ -3,7 +3,8 @@
 // values: received and inherited ones are never ours), and exact-name
 // queries for what still exists and which of it we hold.
 import type { Runner } from '../core/exec.js';
-import { HOLD_TAG, PROP_OWNER, PROP_PROOF, PROP_RUN } from '../plan/naming.js';
+import { HOLD_TAG, PROP_OWNER, PROP_PROOF, PROP_RUN } from '../zfs/naming.js';
+import { zfsHolds } from '../zfs/zfs.js';
 
 export interface OwnedSnapshot {
   name: string;
@@ -62,7 +63,7 @@ export async function existingSnapshots(runner: Runner, names: readonly string[]
 }
 
 export function heldByUsArgv(names: readonly string[]): string[] {
-  return ['zfs', 'holds', '-H', ...names];
+  return zfsHolds(names);
 }
 
 /** Which of these (existing) snapshots carry our hold tag: one `zfs holds`. */

@@ -3,7 +3,9 @@
 import { realpathSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import type { Target } from '../plan/select.js';
+
+/** A word of the command line: a dataset by name, or a path inside a mounted dataset. */
+export type Target = { kind: 'dataset'; name: string } | { kind: 'path'; path: string };
 
 export function toTarget(word: string): Target {
   if (word.startsWith('/') || word.startsWith('./') || word.startsWith('../') || word === '.' || word === '..') {

@@ -1,5 +1,7 @@
 // A backup engine turns the frozen sources into one or more command lines and
 // reads the outcome from the exit code. Adapters: kopia, restic, command.
+// Each engine is the whole strategy: backup, restore (for the verification),
+// its figures (for the metrics); nothing outside engine/ asks which it is.
 import type { Runner } from '../core/exec.js';
 import { isBelow } from '../core/paths.js';
 import type { Platform } from '../platform/platform.js';
@@ -57,8 +59,72 @@ export interface WritablePath {
   create: boolean;
 }
 
+export type EngineName = 'kopia' | 'restic' | 'command';
+
+/** Figures the engine reported about the backup; any may be missing. */
+export interface EngineFigures {
+  engine: EngineName;
+  /** restic: the summary's snapshot_id; kopia: the manifest id(s), comma separated. */
+  snapshotId?: string;
+  filesNew?: number;
+  filesChanged?: number;
+  filesUnmodified?: number;
+  /** Files in the snapshot (kopia stats.fileCount; restic total_files_processed). */
+  files?: number;
+  /** Bytes read from the source (restic total_bytes_processed; kopia stats.totalSize). */
+  bytesProcessed?: number;
+  /** Bytes added to the repository (restic data_added). */
+  bytesAdded?: number;
+  /** Entries the engine could not read (kopia stats.errorCount / rootEntry.summ.numFailed). */
+  errors?: number;
+}
+
+/** A frozen tree and the same tree as restored from the backup, compared by the verification. */
+export interface TreePair {
+  /** The frozen tree (snapshot mounts). */
+  frozen: string;
+  /** The same tree as restored from the backup. */
+  restored: string;
+  /** How paths below it are named in the report (what the backup records). */
+  shown: string;
+  /** Compare the root directory's own metadata too (default); false when the restore directory was made by us, not restored. */
+  rootMeta?: boolean;
+}
+
+/** What an engine needs to restore a run's backup (the verification). */
+export interface RestoreInput {
+  /** For read-only queries (which snapshot, how large). */
+  runner: Runner;
+  ctx: Omit<EngineContext, 'time'>;
+  snapshot: string;
+  mountRoot: string;
+  layout: Layout;
+  probe: Probe;
+  /** The backup's captured stdout, one per call (kopia's --json manifests). */
+  stdouts: string[];
+  /** The user's restore command (the command engine). */
+  verifyCommand: string[] | null;
+  /** Runs a restore with its output live: null when it exited 0, else what failed. */
+  run(argv: string[], extraEnv: Record<string, string>): Promise<string | null>;
+  /** Logical bytes of the run's snapshots: the restore size when the engine cannot say. */
+  logicalSize(): Promise<number>;
+}
+
+/** How one engine restores the run's backup: its size, the restore, and what to compare. */
+export interface Restorer {
+  /** Bytes the restore writes. */
+  size: number;
+  /** null = ok, else what failed. */
+  restore(dir: string): Promise<string | null>;
+  pairs(dir: string): TreePair[];
+  /** The comparison must run in a namespace where the snapshots are mounted over these paths. */
+  namespace?: NamespaceSpec['mounts'];
+}
+
 export interface Engine {
-  readonly name: 'kopia' | 'restic' | 'command';
+  readonly name: EngineName;
+  /** How messages name it: "kopia", "restic", "backup command". */
+  readonly noun: string;
   readonly defaultCommand: string[];
   /** Whether the sources are assembled under the mount root. */
   needsTree(layout: Layout, platform: Platform): boolean;
@@ -78,6 +144,16 @@ export interface Engine {
   /** Keep stdout (still shown live) to read the outcome from it. */
   readonly captureStdout: boolean;
   outcome(code: number | null, stdout: string): Outcome;
+  /** The mount root when none is configured; none: the flavour's. */
+  readonly defaultMountRoot?: string;
+  /** How it restores this run's backup, for the verification. */
+  restorer(i: RestoreInput): Promise<Restorer>;
+  /** The verification's commands as the dry run shows them (ID and DIR where only the run knows them). */
+  restoreLines(i: Pick<RestoreInput, 'ctx' | 'snapshot' | 'mountRoot' | 'probe' | 'verifyCommand'>): string[][];
+  /** Why --verify cannot be honoured with this restore command, or null. */
+  verifyProblem(verifyCommand: string[] | null): string | null;
+  /** Its figures from its captured stdout (the metrics); undefined when it reported none. */
+  figures(stdout: string): EngineFigures | undefined;
 }
 
 /** Sources not inside another source: a backup of these includes the rest. */
@@ -128,3 +204,6 @@ export function programIndex(argv: string[]): number {
 export function programPrefix(argv: string[]): string[] {
   return argv.slice(0, programIndex(argv) + 1);
 }
+
+/** A finite number from parsed JSON, else undefined. */
+export const finiteNumber = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);

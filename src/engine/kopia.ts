@@ -8,9 +8,8 @@
 //   --start-time=TIME      Go layout "2006-01-02 15:04:05 MST"
 //   --tags=KEY:VALUE       repeatable; stored as "tag:KEY"
 //   --json                 one manifest per source, on one line of stdout
-import type { Engine, EngineContext, Outcome } from './engine.js';
-import { programPrefix } from './engine.js';
-import { timeWord, topSources } from './engine.js';
+import type { Engine, EngineContext, EngineFigures, Outcome, RestoreInput, Restorer } from './engine.js';
+import { finiteNumber, programPrefix, timeWord, topSources } from './engine.js';
 import { atLeast } from './restic.js';
 
 /** "0.17.0 build: ..." -> [0, 17, 0] */
@@ -58,7 +57,9 @@ export function kopiaOutcome(code: number | null, stdout: string): Outcome {
 
 export const kopiaEngine: Engine = {
   name: 'kopia',
+  noun: 'kopia',
   defaultCommand: ['kopia', 'snapshot', 'create'],
+  defaultMountRoot: '/kopia',
   needsTree: () => true,
   layoutProblem: (layout, _platform, probe) => {
     if (layout !== 'paths') return null;
@@ -93,9 +94,13 @@ export const kopiaEngine: Engine = {
   absence: () => ({ engine: 'kopia', notStored: [], rules: [], unknown: ["kopia's policies (ignore rules, .kopiaignore, size limits) are not evaluated"] }),
   captureStdout: true,
   outcome: kopiaOutcome,
+  restorer: kopiaRestorer,
+  restoreLines: (i) => [kopiaRestoreArgv(i.ctx.command, 'ID', 'DIR/0')],
+  verifyProblem: () => null,
+  figures: kopiaFigures,
 };
 
-// ---- verify (issue 13): the manifests `snapshot create --json` printed, and restore.
+// Verify: the manifests `snapshot create --json` printed, and restore.
 
 export interface KopiaManifest {
   id: string;
@@ -159,4 +164,54 @@ export function kopiaRestoreArgv(command: string[], id: string, target: string):
   const base = i < 0 ? programPrefix(command) : command.slice(0, i);
   return [...base, 'snapshot', 'restore', id, target];
 }
-// ---- end verify
+
+/**
+ * kopia snapshot create --json: one manifest per source, one per line; its
+ * stats hold fileCount, totalSize, errorCount; rootEntry.summ.numFailed counts
+ * failed entries. Several manifests (the paths layout) are summed.
+ */
+export function kopiaFigures(stdout: string): EngineFigures | undefined {
+  const ids: string[] = [];
+  let files: number | undefined;
+  let bytes: number | undefined;
+  let errors: number | undefined;
+  const add = (a: number | undefined, b: number | undefined) => (b === undefined ? a : (a ?? 0) + b);
+  for (const line of stdout.split('\n')) {
+    const t = line.trim();
+    if (!t.startsWith('{')) continue;
+    let m: { id?: unknown; stats?: Record<string, unknown>; rootEntry?: { summ?: Record<string, unknown> } };
+    try {
+      m = JSON.parse(t) as typeof m;
+    } catch {
+      continue;
+    }
+    if (typeof m.id !== 'string') continue;
+    ids.push(m.id);
+    files = add(files, finiteNumber(m.stats?.['fileCount']) ?? finiteNumber(m.rootEntry?.summ?.['files']));
+    bytes = add(bytes, finiteNumber(m.stats?.['totalSize']) ?? finiteNumber(m.rootEntry?.summ?.['size']));
+    const e = Math.max(finiteNumber(m.stats?.['errorCount']) ?? 0, finiteNumber(m.rootEntry?.summ?.['numFailed']) ?? 0);
+    errors = add(errors, e);
+  }
+  return ids.length ? { engine: 'kopia', snapshotId: ids.join(','), files, bytesProcessed: bytes, errors } : undefined;
+}
+
+/** `kopia snapshot restore ID DIR/N` per manifest id read from the backup's --json output; each compared with the tree directory it was read from. */
+async function kopiaRestorer(i: RestoreInput): Promise<Restorer> {
+  const { ctx } = i;
+  const manifests = parseKopiaManifests(i.stdouts.join('\n'));
+  const calls = kopiaEngine.calls({ ...ctx, time: new Date(), probe: i.probe });
+  if (manifests.length !== calls.length) throw new Error(`expected ${calls.length} snapshot manifest(s) in kopia's --json output, found ${manifests.length}`);
+  // Tree layout: one manifest of the mount root; paths layout: one per top source, in call order.
+  const readFrom = i.layout === 'paths' ? topSources(ctx.sources).map((s) => s.readFrom) : [i.mountRoot];
+  return {
+    size: manifests.reduce((n, m) => n + (m.size ?? 0), 0),
+    restore: async (dir) => {
+      for (const [k, m] of manifests.entries()) {
+        const err = await i.run(kopiaRestoreArgv(ctx.command, m.id, `${dir}/${k}`), {});
+        if (err) return err;
+      }
+      return null;
+    },
+    pairs: (dir) => manifests.map((m, k) => ({ frozen: readFrom[k]!, restored: `${dir}/${k}`, shown: m.path || readFrom[k]!, rootMeta: false })),
+  };
+}

@@ -1,11 +1,10 @@
 // restic: `restic backup` of the tree, or of the real paths inside a private
 // mount namespace (Linux) so that parents, policies and restores keep the real paths.
 import { which } from '../core/which.js';
-import type { Engine, EngineContext } from './engine.js';
-import { programPrefix } from './engine.js';
-import { timeWord, topSources, type WritablePath } from './engine.js';
+import type { Engine, EngineContext, EngineFigures, RestoreInput, Restorer } from './engine.js';
+import { finiteNumber, programPrefix, timeWord, topSources, type WritablePath } from './engine.js';
 import { posix } from 'node:path';
-import { mountOrder } from '../plan/plan.js';
+import { mountOrder } from '../core/paths.js';
 import type { AbsenceRules, ExcludeRule } from './absence.js';
 import { readResticPatternFile } from './restic-exclude-file.js';
 
@@ -29,7 +28,9 @@ function commonFlags(ctx: EngineContext): string[] {
 
 export const resticEngine: Engine = {
   name: 'restic',
+  noun: 'restic',
   defaultCommand: ['restic', 'backup'],
+  defaultMountRoot: '/restic',
   needsTree: (layout, platform) => !(layout === 'paths' && platform.hasMountNamespaces),
   layoutProblem: (layout, platform) => {
     if (layout !== 'paths') return null;
@@ -74,6 +75,14 @@ export const resticEngine: Engine = {
   captureStdout: false,
   // 3: the snapshot was saved but some files could not be read.
   outcome: (code) => (code === 0 ? 'ok' : code === 3 ? 'partial' : 'failed'),
+  restorer: resticRestorer,
+  restoreLines: (i) => {
+    const base = resticBase(i.ctx.command, i.ctx.options);
+    const version = i.probe.version ? parseResticVersion(`restic ${i.probe.version}`) : null;
+    return [resticSnapshotsArgv(base, i.snapshot), resticStatsArgv(base, 'ID'), resticRestoreArgv(base, 'ID', 'DIR', version)];
+  },
+  verifyProblem: () => null,
+  figures: resticFigures,
 };
 
 /**
@@ -120,7 +129,7 @@ function nonEmpty(s: string | undefined): string | undefined {
   return s ? s : undefined;
 }
 
-// ---- verify (issue 13): find the run's snapshot, size it, restore it.
+// Verify: find the run's snapshot, size it, restore it.
 
 /** restic's global options that take a value (they select and open the repository). */
 const RESTIC_GLOBAL_VALUE = new Set([
@@ -202,9 +211,8 @@ export function parseResticRestoreSize(stdout: string): number {
 export function resticRestoreArgv(base: string[], id: string, target: string, version: number[] | null): string[] {
   return [...base, 'restore', id, '--target', target, ...(version && atLeast(version, [0, 15, 0]) ? ['--sparse'] : [])];
 }
-// ---- end verify
 
-// ---- what a verification must know: what restic leaves out, by itself and as told
+// What a verification must know: what restic leaves out, by itself and as told
 
 /** --exclude-caches is --exclude-if-present with the tag of the Cache Directory Tagging Specification. */
 const CACHEDIR_TAG = { name: 'CACHEDIR.TAG', header: 'Signature: 8a477f597d28d172789f06886806bc55' };
@@ -284,4 +292,67 @@ export function resticParseBytes(s: string): number | null {
   if (!/^[+-]?\d+$/.test(num)) return null;
   const v = Number(num) * (unit[last] ?? 1);
   return Number.isSafeInteger(v) && v >= 0 ? v : null;
+}
+
+/**
+ * restic backup --json: one JSON object per line; the last has
+ * message_type "summary" (files_new, files_changed, files_unmodified,
+ * total_files_processed, total_bytes_processed, data_added, snapshot_id).
+ */
+export function resticFigures(stdout: string): EngineFigures | undefined {
+  let found: EngineFigures | undefined;
+  for (const line of stdout.split('\n')) {
+    const t = line.trim();
+    if (!t.startsWith('{')) continue;
+    let m: Record<string, unknown>;
+    try {
+      m = JSON.parse(t) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    if (m['message_type'] !== 'summary') continue;
+    found = {
+      engine: 'restic',
+      snapshotId: typeof m['snapshot_id'] === 'string' ? m['snapshot_id'] : undefined,
+      filesNew: finiteNumber(m['files_new']),
+      filesChanged: finiteNumber(m['files_changed']),
+      filesUnmodified: finiteNumber(m['files_unmodified']),
+      files: finiteNumber(m['total_files_processed']),
+      bytesProcessed: finiteNumber(m['total_bytes_processed']),
+      bytesAdded: finiteNumber(m['data_added']),
+    };
+  }
+  return found;
+}
+
+/**
+ * The snapshot is found by the run's unique tag (kopiatomic-<run id>), sized
+ * with `restic stats --mode restore-size`, restored with `restic restore ID
+ * --target DIR`. restic records absolute paths, so the tree layout restores
+ * to DIR/<mount root>/..., the paths layout to DIR/<real path>/... In the
+ * paths layout the frozen tree exists only in a private namespace, so the
+ * comparison runs in a new one (the snapshots mounted over the real paths
+ * again, exactly as for the backup) and follows the real paths.
+ */
+async function resticRestorer(i: RestoreInput): Promise<Restorer> {
+  const { ctx, runner } = i;
+  const base = resticBase(ctx.command, ctx.options);
+  const found = parseResticSnapshotIds((await runner.run(resticSnapshotsArgv(base, i.snapshot))).stdout);
+  if (found.length !== 1) throw new Error(`expected one restic snapshot tagged ${i.snapshot}, found ${found.length}`);
+  const id = found[0]!;
+  const size = parseResticRestoreSize((await runner.run(resticStatsArgv(base, id))).stdout);
+  const version = i.probe.version ? parseResticVersion(`restic ${i.probe.version}`) : null;
+  // The paths layout ran restic in a namespace over the real paths; the comparison does too.
+  const mounts = resticEngine.calls({ ...ctx, time: new Date(), probe: i.probe })[0]?.namespace?.mounts;
+  const paths = Boolean(mounts);
+  const tops = paths ? topSources(ctx.sources) : [];
+  return {
+    size,
+    restore: (dir) => i.run(resticRestoreArgv(base, id, dir, version), {}),
+    pairs: (dir) =>
+      paths
+        ? tops.map((s) => ({ frozen: s.path, restored: posix.join(dir, s.path), shown: s.path }))
+        : [{ frozen: i.mountRoot, restored: posix.join(dir, i.mountRoot), shown: i.mountRoot }],
+    ...(mounts ? { namespace: mounts } : {}),
+  };
 }

@@ -8,52 +8,25 @@ import type { Runner } from '../core/exec.js';
 import { errorMessage } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
-import type { Reporter } from '../core/report.js';
 import { fillTime, type Outcome } from '../engine/engine.js';
-import { besideUnmounts, type Action, type BackupCall, type Plan, type Step } from '../plan/plan.js';
-import type { Journal } from '../safety/journal.js';
+import { besideUnmounts } from '../plan/plan.js';
+import type { Action, BackupCall, Plan, Step } from '../plan/types.js';
 import { display } from '../plan/display.js';
 import { existingSnapshots, heldByUs } from '../discover/snapshots.js';
-import { fillIdentity, type ExactDestroy, type SnapshotId } from '../plan/destroy-program.js';
+import { fillIdentity, type ExactDestroy } from '../zfs/destroy-program.js';
 import { destroyExact, stillThere } from '../safety/destroy-exact.js';
-import { HOLD_TAG } from '../plan/naming.js';
+import { HOLD_TAG } from '../zfs/naming.js';
 import { platformFor } from '../platform/detect.js';
-import type { Platform } from '../platform/platform.js';
 import { fault } from './fault.js';
-import type { Interrupt } from './interrupt.js';
 import { lostMounts, sameSnapshotMount } from './mount-check.js';
-import { mountBatch, unmountBatch, type UndoEntry } from './mount-phase.js';
+import type { ApplyContext, ApplyResult, UndoEntry } from './context.js';
+import { mountBatch, unmountBatch } from './mount-phase.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
+import { zfsRelease } from '../zfs/zfs.js';
 
-export interface ApplyContext {
-  runner: Runner;
-  reporter: Reporter;
-  interrupt: Interrupt;
-  journal: Journal | null;
-  /** KOPIATOMIC_* variables for the engine. */
-  env: Record<string, string>;
-  /** Reads the mount table after a failed mount (default: the plan's platform). */
-  platform?: Platform;
-  /** Runs after the engine and before cleanup, while the snapshots are still mounted and held (verification). */
-  afterBackup?: (result: ApplyResult) => Promise<void>;
-}
 
 type Undo = NonNullable<Step['undo']>;
 
-export interface ApplyResult {
-  setupError: Error | null;
-  /** Seconds each phase took (setup, backup, verify, teardown), for the phases that ran. */
-  durations?: Partial<Record<'setup' | 'backup' | 'verify' | 'teardown', number>>;
-  /** null when the engine never ran. */
-  backup: { outcome: Outcome; exitCodes: (number | null)[]; /* verify (issue 13): */ stdouts?: string[] } | null;
-  cleanupFailures: string[];
-  /** Mounts of this run that were gone when the engine finished ("TARGET (SOURCE)"): the backup failed. */
-  lostMounts?: string[];
-  createtxg: Record<string, string[]>;
-  creation: Date | null;
-  /** Each snapshot's identity, from the listing after the snapshot: the destroy follows it. */
-  ids?: Record<string, SnapshotId>;
-}
 
 async function perform(a: Action, runner: Runner): Promise<{ stdout: string }> {
   switch (a.kind) {
@@ -93,7 +66,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     mark = Date.now();
   };
 
-  // ---- setup
+  // Setup
   const doStep = async (step: Step): Promise<void> => {
     // Journal first: if we die between the two, recovery finds the entry
     // and checks whether there is anything to undo.
@@ -129,36 +102,35 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // Steps that run beside the rest of setup (the hold, the creation-time
   // listing): started in turn, waited for before the backup, and always
   // settled before cleanup, so their undo is on the stack.
-  const besides: Promise<void>[] = [];
+  const besideSteps: Promise<void>[] = [];
   const besideErrors: unknown[] = []; // setup stops at the next step once one has failed
   try {
     for (const step of plan.steps) {
       if (interrupt.signal) throw new Error(`interrupted by ${interrupt.signal} during setup`);
       if (besideErrors.length) throw besideErrors[0];
-      // ---- batch mount (execute/mount-phase.ts): checks, journals and pushes its own undos
+      // Batch mount (execute/mount-phase.ts): checks, journals and pushes its own undos
       if (step.batch) {
         await mountBatch(step, plan, ctx, undo);
         fault(step.phase, reporter);
         continue;
       }
-      // ---- end batch mount
       if (step.beside) {
         const p = doStep(step);
         p.catch((e: unknown) => besideErrors.push(e)); // and awaited below
-        besides.push(p);
+        besideSteps.push(p);
         continue;
       }
       await doStep(step);
     }
-    for (const p of besides) await p;
+    for (const p of besideSteps) await p;
   } catch (e) {
-    await Promise.allSettled(besides);
+    await Promise.allSettled(besideSteps);
     result.setupError = e as Error;
     reporter.error(`setup failed: ${errorMessage(e)}`);
   }
 
   took('setup');
-  // ---- backup
+  // Backup
   if (!result.setupError && !interrupt.signal) {
     const time = result.creation ?? new Date();
     const calls = plan.backup.map((c) => ({ ...c, argv: fillTime(c.argv, time) }));
@@ -184,7 +156,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   }
 
   if (result.backup) took('backup');
-  // ---- verify (issue 13): before cleanup, so the frozen tree is still there
+  // Verify: before cleanup, so the frozen tree is still there
   if (ctx.afterBackup && result.backup) {
     try {
       await ctx.afterBackup(result);
@@ -192,17 +164,16 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       reporter.error(`verification: ${errorMessage(e)}`);
     }
   }
-  // ---- end verify
 
   if (ctx.afterBackup && result.backup) took('verify');
   mark = Date.now();
-  // ---- cleanup: always, newest first
+  // Cleanup: always, newest first
   const blocked: string[] = []; // mount points whose unmount failed
   const destroyed: { seq: number; snapshots: string[] }[] = [];
   const releaseFailed: { seq: number; message: string }[] = []; // moot once every destroy is proven
   let destroysProven = true;
   const undoOne = async ({ step, seq, undo: u }: UndoEntry): Promise<void> => {
-    const a = u.phase === 'destroy' ? fillIdentity(u.action, ids) : u.action;
+    const a = u.phase === 'destroy' && u.action.kind === 'exec' ? { ...u.action, argv: fillIdentity(u.action.argv, ids) } : u.action;
     if (a.kind === 'rmdir' && blocked.some((b) => isWithin(b, a.path))) {
       result.cleanupFailures.push(`left ${a.path} in place: something below it is still mounted`);
       reporter.warn(`leaving ${a.path} in place: something below it is still mounted`);
@@ -255,15 +226,15 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // The releases run beside the first unmounts (plan.ts besideUnmounts) and
   // are awaited before anything after those unmounts runs. They start just
   // after the unmount processes, the longer of the two.
-  const beside = besideUnmounts([...undo].reverse(), (e) => e.undo.phase);
-  for (const e of beside) undo.splice(undo.indexOf(e), 1);
+  const besideUndos = besideUnmounts([...undo].reverse(), (e) => e.undo.phase);
+  for (const e of besideUndos) undo.splice(undo.indexOf(e), 1);
   // Started once; awaiting them again later is harmless (undoOne never rejects).
-  const besideRuns: Promise<void>[] = [];
+  const besideUndoing: Promise<void>[] = [];
   const startBeside = () => {
-    if (!besideRuns.length) besideRuns.push(...beside.map(undoOne));
+    if (!besideUndoing.length) besideUndoing.push(...besideUndos.map(undoOne));
   };
   while (undo.length) {
-    // ---- batch unmount (execute/mount-phase.ts): every consecutive unmount in one process
+    // Batch unmount (execute/mount-phase.ts): every consecutive unmount in one process
     if (undo.at(-1)!.undo.phase === 'umount') {
       const batch: typeof undo = [];
       while (undo.length && undo.at(-1)!.undo.phase === 'umount') batch.push(undo.pop()!);
@@ -273,14 +244,13 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       const r = await unmounting;
       blocked.push(...r.blocked);
       result.cleanupFailures.push(...r.failures);
-      await Promise.all(besideRuns);
+      await Promise.all(besideUndoing);
       continue;
     }
-    // ---- end batch unmount
     await undoOne(undo.pop()!);
   }
   startBeside();
-  await Promise.all(besideRuns);
+  await Promise.all(besideUndoing);
   if (destroyed.length && !(await checkDestroyed(destroyed, plan, result, ctx))) destroysProven = false;
   // Every destroy proven by identity: no snapshot of ours is left, so no hold either.
   for (const f of releaseFailed) {
@@ -339,7 +309,7 @@ async function whatHappened(step: Step, e: unknown, plan: Plan, ctx: ApplyContex
         return (await existingSnapshots(ctx.runner, snapshotsOf(step))).length ? full : null;
       case 'hold': {
         const held = await heldByUs(ctx.runner, await existingSnapshots(ctx.runner, snapshotsOf(step)));
-        return held.length ? { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', HOLD_TAG, ...held] } } : null;
+        return held.length ? { phase: 'release', action: { kind: 'exec', mutates: true, argv: zfsRelease(HOLD_TAG, held) } } : null;
       }
       case 'mount':
         return (await stillMounted(step, plan, ctx)) ? full : null;

@@ -7,17 +7,12 @@
 // session (core/exec.ts run()), so a second Ctrl-C cannot kill them halfway.
 import type { ChildProcess } from 'node:child_process';
 import type { Reporter } from '../core/report.js';
+import { KILL_AFTER_DEFAULT } from '../config/job.js';
 
 export const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
-/**
- * How long a child that got our signal may take to exit before SIGKILL.
- * 30 s: systemd stops a unit with SIGTERM and kills everything after
- * TimeoutStopSec (90 s by default); an engine that ignores SIGTERM must be
- * gone well before that, leaving the rest for cleanup (unmount, release,
- * destroy) and the post hook.
- */
-export const DEFAULT_KILL_AFTER_MS = 30_000;
+/** How long a child that got our signal may take to exit before SIGKILL, unless set (--kill-after). */
+export const DEFAULT_KILL_AFTER_MS = KILL_AFTER_DEFAULT * 1000;
 
 const ignore = () => {};
 

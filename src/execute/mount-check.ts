@@ -5,10 +5,9 @@
 // showed it something else: that backup is not ok.
 import { errorMessage } from '../core/errors.js';
 import { platformFor } from '../platform/detect.js';
-import type { MountEntry } from '../discover/mount-table.js';
-import type { Plan } from '../plan/plan.js';
-import type { ApplyContext } from './apply.js';
-import type { UndoEntry } from './mount-phase.js';
+import type { MountEntry } from '../zfs/mount-table.js';
+import type { Plan } from '../plan/types.js';
+import type { ApplyContext, UndoEntry } from './context.js';
 
 /**
  * Whether a mount table entry is this run's mount of `source`. A dataset

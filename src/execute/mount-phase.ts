@@ -12,17 +12,10 @@ import { retryWhileBusy } from '../core/retry.js';
 import { platformFor } from '../platform/detect.js';
 import { display, displayBrief } from '../plan/display.js';
 import { unmountCommands } from '../plan/mounts.js';
-import type { Plan, Step } from '../plan/plan.js';
+import type { Plan, Step } from '../plan/types.js';
 import { requireRootPath } from '../safety/root-path.js';
-import type { ApplyContext } from './apply.js';
+import type { ApplyContext, UndoEntry } from './context.js';
 import { fault } from './fault.js';
-
-export interface UndoEntry {
-  step: Step;
-  seq: number;
-  /** What undoes it: the step's own undo, or the part of it that happened. */
-  undo: NonNullable<Step['undo']>;
-}
 
 /**
  * A mount target must be a real folder at exactly this path: every component
@@ -54,7 +47,7 @@ export function checkTarget(root: string, target: string, mounted: ReadonlySet<s
       throw refuse(`${c} is missing (${(e as NodeJS.ErrnoException).code ?? errorMessage(e)})`);
     }
     if (st.isSymbolicLink()) throw refuse(`${c} is a symbolic link (the tree must not lead elsewhere)`);
-    if (!st.isDirectory()) throw refuse(`${c} is not a folder`);
+    if (!st.isDirectory()) throw refuse(`${c} is not a directory`);
     if (!inSnapshot(c) && (st.uid !== uid || (st.mode & 0o022) !== 0)) throw refuse(`${c} could be changed by another user (uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)})`);
   }
   const real = realpathSync(target);

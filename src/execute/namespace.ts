@@ -14,7 +14,7 @@ import { systemPath } from '../core/system-path.js';
 import { programIndex } from '../engine/engine.js';
 import { ensureRunFilesDir, runFilesDir } from './run-files.js';
 import type { Reporter } from '../core/report.js';
-import type { BackupCall, Plan } from '../plan/plan.js';
+import type { BackupCall, Plan } from '../plan/types.js';
 import { killAfterMs } from './interrupt.js';
 
 export interface NamespaceJob {

@@ -1,7 +1,7 @@
 // How an action is shown: as the shell command that would do the same, so
 // the dry run, the log and the journal read alike.
 import { quoteArgv } from '../core/errors.js';
-import type { Action } from './plan.js';
+import type { Action } from './types.js';
 
 export function display(a: Action, orElse?: Action): string {
   // A command with its input (a channel program) and what runs if it fails:

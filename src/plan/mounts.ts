@@ -6,10 +6,10 @@
 // they can be checked once that level is mounted, before mounting the next.
 // Unmounting is one process with every target (two side by side for a large
 // batch), children first.
-import type { ExactDestroy } from './destroy-program.js';
+import type { ExactDestroy } from '../zfs/destroy-program.js';
 import { posix } from 'node:path';
 import type { Platform } from '../platform/platform.js';
-import type { Action, Step, TreeMount } from './plan.js';
+import type { Action, Step, TreeMount } from './types.js';
 
 /** Mounts (parents first, as from mountOrder) grouped by nesting level. */
 export function mountLevels<T extends { target: string }>(mounts: T[]): T[][] {
@@ -29,11 +29,6 @@ export function mountLevels<T extends { target: string }>(mounts: T[]): T[][] {
     (out[l] ??= []).push(m);
   }
   return out;
-}
-
-/** Escapes a mount table field the way fstab(5) reads it back (octal for space, tab, newline, backslash). */
-export function tableField(s: string): string {
-  return s.replace(/[\\ \t\n]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
 }
 
 /** Where a level's mount table is written: the state folder, next to the journal. */
@@ -112,9 +107,9 @@ export function unmountCommands(actions: Action[]): Action[] {
   return [joinUnmounts([...first]), joinUnmounts(actions.filter((a) => !first.has(a)))];
 }
 
-/** Cleanup with consecutive unmounts joined as the executor runs them: `parallel` marks commands that run side by side with the next. */
-export function joinCleanup<U extends { phase: string; action: Action; exact?: ExactDestroy }>(undos: U[]): { phase: U['phase']; action: Action; exact?: ExactDestroy; parallel?: true }[] {
-  const out: { phase: U['phase']; action: Action; exact?: ExactDestroy; parallel?: true }[] = [];
+/** Cleanup with consecutive unmounts joined as the executor runs them: `beside` marks commands that run side by side with the next. */
+export function joinCleanup<U extends { phase: string; action: Action; exact?: ExactDestroy }>(undos: U[]): { phase: U['phase']; action: Action; exact?: ExactDestroy; beside?: true }[] {
+  const out: { phase: U['phase']; action: Action; exact?: ExactDestroy; beside?: true }[] = [];
   for (let i = 0; i < undos.length; ) {
     if (undos[i]!.phase !== 'umount') {
       out.push(undos[i++]!);
@@ -123,7 +118,7 @@ export function joinCleanup<U extends { phase: string; action: Action; exact?: E
     let j = i;
     while (j < undos.length && undos[j]!.phase === 'umount') j++;
     const commands = unmountCommands(undos.slice(i, j).map((u) => u.action));
-    commands.forEach((action, k) => out.push(k < commands.length - 1 ? { phase: 'umount', action, parallel: true } : { phase: 'umount', action }));
+    commands.forEach((action, k) => out.push(k < commands.length - 1 ? { phase: 'umount', action, beside: true } : { phase: 'umount', action }));
     i = j;
   }
   return out;

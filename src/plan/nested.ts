@@ -9,7 +9,7 @@ import { posix } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { isBelow } from '../core/paths.js';
 import type { Dataset } from '../discover/inventory.js';
-import type { MountEntry } from '../discover/mount-table.js';
+import type { MountEntry } from '../zfs/mount-table.js';
 
 export interface Unreachable {
   dataset: Dataset;

@@ -2,104 +2,16 @@
 // so `-n` prints exactly what a real run executes, and tests read it directly.
 import { posix } from 'node:path';
 import type { Dataset } from '../discover/inventory.js';
-import { isBelow } from '../core/paths.js';
-import { SNAPSHOT_TIME, type Engine, type EngineCall, type EngineContext, type Layout, type Probe, type WritablePath } from '../engine/engine.js';
-import type { Platform } from '../platform/platform.js';
-import { stateKey } from '../safety/lock.js';
-import { destroyUndo, type ExactDestroy } from './destroy-program.js';
+import { isBelow, mountOrder, stateKey } from '../core/paths.js';
+import { SNAPSHOT_TIME, type EngineContext } from '../engine/engine.js';
+import { destroyUndo } from '../zfs/destroy-program.js';
 import { joinCleanup, levelSteps, mountLevels, tablePath } from './mounts.js';
-import { HOLD_TAG, PROP_OWNER, PROP_PROOF, PROP_RUN } from './naming.js';
+import { HOLD_TAG, PROP_OWNER, PROP_PROOF, PROP_RUN } from '../zfs/naming.js';
 import { proofFor } from './proof-value.js';
-import type { Selection } from './select.js';
+import type { BackupCall, Plan, PlanInput, PoolSnapshots, Step, TreeMount } from './types.js';
+import { zfsHold, zfsList, zfsRelease, zfsSnapshot } from '../zfs/zfs.js';
 
-/** One change to the system, or a read between changes. */
-export type Action =
-  // input: written to its stdin (a channel program, plan/destroy-program.ts)
-  | { kind: 'exec'; argv: string[]; mutates: boolean; input?: string }
-  | { kind: 'mkdir'; path: string; mode: number }
-  | { kind: 'rmdir'; path: string }
-  // batch mounts: a mount table, written in-process (see plan/mounts.ts)
-  | { kind: 'write'; path: string; mode: number; content: string };
 
-export type Phase = 'snapshot' | 'hold' | 'inspect' | 'mkdir' | 'mount-table' | 'mount';
-
-export interface Step {
-  phase: Phase;
-  do: Action;
-  /** Pushed on the undo stack once `do` has succeeded (or, after a failure, when a check shows it partly happened). */
-  undo?: { phase: 'umount' | 'rmdir' | 'release' | 'destroy'; action: Action; exact?: ExactDestroy };
-  /** Journal detail: what this step creates. */
-  detail?: Record<string, unknown>;
-  /**
-   * Runs beside the steps after it: started in turn, then the next step
-   * starts at once; the executor waits for it before the backup. For steps
-   * that nothing else in setup needs (the hold, the creation-time listing).
-   */
-  beside?: true;
-  /** A batch mount (plan/mounts.ts): its targets are checked, then each mount's undo journaled, before `do` runs. */
-  batch?: { root: string; mounts: { target: string; dataset: string; source: string; undo: Action }[] };
-}
-
-export interface PoolSnapshots {
-  pool: string;
-  datasets: string[];
-  /** The deepest dataset above all of them: `zfs hold -r`/`zfs release -r` of `${destroyRoot}@${snapshot}` reach them in one transaction. */
-  destroyRoot: string;
-}
-
-export interface TreeMount {
-  dataset: string;
-  mountpoint: string;
-  target: string;
-}
-
-/**
- * One engine call, computed once by the planner with its argv. The snapshot's
- * creation time is a slot in the argv (see engine.ts timeWord/fillTime) that
- * the executor fills once the snapshots exist.
- */
-export interface BackupCall extends EngineCall {
-  /** In a namespace: the folders the engine writes to, kept writable. */
-  writable?: WritablePath[];
-}
-
-export interface Plan {
-  runId: string;
-  snapshot: string;
-  owner: string;
-  mountRoot: string;
-  layout: Layout;
-  engine: Engine;
-  probe: Probe;
-  stateDir: string;
-  selection: Selection;
-  pools: PoolSnapshots[];
-  mounts: TreeMount[];
-  steps: Step[];
-  /** The backup: the engine's calls, in order, between setup and cleanup. */
-  backup: BackupCall[];
-  engineContext: Omit<EngineContext, 'time'>;
-}
-
-export interface PlanInput {
-  selection: Selection;
-  runId: string;
-  snapshot: string;
-  owner: string;
-  mountRoot: string;
-  mountRootExists: boolean;
-  platform: Platform;
-  engine: Engine;
-  probe: Probe;
-  stateDir: string;
-  layout: Layout;
-  command: string[];
-  options: string[];
-  /** The engine's environment (for the folders it writes to); none when omitted. */
-  engineEnv?: NodeJS.ProcessEnv;
-  /** This host's proof key (safety/proof.ts): each pool's snapshots carry the proof made with it. */
-  proofKey?: Uint8Array | null;
-}
 
 /** Deepest dataset that is an ancestor-or-self of every name (all in one pool). */
 export function commonAncestor(names: string[]): string {
@@ -127,17 +39,6 @@ export function treeTarget(mountRoot: string, mountpoint: string): string {
   return mountpoint === '/' ? mountRoot : posix.join(mountRoot, mountpoint);
 }
 
-const depth = (p: string) => (p === '/' ? 0 : p.split('/').length);
-
-/** Parents before children: a mount point is always shallower than what it holds. */
-export function mountOrder<T extends { target: string }>(mounts: T[]): T[] {
-  // Each depth computed once, not in every comparison (N log N splits at N=1000).
-  return mounts
-    .map((m) => ({ m, d: depth(m.target) }))
-    .sort((a, b) => a.d - b.d || (a.m.target < b.m.target ? -1 : a.m.target > b.m.target ? 1 : 0))
-    .map((x) => x.m);
-}
-
 export function buildPlan(i: PlanInput): Plan {
   const { selection, snapshot, platform } = i;
   const pools: PoolSnapshots[] = groupByPool(selection.selected).map((p) => ({
@@ -152,7 +53,7 @@ export function buildPlan(i: PlanInput): Plan {
     const names = p.datasets.map((d) => `${d}@${snapshot}`);
     steps.push({
       phase: 'snapshot',
-      do: { kind: 'exec', mutates: true, argv: ['zfs', 'snapshot', '-o', `${PROP_RUN}=${i.runId}`, '-o', `${PROP_OWNER}=${i.owner}`, ...proofOption(i, p.pool, snapshot), ...names] },
+      do: { kind: 'exec', mutates: true, argv: zfsSnapshot(names, { [PROP_RUN]: i.runId, [PROP_OWNER]: i.owner, ...proofProp(i, p.pool, snapshot) }) },
       // Destroyed by exact names, each checked against the identity recorded
       // after it was made (guid, createtxg: the listing below) and our local properties.
       undo: destroyUndo({ pool: p.pool, run: i.runId, owner: i.owner, snapshots: names }),
@@ -161,7 +62,7 @@ export function buildPlan(i: PlanInput): Plan {
   }
   // A hold keeps pruning tools (sanoid, znapzend) from destroying them mid-backup.
   // `-r` on each pool's destroy root makes it one transaction per pool (one
-  // per snapshot name otherwise: 100 snapshots took 12 s in the benchmark).
+  // per snapshot name otherwise, which grows with the number of snapshots).
   // It touches only snapshots of our unique name below that root: libzfs's
   // zfs_hold_one/zfs_release_one add a child's ROOT/..@SNAP only if it exists
   // (release: only if it carries our tag), and skip the rest without failing.
@@ -177,8 +78,8 @@ export function buildPlan(i: PlanInput): Plan {
     steps.push({
       phase: 'hold',
       beside: true,
-      do: { kind: 'exec', mutates: true, argv: ['zfs', 'hold', '-r', HOLD_TAG, ...roots] },
-      undo: { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', HOLD_TAG, ...roots] } },
+      do: { kind: 'exec', mutates: true, argv: zfsHold(HOLD_TAG, roots, { recursive: true }) },
+      undo: { phase: 'release', action: { kind: 'exec', mutates: true, argv: zfsRelease(HOLD_TAG, roots, { recursive: true }) } },
       detail: { snapshots: all },
     });
     // Every snapshot's identity (guid, createtxg: the destroy follows it,
@@ -186,7 +87,7 @@ export function buildPlan(i: PlanInput): Plan {
     steps.push({
       phase: 'inspect',
       beside: true,
-      do: { kind: 'exec', mutates: false, argv: ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,creation,createtxg', ...all] },
+      do: { kind: 'exec', mutates: false, argv: zfsList({ type: 'snapshot', columns: ['name', 'guid', 'creation', 'createtxg'], names: all }) },
     });
   }
 
@@ -228,10 +129,9 @@ export function buildPlan(i: PlanInput): Plan {
       }
       mounted.add(m.target);
     }
-    // ---- batch mounts (plan/mounts.ts): one mount process per depth level
+    // Batch mounts (plan/mounts.ts): one mount process per depth level
     const table = tablePath(i.stateDir, stateKey(i.mountRoot));
     for (const level of mountLevels(mounts)) steps.push(...levelSteps(level, snapshot, table, platform, i.mountRoot));
-    // ---- end batch mounts
   }
 
   const engineContext: Omit<EngineContext, 'time'> = {
@@ -278,17 +178,17 @@ export function besideUnmounts<U>(newestFirst: readonly U[], phaseOf: (u: U) => 
   return first && phaseOf(first) === 'umount' ? newestFirst.filter((u) => phaseOf(u) === 'release') : [];
 }
 
-/** Cleanup in the order it will run: the undo of every step, last first; `parallel` marks a command that runs beside the next. */
-export function cleanupSteps(plan: Plan): (NonNullable<Step['undo']> & { parallel?: true })[] {
+/** Cleanup in the order it will run: the undo of every step, last first; `beside` marks a command that runs beside the next. */
+export function cleanupSteps(plan: Plan): (NonNullable<Step['undo']> & { beside?: true })[] {
   // Batch mounts' undos, consecutive unmounts joined into one command (plan/mounts.ts).
   const undos = plan.steps
     .flatMap((s): NonNullable<Step['undo']>[] => (s.batch ? s.batch.mounts.map((m) => ({ phase: 'umount', action: m.undo })) : s.undo ? [s.undo] : []))
     .reverse();
   const beside = besideUnmounts(undos, (u) => u.phase);
-  return [...beside.map((u) => ({ ...u, parallel: true as const })), ...joinCleanup(undos.filter((u) => !beside.includes(u)))];
+  return [...beside.map((u) => ({ ...u, beside: true as const })), ...joinCleanup(undos.filter((u) => !beside.includes(u)))];
 }
 
 /** The proof property for one pool's snapshot command (none without a key: a dry run before the host's first run). */
-function proofOption(i: PlanInput, pool: string, snapshot: string): string[] {
-  return i.proofKey ? ['-o', `${PROP_PROOF}=${proofFor(i.proofKey, pool, snapshot, i.runId, i.owner)}`] : [];
+function proofProp(i: PlanInput, pool: string, snapshot: string): Record<string, string> {
+  return i.proofKey ? { [PROP_PROOF]: proofFor(i.proofKey, pool, snapshot, i.runId, i.owner) } : {};
 }

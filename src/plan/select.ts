@@ -3,10 +3,10 @@
 import { UsageError } from '../core/errors.js';
 import { isBelow, isWithin } from '../core/paths.js';
 import type { Dataset, Inventory } from '../discover/inventory.js';
+import type { Target } from '../discover/targets.js';
 import { checkNestedReachable, unreachableNested } from './nested.js';
 import { poolProblem } from '../discover/pools.js';
 
-export type Target = { kind: 'dataset'; name: string } | { kind: 'path'; path: string };
 
 export interface SelectOptions {
   targets: Target[];

@@ -2,7 +2,7 @@
 // inventory, the job's selection and the property's sources in, lines out.
 import { isBelow } from '../core/paths.js';
 import type { Inventory } from '../discover/inventory.js';
-import { PROP_BACKUP } from './naming.js';
+import { PROP_BACKUP } from '../zfs/naming.js';
 import { propertySelects, type Selection } from './select.js';
 
 /** `zfs get -H -p -o name,value,source -t filesystem kopiatomic:backup`. */

@@ -1,9 +1,8 @@
 import { hostname } from 'node:os';
 import { CommandError } from '../core/errors.js';
 import type { Runner } from '../core/exec.js';
-import { parseMountP, type MountEntry } from '../discover/mount-table.js';
-import { PREFIX } from '../plan/naming.js';
-import { tableField } from '../plan/mounts.js';
+import { parseMountP, tableField, type MountEntry } from '../zfs/mount-table.js';
+import { PREFIX } from '../zfs/naming.js';
 import type { Platform, SnapshotMount } from './platform.js';
 import { freebsdMemoryOf } from './memory.js';
 

@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { parseMountinfo, type MountEntry } from '../discover/mount-table.js';
-import { PREFIX } from '../plan/naming.js';
-import { tableField } from '../plan/mounts.js';
+import { parseMountinfo, tableField, type MountEntry } from '../zfs/mount-table.js';
+import { PREFIX } from '../zfs/naming.js';
 import type { Platform, SnapshotMount } from './platform.js';
 import { linuxMemory } from './memory.js';
 

@@ -1,7 +1,7 @@
 // What differs between Linux and FreeBSD: the mount table, how a snapshot is
 // mounted, where runtime state lives, what identifies a boot and a host, namespaces.
 import type { Runner } from '../core/exec.js';
-import type { MountEntry } from '../discover/mount-table.js';
+import type { MountEntry } from '../zfs/mount-table.js';
 import type { MemoryFigures } from './memory.js';
 
 export interface SnapshotMount {

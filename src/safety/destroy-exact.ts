@@ -11,10 +11,11 @@ import type { Runner } from '../core/exec.js';
 import { retryWhileBusy } from '../core/retry.js';
 import { heldByUs, heldByUsArgv, parseOwned, zfsGetOwnedArgv } from '../discover/snapshots.js';
 import { quoteArgv } from '../core/errors.js';
-import { destroyUndo, fillIdentity, type SnapshotId } from '../plan/destroy-program.js';
-import { HOLD_TAG, PROP_RUN } from '../plan/naming.js';
-import type { Action } from '../plan/plan.js';
+import { destroyUndo, fillIdentity, type SnapshotId } from '../zfs/destroy-program.js';
+import { HOLD_TAG, PROP_RUN } from '../zfs/naming.js';
+import type { Action } from '../plan/types.js';
 import { errorReason, type Leftover } from './drop-snapshots.js';
+import { zfsDestroy, zfsList, zfsProgram, zfsRelease } from '../zfs/zfs.js';
 
 export interface Recorded {
   /** The name it was made with. */
@@ -31,7 +32,7 @@ export interface RunIdentity {
 
 /** `zfs list` of these snapshots (or, with `-r POOL`, of every snapshot in a pool) with their identity. */
 export function identityListArgv(names: readonly string[], pool?: string): string[] {
-  return ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,createtxg', ...(pool ? ['-r', pool] : names)];
+  return zfsList({ type: 'snapshot', columns: ['name', 'guid', 'createtxg'], ...(pool ? { recursiveFrom: pool } : { names }) });
 }
 
 interface Row {
@@ -128,7 +129,7 @@ export async function destroyExact(runner: Runner, recs: readonly Recorded[], me
   const held = await heldByUs(runner, found.map(nameOf));
   if (held.length) {
     try {
-      await runner.run(['zfs', 'release', HOLD_TAG, ...held], { mutates: true });
+      await runner.run(zfsRelease(HOLD_TAG, held), { mutates: true });
     } catch (e) {
       for (const r of found) if (held.includes(nameOf(r))) why.set(r, `could not release our hold: ${errorReason(e)}`);
     }
@@ -148,7 +149,7 @@ export async function destroyExact(runner: Runner, recs: readonly Recorded[], me
     }
     for (const r of mine) {
       try {
-        await retryWhileBusy(() => runner.run(['zfs', 'destroy', nameOf(r)], { mutates: true }), 4, 250);
+        await retryWhileBusy(() => runner.run(zfsDestroy(nameOf(r)), { mutates: true }), 4, 250);
         gone.add(r);
       } catch (e) {
         if (!why.has(r)) why.set(r, errorReason(e));
@@ -179,7 +180,8 @@ export async function destroyExact(runner: Runner, recs: readonly Recorded[], me
 function programFor(pool: string, snaps: { name: string; id: SnapshotId | null }[], me: RunIdentity): Action | null {
   if (me.owner === null || !snaps.length) return null;
   const ids = Object.fromEntries(snaps.flatMap((s) => (s.id ? [[s.name, s.id]] : [])));
-  return fillIdentity(destroyUndo({ pool, run: me.run, owner: me.owner, snapshots: snaps.map((s) => s.name) }).action, ids);
+  const program = destroyUndo({ pool, run: me.run, owner: me.owner, snapshots: snaps.map((s) => s.name) }).action;
+  return { ...program, argv: fillIdentity(program.argv, ids) };
 }
 
 /** The exact destroy as the commands it runs, for the dry run (cli/print-plan.ts). */
@@ -189,9 +191,9 @@ export function exactDestroyCommands(x: { pool: string; snapshots: string[] }): 
     `${quoteArgv(identityListArgv(names))}    # where each is now; for one not at its name: ${quoteArgv(identityListArgv([], x.pool))}`,
     `${quoteArgv(zfsGetOwnedArgv(names))}    # each proven ours`,
     `${quoteArgv(heldByUsArgv(names))}`,
-    `${quoteArgv(['zfs', 'release', HOLD_TAG, ...names])}    # those that carry our hold`,
-    `${quoteArgv(['zfs', 'program', x.pool, '-', '...'])}    # the destroy program, at the names found; should it fail, one by one:`,
-    ...names.map((n) => quoteArgv(['zfs', 'destroy', n])),
+    `${quoteArgv(zfsRelease(HOLD_TAG, names))}    # those that carry our hold`,
+    `${quoteArgv(zfsProgram(x.pool, ['...']))}    # the destroy program, at the names found; should it fail, one by one:`,
+    ...names.map((n) => quoteArgv(zfsDestroy(n))),
     `${quoteArgv(identityListArgv(names))}    # the check: none of them is left (looked for by guid and createtxg)`,
   ];
 }

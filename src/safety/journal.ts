@@ -8,8 +8,8 @@ import { closeSync, constants, existsSync, fstatSync, fsyncSync, openSync, readd
 import { dirname } from 'node:path';
 import { writeRootFile } from './root-file.js';
 import { ensureRootDir } from './root-path.js';
-import type { Action } from '../plan/plan.js';
-import { stateKey } from './lock.js';
+import type { Action } from '../plan/types.js';
+import { stateKey } from '../core/paths.js';
 
 export interface PendingUndo {
   seq: number;

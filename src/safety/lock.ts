@@ -6,10 +6,11 @@
 // ours, and on a conflict ours is removed again and we wait or refuse. Each
 // of two runs starting at once creates its file before it looks at the
 // other's, so at least the later one sees the earlier: both never pass.
+import { stateKey } from '../core/paths.js';
 import { closeSync, fsyncSync, linkSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { InterruptedError, LockedError } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
-import { rootsNestApart } from './nested-roots.js';
+import { rootsNestApart } from '../core/nested-roots.js';
 import { ensureRootDir } from './root-path.js';
 
 export interface LockOwner {
@@ -19,10 +20,6 @@ export interface LockOwner {
   started: string;
   /** The process's start time in clock ticks since boot (Linux), so a reused pid is not mistaken for the owner. */
   startTicks?: string;
-}
-
-export function stateKey(mountRoot: string): string {
-  return encodeURIComponent(mountRoot);
 }
 
 export function pidAlive(pid: number): boolean {

@@ -7,7 +7,7 @@
 //  - its name is the one derived from its run id,
 //  - and the run that made it is not alive (another boot, or its pid is gone).
 import type { OwnedSnapshot } from '../discover/snapshots.js';
-import { cleanHostId, parseOwner, snapshotNameFor } from '../plan/naming.js';
+import { cleanHostId, parseOwner, snapshotNameFor } from '../zfs/naming.js';
 import { ownerAlive } from './lock.js';
 
 export type Verdict = 'stale' | 'live' | 'foreign';

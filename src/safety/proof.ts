@@ -18,7 +18,7 @@ import { constants, mkdirSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { quoteArgv } from '../core/errors.js';
 import { proofFor } from '../plan/proof-value.js';
-import { HOLD_TAG } from '../plan/naming.js';
+import { HOLD_TAG } from '../zfs/naming.js';
 import { randomHex } from '../core/random.js';
 import { readRootFile, writeRootFile } from './root-file.js';
 

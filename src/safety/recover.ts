@@ -14,15 +14,15 @@ import { CommandError } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import type { Reporter } from '../core/report.js';
-import type { MountEntry } from '../discover/mount-table.js';
+import type { MountEntry } from '../zfs/mount-table.js';
 import { creationTimes, existingSnapshots, parseOwned, zfsGetOwnedArgv, type OwnedSnapshot } from '../discover/snapshots.js';
 import type { Platform } from '../platform/platform.js';
 import { display } from '../plan/display.js';
-import { HOLD_TAG, PREFIX } from '../plan/naming.js';
-import type { Action } from '../plan/plan.js';
+import { HOLD_TAG, PREFIX } from '../zfs/naming.js';
+import type { Action } from '../plan/types.js';
 import { errorReason, type Leftover } from './drop-snapshots.js';
 import { destroyExact, exactDestroyCommands, type Recorded, type RunIdentity } from './destroy-exact.js';
-import type { SnapshotId } from '../plan/destroy-program.js';
+import type { SnapshotId } from '../zfs/destroy-program.js';
 import { journaledSnapshotsElsewhere, knownLeftoversPath, markDone, readKnown, readPending, writeKnown, type KnownLeftover, type PendingUndo } from './journal.js';
 import { ownerAlive } from './lock.js';
 import { judge, staleRuns, type Verdict } from './ownership.js';
@@ -242,7 +242,7 @@ export async function recover(o: RecoverOptions): Promise<RecoverResult> {
       if (!m) return true;
       return unmount(target, `unmount ${target} (${what})`, p);
     }
-    if (p.phase === 'rmdir' && a.kind === 'rmdir') return removeFolder(a.path, `remove folder ${a.path} (${what})`, p);
+    if (p.phase === 'rmdir' && a.kind === 'rmdir') return removeFolder(a.path, `remove directory ${a.path} (${what})`, p);
     const names = Array.isArray(d['snapshots']) ? (d['snapshots'] as string[]) : null;
     if (p.phase === 'release' && names) {
       if (hasDestroy) return true; // the destroy entry of the same run releases first

@@ -16,17 +16,18 @@ import { lstat, open, readdir, readlink } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
 import { judgeAbsent, type AbsenceRules, type EntryKind } from '../engine/absence.js';
+import type { TreePair } from '../engine/engine.js';
 import { MAX_DIFFERENCES, MAX_EXCLUDED, zeroCounts } from './result.js';
 
-export interface TreePair {
-  /** The frozen tree (snapshot mounts). */
-  frozen: string;
-  /** The same tree as restored from the backup. */
-  restored: string;
-  /** How paths below it are named in the report (what the backup records). */
-  shown: string;
-  /** Compare the root folder's own metadata too (default); false when the restore folder was made by us, not restored. */
-  rootMeta?: boolean;
+/** The comparison's work when it runs as its own process (bin/verify-compare.ts, the paths layout). */
+export interface CompareJob {
+  pairs: TreePair[];
+  runId: string;
+  percent: number;
+  /** What the engine leaves out (engine/absence.ts). */
+  absence: AbsenceRules;
+  /** Frozen paths left out (the restore directory, should it be visible in the tree). */
+  skip: string[];
 }
 
 export interface CompareOptions {

@@ -46,7 +46,7 @@ export function placeRestore(bytes: number, avoid: string[], list: string[], fre
     if (f >= need) return { ok: true, dir: d };
     seen.push(`${d} has ${mib(f)} free`);
   }
-  return { ok: false, reason: `no room to restore ${mib(bytes)} for verification (need ${mib(need)} with head room): ${seen.join('; ')}; set KOPIATOMIC_VERIFY_DIR to a folder with room` };
+  return { ok: false, reason: `no room to restore ${mib(bytes)} for verification (need ${mib(need)} with head room): ${seen.join('; ')}; set KOPIATOMIC_VERIFY_DIR to a directory with room` };
 }
 
 export function mib(n: number): string {

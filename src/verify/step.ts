@@ -3,9 +3,9 @@
 // `verify` event; the summary carries the same object).
 import type { Runner } from '../core/exec.js';
 import type { Reporter } from '../core/report.js';
-import type { ApplyResult } from '../execute/apply.js';
+import type { ApplyResult } from '../execute/context.js';
 import type { Interrupt } from '../execute/interrupt.js';
-import type { Plan } from '../plan/plan.js';
+import type { Plan } from '../plan/types.js';
 import { mib } from './space.js';
 import { emptyResult, type VerifyResult } from './result.js';
 import { verifyBackup } from './verify.js';

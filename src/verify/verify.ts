@@ -2,48 +2,26 @@
 // mounted and held, restore the backup just made into a private folder and
 // compare it with the frozen tree (see compare.ts). Always removes its folder.
 //
-// Per engine:
-//  - restic: the snapshot is found by the run's unique tag (kopiatomic-<run
-//    id>), sized with `restic stats --mode restore-size`, restored with
-//    `restic restore ID --target DIR`. restic records absolute paths, so the
-//    tree layout restores to DIR/<mount root>/..., the paths layout to
-//    DIR/<real path>/... In the paths layout the frozen tree exists only in a
-//    private namespace, so the comparison runs in a new one (ns-exec mounts
-//    the snapshots over the real paths again, exactly as for the backup) and
-//    follows the real paths.
-//  - kopia: `kopia snapshot restore ID DIR/N` per manifest id read from the
-//    backup's --json output; each compared with the tree folder it was read from.
-//  - command: the user's --verify-command restores into DIR; compared with the
-//    mount root.
-import { mkdirSync, rmSync } from 'node:fs';
+// How each engine restores and what it is compared with is the engine's own
+// (Engine.restorer); a restore in a namespace (restic's paths layout) makes
+// the comparison run in one too (ns-exec mounts the snapshots over the real
+// paths again, exactly as for the backup).
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { posix } from 'node:path';
 import type { Runner } from '../core/exec.js';
 import { CommandError } from '../core/errors.js';
 import type { Reporter } from '../core/report.js';
-import { topSources } from '../engine/engine.js';
-import { kopiaRestoreArgv, parseKopiaManifests } from '../engine/kopia.js';
-import {
-  parseResticRestoreSize,
-  parseResticSnapshotIds,
-  parseResticVersion,
-  resticBase,
-  resticRestoreArgv,
-  resticSnapshotsArgv,
-  resticStatsArgv,
-} from '../engine/restic.js';
-import { verifyCommandArgv } from '../engine/command.js';
 import type { Interrupt } from '../execute/interrupt.js';
 import { namespaceArgv, namespaceJobPath, removeStaging, writeJobFile, type NamespaceJob } from '../execute/namespace.js';
 import { ensureRunFilesDir, runFilesDir } from '../execute/run-files.js';
-import type { Plan } from '../plan/plan.js';
-import type { CompareJob } from '../bin/verify-compare.js';
+import type { Plan } from '../plan/types.js';
 import { NO_ABSENCE } from '../engine/absence.js';
-import { compareTrees, skipper, type CompareResult, type TreePair } from './compare.js';
+import { compareTrees, skipper, type CompareJob, type CompareResult } from './compare.js';
 import { beforeVerify } from './fault.js';
 import { emptyResult, type VerifyResult } from './result.js';
 import { inSample } from './sample.js';
 import { candidates, mib, placeRestore, privateFolder, removeStaleFolders } from './space.js';
+import { zfsList } from '../zfs/zfs.js';
 
 export interface VerifyInput {
   plan: Plan;
@@ -58,16 +36,6 @@ export interface VerifyInput {
   env: Record<string, string>;
 }
 
-/** How one engine restores the run's backup: its size, the restore, and what to compare. */
-interface Restorer {
-  /** Bytes the restore writes. */
-  size: number;
-  restore(dir: string): Promise<string | null>; // null = ok, else what failed
-  pairs(dir: string): TreePair[];
-  /** The comparison must run in a namespace where the snapshots are mounted over these paths. */
-  namespace?: NamespaceJob['mounts'];
-}
-
 const COMPARE = fileURLToPath(new URL('../bin/verify-compare.js', import.meta.url));
 
 export async function verifyBackup(i: VerifyInput): Promise<VerifyResult> {
@@ -78,7 +46,19 @@ export async function verifyBackup(i: VerifyInput): Promise<VerifyResult> {
   try {
     await beforeVerify(i.runner, reporter, i.env);
     reporter.info(`verifying the backup: restore, then compare ${percent < 100 ? `${percent}% of the file contents and every name` : 'every file'} with the frozen tree`);
-    const r = await restorerFor(i);
+    const { plan } = i;
+    const r = await plan.engine.restorer({
+      runner: i.runner,
+      ctx: plan.engineContext,
+      snapshot: plan.snapshot,
+      mountRoot: plan.mountRoot,
+      layout: plan.layout,
+      probe: plan.probe,
+      stdouts: i.stdouts,
+      verifyCommand: i.verifyCommand,
+      run: (argv, extraEnv) => restoreWith(i, argv, extraEnv),
+      logicalSize: () => zfsLogicalSize(i),
+    });
     const avoid = [i.plan.mountRoot, ...i.plan.engineContext.sources.map((s) => s.path)];
     removeStaleFolders(candidates(), (m) => reporter.warn(m));
     const place = placeRestore(r.size, i.plan.layout === 'paths' ? avoid : [i.plan.mountRoot], candidates());
@@ -100,7 +80,7 @@ export async function verifyBackup(i: VerifyInput): Promise<VerifyResult> {
       try {
         rmSync(dir, { recursive: true, force: true }); // our own private folder; rm does not follow symlinks
       } catch (e) {
-        reporter.warn(`could not remove the verification folder ${dir}: ${(e as Error).message}`);
+        reporter.warn(`could not remove the verification directory ${dir}: ${(e as Error).message}`);
       }
     }
   }
@@ -151,67 +131,10 @@ async function compareInNamespace(i: VerifyInput, job: CompareJob, mounts: Names
   }
 }
 
-async function restorerFor(i: VerifyInput): Promise<Restorer> {
-  const { plan, runner } = i;
-  const ctx = plan.engineContext;
-  if (plan.engine.name === 'restic') {
-    const base = resticBase(ctx.command, ctx.options);
-    const found = parseResticSnapshotIds((await runner.run(resticSnapshotsArgv(base, plan.snapshot))).stdout);
-    if (found.length !== 1) throw new Error(`expected one restic snapshot tagged ${plan.snapshot}, found ${found.length}`);
-    const id = found[0]!;
-    const size = parseResticRestoreSize((await runner.run(resticStatsArgv(base, id))).stdout);
-    const version = plan.probe.version ? parseResticVersion(`restic ${plan.probe.version}`) : null;
-    // The paths layout ran restic in a namespace over the real paths; the comparison does too.
-    const mounts = plan.engine.calls({ ...ctx, time: new Date(), probe: plan.probe })[0]?.namespace?.mounts;
-    const paths = Boolean(mounts);
-    const tops = paths ? topSources(ctx.sources) : [];
-    return {
-      size,
-      restore: (dir) => restoreWith(i, resticRestoreArgv(base, id, dir, version), {}),
-      pairs: (dir) =>
-        paths
-          ? tops.map((s) => ({ frozen: s.path, restored: posix.join(dir, s.path), shown: s.path }))
-          : [{ frozen: plan.mountRoot, restored: posix.join(dir, plan.mountRoot), shown: plan.mountRoot }],
-      ...(mounts ? { namespace: mounts } : {}),
-    };
-  }
-  if (plan.engine.name === 'kopia') {
-    const manifests = parseKopiaManifests(i.stdouts.join('\n'));
-    const calls = plan.engine.calls({ ...ctx, time: new Date(), probe: plan.probe });
-    if (manifests.length !== calls.length) throw new Error(`expected ${calls.length} snapshot manifest(s) in kopia's --json output, found ${manifests.length}`);
-    // Tree layout: one manifest of the mount root; paths layout: one per top source, in call order.
-    const readFrom = plan.layout === 'paths' ? topSources(ctx.sources).map((s) => s.readFrom) : [plan.mountRoot];
-    return {
-      size: manifests.reduce((n, m) => n + (m.size ?? 0), 0),
-      restore: async (dir) => {
-        for (const [k, m] of manifests.entries()) {
-          const err = await restoreWith(i, kopiaRestoreArgv(ctx.command, m.id, `${dir}/${k}`), {});
-          if (err) return err;
-        }
-        return null;
-      },
-      pairs: (dir) => manifests.map((m, k) => ({ frozen: readFrom[k]!, restored: `${dir}/${k}`, shown: m.path || readFrom[k]!, rootMeta: false })),
-    };
-  }
-  // The command engine: the user's restore command, into DIR/root.
-  const cmd = i.verifyCommand;
-  if (!cmd) throw new Error('the command engine needs --verify-command to verify');
-  const size = await zfsLogicalSize(i);
-  return {
-    size,
-    restore: async (dir) => {
-      const target = `${dir}/root`;
-      mkdirSync(target, { mode: 0o700 });
-      return restoreWith(i, verifyCommandArgv(cmd, plan.mountRoot, target), { KOPIATOMIC_VERIFY_ROOT: plan.mountRoot, KOPIATOMIC_VERIFY_DIR: target });
-    },
-    pairs: (dir) => [{ frozen: plan.mountRoot, restored: `${dir}/root`, shown: plan.mountRoot, rootMeta: false }],
-  };
-}
-
 /** Logical bytes of the run's snapshots: the restore size when the engine cannot say. */
 async function zfsLogicalSize(i: VerifyInput): Promise<number> {
   const names = i.plan.pools.flatMap((p) => p.datasets.map((d) => `${d}@${i.plan.snapshot}`));
-  const out = await i.runner.run(['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'logicalreferenced', ...names]);
+  const out = await i.runner.run(zfsList({ type: 'snapshot', columns: ['logicalreferenced'], names }));
   return out.stdout.split('\n').reduce((n, l) => n + (Number(l.trim()) || 0), 0);
 }
 

@@ -27,10 +27,10 @@ import {
   summary,
   waitFor,
   zfs,
-  type RunResult,
+  type ExecResult,
 } from './lib.js';
 import { linux } from '../../src/platform/linux.js';
-import { ownerOf } from '../../src/plan/naming.js';
+import { ownerOf } from '../../src/zfs/naming.js';
 
 const STATE = '/run/kopiatomic';
 const lockFile = (root: string) => `${STATE}/${encodeURIComponent(root)}.lock`;
@@ -64,7 +64,7 @@ function holdingEngine(work: string): { cmd: string; env: NodeJS.ProcessEnv; go:
   return { cmd: p, env: {}, go, pidfile, count };
 }
 
-function warned(r: RunResult, re: RegExp): boolean {
+function warned(r: ExecResult, re: RegExp): boolean {
   return r.events.some((e) => e['event'] === 'log' && e['level'] === 'warn' && re.test(String(e['message'])));
 }
 

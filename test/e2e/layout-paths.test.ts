@@ -9,9 +9,9 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseMountinfo } from '../../src/discover/mount-table.js';
+import { parseMountinfo } from '../../src/zfs/mount-table.js';
 import { which } from '../../src/core/which.js';
-import { CLEAN, events, KOPIATOMIC, leftovers, Pool, RESTOMIC, restic, resticRepo, run, scratchDir, sh, summary, type RunResult } from './lib.js';
+import { CLEAN, events, KOPIATOMIC, leftovers, Pool, RESTOMIC, restic, resticRepo, run, scratchDir, sh, summary, type ExecResult } from './lib.js';
 
 const MOUNT_ROOT = '/kt-paths';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,7 +70,7 @@ function gatedRestic(): { bin: string; gate: string } {
  * The backup's recorded time is the ZFS snapshot's creation time: whole
  * seconds, after the run planned and before the engine started.
  */
-function assertSnapshotTime(ms: number, r: RunResult): void {
+function assertSnapshotTime(ms: number, r: ExecResult): void {
   const planned = Date.parse(String(events(r, 'plan')[0]?.['time']));
   const started = Date.parse(String(events(r, 'backup-start')[0]?.['time']));
   assert.equal(ms % 1000, 0, `whole seconds: ${new Date(ms).toISOString()}`);

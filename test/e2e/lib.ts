@@ -9,7 +9,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync,
 import { platform } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseMountinfo, parseMountP, type MountEntry } from '../../src/discover/mount-table.js';
+import { parseMountinfo, parseMountP, type MountEntry } from '../../src/zfs/mount-table.js';
 
 export const IN_GUEST = process.env['ZFSVM'] === '1';
 export const ON_HOST = process.env['KOPIATOMIC_E2E_HOST'] === '1';
@@ -156,7 +156,7 @@ export function ourLeftovers(pools: Pool[], mountRoot: string, foreignSnaps: str
   return { ...l, snapshots: l.snapshots.filter((s) => !foreign(s)), holds: l.holds.filter((h) => !foreign(h)) };
 }
 
-export interface RunResult {
+export interface ExecResult {
   code: number | null;
   signal: string | null;
   stdout: string;
@@ -171,7 +171,7 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
-export function run(bin: string, args: string[], o: RunOptions = {}): Promise<RunResult> {
+export function run(bin: string, args: string[], o: RunOptions = {}): Promise<ExecResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [bin, ...args], { env: { ...process.env, ...o.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -325,11 +325,11 @@ export function scratchDir(tag: string): string {
   return d;
 }
 
-export function events(r: RunResult, name: string): Record<string, unknown>[] {
+export function events(r: ExecResult, name: string): Record<string, unknown>[] {
   return r.events.filter((e) => e['event'] === name);
 }
 
-export function summary(r: RunResult): Record<string, unknown> | undefined {
+export function summary(r: ExecResult): Record<string, unknown> | undefined {
   return events(r, 'summary').at(-1);
 }
 

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
-import { argvLogger, CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, shOk, type RunResult } from './lib.js';
+import { argvLogger, CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, shOk, type ExecResult } from './lib.js';
 
 const STATE = '/run/kopiatomic';
 const JOURNALS = '/var/lib/kopiatomic';
@@ -40,7 +40,7 @@ function forget(root: string): void {
   for (const f of [`${STATE}/${key(root)}.lock`, `${JOURNALS}/${key(root)}.journal`, `${JOURNALS}/${key(root)}.leftovers`]) rmSync(f, { force: true });
 }
 
-const why = (r: RunResult) => r.stderr + r.events.filter((e) => e['event'] === 'log' || e['event'] === 'leftover').map((e) => JSON.stringify(e)).join('\n');
+const why = (r: ExecResult) => r.stderr + r.events.filter((e) => e['event'] === 'log' || e['event'] === 'leftover').map((e) => JSON.stringify(e)).join('\n');
 const ours = (p: Pool) => p.snapshots().filter((s) => s.includes('@kopiatomic-'));
 const cmd = (root: string, c: string) => ['--json', '--mount-root', root, '--engine', 'command', '-c', c];
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { argvLogger, CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, sh, shOk, zfs, type RunResult } from './lib.js';
+import { argvLogger, CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, sh, shOk, zfs, type ExecResult } from './lib.js';
 
 const STATE = '/run/kopiatomic';
 const JOURNALS = '/var/lib/kopiatomic';
@@ -52,7 +52,7 @@ function assertNothingLeft(pools: Pool[], root: string, msg: string): void {
 }
 
 /** What the run said, for assertion messages only. */
-function why(r: RunResult): string {
+function why(r: ExecResult): string {
   return r.stderr + r.events.filter((e) => e['event'] === 'log' || e['event'] === 'leftover').map((e) => JSON.stringify(e)).join('\n');
 }
 

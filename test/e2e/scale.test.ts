@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { argvLogger, CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, sh, type RunResult } from './lib.js';
+import { argvLogger, CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, sh, type ExecResult } from './lib.js';
 
 const USERS = 70;
-const why = (r: RunResult) => r.stderr + r.events.filter((e) => e['event'] === 'log').map((e) => JSON.stringify(e)).join('\n');
+const why = (r: ExecResult) => r.stderr + r.events.filter((e) => e['event'] === 'log').map((e) => JSON.stringify(e)).join('\n');
 
 function bigPool(): Pool {
   const pool = Pool.create(['home']);

@@ -9,7 +9,7 @@ import { chmodSync, chownSync, linkSync, readdirSync, readFileSync, symlinkSync,
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { which } from '../../src/core/which.js';
-import { CLEAN, KOPIATOMIC, leftovers, mounts, Pool, RESTOMIC, restic, resticRepo, run, scratchDir, script, sh, summary, type RunResult } from './lib.js';
+import { CLEAN, KOPIATOMIC, leftovers, mounts, Pool, RESTOMIC, restic, resticRepo, run, scratchDir, script, sh, summary, type ExecResult } from './lib.js';
 
 interface Verify {
   status: string;
@@ -25,7 +25,7 @@ interface Verify {
   ms: number;
 }
 
-const verifyOf = (r: RunResult) => summary(r)?.['verify'] as Verify | undefined;
+const verifyOf = (r: ExecResult) => summary(r)?.['verify'] as Verify | undefined;
 
 /** Every regular file below dir (no symlinks followed): what the frozen tree holds. */
 function countFiles(dir: string): number {

@@ -7,20 +7,22 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError } from '../../src/core/errors.js';
-import type { LiveProcess, RunResult } from '../../src/core/exec.js';
-import { unescapeOctal, type MountEntry } from '../../src/discover/mount-table.js';
+import type { LiveProcess, ExecResult } from '../../src/core/exec.js';
+import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { commandEngine } from '../../src/engine/command.js';
-import { applyPlan, type ApplyContext } from '../../src/execute/apply.js';
+import { applyPlan } from '../../src/execute/apply.js';
+import type { ApplyContext } from '../../src/execute/context.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
-import { runStatus } from '../../src/execute/status.js';
+import { runStatus } from '../../src/core/exit-status.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
-import { buildPlan, type Plan } from '../../src/plan/plan.js';
+import { buildPlan } from '../../src/plan/plan.js';
+import type { Plan } from '../../src/plan/types.js';
 import { Journal, readPending } from '../../src/safety/journal.js';
 import { ds, FakeRunner, quietReporter } from './helpers.js';
 
 const SNAP = 'kopiatomic-R1';
-const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 
 class Runner extends FakeRunner {
   engineRuns = 0;
@@ -29,7 +31,7 @@ class Runner extends FakeRunner {
   override live(): LiveProcess {
     this.engineRuns++;
     this.during();
-    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
+    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' }) };
   }
 }
 
@@ -73,7 +75,7 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
   const clones = new Set<string>();
   const rows = (names: Iterable<string>) => [...names].filter((n) => snaps.has(n)).map((n) => `${n}\t${snaps.get(n)!.guid}\t${snaps.get(n)!.txg}\n`).join('');
   const listed = (names: string[], out: string) => ({ code: names.every((n) => snaps.has(n)) ? 0 : 1, stdout: out, stderr: '' });
-  const answer = (argv: readonly string[]): RunResult | Error => {
+  const answer = (argv: readonly string[]): ExecResult | Error => {
     const a = argv.join(' ');
     const failing = o.failAt && !failed && a.startsWith(o.failAt);
     if (failing) failed = true;
@@ -289,7 +291,7 @@ test('applyPlan: a dataset renamed during the backup: its snapshot is found by g
   (runner as Runner).live = () => {
     sys.rename('t/a', 't/moved');
     sys.snaps.set(`t/backup@${SNAP}`, { guid: sys.snaps.get(`t@${SNAP}`)!.guid, txg: '90' });
-    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
+    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' }) };
   };
   const r = await applyPlan(plan, ctx);
   journal.close(false);
@@ -306,7 +308,7 @@ test('applyPlan: a renamed snapshot that cannot be destroyed (a clone) is a left
   (runner as Runner).live = () => {
     sys.rename('t/a', 't/moved');
     sys.clones.add(`t/moved@${SNAP}`);
-    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
+    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' }) };
   };
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(r.cleanupFailures.length === 0);
@@ -324,7 +326,7 @@ test('applyPlan: a snapshot that cannot be looked for (its pool cannot be listed
   const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs list -H -p -t snapshot -o name,guid,createtxg -r' });
   (runner as Runner).live = () => {
     sys.rename('t/a', 't/gone');
-    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '' }) };
+    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' }) };
   };
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(r.cleanupFailures.length === 0);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/problems.js';
-import { calendarFields } from '../../src/ops/units/calendar.js';
+import { calendarFields } from '../../src/core/calendar.js';
 
 const GOOD: [string, string][] = [
   ['daily', '0 0 * * *'],

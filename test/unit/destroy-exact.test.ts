@@ -6,17 +6,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandError } from '../../src/core/errors.js';
-import type { RunResult } from '../../src/core/exec.js';
+import type { ExecResult } from '../../src/core/exec.js';
 import { destroyExact } from '../../src/safety/destroy-exact.js';
 import { FakeRunner } from './helpers.js';
 
 const S = 'kopiatomic-R1';
-const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 type Snap = { guid: string; txg: string; run?: string; owner?: string };
 
 function fakeZfs(snaps: Map<string, Snap>) {
   const rows = (names: string[]) => names.filter((n) => snaps.has(n)).map((n) => `${n}\t${snaps.get(n)!.guid}\t${snaps.get(n)!.txg}\n`).join('');
-  return (argv: readonly string[]): RunResult | Error => {
+  return (argv: readonly string[]): ExecResult | Error => {
     const a = argv.join(' ');
     if (a.startsWith('zfs list -H -p -t snapshot -o name,guid,createtxg -r ')) return ok(rows([...snaps.keys()].filter((n) => n.startsWith(`${argv[9]}/`) || n.startsWith(`${argv[9]}@`))));
     if (a.startsWith('zfs list -H -p -t snapshot -o name,guid,createtxg ')) return { code: argv.slice(8).every((n) => snaps.has(n)) ? 0 : 1, stdout: rows(argv.slice(8)), stderr: '' };

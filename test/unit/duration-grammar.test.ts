@@ -9,7 +9,7 @@ import { KOPIATOMIC } from '../../src/config/job.js';
 import { loadConfig } from '../../src/config/load.js';
 import { resolveJobs } from '../../src/config/resolve.js';
 import { ConfigError } from '../../src/config/problems.js';
-import { parseDuration } from '../../src/ops/duration.js';
+import { parseDuration } from '../../src/core/duration.js';
 
 function maxAgeOf(t: { after(fn: () => void): void }, value: string): number | null {
   const d = mkdtempSync(join(tmpdir(), 'kt-duration-'));

@@ -1,7 +1,7 @@
 // Shared builders for the unit tests (no tests here).
 import type { Dataset } from '../../src/discover/inventory.js';
-import { poolOf } from '../../src/discover/zfs-list.js';
-import type { Runner, RunOptions, RunResult, LiveProcess } from '../../src/core/exec.js';
+import { poolOf } from '../../src/zfs/list.js';
+import type { Runner, RunOptions, ExecResult, LiveProcess } from '../../src/core/exec.js';
 import { Reporter } from '../../src/core/report.js';
 
 /** A mounted dataset by default; override anything. */
@@ -22,8 +22,8 @@ export function ds(name: string, mountedAt: string | null, extra: Partial<Datase
 export class FakeRunner implements Runner {
   readonly dryRun = false;
   readonly calls: { argv: readonly string[]; opts?: RunOptions }[] = [];
-  constructor(private readonly answer: (argv: readonly string[]) => RunResult | Error | Promise<RunResult | Error>) {}
-  async run(argv: readonly string[], opts?: RunOptions): Promise<RunResult> {
+  constructor(private readonly answer: (argv: readonly string[]) => ExecResult | Error | Promise<ExecResult | Error>) {}
+  async run(argv: readonly string[], opts?: RunOptions): Promise<ExecResult> {
     this.calls.push({ argv, opts });
     const r = await this.answer(argv);
     if (r instanceof Error) throw r;

@@ -4,7 +4,7 @@
 // --json), the version gate, the restic namespace call and the FreeBSD refusal.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { RunOptions, RunResult, Runner } from '../../src/core/exec.js';
+import type { RunOptions, ExecResult, Runner } from '../../src/core/exec.js';
 import type { EngineContext, Source } from '../../src/engine/engine.js';
 import { kopiaEngine, kopiaOutcome, kopiaSourcesProblem, parseKopiaVersion } from '../../src/engine/kopia.js';
 import { resticEngine, resticWritablePaths as writablePaths } from '../../src/engine/restic.js';
@@ -135,7 +135,7 @@ describe('kopia, paths layout', () => {
     const seen: string[][] = [];
     const fake = (stdout: string, stderr = ''): Runner => ({
       dryRun: false,
-      async run(argv: readonly string[], _o?: RunOptions): Promise<RunResult> {
+      async run(argv: readonly string[], _o?: RunOptions): Promise<ExecResult> {
         seen.push([...argv]);
         return { code: 0, stdout, stderr };
       },

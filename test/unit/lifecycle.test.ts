@@ -2,7 +2,7 @@
 // for the summary, the post hook and the exit code; the lock released
 // whatever the post hook does; recovery leftovers warned about, not fatal;
 // a whole backup job from zfs list to destroy.
-import { unescapeOctal, type MountEntry } from '../../src/discover/mount-table.js';
+import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
@@ -16,11 +16,10 @@ import { KOPIATOMIC, type JobOptions } from '../../src/config/job.js';
 import { backupJob, checkEngineInstalled, requireZfs } from '../../src/cli/backup.js';
 import { lifecycle, type CommandContext, type LifecycleSpec } from '../../src/cli/lifecycle.js';
 import { CommandError, SetupError, UsageError } from '../../src/core/errors.js';
-import { EXIT } from '../../src/core/exit-codes.js';
-import type { LiveOptions, LiveProcess, RunOptions, RunResult, Runner, SystemRunner } from '../../src/core/exec.js';
+import { EXIT, finalStatus } from '../../src/core/exit-status.js';
+import type { LiveOptions, LiveProcess, RunOptions, ExecResult, Runner, SystemRunner } from '../../src/core/exec.js';
 import { Reporter } from '../../src/core/report.js';
 import { ENGINES } from '../../src/engine/index.js';
-import { finalStatus } from '../../src/execute/status.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
@@ -37,10 +36,10 @@ class Fake implements Runner {
   /** What the batch mounts mounted and the unmounts did not remove yet: the mount table shows them. */
   readonly mounted: MountEntry[] = [];
   constructor(
-    private readonly answer: (argv: readonly string[]) => RunResult | Error,
+    private readonly answer: (argv: readonly string[]) => ExecResult | Error,
     private readonly liveAnswer: (argv: readonly string[]) => number | Error = () => 0,
   ) {}
-  async run(argv: readonly string[], _o?: RunOptions): Promise<RunResult> {
+  async run(argv: readonly string[], _o?: RunOptions): Promise<ExecResult> {
     this.calls.push([...argv]);
     const r = this.answer(argv);
     if (r instanceof Error) throw r;
@@ -59,11 +58,11 @@ class Fake implements Runner {
     const r = this.liveAnswer(argv);
     if (r instanceof Error) throw r;
     const child = Object.assign(new EventEmitter(), { exitCode: r, kill: () => true }) as unknown as ChildProcess;
-    return { child, done: Promise.resolve({ code: r, signal: null, stdout: '' }) };
+    return { child, done: Promise.resolve({ code: r, signal: null, stdout: '', stderr: '' }) };
   }
 }
 
-const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 
 function setup(t: { after: (f: () => void) => void }, runner: Fake, mounts: MountEntry[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-life-'));

@@ -5,8 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LockedError } from '../../src/core/errors.js';
-import { EXIT } from '../../src/core/exit-codes.js';
-import { Lock, ownerAlive, pidAlive, stateKey, type LockOwner } from '../../src/safety/lock.js';
+import { EXIT } from '../../src/core/exit-status.js';
+import { stateKey } from '../../src/core/paths.js';
+import { Lock, ownerAlive, pidAlive, type LockOwner } from '../../src/safety/lock.js';
 import { quietReporter } from './helpers.js';
 
 const BOOT = 'boot-aaaa';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommandError, quoteArgv, quoteWord } from '../../src/core/errors.js';
 import { Reporter } from '../../src/core/report.js';
-import { newRunId, ownerOf, snapshotNameFor } from '../../src/plan/naming.js';
+import { newRunId, ownerOf, snapshotNameFor } from '../../src/zfs/naming.js';
 import { display } from '../../src/plan/display.js';
 
 test('newRunId: UTC stamp, pid, random suffix; unique', () => {

@@ -10,8 +10,8 @@ import { parseCommandLine } from '../../src/cli/args.js';
 import { backupJob } from '../../src/cli/backup.js';
 import type { CommandContext } from '../../src/cli/lifecycle.js';
 import { KOPIATOMIC, type JobOptions } from '../../src/config/job.js';
-import type { RunResult, SystemRunner } from '../../src/core/exec.js';
-import { EXIT } from '../../src/core/exit-codes.js';
+import type { ExecResult, SystemRunner } from '../../src/core/exec.js';
+import { EXIT } from '../../src/core/exit-status.js';
 import { Reporter } from '../../src/core/report.js';
 import { ENGINES } from '../../src/engine/index.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
@@ -72,7 +72,7 @@ test('a job that needs more memory than the machine has: exit 4 with the numbers
   const runner = {
     dryRun: false,
     counts: {},
-    async run(argv: readonly string[]): Promise<RunResult> {
+    async run(argv: readonly string[]): Promise<ExecResult> {
       calls.push([...argv]);
       return { code: 0, stdout: argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem') ? zfsRows(rows) : '', stderr: '' };
     },

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMountinfo, parseMountP, unescapeOctal } from '../../src/discover/mount-table.js';
+import { parseMountinfo, parseMountP, unescapeOctal } from '../../src/zfs/mount-table.js';
 import { buildInventory } from '../../src/discover/inventory.js';
 import { zfsRows } from './helpers.js';
-import { parseDatasetList } from '../../src/discover/zfs-list.js';
+import { parseDatasetList } from '../../src/zfs/list.js';
 
 test('unescapeOctal: space, tab, newline, backslash; one pass only', () => {
   assert.equal(unescapeOctal('a\\040b\\011c\\012d\\134e'), 'a b\tc\nd\\e');

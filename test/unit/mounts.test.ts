@@ -3,13 +3,14 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { CommandError } from '../../src/core/errors.js';
-import { checkTarget, mountBatch, unmountBatch, type UndoEntry } from '../../src/execute/mount-phase.js';
+import type { ApplyContext, UndoEntry } from '../../src/execute/context.js';
+import { checkTarget, mountBatch, unmountBatch } from '../../src/execute/mount-phase.js';
 import { sameSnapshotMount } from '../../src/execute/mount-check.js';
-import type { ApplyContext } from '../../src/execute/apply.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
-import { joinCleanup, joinUnmounts, mountLevels, tableField, unmountCommands } from '../../src/plan/mounts.js';
-import type { Plan, Step } from '../../src/plan/plan.js';
-import { DESTROY_PROGRAM } from '../../src/plan/destroy-program.js';
+import { joinCleanup, joinUnmounts, mountLevels, unmountCommands } from '../../src/plan/mounts.js';
+import { tableField } from '../../src/zfs/mount-table.js';
+import type { Plan, Step } from '../../src/plan/types.js';
+import { DESTROY_PROGRAM } from '../../src/zfs/destroy-program.js';
 import { Journal, readPending } from '../../src/safety/journal.js';
 import { planCommands } from '../../src/cli/print-plan.js';
 import { commandEngine } from '../../src/engine/command.js';
@@ -256,7 +257,7 @@ test('unmountCommands: a small batch is one command; a large one is two, the fir
   assert.deepEqual([...cmds[0]!, ...cmds[1]!].sort(), [...targets].sort(), 'every target once');
   assert.deepEqual(cmds[1]!.slice(-2), ['/k/t/h', '/k/t'], 'the parents come last, children first');
   assert.ok(cmds[1]!.length - 2 >= 2 * cmds[0]!.length, 'the second has twice the leaves to do before the parents');
-  assert.deepEqual(joinCleanup(targets.map((t) => ({ phase: 'umount', action: un(t) }))).map((c) => c.parallel ?? false), [true, false]);
+  assert.deepEqual(joinCleanup(targets.map((t) => ({ phase: 'umount', action: un(t) }))).map((c) => c.beside ?? false), [true, false]);
 });
 
 test('unmountBatch: a large batch runs two umount processes side by side; when one fails, what is still mounted is unmounted one by one', async () => {

@@ -1,7 +1,10 @@
 // Engine figures read from restic's --json summary and kopia's --json manifests.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { buildRunRecord, engineFigures, kopiaFigures, resticFigures } from '../../src/ops/run-record.js';
+import { commandEngine } from '../../src/engine/command.js';
+import { kopiaFigures } from '../../src/engine/kopia.js';
+import { resticFigures } from '../../src/engine/restic.js';
+import { buildRunRecord } from '../../src/ops/run-record.js';
 
 test('restic: the summary line among status lines', () => {
   const out = [
@@ -27,7 +30,7 @@ test('kopia: one manifest per source, summed; errors from stats or the root entr
   const m2 = { id: 'k2', source: { path: '/srv' }, stats: { fileCount: 5, totalSize: 500, errorCount: 1 }, rootEntry: { summ: { numFailed: 2 } } };
   const f = kopiaFigures(`${JSON.stringify(m1)}\n${JSON.stringify(m2)}\n`);
   assert.deepEqual(f, { engine: 'kopia', snapshotId: 'k1,k2', files: 15, bytesProcessed: 1500, errors: 2 });
-  assert.equal(engineFigures('command', JSON.stringify(m1)), undefined);
+  assert.equal(commandEngine.figures(JSON.stringify(m1)), undefined);
   assert.equal(kopiaFigures('ERROR something\n'), undefined);
 });
 

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { reportRunEnd, reportRunStart } from '../../src/ops/lifecycle-hooks.js';
+import { reportRunEnd, reportRunStart } from '../../src/ops/report-run.js';
 import { LogTail, ping, pingRequest } from '../../src/ops/ping.js';
 import { record } from './ops-helpers.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { cannotRead, STATUS_EXIT, statusReport as statusCommand } from '../../src/cli/status.js';
-import { parseDuration } from '../../src/ops/duration.js';
+import { parseDuration } from '../../src/core/duration.js';
 import { readStatus, recordRun } from '../../src/ops/status-file.js';
 import { record } from './ops-helpers.js';
 

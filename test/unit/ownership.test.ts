@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { parseOwned, zfsGetOwnedArgv } from '../../src/discover/snapshots.js';
 import { freebsd, freebsdBootId, parseBootIdDump, parseBoottimeSec } from '../../src/platform/freebsd.js';
 import { linux, linuxHostId } from '../../src/platform/linux.js';
-import { ownerOf, parseOwner } from '../../src/plan/naming.js';
+import { ownerOf, parseOwner } from '../../src/zfs/naming.js';
 import { judge, staleRuns } from '../../src/safety/ownership.js';
 import { CommandError } from '../../src/core/errors.js';
 import { FakeRunner } from './helpers.js';

@@ -7,8 +7,10 @@ import type { Engine, Layout } from '../../src/engine/engine.js';
 import { freebsd } from '../../src/platform/freebsd.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
-import { buildPlan, cleanupSteps, commonAncestor, groupByPool, mountOrder, treeTarget, type Plan, type PlanInput } from '../../src/plan/plan.js';
-import { DESTROY_PROGRAM, GUID_SLOT, TXG_SLOT } from '../../src/plan/destroy-program.js';
+import { mountOrder } from '../../src/core/paths.js';
+import { buildPlan, cleanupSteps, commonAncestor, groupByPool, treeTarget } from '../../src/plan/plan.js';
+import type { Plan, PlanInput } from '../../src/plan/types.js';
+import { DESTROY_PROGRAM, GUID_SLOT, TXG_SLOT } from '../../src/zfs/destroy-program.js';
 import { planCommands } from '../../src/cli/print-plan.js';
 import { ds } from './helpers.js';
 
@@ -192,10 +194,10 @@ test('cleanupSteps: the release beside the unmounts (children first), then folde
     [`tank/srv/a/deep@${SNAP} tank/srv/a@${SNAP}`, `pool2/b@${SNAP}`],
     'each destroy keeps its exact destroy',
   );
-  assert.deepEqual(cleanupSteps(p).map((u) => u.parallel ?? false).slice(0, 2), [true, false], 'the release runs beside the next command');
+  assert.deepEqual(cleanupSteps(p).map((u) => u.beside ?? false).slice(0, 2), [true, false], 'the release runs beside the next command');
   // Without a tree (restic in the paths layout mounts in its namespace) the release simply comes before the destroy.
   const bare = plan([ds('tank/a', '/a')], { engine: resticEngine as Engine, layout: 'paths', command: ['restic', 'backup'] });
-  assert.deepEqual(cleanupSteps(bare).map((u) => [u.phase, u.parallel ?? false]), [['release', false], ['destroy', false]]);
+  assert.deepEqual(cleanupSteps(bare).map((u) => [u.phase, u.beside ?? false]), [['release', false], ['destroy', false]]);
 });
 
 test('buildPlan: an existing mount root gets no mkdir (and is never removed)', () => {

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildInventory } from '../../src/discover/inventory.js';
-import { parseDatasetList } from '../../src/discover/zfs-list.js';
+import { parseDatasetList } from '../../src/zfs/list.js';
 import { propertySelects, select } from '../../src/plan/select.js';
 import { explain, parseBackupSources, zfsGetBackupArgv } from '../../src/plan/why.js';
 import { zfsRows } from './helpers.js';

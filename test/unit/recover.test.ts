@@ -4,8 +4,8 @@ import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, symli
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError, type FailureReason } from '../../src/core/errors.js';
-import type { RunResult } from '../../src/core/exec.js';
-import type { MountEntry } from '../../src/discover/mount-table.js';
+import type { ExecResult } from '../../src/core/exec.js';
+import type { MountEntry } from '../../src/zfs/mount-table.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { Journal, readKnown, writeKnown } from '../../src/safety/journal.js';
@@ -22,7 +22,7 @@ const proofLine = (name: string, run: string, owner: string, key: Buffer = KEY) 
   return `${name}\tkopiatomic:proof\t${proofFor(key, ds.split('/')[0]!, snap, run, owner)}\tlocal`;
 };
 
-const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
+const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 const fail = (argv: readonly string[], reason: FailureReason, stderr = '') => new CommandError(argv, reason === 'program-missing' ? 127 : 1, null, stderr, reason);
 
 function tmp(t: { after: (f: () => void) => void }): string {
@@ -50,7 +50,7 @@ const cmd = (c: { argv: readonly string[] }) => c.argv.join(' ');
 
 // A zfs that knows a set of snapshots, holds and clones, and answers like OpenZFS.
 function fakeZfs(state: { snaps: Set<string>; held: Set<string>; cloned?: Set<string>; get?: string; missing?: boolean; lie?: boolean }) {
-  return (argv: readonly string[]): RunResult | Error => {
+  return (argv: readonly string[]): ExecResult | Error => {
     if (state.missing && argv[0] === 'zfs') return fail(argv, 'program-missing');
     const a = argv.join(' ');
     if (a.startsWith('zfs get')) {
@@ -200,7 +200,7 @@ test('recover: folders are removed only when the journal says a run made them; t
   assert.equal(existsSync(`${root}/made`), false);
   assert.ok(existsSync(`${root}/user/empty`), 'the user\'s empty folder stays');
   assert.ok(existsSync(`${dir}/outside`));
-  assert.deepEqual(r.leftovers, [{ what: `remove folder ${root} (rmdir left by run 20261127T104100Z-1-ab)`, reason: 'it is not empty (something was put in it)' }]);
+  assert.deepEqual(r.leftovers, [{ what: `remove directory ${root} (rmdir left by run 20261127T104100Z-1-ab)`, reason: 'it is not empty (something was put in it)' }]);
 });
 
 test('recover: a mount root that is a symlink is not touched; a bind mount under the root is neither unmounted nor walked into', async (t) => {

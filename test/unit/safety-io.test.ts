@@ -19,7 +19,8 @@ import { retryWhileBusy } from '../../src/core/retry.js';
 import { systemPath } from '../../src/core/system-path.js';
 import { datasetsVars, DATASETS_ENV_MAX, runHook } from '../../src/execute/hooks.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
-import { Lock, stateKey } from '../../src/safety/lock.js';
+import { stateKey } from '../../src/core/paths.js';
+import { Lock } from '../../src/safety/lock.js';
 import { quietReporter } from './helpers.js';
 
 const BIG = 'x'.repeat(200 * 1024); // over Linux's 128 KiB for one argv/env string

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { UsageError } from '../../src/core/errors.js';
 import { buildInventory, type Inventory } from '../../src/discover/inventory.js';
 import { zfsRows } from './helpers.js';
-import { parseDatasetList } from '../../src/discover/zfs-list.js';
-import { resolveTarget, select, skipReason, type SelectOptions, type Target } from '../../src/plan/select.js';
+import { parseDatasetList } from '../../src/zfs/list.js';
+import type { Target } from '../../src/discover/targets.js';
+import { resolveTarget, select, skipReason, type SelectOptions } from '../../src/plan/select.js';
 import { ds } from './helpers.js';
 
 const inv = (...datasets: ReturnType<typeof ds>[]): Inventory => ({ datasets, mounts: [] });

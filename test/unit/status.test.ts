@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EXIT, interruptedCode } from '../../src/core/exit-codes.js';
-import type { ApplyResult } from '../../src/execute/apply.js';
-import { runStatus } from '../../src/execute/status.js';
+import { EXIT, interruptedCode, runStatus } from '../../src/core/exit-status.js';
+import type { ApplyResult } from '../../src/execute/context.js';
 
 const result = (o: Partial<ApplyResult>): ApplyResult => ({
   setupError: null,
@@ -44,4 +43,18 @@ test('exit codes are distinct and interruptedCode is 128+N', () => {
   assert.equal(new Set(codes).size, codes.length);
   assert.equal(interruptedCode('SIGINT'), 130);
   assert.equal(interruptedCode('SIGUSR1'), 143, 'unknown signals count as TERM');
+});
+
+test('every error of ours carries its status; errorStatus reads it, anything else is internal', async () => {
+  const { CommandError, CommandTimeoutError, InterruptedError, LockedError, SetupError, UsageError } = await import('../../src/core/errors.js');
+  const { errorStatus } = await import('../../src/core/exit-status.js');
+  assert.deepEqual(errorStatus(new UsageError('x')), { status: 'usage', code: EXIT.usage });
+  assert.deepEqual(errorStatus(new SetupError('x')), { status: 'setup-failed', code: EXIT.setupFailed });
+  assert.deepEqual(errorStatus(new LockedError('x')), { status: 'locked', code: EXIT.locked });
+  assert.deepEqual(errorStatus(new InterruptedError('SIGTERM', 'x')), { status: 'interrupted', code: 143 });
+  assert.deepEqual(errorStatus(new CommandError(['zfs'], 1, null, '')), { status: 'setup-failed', code: EXIT.setupFailed });
+  assert.deepEqual(errorStatus(new CommandError(['zfs'], null, null, '', 'program-missing')), { status: 'usage', code: EXIT.usage });
+  assert.deepEqual(errorStatus(new CommandTimeoutError(['zfs'], 1)), { status: 'timed-out', code: EXIT.timedOut });
+  assert.deepEqual(errorStatus(new Error('bug')), { status: 'internal-error', code: EXIT.internal });
+  assert.deepEqual(errorStatus('thrown string'), { status: 'internal-error', code: EXIT.internal });
 });

@@ -18,7 +18,7 @@ import {
 import { kopiaRestoreArgv, parseKopiaManifests } from '../../src/engine/kopia.js';
 import { verifyCommandArgv } from '../../src/engine/command.js';
 import { needed, placeRestore } from '../../src/verify/space.js';
-import { withVerify } from '../../src/verify/outcome.js';
+import { withVerify } from '../../src/core/exit-status.js';
 import { emptyResult } from '../../src/verify/result.js';
 
 test('sample: the same run id picks the same files; about PERCENT% are picked; runs differ', () => {

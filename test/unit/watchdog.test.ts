@@ -7,8 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandTimeoutError } from '../../src/core/errors.js';
 import { SystemRunner } from '../../src/core/exec.js';
-import { EXIT } from '../../src/core/exit-codes.js';
-import { errorStatus, runStatus } from '../../src/execute/status.js';
+import { errorStatus, EXIT, runStatus } from '../../src/core/exit-status.js';
 import { ownerAlive } from '../../src/safety/lock.js';
 import { quietReporter } from './helpers.js';
 
@@ -28,7 +27,7 @@ test('a zfs command past its limit is killed (its whole group) and fails with Co
     assert.equal(e.exitCode, EXIT.timedOut);
     assert.match(e.message, /zfs did not finish within 0.3 s and was killed .*snapshot tank@x/);
     assert.deepEqual(errorStatus(e), { status: 'timed-out', code: 9 });
-    assert.deepEqual(runStatus({ setupError: e, backup: null, cleanupFailures: [], createtxg: {}, creation: null }, null), { status: 'timed-out', code: 9 });
+    assert.deepEqual(runStatus({ setupError: e, backup: null, cleanupFailures: [] }, null), { status: 'timed-out', code: 9 });
     return true;
   });
   assert.ok(Date.now() - t0 < 3000);

@@ -7,7 +7,7 @@ import {
   poolOf,
   zfsListDatasetsArgv,
   zfsListSnapshotsArgv,
-} from '../../src/discover/zfs-list.js';
+} from '../../src/zfs/list.js';
 
 test('zfsListDatasetsArgv asks for scriptable, parsable output with the mount point last but one and the name again last', () => {
   assert.deepEqual(zfsListDatasetsArgv(), ['zfs', 'list', '-H', '-p', '-t', 'filesystem', '-o', 'name,canmount,mounted,keystatus,kopiatomic:backup,mountpoint,name']);

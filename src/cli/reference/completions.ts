@@ -77,7 +77,7 @@ ${scanWords(commands, 'COMP_WORDS', 1, 'COMP_CWORD')}  COMPREPLY=()
   case $prev in
     ${byCompletion((f) => f.complete === 'file').join('|')}) COMPREPLY=($(compgen -f -- "$cur")); return ;;
     ${byCompletion((f) => f.complete === 'dir').join('|')}) COMPREPLY=($(compgen -d -- "$cur")); return ;;
-    ${byCompletion((f) => f.complete === 'command').join('|')}) COMPREPLY=($(compgen -c -- "$cur")); return ;;
+    ${byCompletion((f) => f.complete === 'program').join('|')}) COMPREPLY=($(compgen -c -- "$cur")); return ;;
     ${byCompletion((f) => f.complete === 'dataset').join('|')}) COMPREPLY=($(compgen -W "$(_kopiatomic_datasets)" -- "$cur")); return ;;
 ${lists}
     ${byCompletion((f) => f.complete === 'none' || f.complete === undefined).join('|')}) return ;;
@@ -142,7 +142,7 @@ ${scanWords(commands, 'words', 2, 'CURRENT')}  local prev=\${words[CURRENT-1]} c
   case $prev in
     (${byCompletion((f) => f.complete === 'file').join('|')}) _files; return ;;
     (${byCompletion((f) => f.complete === 'dir').join('|')}) _directories; return ;;
-    (${byCompletion((f) => f.complete === 'command').join('|')}) _command_names -e; return ;;
+    (${byCompletion((f) => f.complete === 'program').join('|')}) _command_names -e; return ;;
     (${byCompletion((f) => f.complete === 'dataset').join('|')}) _kopiatomic_datasets; return ;;
 ${lists}
     (${byCompletion((f) => f.complete === 'none' || f.complete === undefined).join('|')}) return ;;
@@ -250,7 +250,7 @@ export function fishCompletion(commands: readonly CommandSpec[]): string {
     const takers = commands.filter((x) => [...x.flags, ...GENERAL_FLAGS].includes(f.long)).map((x) => (x.words.length ? sq(keyOf(x)) : `'' flagform`));
     let value = '';
     if (f.value !== undefined && f.bare === undefined) {
-      value = isList(f) ? ` -x -a ${sq(f.complete.join(' '))}` : f.complete === 'file' ? ' -r -F' : f.complete === 'dir' ? " -x -a '(__fish_complete_directories)'" : f.complete === 'command' ? " -x -a '(__fish_complete_command)'" : f.complete === 'dataset' ? " -x -a '(__kopiatomic_datasets)'" : ' -x';
+      value = isList(f) ? ` -x -a ${sq(f.complete.join(' '))}` : f.complete === 'file' ? ' -r -F' : f.complete === 'dir' ? " -x -a '(__fish_complete_directories)'" : f.complete === 'program' ? " -x -a '(__fish_complete_command)'" : f.complete === 'dataset' ? " -x -a '(__kopiatomic_datasets)'" : ' -x';
     }
     c(`__kopiatomic_is ${takers.join(' ')}`, `${f.short ? `-s ${f.short} ` : ''}-l ${f.long}${value} -d ${sq(f.help.replace(/\{\w+\}/g, '').split(/[;(]/)[0]!.trim())}`);
   }

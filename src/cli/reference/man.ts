@@ -27,7 +27,7 @@ export function programPage(commands: readonly CommandSpec[], f: Flavour, versio
     // Flags and paths are not to be hyphenated.
     '.nh',
     '.SH NAME',
-    `${f.name} \\- atomic backups of ZFS datasets with ${f.engine === 'kopia' ? 'kopia' : 'restic'}, ${f.engine === 'kopia' ? 'restic' : 'kopia'} or any command`,
+    `${f.name} \\- atomic backups of ZFS datasets with ${[f.engine, ...['kopia', 'restic'].filter((e) => e !== f.engine)].join(', ')} or any command`,
     '.SH SYNOPSIS',
     commands.map((c) => `.B ${f.name}\n${roff(synopsis(c, f.name).slice(f.name.length + 1))}`).join('\n.br\n'),
     '.SH DESCRIPTION',

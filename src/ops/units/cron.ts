@@ -2,7 +2,7 @@
 // cron. cron's PATH is short (Debian: /usr/bin:/bin, no /usr/sbin where zfs
 // lives; FreeBSD: no /usr/local/bin, where node lives), so the line sets PATH
 // itself and names node and the script by absolute path.
-import { calendarFields } from './calendar.js';
+import { calendarFields } from '../../core/calendar.js';
 import { runArgv } from './systemd.js';
 
 export const CRON_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';

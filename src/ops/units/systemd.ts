@@ -107,7 +107,7 @@ UMask=0077
 # Root: zfs snapshot/hold/destroy and mount need it.
 User=root
 # zfs ioctls, mount, umount and unshare need CAP_SYS_ADMIN; reading every file
-# needs CAP_DAC_READ_SEARCH; the engine's cache and repository folders need the
+# needs CAP_DAC_READ_SEARCH; the engine's cache and repository directories need the
 # file-owner ones. Nothing else (no network admin, no module loading, no ptrace).
 CapabilityBoundingSet=CAP_SYS_ADMIN CAP_DAC_READ_SEARCH CAP_DAC_OVERRIDE CAP_FOWNER CAP_CHOWN CAP_FSETID
 # Nothing we run is setuid.

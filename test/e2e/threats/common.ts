@@ -2,7 +2,7 @@
 // that can be held in its backup until the test lets it go, and what is ours
 // in a pool (snapshots named like ours, our holds).
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { mountsUnder, run, sh, shOk, type Pool, type RunResult } from '../lib.js';
+import { mountsUnder, run, sh, shOk, type Pool, type ExecResult } from '../lib.js';
 
 export const STATE = '/run/kopiatomic';
 export const JOURNALS = '/var/lib/kopiatomic';
@@ -26,7 +26,7 @@ export function cue(dir: string): void {
 }
 
 /** Starts a run and resolves `started` once its engine has started (its backup-start event). */
-export function startHeld(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): { started: Promise<void>; done: Promise<RunResult> } {
+export function startHeld(bin: string, args: string[], env: NodeJS.ProcessEnv = {}): { started: Promise<void>; done: Promise<ExecResult> } {
   let signal!: () => void;
   const started = new Promise<void>((r) => (signal = r));
   const done = run(bin, ['--json', ...args], { env, timeoutMs: 240_000, onEvent: (e) => e['event'] === 'backup-start' && signal() });
@@ -64,7 +64,7 @@ export function teardown(pools: Pool[], root: string): void {
 }
 
 /** What the run said, for assertion messages only. */
-export function why(r: RunResult): string {
+export function why(r: ExecResult): string {
   return r.stderr + r.events.filter((e) => e['event'] === 'log' || e['event'] === 'leftover').map((e) => JSON.stringify(e)).join('\n');
 }
 

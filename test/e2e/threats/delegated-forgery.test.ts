@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { test } from 'node:test';
 import { linux } from '../../../src/platform/linux.js';
-import { newRunId, ownerOf, snapshotNameFor } from '../../../src/plan/naming.js';
+import { newRunId, ownerOf, snapshotNameFor } from '../../../src/zfs/naming.js';
 import { KOPIATOMIC, Pool, run, scratchDir, script, zfs } from '../lib.js';
 import { cmd, journalOf, namedOurs, teardown, why } from './common.js';
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { EXIT_VERIFY_FAILED } from '../../../src/core/exit-codes.js';
+import { EXIT_VERIFY_FAILED } from '../../../src/core/exit-status.js';
 import { CLEAN, leftovers, Pool, RESTOMIC, resticRepo, run, scratchDir, script, summary } from '../lib.js';
 
 const MOUNT_ROOT = '/kt-vexcl';

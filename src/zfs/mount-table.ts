@@ -43,3 +43,8 @@ export function parseMountP(text: string): MountEntry[] {
   }
   return out;
 }
+
+/** Escapes a mount table field the way fstab(5) reads it back (octal for space, tab, newline, backslash). */
+export function tableField(s: string): string {
+  return s.replace(/[\\ \t\n]/g, (c) => '\\' + c.charCodeAt(0).toString(8).padStart(3, '0'));
+}

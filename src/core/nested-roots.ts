@@ -5,7 +5,7 @@
 // cannot hide that two roots are one.
 import { realpathSync } from 'node:fs';
 import { posix } from 'node:path';
-import { isWithin } from '../core/paths.js';
+import { isWithin } from './paths.js';
 
 /** `root` with the symbolic links of its longest existing ancestor resolved; the rest appended as written. */
 export function resolvedRoot(root: string): string {

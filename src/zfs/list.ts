@@ -6,7 +6,8 @@
 // lines instead of breaking the parse, and that dataset is skipped with a
 // reason (a newline-bearing mount point can also forge a row, see below).
 
-import { PROP_BACKUP } from '../plan/naming.js';
+import { PROP_BACKUP } from './naming.js';
+import { zfsList } from './zfs.js';
 
 export const DATASET_COLUMNS = ['name', 'canmount', 'mounted', 'keystatus', PROP_BACKUP, 'mountpoint', 'name'] as const;
 
@@ -33,7 +34,7 @@ export function poolOf(dataset: string): string {
 }
 
 export function zfsListDatasetsArgv(): string[] {
-  return ['zfs', 'list', '-H', '-p', '-t', 'filesystem', '-o', DATASET_COLUMNS.join(',')];
+  return zfsList({ type: 'filesystem', columns: DATASET_COLUMNS });
 }
 
 const NEWLINE = 'mount point contains a newline';
@@ -104,7 +105,7 @@ export interface SnapshotRow {
 }
 
 export function zfsListSnapshotsArgv(): string[] {
-  return ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', SNAPSHOT_COLUMNS.join(',')];
+  return zfsList({ type: 'snapshot', columns: SNAPSHOT_COLUMNS });
 }
 
 export function parseSnapshotList(stdout: string): SnapshotRow[] {
