@@ -1,4 +1,4 @@
-// Threat: a credential inside a value (the README's own fleet form
+// Threat: a credential inside a value (the fleet form of docs/fleets.md
 // RESTIC_REPOSITORY=rest:https://user:password@host/) in a configuration file
 // that other users can read. Promise: the file is refused before anything is
 // snapshotted (exit 2), and once it is private, the secret is found in
