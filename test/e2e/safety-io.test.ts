@@ -132,7 +132,7 @@ test('E2BIG: a 200 KiB engine option word makes the engine fail to start: backup
   const entry = `${work}/big-entry.mjs`;
   writeFileSync(
     entry,
-    `import { main } from ${JSON.stringify(`${ROOT}/dist/src/cli/main.js`)};\nimport { KOPIATOMIC } from ${JSON.stringify(`${ROOT}/dist/src/cli/args.js`)};\n` +
+    `import { main } from ${JSON.stringify(`${ROOT}/dist/src/cli/main.js`)};\nimport { KOPIATOMIC } from ${JSON.stringify(`${ROOT}/dist/src/config/job.js`)};\n` +
       `process.exitCode = await main([...process.argv.slice(2), '-o', 'x'.repeat(200000)], KOPIATOMIC);\n`,
   );
   const r = await run(entry, ['--mount-root', '/kt-e2big', '--engine', 'command', '-c', `touch ${work}/engine-ran`, '-q', `echo "$KOPIATOMIC_STATUS" > ${work}/post`, pool.ds('a')]);
