@@ -43,7 +43,12 @@ export function zfs(...args: string[]): string {
 
 let counter = 0;
 
-/** A throw-away pool on a sparse file; destroy() removes it and the file. */
+/** The part of node:test's test context that runs cleanup once the test ended, passed or failed. */
+export interface AfterTest {
+  after(fn: () => void | Promise<void>): void;
+}
+
+/** A throw-away pool on a sparse file; destroy() removes it and the file (destroyAfter(t): once test t ended). */
 export class Pool {
   readonly file: string;
   readonly mountpoint: string;
@@ -92,6 +97,12 @@ export class Pool {
   /** Snapshots of this pool: name -> createtxg. */
   snapshots(): string[] {
     return zfs('list', '-H', '-t', 'snapshot', '-o', 'name', '-r', this.name).split('\n').filter(Boolean);
+  }
+
+  /** Registers destroy() with the test: it runs when the test ends, whether it passed or failed. */
+  destroyAfter(t: AfterTest): this {
+    t.after(() => this.destroy());
+    return this;
   }
 
   destroy(): void {

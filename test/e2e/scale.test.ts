@@ -18,53 +18,47 @@ function bigPool(): Pool {
   return pool;
 }
 
-test(`a tree of ${USERS + 2} datasets: one mount process per level, two umount processes side by side (a third of the users; the rest, then the parents), every mount gone`, async () => {
+test(`a tree of ${USERS + 2} datasets: one mount process per level, two umount processes side by side (a third of the users; the rest, then the parents), every mount gone`, async (t) => {
   const root = '/kt-scale';
   const pool = bigPool();
   const work = scratchDir('scale');
-  try {
-    const { env, logged } = argvLogger(work, ['mount', 'umount']);
-    const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', 'true', '-r', pool.name], { env });
-    assert.equal(r.code, 0, why(r));
-    assert.deepEqual(leftovers([pool], root), CLEAN);
-    const mounts = logged().filter((a) => a[0] === 'mount');
-    const umounts = logged().filter((a) => a[0] === 'umount');
-    assert.equal(mounts.length, 3, 'three levels: the pool root, home, the users');
-    // The batch: two processes side by side (either may have logged first).
-    const batch = umounts.slice(0, 2);
-    assert.equal(batch.length, 2);
-    const [leaves, rest] = batch[0]!.includes(`${root}/${pool.name}`) ? [batch[1]!, batch[0]!] : [batch[0]!, batch[1]!];
-    const users = (a: string[]) => a.slice(1).filter((t) => t.startsWith(`${root}/${pool.name}/home/u`));
-    assert.equal(users(leaves).length, leaves.length - 1, 'one has users only');
-    assert.equal(users(leaves).length, Math.floor(USERS / 3), 'a third of them');
-    assert.deepEqual(rest.slice(-2), [`${root}/${pool.name}/home`, `${root}/${pool.name}`], 'the other has the rest, then the parents, children first');
-    assert.equal(new Set([...leaves.slice(1), ...rest.slice(1)]).size, USERS + 2, 'every mount once');
-    // Anything after them is the one-by-one unmount of a parent the second reached too early.
-    for (const a of umounts.slice(2)) assert.ok(a.length === 2 && [`${root}/${pool.name}/home`, `${root}/${pool.name}`].includes(a[1]!), `only a parent: ${a.join(' ')}`);
-    assert.ok(umounts.length <= 4);
-  } finally {
-    pool.destroy();
-  }
+  pool.destroyAfter(t);
+  const { env, logged } = argvLogger(work, ['mount', 'umount']);
+  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', 'true', '-r', pool.name], { env });
+  assert.equal(r.code, 0, why(r));
+  assert.deepEqual(leftovers([pool], root), CLEAN);
+  const mounts = logged().filter((a) => a[0] === 'mount');
+  const umounts = logged().filter((a) => a[0] === 'umount');
+  assert.equal(mounts.length, 3, 'three levels: the pool root, home, the users');
+  // The batch: two processes side by side (either may have logged first).
+  const batch = umounts.slice(0, 2);
+  assert.equal(batch.length, 2);
+  const [leaves, rest] = batch[0]!.includes(`${root}/${pool.name}`) ? [batch[1]!, batch[0]!] : [batch[0]!, batch[1]!];
+  const users = (a: string[]) => a.slice(1).filter((t) => t.startsWith(`${root}/${pool.name}/home/u`));
+  assert.equal(users(leaves).length, leaves.length - 1, 'one has users only');
+  assert.equal(users(leaves).length, Math.floor(USERS / 3), 'a third of them');
+  assert.deepEqual(rest.slice(-2), [`${root}/${pool.name}/home`, `${root}/${pool.name}`], 'the other has the rest, then the parents, children first');
+  assert.equal(new Set([...leaves.slice(1), ...rest.slice(1)]).size, USERS + 2, 'every mount once');
+  // Anything after them is the one-by-one unmount of a parent the second reached too early.
+  for (const a of umounts.slice(2)) assert.ok(a.length === 2 && [`${root}/${pool.name}/home`, `${root}/${pool.name}`].includes(a[1]!), `only a parent: ${a.join(' ')}`);
+  assert.ok(umounts.length <= 4);
 });
 
-test('a busy mount in a split batch: it and its parents stay mounted with their folders, the rest is gone, exit 5; cleanup repairs once it is free', async () => {
+test('a busy mount in a split batch: it and its parents stay mounted with their folders, the rest is gone, exit 5; cleanup repairs once it is free', async (t) => {
   const root = '/kt-scale-busy';
   const pool = bigPool();
   const work = scratchDir('scale-busy');
-  try {
-    const user = 'u007';
-    const engine = script(work, 'leave-busy', `cd "$1"/*/home/${user} && { sleep 300 </dev/null >/dev/null 2>&1 & echo $! > ${work}/pid; }`);
-    const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', engine, '-r', pool.name]);
-    assert.equal(r.code, 5, why(r));
-    const left = mountsUnder(root).map((m) => m.target).sort();
-    assert.deepEqual(left, [`${root}/${pool.name}`, `${root}/${pool.name}/home`, `${root}/${pool.name}/home/${user}`], 'the busy one and its parents');
-    assert.match(r.stderr + r.stdout, new RegExp(`umount failed.*${root}/${pool.name}/home/${user}`), 'the busy mount is named');
-    process.kill(Number(readFileSync(`${work}/pid`, 'utf8')), 'SIGKILL');
-    await new Promise((res) => setTimeout(res, 500));
-    const c = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
-    assert.equal(c.code, 0, why(c));
-    assert.deepEqual(leftovers([pool], root), CLEAN);
-  } finally {
-    pool.destroy();
-  }
+  pool.destroyAfter(t);
+  const user = 'u007';
+  const engine = script(work, 'leave-busy', `cd "$1"/*/home/${user} && { sleep 300 </dev/null >/dev/null 2>&1 & echo $! > ${work}/pid; }`);
+  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', engine, '-r', pool.name]);
+  assert.equal(r.code, 5, why(r));
+  const left = mountsUnder(root).map((m) => m.target).sort();
+  assert.deepEqual(left, [`${root}/${pool.name}`, `${root}/${pool.name}/home`, `${root}/${pool.name}/home/${user}`], 'the busy one and its parents');
+  assert.match(r.stderr + r.stdout, new RegExp(`umount failed.*${root}/${pool.name}/home/${user}`), 'the busy mount is named');
+  process.kill(Number(readFileSync(`${work}/pid`, 'utf8')), 'SIGKILL');
+  await new Promise((res) => setTimeout(res, 500));
+  const c = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
+  assert.equal(c.code, 0, why(c));
+  assert.deepEqual(leftovers([pool], root), CLEAN);
 });

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError } from '../../src/core/errors.js';
-import type { LiveProcess, ExecResult } from '../../src/core/exec.js';
+import type { ExecResult } from '../../src/core/exec.js';
 import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { commandEngine } from '../../src/engine/command.js';
 import { applyPlan } from '../../src/execute/apply.js';
@@ -24,16 +24,6 @@ import { ds, FakeRunner, quietReporter } from './helpers.js';
 const SNAP = 'kopiatomic-R1';
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 
-class Runner extends FakeRunner {
-  engineRuns = 0;
-  /** What happens on the system while the engine runs. */
-  during: () => void = () => {};
-  override live(): LiveProcess {
-    this.engineRuns++;
-    this.during();
-    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' }) };
-  }
-}
 
 function tmp(t: { after: (f: () => void) => void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-apply-'));
@@ -175,27 +165,34 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
 type Answer = ReturnType<typeof system>['answer'];
 
 /** The fake system, a runner on it (through `wrap`, e.g. to slow commands down), and the executor's context with a journal in dir. */
-function rig(dir: string, o: Parameters<typeof system>[0] = {}, wrap: (answer: Answer) => ConstructorParameters<typeof Runner>[0] = (a) => a) {
+function rig(dir: string, o: Parameters<typeof system>[0] = {}, wrap: (answer: Answer) => ConstructorParameters<typeof FakeRunner>[0] = (a) => a) {
   const sys = system(o);
-  const runner = new Runner(wrap(sys.answer));
+  /** The engine: how often it ran, and what happens on the system while it runs. */
+  const engine = { runs: 0, during: () => {} };
+  const runner = new FakeRunner(wrap(sys.answer), () => {
+    engine.runs++;
+    engine.during();
+    return 0;
+  });
   const { reporter } = quietReporter();
   const platform: Platform = { ...linux, readMounts: async () => sys.mounts() };
   const journal = new Journal(`${dir}/j.journal`, 'R1');
   const ctx: ApplyContext = { runner, reporter, interrupt: new Interrupt(reporter), journal, env: {}, platform };
-  return { sys, runner, ctx, journal };
+  return { sys, runner, engine, ctx, journal };
 }
 
-const calls = (r: Runner) => r.calls.map((c) => c.argv.join(' '));
+/** The commands run to completion (not the engine), as text. */
+const calls = (r: FakeRunner) => r.calls.filter((c) => !c.live).map((c) => c.argv.join(' '));
 
 test('applyPlan: a clean run; cleanup is the release beside the umount (children first), rmdir (deepest first), destroy, then one zfs list', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/root`;
-  const { runner, ctx, journal } = rig(dir);
+  const { runner, engine, ctx, journal } = rig(dir);
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.equal(r.setupError, null);
   assert.deepEqual(r.cleanupFailures, []);
-  assert.equal(runner.engineRuns, 1);
+  assert.equal(engine.runs, 1);
   assert.deepEqual(runStatus(r, null).status, 'ok');
   const table = `${dir}/state/${encodeURIComponent(root)}.mounts`;
   assert.deepEqual(calls(runner).slice(3), [
@@ -233,7 +230,7 @@ test('applyPlan: the release runs while the unmount runs (started just after it)
 
 test('applyPlan: a failed `zfs snapshot` leaves nothing and nothing to undo: setup-failed (4), not cleanup-incomplete', async (t) => {
   const dir = tmp(t);
-  const { runner, ctx, journal } = rig(dir, { failAt: 'zfs snapshot' });
+  const { runner, engine, ctx, journal } = rig(dir, { failAt: 'zfs snapshot' });
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(false);
   assert.ok(r.setupError);
@@ -241,17 +238,17 @@ test('applyPlan: a failed `zfs snapshot` leaves nothing and nothing to undo: set
   assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
   assert.deepEqual(calls(runner).slice(1), [`zfs list -H -o name -t snapshot t@${SNAP} t/a@${SNAP}`], 'one check, no destroy');
   assert.deepEqual(readPending(`${dir}/j.journal`), []);
-  assert.equal(runner.engineRuns, 0);
+  assert.equal(engine.runs, 0);
 });
 
 test('applyPlan: a failed hold (it runs beside the mounts): setup stops, no release (nothing held), what was mounted is unmounted, the snapshots are destroyed and checked', async (t) => {
   const dir = tmp(t);
-  const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs hold' });
+  const { sys, runner, engine, ctx, journal } = rig(dir, { failAt: 'zfs hold' });
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(false);
   assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
   assert.match(String(r.setupError?.message), /hold failed/);
-  assert.equal(runner.engineRuns, 0);
+  assert.equal(engine.runs, 0);
   const c = calls(runner);
   assert.ok(c.includes(`zfs holds -H t@${SNAP} t/a@${SNAP}`), 'what the failed hold did is checked');
   assert.ok(!c.some((x) => x.startsWith('zfs release')), 'nothing held, nothing released');
@@ -285,13 +282,12 @@ test('applyPlan: when the destroy\'s channel program fails, the exact destroy ru
 
 test('applyPlan: a dataset renamed during the backup: its snapshot is found by guid, released and destroyed under its new name; a copy received under our name stays', async (t) => {
   const dir = tmp(t);
-  const { sys, runner, ctx, journal } = rig(dir);
+  const { sys, runner, engine, ctx, journal } = rig(dir);
   const plan = makePlan(`${dir}/root`);
   // The "engine" renames t/a to t/moved, and receives a copy of t@SNAP into t/backup (same guid, later txg, no property).
-  (runner as Runner).live = () => {
+  engine.during = () => {
     sys.rename('t/a', 't/moved');
     sys.snaps.set(`t/backup@${SNAP}`, { guid: sys.snaps.get(`t@${SNAP}`)!.guid, txg: '90' });
-    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' }) };
   };
   const r = await applyPlan(plan, ctx);
   journal.close(false);
@@ -304,11 +300,10 @@ test('applyPlan: a dataset renamed during the backup: its snapshot is found by g
 
 test('applyPlan: a renamed snapshot that cannot be destroyed (a clone) is a leftover: cleanup-incomplete (5), the journal keeps its identity for recovery', async (t) => {
   const dir = tmp(t);
-  const { sys, runner, ctx, journal } = rig(dir);
-  (runner as Runner).live = () => {
+  const { sys, engine, ctx, journal } = rig(dir);
+  engine.during = () => {
     sys.rename('t/a', 't/moved');
     sys.clones.add(`t/moved@${SNAP}`);
-    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' }) };
   };
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(r.cleanupFailures.length === 0);
@@ -323,10 +318,9 @@ test('applyPlan: a renamed snapshot that cannot be destroyed (a clone) is a left
 
 test('applyPlan: a snapshot that cannot be looked for (its pool cannot be listed) is a leftover, and the journal stays', async (t) => {
   const dir = tmp(t);
-  const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs list -H -p -t snapshot -o name,guid,createtxg -r' });
-  (runner as Runner).live = () => {
+  const { sys, engine, ctx, journal } = rig(dir, { failAt: 'zfs list -H -p -t snapshot -o name,guid,createtxg -r' });
+  engine.during = () => {
     sys.rename('t/a', 't/gone');
-    return { child: {} as LiveProcess['child'], done: Promise.resolve({ code: 0, signal: null, stdout: '', stderr: '' }) };
   };
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(r.cleanupFailures.length === 0);
@@ -404,9 +398,9 @@ test('applyPlan: a destroy that reports success but leaves a snapshot is caught 
 test('applyPlan: a mount that disappeared while the engine ran fails the backup (1), names the mount, and teardown does not unmount that target again', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/root`;
-  const { sys, runner, ctx, journal } = rig(dir);
+  const { sys, runner, engine, ctx, journal } = rig(dir);
   // The engine "runs" while someone unmounts one of the tree's mounts from outside.
-  runner.during = () => {
+  engine.during = () => {
     const gone = sys.mounts().find((m) => m.target === `${root}/t/a`)!;
     sys.mounts().splice(sys.mounts().indexOf(gone), 1);
   };
@@ -424,8 +418,8 @@ test('applyPlan: a mount that disappeared while the engine ran fails the backup 
 test('applyPlan: a mount covered by another one during the backup fails it, naming what covered it', async (t) => {
   const dir = tmp(t);
   const root = `${dir}/root`;
-  const { sys, runner, ctx, journal } = rig(dir);
-  runner.during = () => sys.mounts().push({ source: 'tmpfs', target: `${root}/t/a`, fstype: 'tmpfs', root: '/' });
+  const { sys, engine, ctx, journal } = rig(dir);
+  engine.during = () => sys.mounts().push({ source: 'tmpfs', target: `${root}/t/a`, fstype: 'tmpfs', root: '/' });
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.deepEqual(r.lostMounts, [`${root}/t/a (t/a@${SNAP}: tmpfs was mounted over it)`]);

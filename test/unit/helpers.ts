@@ -1,7 +1,11 @@
 // Shared builders for the unit tests (no tests here).
 import type { Dataset } from '../../src/discover/inventory.js';
 import { poolOf } from '../../src/zfs/list.js';
-import type { Runner, RunOptions, ExecResult, LiveProcess } from '../../src/core/exec.js';
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import type { LiveOptions, LiveProcess, Runner, RunOptions, ExecResult } from '../../src/core/exec.js';
+import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { Reporter } from '../../src/core/report.js';
 
 /** A mounted dataset by default; override anything. */
@@ -18,19 +22,61 @@ export function ds(name: string, mountedAt: string | null, extra: Partial<Datase
   };
 }
 
-/** A Runner that answers run() from a function and records every call. */
+/** What a live() command (the engine, a hook) ends with: its exit code; an Error is thrown by live(). */
+export type LiveAnswer = (argv: readonly string[], opts: LiveOptions) => number | Error;
+
+/**
+ * The one fake system of the unit tests: a Runner that answers run() from a
+ * function and live() from another (without one, live() throws), records
+ * every call in order, and keeps a mount table of what its batch mounts
+ * (`mount --fstab FILE`) mounted and its unmounts did not remove yet (for a
+ * platform's readMounts).
+ */
 export class FakeRunner implements Runner {
   readonly dryRun = false;
-  readonly calls: { argv: readonly string[]; opts?: RunOptions }[] = [];
-  constructor(private readonly answer: (argv: readonly string[]) => ExecResult | Error | Promise<ExecResult | Error>) {}
+  readonly counts = {};
+  /** Every run() and live() call, in order (a live one with its options as `live`). */
+  readonly calls: { argv: readonly string[]; opts?: RunOptions; live?: LiveOptions }[] = [];
+  /** The environment of each live() call, in order. */
+  readonly liveEnv: NodeJS.ProcessEnv[] = [];
+  readonly mounted: MountEntry[] = [];
+  constructor(
+    private readonly answer: (argv: readonly string[]) => ExecResult | Error | Promise<ExecResult | Error>,
+    private readonly liveAnswer?: LiveAnswer,
+  ) {}
+
+  /** The argv of every call, in order. */
+  get argvs(): string[][] {
+    return this.calls.map((c) => [...c.argv]);
+  }
+
   async run(argv: readonly string[], opts?: RunOptions): Promise<ExecResult> {
     this.calls.push({ argv, opts });
     const r = await this.answer(argv);
     if (r instanceof Error) throw r;
+    this.track(argv);
     return r;
   }
-  live(): LiveProcess {
-    throw new Error('live() is not used by these tests');
+
+  live(argv: readonly string[], opts: LiveOptions = {}): LiveProcess {
+    if (!this.liveAnswer) throw new Error('live() is not used by these tests');
+    this.calls.push({ argv, live: opts });
+    this.liveEnv.push(opts.env ?? {});
+    const r = this.liveAnswer(argv, opts);
+    if (r instanceof Error) throw r;
+    const child = Object.assign(new EventEmitter(), { exitCode: r, kill: () => true }) as unknown as ChildProcess;
+    return { child, done: Promise.resolve({ code: r, signal: null, stdout: '', stderr: '' }) };
+  }
+
+  /** The mount table after a successful batch mount (of a table file that exists) or unmount. */
+  private track(argv: readonly string[]): void {
+    if (argv[0] === 'mount' && argv.includes('--fstab') && existsSync(argv.at(-1)!)) {
+      for (const line of readFileSync(argv.at(-1)!, 'utf8').split('\n').filter(Boolean)) {
+        const [source, target] = line.split(' ').map(unescapeOctal) as [string, string];
+        this.mounted.push({ source, target, fstype: 'zfs', root: '/' });
+      }
+    }
+    if (argv[0] === 'umount') for (const t of argv.slice(1)) this.mounted.splice(0, this.mounted.length, ...this.mounted.filter((m) => m.target !== t));
   }
 }
 

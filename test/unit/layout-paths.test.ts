@@ -4,7 +4,6 @@
 // --json), the version gate, the restic namespace call and the FreeBSD refusal.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { RunOptions, ExecResult, Runner } from '../../src/core/exec.js';
 import type { EngineContext, Source } from '../../src/engine/engine.js';
 import { kopiaEngine, kopiaOutcome, kopiaSourcesProblem, parseKopiaVersion } from '../../src/engine/kopia.js';
 import { resticEngine, resticWritablePaths as writablePaths } from '../../src/engine/restic.js';
@@ -12,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { engineArgv, namespaceJob, namespaceJobPath, readNamespaceJob, resolveProgram, writeNamespaceJob } from '../../src/execute/namespace.js';
 import { runFilesDir } from '../../src/execute/run-files.js';
-import { quietReporter } from './helpers.js';
+import { FakeRunner, quietReporter } from './helpers.js';
 import { freebsd } from '../../src/platform/freebsd.js';
 import { linux } from '../../src/platform/linux.js';
 
@@ -132,20 +131,11 @@ describe('kopia, paths layout', () => {
   });
 
   test('the probe runs `kopia --version` and reads the version from stdout (or stderr)', async () => {
-    const seen: string[][] = [];
-    const fake = (stdout: string, stderr = ''): Runner => ({
-      dryRun: false,
-      async run(argv: readonly string[], _o?: RunOptions): Promise<ExecResult> {
-        seen.push([...argv]);
-        return { code: 0, stdout, stderr };
-      },
-      live() {
-        throw new Error('not used');
-      },
-    });
+    const fake = (stdout: string, stderr = '') => new FakeRunner(() => ({ code: 0, stdout, stderr }));
     // main passes the program without its subcommand (programPrefix).
-    assert.deepEqual(await kopiaEngine.probe(fake('0.17.0 build: abc from: kopia/kopia\n'), ['/usr/bin/kopia']), { version: '0.17.0 build: abc from: kopia/kopia' });
-    assert.deepEqual(seen[0], ['/usr/bin/kopia', '--version']);
+    const first = fake('0.17.0 build: abc from: kopia/kopia\n');
+    assert.deepEqual(await kopiaEngine.probe(first, ['/usr/bin/kopia']), { version: '0.17.0 build: abc from: kopia/kopia' });
+    assert.deepEqual(first.argvs[0], ['/usr/bin/kopia', '--version']);
     assert.deepEqual(await kopiaEngine.probe(fake('', '0.14.0 build: abc from: kopia/kopia\n'), ['kopia']), { version: '0.14.0 build: abc from: kopia/kopia' });
   });
 

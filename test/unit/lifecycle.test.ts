@@ -2,11 +2,9 @@
 // for the summary, the post hook and the exit code; the lock released
 // whatever the post hook does; recovery leftovers warned about, not fatal;
 // a whole backup job from zfs list to destroy.
-import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
+import type { MountEntry } from '../../src/zfs/mount-table.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { isWithin } from '../../src/core/paths.js';
@@ -17,54 +15,22 @@ import { backupJob, checkEngineInstalled, requireZfs } from '../../src/cli/backu
 import { lifecycle, type CommandContext, type LifecycleSpec } from '../../src/cli/lifecycle.js';
 import { CommandError, SetupError, UsageError } from '../../src/core/errors.js';
 import { EXIT, finalStatus } from '../../src/core/exit-status.js';
-import type { LiveOptions, LiveProcess, RunOptions, ExecResult, Runner, SystemRunner } from '../../src/core/exec.js';
+import type { ExecResult, SystemRunner } from '../../src/core/exec.js';
 import { Reporter } from '../../src/core/report.js';
 import { ENGINES } from '../../src/engine/index.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { journalPath } from '../../src/safety/journal.js';
-import { zfsRows } from './helpers.js';
+import { FakeRunner, zfsRows, type LiveAnswer } from './helpers.js';
 import { ROOT_DIR } from './paths.js';
 
-/** Answers run() from a function, live() from another; records every argv and env. */
-class Fake implements Runner {
-  readonly dryRun = false;
-  readonly counts = {};
-  readonly calls: string[][] = [];
-  readonly liveEnv: NodeJS.ProcessEnv[] = [];
-  /** What the batch mounts mounted and the unmounts did not remove yet: the mount table shows them. */
-  readonly mounted: MountEntry[] = [];
-  constructor(
-    private readonly answer: (argv: readonly string[]) => ExecResult | Error,
-    private readonly liveAnswer: (argv: readonly string[]) => number | Error = () => 0,
-  ) {}
-  async run(argv: readonly string[], _o?: RunOptions): Promise<ExecResult> {
-    this.calls.push([...argv]);
-    const r = this.answer(argv);
-    if (r instanceof Error) throw r;
-    if (argv[0] === 'mount' && argv.includes('--fstab')) {
-      for (const line of readFileSync(argv.at(-1)!, 'utf8').split('\n').filter(Boolean)) {
-        const [source, target] = line.split(' ').map(unescapeOctal) as [string, string];
-        this.mounted.push({ source, target, fstype: 'zfs', root: '/' });
-      }
-    }
-    if (argv[0] === 'umount') for (const t of argv.slice(1)) this.mounted.splice(0, this.mounted.length, ...this.mounted.filter((m) => m.target !== t));
-    return r;
-  }
-  live(argv: readonly string[], o: LiveOptions = {}): LiveProcess {
-    this.calls.push([...argv]);
-    this.liveEnv.push(o.env ?? {});
-    const r = this.liveAnswer(argv);
-    if (r instanceof Error) throw r;
-    const child = Object.assign(new EventEmitter(), { exitCode: r, kill: () => true }) as unknown as ChildProcess;
-    return { child, done: Promise.resolve({ code: r, signal: null, stdout: '', stderr: '' }) };
-  }
-}
+/** The fake system of helpers.ts; every live() command (engine, hook) exits 0 unless `live` says otherwise. */
+const fakeSystem = (answer: (argv: readonly string[]) => ExecResult | Error, live: LiveAnswer = () => 0) => new FakeRunner(answer, live);
 
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
 
-function setup(t: { after: (f: () => void) => void }, runner: Fake, mounts: MountEntry[] = []) {
+function setup(t: { after: (f: () => void) => void }, runner: FakeRunner, mounts: MountEntry[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-life-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const stateDir = join(dir, 'state');
@@ -99,7 +65,7 @@ test('the post hook sees the status the summary reports and the process exits wi
     ['a bug', async () => Promise.reject(new TypeError('x is undefined')), { status: 'internal-error', code: 70 }],
   ];
   for (const [what, body, want] of cases) {
-    const runner = new Fake(() => ok());
+    const runner = fakeSystem(() => ok());
     const s = setup(t, runner);
     const got = await lifecycle(s.ctx, s.spec({ post: 'true' }), body as never);
     assert.deepEqual(got, want, what);
@@ -118,7 +84,7 @@ test('a failing post hook: an ok run exits 7 and the summary says so; any other 
     [async () => ({}), { status: 'post-hook-failed', code: EXIT.postHookFailed }],
     [async () => Promise.reject(new SetupError('x')), { status: 'setup-failed', code: EXIT.setupFailed }],
   ] as const) {
-    const runner = new Fake(() => ok(), () => 3);
+    const runner = fakeSystem(() => ok(), () => 3);
     const s = setup(t, runner);
     const got = await lifecycle(s.ctx, s.spec({ post: 'exit 3' }), body as never);
     assert.deepEqual(got, want);
@@ -127,7 +93,7 @@ test('a failing post hook: an ok run exits 7 and the summary says so; any other 
 });
 
 test('the lock is released even when the post hook throws', async (t) => {
-  const runner = new Fake(() => ok(), (argv) => (argv[0] === '/bin/sh' ? new Error('spawn E2BIG') : 0));
+  const runner = fakeSystem(() => ok(), (argv) => (argv[0] === '/bin/sh' ? new Error('spawn E2BIG') : 0));
   const s = setup(t, runner);
   const got = await lifecycle(s.ctx, s.spec({ post: 'true' }), async () => ({}));
   assert.deepEqual(got, { status: 'post-hook-failed', code: 7 });
@@ -138,7 +104,7 @@ test('the lock is released even when the post hook throws', async (t) => {
 
 test('recovery leftovers do not stop a backup: warned, reported as leftover events, the command runs', async (t) => {
   const busy = new CommandError(['zfs', 'destroy', '-r', 'tank@kopiatomic-OLD'], 1, null, "cannot destroy snapshot tank@kopiatomic-OLD: dataset is busy");
-  const runner = new Fake((argv) => (argv[1] === 'destroy' ? busy : ok()));
+  const runner = fakeSystem((argv) => (argv[1] === 'destroy' ? busy : ok()));
   const s = setup(t, runner);
   const spec = s.spec();
   const jpath = journalPath(s.journalDir, spec.mountRoot);
@@ -177,7 +143,7 @@ test('zfs missing: a clear usage error (exit 2), not a failed setup', () => {
 test('the main flow: one job from zfs list to destroy, the job env for the engine only, the time filled in', async (t) => {
   const LIST = zfsRows('tank\ton\tyes\t-\t/tank\ntank/a\ton\tyes\t-\t/tank/a\n');
   let snapshotHolds = ''; // the folder that tank's snapshot holds for tank/a's mount point
-  const runner = new Fake((argv) => {
+  const runner = fakeSystem((argv) => {
     if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
     if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('name,guid,creation,createtxg')) return ok(`${argv.at(-1)}\t123\t1795000000\t77\n`);
     if (argv[0] === 'mount' && snapshotHolds) mkdirSync(snapshotHolds, { recursive: true });
@@ -193,7 +159,7 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   const job: JobOptions = { ...flags, job: 'nightly', engine: ENGINES['command']!, command: ['backup-tool'], mountRoot: join(s.dir, 'root'), env: { SECRET_TOKEN: 'x' }, statusFile: join(s.dir, 'status.json') };
   const got = await backupJob(job, { dryRun: false, wait: 0 }, s.ctx);
   assert.deepEqual(got, { status: 'ok', code: 0 });
-  const verbs = runner.calls.map((c) => c.slice(0, 2).join(' '));
+  const verbs = runner.argvs.map((c) => c.slice(0, 2).join(' '));
   assert.deepEqual(
     verbs.filter((v) => !v.startsWith('zfs list') && !v.startsWith('zfs get') && v !== 'zpool list'), // reads: discovery (and the pools' states), the recovery scan
     ['zfs snapshot', 'zfs hold', 'mount --all', 'mount --all', 'backup-tool ' + join(s.dir, 'root'), 'umount ' + join(s.dir, 'root', 'tank', 'a'), 'zfs release', 'zfs program', '/bin/sh -c'],
@@ -207,26 +173,26 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   assert.equal(summary!['job'], 'nightly');
   assert.deepEqual(summary!['createtxg'], { tank: ['77'] });
   assert.ok(!existsSync(join(s.dir, 'root')), 'the mount root it created is gone');
-  assert.ok(!runner.calls.flat().some((w) => w.includes('\0')), 'no time slot reaches a command');
+  assert.ok(!runner.argvs.flat().some((w) => w.includes('\0')), 'no time slot reaches a command');
 });
 
 test('a mount root below a directory a user owns: exit 4 with what to change, before any snapshot or mount', { skip: process.getuid?.() === 0 ? false : 'needs root (chown)' }, async (t) => {
   const { chownSync } = await import('node:fs');
   const LIST = zfsRows('tank\ton\tyes\t-\t/tank\ntank/a\ton\tyes\t-\t/tank/a\n');
-  const runner = new Fake((argv) => (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem') ? ok(LIST) : ok()));
+  const runner = fakeSystem((argv) => (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem') ? ok(LIST) : ok()));
   const s = setup(t, runner, [{ source: 'tank/a', target: '/tank/a', fstype: 'zfs', root: '/' }]);
   const home = join(s.dir, 'home');
   mkdirSync(join(home, 'tree'), { recursive: true, mode: 0o755 });
   chownSync(home, 65534, 65534); // a user's directory; the tree in it is root's
   const job: JobOptions = { ...parseCommandLine(['tank/a'], KOPIATOMIC), engine: ENGINES['command']!, command: ['backup-tool'], mountRoot: join(home, 'tree'), statusFile: join(s.dir, 'status.json') };
   assert.deepEqual(await backupJob(job, { dryRun: false, wait: 0 }, s.ctx), { status: 'setup-failed', code: EXIT.setupFailed });
-  assert.deepEqual(runner.calls.filter((c) => !((c[0] === 'zfs' || c[0] === 'zpool') && (c[1] === 'list' || c[1] === 'get'))), [], 'nothing but reads ran');
+  assert.deepEqual(runner.argvs.filter((c) => !((c[0] === 'zfs' || c[0] === 'zpool') && (c[1] === 'list' || c[1] === 'get'))), [], 'nothing but reads ran');
   const message = s.of('log').map((e) => String(e['message'])).join('\n');
   assert.match(message, new RegExp(`mount root ${home}/tree: ${home} is owned by uid 65534.*chown root`));
 });
 
 test('a missing backup program: exit 2 for a real run; a dry run warns and goes on to print its plan', (t) => {
-  const s = setup(t, new Fake(() => ok()));
+  const s = setup(t, fakeSystem(() => ok()));
   const job = { ...parseCommandLine(['-a'], KOPIATOMIC), command: ['kopiatomic-no-such-program', 'backup'] };
   assert.throws(() => checkEngineInstalled(job, false, s.ctx), (e: unknown) => e instanceof UsageError && /kopia is not installed: kopiatomic-no-such-program not found in PATH/.test(e.message));
   assert.doesNotThrow(() => checkEngineInstalled(job, true, s.ctx));
@@ -237,7 +203,7 @@ test('run: jobs one after the other, each with its own snapshot; the worst exit 
   const { chmodSync } = await import('node:fs');
   const { runCommand } = await import('../../src/cli/run.js');
   const LIST = zfsRows('tank\ton\tyes\t-\t/tank\ntank/a\ton\tyes\t-\t/tank/a\ntank/b\ton\tyes\t-\t/tank/b\n');
-  const runner = new Fake(
+  const runner = fakeSystem(
     (argv) => {
       if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
       if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('name,guid,creation,createtxg')) return ok(`${argv.at(-1)}\t123\t1795000000\t77\n`);
@@ -282,7 +248,7 @@ test('run: jobs one after the other, each with its own snapshot; the worst exit 
     { job: 'a', status: 'ok', exitCode: 0 },
     { job: 'b', status: 'backup-failed', exitCode: 1 },
   ]);
-  const snaps = runner.calls.filter((c) => c[1] === 'snapshot');
+  const snaps = runner.argvs.filter((c) => c[1] === 'snapshot');
   assert.equal(snaps.length, 2, 'one snapshot call per job');
   assert.notEqual(snaps[0]!.at(-1)!.split('@')[1], snaps[1]!.at(-1)!.split('@')[1], 'each job its own snapshot name');
 
@@ -294,7 +260,7 @@ test('run: jobs one after the other, each with its own snapshot; the worst exit 
   const badCode = await runCommand(parseCommandLine(['--config', bad, 'run'], KOPIATOMIC), s.ctx);
   assert.equal(badCode, EXIT.usage);
   assert.match(String(s.of('log').find((e) => e['level'] === 'error')?.['message']), /:11:1: job b: no such ZFS filesystem: tank\/nope/);
-  assert.deepEqual(runner.calls.filter((c) => c[1] !== 'list'), [], 'nothing but zfs list ran: job a did not run either');
+  assert.deepEqual(runner.argvs.filter((c) => c[1] !== 'list'), [], 'nothing but zfs list ran: job a did not run either');
   // ... and the failure is recorded for every job it was to run: monitoring must not keep showing the last good run.
   assert.deepEqual(s.of('summary').map((e) => [e['job'], e['status'], e['exitCode']]), [['a', 'usage', 2], ['b', 'usage', 2]]);
   const recorded = JSON.parse(readFileSync(statusFile, 'utf8')) as { jobs: Record<string, { status: string; exitCode: number; error: string; maxAgeSeconds: number }> };

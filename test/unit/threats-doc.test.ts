@@ -10,10 +10,10 @@ import { ROOT_DIR } from './paths.js';
 const doc = readFileSync(join(ROOT_DIR, 'docs/THREATS.md'), 'utf8');
 const refs = [...doc.matchAll(/`(test\/[\w./-]+\.test\.ts)` › "([^"]+)"/g)].map((m) => ({ file: m[1]!, title: m[2]! }));
 
-/** The titles of a test file's tests, as written in its source. */
+/** The titles of a test file's tests, as written in its source (in a test() call, or as the name of a row of a table of cases). */
 function titles(file: string): string[] {
   const src = readFileSync(join(ROOT_DIR, file), 'utf8');
-  return [...src.matchAll(/\btest\(\s*(['"`])((?:\\.|(?!\1).)*)\1/g)].map((m) => m[2]!.replace(/\\(.)/g, '$1'));
+  return [...src.matchAll(/(?:\btest\(|^\s*name:)\s*(['"`])((?:\\.|(?!\1).)*)\1/gm)].map((m) => m[2]!.replace(/\\(.)/g, '$1'));
 }
 
 test('every row of THREATS.md names a test that exists', () => {

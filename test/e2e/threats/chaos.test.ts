@@ -66,127 +66,126 @@ test(`chaos: ${ROUNDS} rounds of SIGKILL at a random instant (kopiatomic, the en
   const random = rng(SEED);
   const pool = Pool.create(['a', 'b', 'b/nested']);
   const work = scratchDir('chaos');
-  try {
-    // Foreign things: a user's snapshot with their hold, a clone of another
-    // foreign snapshot (with a file written into it), and a snapshot named
-    // like ours with none of our properties.
-    const foreignSnaps = [`${pool.ds('a')}@user-keep`, `${pool.ds('b')}@user-base`, `${pool.ds('a')}@kopiatomic-20250101T000000Z-4242-abcdef`];
-    for (const s of foreignSnaps) zfs('snapshot', s);
-    zfs('hold', 'user', foreignSnaps[0]!);
-    zfs('clone', foreignSnaps[1]!, pool.ds('clone'));
-    writeFileSync(`${pool.path('clone')}/mine.txt`, 'the user\'s work\n');
-    for (const d of ['a', 'b', 'b/nested']) writeFileSync(`${pool.path(d)}/file.txt`, `content of ${d}\n`);
-    const before = foreignState([pool], foreignSnaps);
-
-    // The engine reads the tree, then stays in its backup for KT_CHAOS_SLEEP seconds.
-    const pidfile = `${work}/engine.pid`;
-    const engine = script(work, 'engine.sh', `echo $$ > '${pidfile}.tmp' && mv '${pidfile}.tmp' '${pidfile}'\nls -R "$1" > /dev/null || exit 9\nexec sleep "$KT_CHAOS_SLEEP"`);
-    const args = ['--json', '--mount-root', ROOT, '--engine', 'command', '-c', engine, '-r', pool.name];
-
-    // Clean runs first: they must leave nothing, and the second (the first
-    // one on a host scans every pool) times a whole run, which the random
-    // instants fall in.
-    let whole = 0;
-    for (let i = 0; i < 2; i++) {
-      const t0 = Date.now();
-      const clean = await run(KOPIATOMIC, args, { env: { KT_CHAOS_SLEEP: '0.5' } });
-      whole = Date.now() - t0;
-      assert.equal(clean.code, 0, clean.stderr);
-      assert.deepEqual(ourLeftovers([pool], ROOT, foreignSnaps), CLEAN, 'a clean run leaves nothing');
-    }
-    t.diagnostic(`a whole run takes ${whole} ms`);
-
-    const tally: Record<string, number> = {};
-    let failed = false;
-    for (let round = 1; round <= ROUNDS; round++) {
-      const target = TARGETS[(round - 1) % TARGETS.length]!;
-      // The instant: a fraction of the run left after its first zfs command
-      // (node's start-up before it changes nothing, so kills there prove little).
-      const at = random();
-      const engineSleep = (0.2 + random() * 0.8).toFixed(2);
-      const recovery = random() < 0.5 ? 'cleanup' : 'next run';
-      const where = `seed ${SEED} round ${round}:`;
-      // One subtest per round: the runner prints each as it ends (progress for
-      // the rig's time limit); after a failed round the others are skipped.
-      await t.test(`round ${round}: SIGKILL ${target} at ${Math.round(at * 100)}% (engine ${engineSleep} s), then ${recovery}`, { skip: failed && 'an earlier round failed' }, async (rt) => {
-        failed = true;
-        rmSync(pidfile, { force: true });
-
-        let killed = '';
-        const kill = (pid: number, what: string) => {
-          if (!killed && alive(pid)) {
-            process.kill(pid, 'SIGKILL');
-            killed = what;
-          }
-        };
-        let child: ChildProcess | undefined;
-        const done = startRun(KOPIATOMIC, args, { KT_CHAOS_SLEEP: engineSleep }, (c) => (child = c));
-        let exited = false;
-        void done.then(() => (exited = true));
-        const pid = child!.pid!;
-        const t0 = Date.now();
-        const atRandom = async () => {
-          await Promise.race([waitFor('its first zfs command', () => exited || procsNamed('zfs', pid).length > 0, 120_000), done]);
-          await Promise.race([sleep(Math.floor(at * Math.max(0, whole * 0.9 - (Date.now() - t0)))), done]);
-        };
-        if (target === 'kopiatomic') {
-          await atRandom();
-          kill(pid, 'kopiatomic');
-        } else if (target === 'engine') {
-          // A random instant of the engine's own run.
-          await Promise.race([waitFor('the engine to start', () => existsSync(pidfile) || exited, 120_000), done]);
-          if (existsSync(pidfile)) {
-            await sleep(Math.floor(random() * Number(engineSleep) * 1000));
-            kill(Number(readFileSync(pidfile, 'utf8')), 'the engine');
-          }
-        } else {
-          // The first zfs child of kopiatomic seen after that instant.
-          await atRandom();
-          while (!exited && !killed) {
-            const z = procsNamed('zfs', pid)[0];
-            if (z !== undefined) kill(z, `zfs child ${readFileSync(`/proc/${z}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' ')}`);
-            else await sleep(5);
-          }
-        }
-        const r = await done;
-        tally[killed ? target : 'none'] = (tally[killed ? target : 'none'] ?? 0) + 1;
-        rt.diagnostic(`killed ${killed || 'nothing (the run had ended)'}; kopiatomic exit ${r.code ?? r.signal}`);
-        await orphansGone();
-
-        // What recovery has to do (a kill before the first change leaves nothing).
-        const toRecover = ourLeftovers([pool], ROOT, foreignSnaps);
-        if (toRecover.snapshots.length + toRecover.mounts.length + toRecover.rootEntries.length > 0) tally['left something'] = (tally['left something'] ?? 0) + 1;
-        if (r.signal === null) {
-          // kopiatomic survived: it cleaned up itself, or said what it left (exit 5);
-          // a failed setup (a zfs child killed) is 4, a failed backup 1, never 0 once its engine died.
-          assert.ok([0, 1, 4, 5].includes(r.code!), `${where} exit ${r.code}: ${r.stderr}`);
-          if (killed === 'the engine') assert.notEqual(r.code, 0, `${where} a backup whose engine was killed is not ok`);
-          if (r.code !== 5) assert.deepEqual(ourLeftovers([pool], ROOT, foreignSnaps), CLEAN, `${where} the run that survived left nothing`);
-        }
-        const rec =
-          recovery === 'cleanup'
-            ? await run(KOPIATOMIC, ['--json', '--mount-root', ROOT, 'cleanup'])
-            : await run(KOPIATOMIC, args, { env: { KT_CHAOS_SLEEP: '0' } });
-        assert.equal(rec.code, 0, `${where} recovery exit ${rec.code}: ${rec.stderr}`);
-        assert.deepEqual(ourLeftovers([pool], ROOT, foreignSnaps), CLEAN, `${where} nothing of ours after recovery`);
-        assert.equal(existsSync(ROOT), false, `${where} the mount root is removed`);
-        assert.deepEqual(foreignState([pool], foreignSnaps), before, `${where} every foreign thing is intact`);
-        assert.equal(readFileSync(`${pool.path('clone')}/mine.txt`, 'utf8'), 'the user\'s work\n', `${where} the clone's file`);
-        failed = false;
-      });
-    }
-    assert.equal(failed, false, `a round failed (seed ${SEED})`);
-    t.diagnostic(`kills: ${JSON.stringify(tally)}`);
-    if (ROUNDS >= 6) {
-      assert.ok(TARGETS.every((k) => tally[k]), `every kind of kill happened at least once: ${JSON.stringify(tally)}`);
-      assert.ok(tally['left something'], `some killed run left something to recover (else recovery was never tested): ${JSON.stringify(tally)}`);
-    }
-  } finally {
+  t.after(() => {
     for (const p of procsWithArg(ROOT)) shOk('kill', '-9', String(p));
     pool.destroy();
     for (const m of mountsUnder(ROOT).reverse()) shOk('umount', '-f', m.target);
     if (mountsUnder(ROOT).length === 0) rmSync(ROOT, { recursive: true, force: true });
     rmSync(`/run/kopiatomic/${encodeURIComponent(ROOT)}.lock`, { force: true });
     rmSync(`/var/lib/kopiatomic/${encodeURIComponent(ROOT)}.journal`, { force: true });
+  });
+  // Foreign things: a user's snapshot with their hold, a clone of another
+  // foreign snapshot (with a file written into it), and a snapshot named
+  // like ours with none of our properties.
+  const foreignSnaps = [`${pool.ds('a')}@user-keep`, `${pool.ds('b')}@user-base`, `${pool.ds('a')}@kopiatomic-20250101T000000Z-4242-abcdef`];
+  for (const s of foreignSnaps) zfs('snapshot', s);
+  zfs('hold', 'user', foreignSnaps[0]!);
+  zfs('clone', foreignSnaps[1]!, pool.ds('clone'));
+  writeFileSync(`${pool.path('clone')}/mine.txt`, 'the user\'s work\n');
+  for (const d of ['a', 'b', 'b/nested']) writeFileSync(`${pool.path(d)}/file.txt`, `content of ${d}\n`);
+  const before = foreignState([pool], foreignSnaps);
+
+  // The engine reads the tree, then stays in its backup for KT_CHAOS_SLEEP seconds.
+  const pidfile = `${work}/engine.pid`;
+  const engine = script(work, 'engine.sh', `echo $$ > '${pidfile}.tmp' && mv '${pidfile}.tmp' '${pidfile}'\nls -R "$1" > /dev/null || exit 9\nexec sleep "$KT_CHAOS_SLEEP"`);
+  const args = ['--json', '--mount-root', ROOT, '--engine', 'command', '-c', engine, '-r', pool.name];
+
+  // Clean runs first: they must leave nothing, and the second (the first
+  // one on a host scans every pool) times a whole run, which the random
+  // instants fall in.
+  let whole = 0;
+  for (let i = 0; i < 2; i++) {
+    const t0 = Date.now();
+    const clean = await run(KOPIATOMIC, args, { env: { KT_CHAOS_SLEEP: '0.5' } });
+    whole = Date.now() - t0;
+    assert.equal(clean.code, 0, clean.stderr);
+    assert.deepEqual(ourLeftovers([pool], ROOT, foreignSnaps), CLEAN, 'a clean run leaves nothing');
+  }
+  t.diagnostic(`a whole run takes ${whole} ms`);
+
+  const tally: Record<string, number> = {};
+  let failed = false;
+  for (let round = 1; round <= ROUNDS; round++) {
+    const target = TARGETS[(round - 1) % TARGETS.length]!;
+    // The instant: a fraction of the run left after its first zfs command
+    // (node's start-up before it changes nothing, so kills there prove little).
+    const at = random();
+    const engineSleep = (0.2 + random() * 0.8).toFixed(2);
+    const recovery = random() < 0.5 ? 'cleanup' : 'next run';
+    const where = `seed ${SEED} round ${round}:`;
+    // One subtest per round: the runner prints each as it ends (progress for
+    // the rig's time limit); after a failed round the others are skipped.
+    await t.test(`round ${round}: SIGKILL ${target} at ${Math.round(at * 100)}% (engine ${engineSleep} s), then ${recovery}`, { skip: failed && 'an earlier round failed' }, async (rt) => {
+      failed = true;
+      rmSync(pidfile, { force: true });
+
+      let killed = '';
+      const kill = (pid: number, what: string) => {
+        if (!killed && alive(pid)) {
+          process.kill(pid, 'SIGKILL');
+          killed = what;
+        }
+      };
+      let child: ChildProcess | undefined;
+      const done = startRun(KOPIATOMIC, args, { KT_CHAOS_SLEEP: engineSleep }, (c) => (child = c));
+      let exited = false;
+      void done.then(() => (exited = true));
+      const pid = child!.pid!;
+      const t0 = Date.now();
+      const atRandom = async () => {
+        await Promise.race([waitFor('its first zfs command', () => exited || procsNamed('zfs', pid).length > 0, 120_000), done]);
+        await Promise.race([sleep(Math.floor(at * Math.max(0, whole * 0.9 - (Date.now() - t0)))), done]);
+      };
+      if (target === 'kopiatomic') {
+        await atRandom();
+        kill(pid, 'kopiatomic');
+      } else if (target === 'engine') {
+        // A random instant of the engine's own run.
+        await Promise.race([waitFor('the engine to start', () => existsSync(pidfile) || exited, 120_000), done]);
+        if (existsSync(pidfile)) {
+          await sleep(Math.floor(random() * Number(engineSleep) * 1000));
+          kill(Number(readFileSync(pidfile, 'utf8')), 'the engine');
+        }
+      } else {
+        // The first zfs child of kopiatomic seen after that instant.
+        await atRandom();
+        while (!exited && !killed) {
+          const z = procsNamed('zfs', pid)[0];
+          if (z !== undefined) kill(z, `zfs child ${readFileSync(`/proc/${z}/cmdline`, 'utf8').split('\0').slice(0, 3).join(' ')}`);
+          else await sleep(5);
+        }
+      }
+      const r = await done;
+      tally[killed ? target : 'none'] = (tally[killed ? target : 'none'] ?? 0) + 1;
+      rt.diagnostic(`killed ${killed || 'nothing (the run had ended)'}; kopiatomic exit ${r.code ?? r.signal}`);
+      await orphansGone();
+
+      // What recovery has to do (a kill before the first change leaves nothing).
+      const toRecover = ourLeftovers([pool], ROOT, foreignSnaps);
+      if (toRecover.snapshots.length + toRecover.mounts.length + toRecover.rootEntries.length > 0) tally['left something'] = (tally['left something'] ?? 0) + 1;
+      if (r.signal === null) {
+        // kopiatomic survived: it cleaned up itself, or said what it left (exit 5);
+        // a failed setup (a zfs child killed) is 4, a failed backup 1, never 0 once its engine died.
+        assert.ok([0, 1, 4, 5].includes(r.code!), `${where} exit ${r.code}: ${r.stderr}`);
+        if (killed === 'the engine') assert.notEqual(r.code, 0, `${where} a backup whose engine was killed is not ok`);
+        if (r.code !== 5) assert.deepEqual(ourLeftovers([pool], ROOT, foreignSnaps), CLEAN, `${where} the run that survived left nothing`);
+      }
+      const rec =
+        recovery === 'cleanup'
+          ? await run(KOPIATOMIC, ['--json', '--mount-root', ROOT, 'cleanup'])
+          : await run(KOPIATOMIC, args, { env: { KT_CHAOS_SLEEP: '0' } });
+      assert.equal(rec.code, 0, `${where} recovery exit ${rec.code}: ${rec.stderr}`);
+      assert.deepEqual(ourLeftovers([pool], ROOT, foreignSnaps), CLEAN, `${where} nothing of ours after recovery`);
+      assert.equal(existsSync(ROOT), false, `${where} the mount root is removed`);
+      assert.deepEqual(foreignState([pool], foreignSnaps), before, `${where} every foreign thing is intact`);
+      assert.equal(readFileSync(`${pool.path('clone')}/mine.txt`, 'utf8'), 'the user\'s work\n', `${where} the clone's file`);
+      failed = false;
+    });
+  }
+  assert.equal(failed, false, `a round failed (seed ${SEED})`);
+  t.diagnostic(`kills: ${JSON.stringify(tally)}`);
+  if (ROUNDS >= 6) {
+    assert.ok(TARGETS.every((k) => tally[k]), `every kind of kill happened at least once: ${JSON.stringify(tally)}`);
+    assert.ok(tally['left something'], `some killed run left something to recover (else recovery was never tested): ${JSON.stringify(tally)}`);
   }
 });

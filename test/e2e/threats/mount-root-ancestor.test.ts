@@ -10,25 +10,24 @@ import { KOPIATOMIC, mounts, Pool, run } from '../lib.js';
 
 const NOBODY = 65534;
 
-test('a mount root below a directory a user owns: refused before anything happens, nothing snapshotted or mounted', async () => {
+test('a mount root below a directory a user owns: refused before anything happens, nothing snapshotted or mounted', async (t) => {
   const home = '/kt-threat-home';
   const root = `${home}/tree`;
   const pool = Pool.create(['a']);
-  try {
-    mkdirSync(home, { mode: 0o755 });
-    chownSync(home, NOBODY, NOBODY);
-    mkdirSync(root, { mode: 0o700 }); // root's own and empty: only its parent is the user's
-    for (const r of [root, `${home}/absent`]) {
-      const res = await run(KOPIATOMIC, ['--json', '--mount-root', r, '--engine', 'command', '-c', 'true', '-r', pool.ds('a')]);
-      assert.equal(res.code, 4, `${r}: setup refused (${res.stderr})`);
-      assert.deepEqual(pool.snapshots(), [], `${r}: no snapshot was made or left`);
-      assert.deepEqual(mounts().filter((m) => m.source.includes('@kopiatomic-')).map((m) => m.target), [], `${r}: nothing of ours is mounted anywhere`);
-    }
-    assert.deepEqual(readdirSync(home).sort(), ['tree'], 'nothing made in the user\'s directory');
-    assert.deepEqual(readdirSync(root), [], 'the tree is still empty');
-    assert.equal(lstatSync(home).uid, NOBODY);
-  } finally {
+  t.after(() => {
     pool.destroy();
     rmSync(home, { recursive: true, force: true });
+  });
+  mkdirSync(home, { mode: 0o755 });
+  chownSync(home, NOBODY, NOBODY);
+  mkdirSync(root, { mode: 0o700 }); // root's own and empty: only its parent is the user's
+  for (const r of [root, `${home}/absent`]) {
+    const res = await run(KOPIATOMIC, ['--json', '--mount-root', r, '--engine', 'command', '-c', 'true', '-r', pool.ds('a')]);
+    assert.equal(res.code, 4, `${r}: setup refused (${res.stderr})`);
+    assert.deepEqual(pool.snapshots(), [], `${r}: no snapshot was made or left`);
+    assert.deepEqual(mounts().filter((m) => m.source.includes('@kopiatomic-')).map((m) => m.target), [], `${r}: nothing of ours is mounted anywhere`);
   }
+  assert.deepEqual(readdirSync(home).sort(), ['tree'], 'nothing made in the user\'s directory');
+  assert.deepEqual(readdirSync(root), [], 'the tree is still empty');
+  assert.equal(lstatSync(home).uid, NOBODY);
 });
