@@ -3,6 +3,7 @@
 // those of cli/flags.ts; which command takes which is said by its own file.
 import { parseArgs } from 'node:util';
 import { meantHint } from '../core/did-you-mean.js';
+import { isDuration, parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
 import { ZFS_TIMEOUT_DEFAULT } from '../core/exec.js';
 import { splitWords } from '../core/words.js';
@@ -167,14 +168,14 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   const waitFlag = str('wait');
   if (waitFlag !== undefined) {
     if (waitFlag === 'forever') wait = Infinity;
-    else if (/^\d+$/.test(waitFlag)) wait = Number(waitFlag);
-    else throw new UsageError(`--wait takes a number of seconds: ${waitFlag}`);
+    else if (isDuration(waitFlag)) wait = parseDuration(waitFlag);
+    else throw new UsageError(`--wait takes a number of seconds or a duration (90s, 10m, 1h30m): ${waitFlag}`);
   }
   const seconds = (name: string, fallback: number) => {
     const s = str(name);
     if (s === undefined) return fallback;
-    if (!/^\d+$/.test(s)) throw new UsageError(`--${name} takes a number of seconds: ${s}`);
-    return Number(s);
+    if (!isDuration(s)) throw new UsageError(`--${name} takes a number of seconds or a duration (90s, 10m, 1h30m): ${s}`);
+    return parseDuration(s);
   };
   const killAfter = seconds('kill-after', KILL_AFTER_DEFAULT);
   const zfsTimeout = seconds('zfs-timeout', ZFS_TIMEOUT_DEFAULT);

@@ -23,6 +23,9 @@ export interface ResolveOptions {
 const words = (v: string | string[] | undefined): string[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : splitWords(v));
 
 /** The jobs named (all, in the file's order, when none), each resolved; every problem at once. */
+/** A key that takes seconds or a duration (schema's seconds()). */
+const inSeconds = (v: number | string | undefined): number | undefined => (typeof v === 'string' ? durationSeconds(v) : v);
+
 export function resolveJobs(loaded: LoadedConfig, names: string[], o: ResolveOptions): JobOptions[] {
   const all = Object.keys(loaded.config.jobs ?? {});
   const problems: Problem[] = [];
@@ -126,8 +129,8 @@ export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions
     schedule: pick('schedule') ?? 'daily',
     verifyPercent: verify === true ? 100 : verify === false || verify === undefined || verify === 0 ? null : verify,
     verifyCommand: words(pick('verify_command')) ?? null,
-    killAfter: pick('kill_after') ?? KILL_AFTER_DEFAULT,
-    zfsTimeout: pick('zfs_timeout') ?? ZFS_TIMEOUT_DEFAULT,
+    killAfter: inSeconds(pick('kill_after')) ?? KILL_AFTER_DEFAULT,
+    zfsTimeout: inSeconds(pick('zfs_timeout')) ?? ZFS_TIMEOUT_DEFAULT,
     statusFile: loaded.config.status_file ?? d.status_file ?? statusFileDefault(o.platform),
   };
   if (o.flags) job = applyFlags(job, o.flags);

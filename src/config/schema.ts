@@ -24,6 +24,11 @@ function key<T extends z.ZodType>(schema: T, description: string, dflt?: unknown
   return schema.optional().meta(dflt === undefined ? { description } : { description, default: dflt as never });
 }
 
+/** A time span: whole seconds, or a duration string in the grammar of the flags and `max_age`. */
+function seconds() {
+  return z.union([z.number().int().min(0), z.string().refine(isDuration, 'must be a number of seconds or a duration such as "90s", "10m" or "1h30m"')]);
+}
+
 /** Keys a job can set; [defaults] takes the same keys, and jobs inherit them. */
 export const JOB_KEYS = {
   datasets: key(z.array(z.string().min(1)), 'Datasets (tank/home) or their mount points (/home) to back up; with select = "datasets".'),
@@ -61,8 +66,8 @@ export const JOB_KEYS = {
     false,
   ),
   verify_command: key(words, 'Command used to read the backup back for verification, a string split into words or an array (default: the engine\'s own).'),
-  kill_after: key(z.number().int().min(0), 'Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never.', 30),
-  zfs_timeout: key(z.number().int().min(0), 'Seconds one zfs, zpool, mount or umount command may run before it is killed and the run stops with exit 9 (a suspended pool hangs them); 0 = never.', 600),
+  kill_after: key(seconds(), 'How long a signalled engine or hook may take to exit before SIGKILL (seconds, or a duration such as "90s", "2m"); 0 = never.', 30),
+  zfs_timeout: key(seconds(), 'How long one zfs, zpool, mount or umount command may run before it is killed and the run stops with exit 9 (a suspended pool hangs them): seconds, or a duration such as "10m"; 0 = never.', 600),
 };
 
 const STATUS_FILE = key(absPath, 'Where each run records its result (default /var/lib/kopiatomic/status.json; FreeBSD /var/db/kopiatomic/status.json).');

@@ -103,7 +103,7 @@ test('--wait: bare means forever, =N means N seconds, anything else is an error'
   assert.deepEqual(k('--wait', 'tank').targets, ['tank']);
   assert.equal(k('--wait=5', 'tank').wait, 5);
   assert.equal(k('--wait=0', 'tank').wait, 0);
-  usage(['--wait=soon', 'tank'], /--wait takes a number of seconds: soon/);
+  usage(['--wait=soon', 'tank'], /--wait takes a number of seconds or a duration \(90s, 10m, 1h30m\): soon/);
   usage(['--wait=-1', 'tank'], /--wait takes a number of seconds/);
   usage(['--wait=1.5', 'tank'], /--wait takes a number of seconds/);
 });

@@ -231,6 +231,15 @@ test('the options commands receive: new keys resolved with clear names', (t) => 
   assert.equal(flag.verifyPercent, null);
 });
 
+test('kill_after and zfs_timeout: seconds or a duration, as their flags take; anything else at its line', (t) => {
+  const d = dir(t);
+  const [a, b] = resolveAll(write(join(d, 'k.toml'), '[defaults]\nkill_after = "2m"\n[jobs.a]\ndatasets = ["tank/a"]\nzfs_timeout = "1h30m"\n[jobs.b]\ndatasets = ["tank/b"]\nzfs_timeout = 60\n'));
+  assert.deepEqual([a!.killAfter, a!.zfsTimeout, b!.killAfter, b!.zfsTimeout], [120, 5400, 120, 60]);
+  const [p] = problems(() => loadConfig(write(join(d, 'bad.toml'), '[jobs.a]\ndatasets = ["tank/a"]\nzfs_timeout = "soon"\n')));
+  assert.equal(p!.line, 3);
+  assert.match(p!.message, /zfs_timeout.*number of seconds or a duration/);
+});
+
 test('locate: headers, dotted and quoted keys, inline tables', () => {
   const text = '# c\n[jobs."my job"]\n  a.b = 1\nenv = { X = "1", "Y Z" = { q = 2 } }\n[[x.y]]\n';
   assert.deepEqual(locate(text, ['jobs', 'my job']), { line: 2, col: 1 });

@@ -256,10 +256,13 @@ describe('signals: grace period, post hook, --wait', () => {
     assert.equal(readFileSync(path, 'utf8'), before);
   });
 
-  test('--kill-after: default 30 s, a number of seconds, or a usage error', () => {
+  test('--kill-after, --zfs-timeout, --wait: a number of seconds or a duration, else a usage error', () => {
     assert.equal(parseCommandLine(['-a'], KOPIATOMIC).killAfter, 30);
     assert.equal(parseCommandLine(['--kill-after', '2', '-a'], KOPIATOMIC).killAfter, 2);
     assert.equal(parseCommandLine(['--kill-after=0', '-a'], KOPIATOMIC).killAfter, 0);
+    assert.equal(parseCommandLine(['--kill-after', '2m', '-a'], KOPIATOMIC).killAfter, 120);
+    assert.equal(parseCommandLine(['--zfs-timeout', '1h30m', '-a'], KOPIATOMIC).zfsTimeout, 5400);
+    assert.equal(parseCommandLine(['--wait=90s', '-a'], KOPIATOMIC).wait, 90);
     assert.throws(() => parseCommandLine(['--kill-after', 'soon', '-a'], KOPIATOMIC), UsageError);
   });
 });
