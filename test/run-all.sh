@@ -55,23 +55,6 @@ t0=$SECONDS
 echo "=== build"
 npm run --silent build || { echo "0 passed, 1 failed"; exit 1; }
 summary+=("$(printf '%-28s %5ss' build $((SECONDS - t0)))")
-# The unit tests never touch the host's real state: state-guard.sh fails the
-# step when /var/lib/kopiatomic, /run/kopiatomic, /etc/kopiatomic (or the
-# FreeBSD places) changed while they ran.
-# The files are named: node --test on Node 22 and later takes no directory.
-units=(dist/test/unit/*.test.js)
-step "unit tests (host, Node $(node --version | sed 's/^v//; s/\..*//'))" "$logs/unit" bash test/state-guard.sh node --test --test-reporter=spec "${units[@]}"
-# The same tests on the other supported Node lines, with official binaries
-# pinned in test/node-versions.sh (fetched once from the npm registry).
-for major in 22 24; do
-  if bin=$(bash test/node-versions.sh "$major"); then
-    step "unit tests (host, Node $major)" "$logs/unit$major" bash test/state-guard.sh "$bin" --test --test-reporter=spec "${units[@]}"
-  else
-    failed=$((failed + 1)); summary+=("$(printf '%-28s %5s  %s' "unit tests (host, Node $major)" - "no Node $major binary (see above)")")
-  fi
-done
-step "prometheus rules (host)" "$logs/rules" bash test/prometheus-rules.sh
-
 # The guests of all flavours build and run side by side (each is mostly
 # waiting on emulated I/O and on zfs; one flavour alone leaves cores idle).
 # Each flavour's output is kept in its own log and printed whole when it ends.
@@ -93,6 +76,25 @@ for flavour in "${flavours[@]}"; do
   } >"$logs/e2e-$flavour" 2>&1 &
   pids[$flavour]=$!
 done
+# The host's own steps run while the guests boot and work: the guests wait
+# on emulated I/O much of the time, and the host steps take a few minutes.
+# The unit tests never touch the host's real state: state-guard.sh fails the
+# step when /var/lib/kopiatomic, /run/kopiatomic, /etc/kopiatomic (or the
+# FreeBSD places) changed while they ran.
+# The files are named: node --test on Node 22 and later takes no directory.
+units=(dist/test/unit/*.test.js)
+step "unit tests (host, Node $(node --version | sed 's/^v//; s/\..*//'))" "$logs/unit" bash test/state-guard.sh node --test --test-reporter=spec "${units[@]}"
+# The same tests on the other supported Node lines, with official binaries
+# pinned in test/node-versions.sh (fetched once from the npm registry).
+for major in 22 24; do
+  if bin=$(bash test/node-versions.sh "$major"); then
+    step "unit tests (host, Node $major)" "$logs/unit$major" bash test/state-guard.sh "$bin" --test --test-reporter=spec "${units[@]}"
+  else
+    failed=$((failed + 1)); summary+=("$(printf '%-28s %5s  %s' "unit tests (host, Node $major)" - "no Node $major binary (see above)")")
+  fi
+done
+step "prometheus rules (host)" "$logs/rules" bash test/prometheus-rules.sh
+
 for flavour in "${flavours[@]}"; do
   wait "${pids[$flavour]}"; rc=$?
   case $flavour in stable) label="e2e OpenZFS 2.1 (stable)";; backports) label="e2e OpenZFS 2.3 (backports)";; *) label="e2e $flavour";; esac

@@ -208,7 +208,7 @@ describe('signals: grace period, post hook, --wait', () => {
     it.receive('SIGTERM');
     const sig = await new Promise<string | null>((r) => c.on('close', (_code, s) => r(s)));
     assert.equal(sig, 'SIGKILL');
-    assert.ok(Date.now() - t0 < 3000);
+    assert.ok(Date.now() - t0 < 15_000, 'killed, not waited for: the child sleeps 30 s');
     assert.ok(lines.some((l) => /SIGKILL/.test(l)));
     it.uninstall();
   });
@@ -252,7 +252,7 @@ describe('signals: grace period, post hook, --wait', () => {
     const e = await Lock.acquire(dir, '/kt', 'boot', Infinity, quietReporter().reporter, stop).catch((x: unknown) => x);
     assert.ok(e instanceof InterruptedError, String(e));
     assert.equal(e.exitCode, 143);
-    assert.ok(Date.now() - t0 < 2000);
+    assert.ok(Date.now() - t0 < 15_000, 'the wait ended: it would have lasted for ever');
     assert.equal(readFileSync(path, 'utf8'), before);
   });
 

@@ -30,7 +30,7 @@ test('a zfs command past its limit is killed (its whole group) and fails with Co
     assert.deepEqual(runStatus({ setupError: e, backup: null, cleanupFailures: [] }, null), { status: 'timed-out', code: 9 });
     return true;
   });
-  assert.ok(Date.now() - t0 < 3000);
+  assert.ok(Date.now() - t0 < 15_000, 'killed, not waited for: the zfs sleeps 30 s');
   await new Promise((r) => setTimeout(r, 200));
   const { readFileSync } = await import('node:fs');
   assert.equal(ownerAlive({ pid: Number(readFileSync(join(dir, 'child'), 'utf8')), boot: 'b' }, 'b'), false, 'the group was killed (gone, or a zombie)');
