@@ -160,7 +160,10 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
         command: job.command,
         options: job.options,
         engineEnv: { ...process.env, ...job.env },
-        proofKey: flags.dryRun ? readProofKey(platform.journalDir).key : proofKey(platform.journalDir, (m) => reporter.warn(m)),
+        // A dry run makes no key: where there is none yet it shows the proof made with a
+        // stand-in, so its commands keep the real run's shape (the proof covers the run id,
+        // so it differs from the real run's in any case).
+        proofKey: flags.dryRun ? (readProofKey(platform.journalDir).key ?? Buffer.alloc(32)) : proofKey(platform.journalDir, (m) => reporter.warn(m)),
       });
       // Before any snapshot: past what the machine has, the mounts crawl for hours instead of failing.
       const short = mountMemoryShortfall(selection.selected.length, platform.memory ? await platform.memory(runner) : null);

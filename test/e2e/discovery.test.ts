@@ -127,7 +127,7 @@ test('dry run changes nothing, and its commands are the ones a real run then run
 
   const real = await run(KOPIATOMIC, args, { env });
   assert.equal(real.code, 0, real.stderr);
-  const norm = (w: string) => w.replace(/kopiatomic-\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'SNAP').replace(/\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'RUN').replace(/[0-9a-f-]{36}:\d+/g, 'OWNER');
+  const norm = (w: string) => w.replace(/kopiatomic-\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'SNAP').replace(/\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'RUN').replace(/[0-9a-f-]{36}:\d+/g, 'OWNER').replace(/kopiatomic:proof=[0-9a-f]{64}/g, 'kopiatomic:proof=PROOF');
   // The destroy program's identity words (after `zfs program POOL - RUN OWNER`, a name, its
   // guid as g<signed> and its createtxg each) are slots in the dry run, filled once the snapshots exist.
   const slots = (a: string[]) =>
