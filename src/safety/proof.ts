@@ -18,6 +18,7 @@ import { constants, mkdirSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import { quoteArgv } from '../core/errors.js';
 import { proofFor } from '../plan/proof-value.js';
+import { poolOf } from '../zfs/list.js';
 import { HOLD_TAG } from '../zfs/naming.js';
 import { randomHex } from '../core/random.js';
 import { readRootFile, writeRootFile } from './root-file.js';
@@ -88,9 +89,7 @@ export interface ProofFacts {
 export function proofProblem(key: Uint8Array | null, s: ProofFacts): string | null {
   if (s.proof === null) return 'it carries no kopiatomic:proof (made before proofs, or by someone else)';
   if (!key) return 'this host has no proof key to check its kopiatomic:proof against';
-  const at = s.name.indexOf('@');
-  const pool = s.name.slice(0, at).split('/')[0]!;
-  const want = proofFor(key, pool, s.name.slice(at + 1), s.run, s.owner);
+  const want = proofFor(key, poolOf(s.name), s.name.slice(s.name.indexOf('@') + 1), s.run, s.owner);
   if (!timingSafeEqualHex(s.proof, want)) return 'its kopiatomic:proof does not verify (forged, copied from another pool, or made with another key)';
   const t = runTime(s.run);
   if (t === null || s.creation === null) return 'its creation time could not be compared with its run';
