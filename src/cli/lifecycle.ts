@@ -26,8 +26,8 @@ export interface CommandContext {
   runner: SystemRunner;
   platform: Platform;
   interrupt: Interrupt;
-  /** The usage lines of the command being run, shown under a usage error. */
-  usage?: string;
+  /** The usage lines of the command being run, shown under a usage error (made only then). */
+  usage?: () => string;
 }
 
 export interface LifecycleSpec {
@@ -176,7 +176,7 @@ export function reportError(ctx: CommandContext, e: unknown): StatusCode {
   const s = errorStatus(e);
   const err = e as Error;
   ctx.reporter.error(err.message);
-  if (e instanceof UsageError && !(e instanceof ConfigError) && !ctx.reporter.json) process.stderr.write(`${ctx.usage ? `${ctx.usage}\n` : ''}Try '${ctx.flavour.name} help' for help.\n`);
+  if (e instanceof UsageError && !(e instanceof ConfigError) && !ctx.reporter.json) process.stderr.write(`${ctx.usage ? `${ctx.usage()}\n` : ''}Try '${ctx.flavour.name} help' for help.\n`);
   if (s.code === EXIT.internal && err.stack) ctx.reporter.verbose(err.stack);
   return s;
 }

@@ -77,7 +77,7 @@ export async function main(argv: string[], flavour: Flavour): Promise<number> {
   interrupt.install();
   const runner = new SystemRunner(reporter, opts.dryRun);
   runner.zfsTimeoutMs = opts.zfsTimeout * 1000; // each job of `run` sets its own (backupJob)
-  const ctx: CommandContext = { flavour, reporter, runner, platform: null!, interrupt, usage: usageOf(commandWord(argv), flavour.name) };
+  const ctx: CommandContext = { flavour, reporter, runner, platform: null!, interrupt, usage: () => usageOf(commandWord(argv), flavour.name) };
   try {
     ctx.platform = platformFor();
     const code = await COMMAND_OF[opts.mode](opts, ctx);
