@@ -7,7 +7,7 @@ import { isDuration, parseDuration } from '../core/duration.js';
 import { UsageError } from '../core/errors.js';
 import { ZFS_TIMEOUT_DEFAULT } from '../core/exec.js';
 import { splitWords } from '../core/words.js';
-import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobOptions } from '../config/job.js';
+import { checkMountRootPath, implicitRepository, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobOptions } from '../config/job.js';
 import { parseVerifyPercent, verifyProblem } from '../verify/options.js';
 import type { CommandSpec, FlagValues } from './command.js';
 import { COMMAND_WORDS, COMMANDS, commandsOf, takersOf } from './commands.js';
@@ -278,6 +278,11 @@ function defaults(flavour: Flavour): Options {
     killAfter: KILL_AFTER_DEFAULT,
     zfsTimeout: ZFS_TIMEOUT_DEFAULT,
     statusFile: statusFileDefault(),
+    repositories: [implicitRepository({})],
+    retention: null,
+    checkSchedule: null,
+    nice: null,
+    ioClass: null,
     given: new Set(),
     cron: false,
     maxAge: null,

@@ -16,6 +16,34 @@ export interface Flavour {
 export const KOPIATOMIC: Flavour = { name: 'kopiatomic', engine: 'kopia', mountRoot: '/kopia' };
 export const RESTOMIC: Flavour = { name: 'restomic', engine: 'restic', mountRoot: '/restic' };
 
+/** One repository a job backs up to, with the engine's whole environment for it (job env, then the repository's). */
+export interface Repository {
+  /** "default" for a job that names no repositories (its env names the one). */
+  name: string;
+  /** The engine's environment for this repository: the job's env merged with the repository's own. */
+  env: Record<string, string>;
+  /** Whether the configuration named it ([[jobs.X.repositories]]); false for the job's one implicit repository. */
+  configured: boolean;
+}
+
+/** Which of the job's snapshots a repository keeps; unset keep_* are not passed. */
+export interface Retention {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
+  prune: boolean;
+}
+
+export type IoClass = 'idle' | 'best-effort';
+
+/** The job's one repository when none is configured: its own env names it. */
+export function implicitRepository(env: Record<string, string>): Repository {
+  return { name: 'default', env, configured: false };
+}
+
 /** A job's settings: what every command that backs up receives (the flag form is job "default"). */
 export interface JobOptions {
   /** The job's name; "default" for the flag form. */
@@ -49,6 +77,15 @@ export interface JobOptions {
   /** Seconds one zfs, zpool, mount or umount command may run before it is killed (exit 9); 0 = no limit. */
   zfsTimeout: number;
   statusFile: string;
+  /** Where the backup goes, in order: at least one (the implicit one when none is configured). */
+  repositories: Repository[];
+  retention: Retention | null;
+  /** systemd OnCalendar expression for `kopiatomic check`; null = not scheduled. */
+  checkSchedule: string | null;
+  /** The engine's nice value; null = inherit. */
+  nice: number | null;
+  /** The engine's I/O class; null = inherit. */
+  ioClass: IoClass | null;
 }
 
 /** Job settings given as flags: those named in `given` override a configured job's. */

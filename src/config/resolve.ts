@@ -4,7 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
 import { ZFS_TIMEOUT_DEFAULT } from '../core/exec.js';
 import { rememberJobSecrets } from '../core/secrets.js';
-import { checkMountRootPath, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobFlags, type JobOptions } from './job.js';
+import { checkMountRootPath, implicitRepository, KILL_AFTER_DEFAULT, resolveEngine, statusFileDefault, type Flavour, type JobFlags, type JobOptions } from './job.js';
 import { splitWords } from '../core/words.js';
 import { didYouMean, type LoadedConfig } from './load.js';
 import { ConfigError, type Problem } from './problems.js';
@@ -95,17 +95,28 @@ export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions
   const verify = pick('verify');
   const envFiles = { ...(d.env_files ?? {}), ...(j.env_files ?? {}) };
   const env: Record<string, string> = { ...(d.env ?? {}), ...(j.env ?? {}) };
-  if (o.readEnvFiles) {
-    for (const [k, path] of Object.entries(envFiles)) {
+  /** Reads each NAME = file into `into` (a run only); a file others can read is a problem at its key. */
+  const readEnvFiles = (files: Record<string, string>, into: Record<string, string>, at: string[]) => {
+    if (!o.readEnvFiles) return;
+    for (const [k, path] of Object.entries(files)) {
       try {
         const st = statSync(path);
-        if (st.mode & 0o044) problem(['env_files', k], `${path} (for ${k}) can be read by others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): chmod 600 ${path}`);
-        env[k] = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+        if (st.mode & 0o044) problem([...at, 'env_files', k], `${path} (for ${k}) can be read by others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}): chmod 600 ${path}`);
+        into[k] = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
       } catch (e) {
-        problem(['env_files', k], `cannot read ${path} for ${k}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        problem([...at, 'env_files', k], `cannot read ${path} for ${k}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
     }
-  }
+  };
+  readEnvFiles(envFiles, env, []);
+  // Each repository's env and env_files over the job's: a file the
+  // repository names wins over a value the job sets, as over the job's file.
+  const repositories = (pick('repositories') ?? []).map((r, i) => {
+    const renv: Record<string, string> = { ...env, ...(r.env ?? {}) };
+    readEnvFiles(r.env_files ?? {}, renv, ['repositories', String(i)]);
+    return { name: r.name, env: renv, configured: true };
+  });
+  const retention = pick('retention');
   const maxAge = pick('max_age');
 
   let job: JobOptions = {
@@ -132,6 +143,21 @@ export function resolveJob(loaded: LoadedConfig, name: string, o: ResolveOptions
     killAfter: inSeconds(pick('kill_after')) ?? KILL_AFTER_DEFAULT,
     zfsTimeout: inSeconds(pick('zfs_timeout')) ?? ZFS_TIMEOUT_DEFAULT,
     statusFile: loaded.config.status_file ?? d.status_file ?? statusFileDefault(o.platform),
+    repositories: repositories.length ? repositories : [implicitRepository(env)],
+    retention: retention
+      ? {
+          keepLast: retention.keep_last,
+          keepHourly: retention.keep_hourly,
+          keepDaily: retention.keep_daily,
+          keepWeekly: retention.keep_weekly,
+          keepMonthly: retention.keep_monthly,
+          keepYearly: retention.keep_yearly,
+          prune: retention.prune ?? false,
+        }
+      : null,
+    checkSchedule: pick('check_schedule') ?? null,
+    nice: pick('nice') ?? null,
+    ioClass: pick('io_class') ?? null,
   };
   if (o.flags) job = applyFlags(job, o.flags);
   rememberJobSecrets(job);

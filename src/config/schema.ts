@@ -29,6 +29,33 @@ function seconds() {
   return z.union([z.number().int().min(0), z.string().refine(isDuration, 'must be a number of seconds or a duration such as "90s", "10m" or "1h30m"')]);
 }
 
+const ENV = z.record(z.string().regex(ENV_NAME, 'not an environment variable name'), z.string());
+const ENV_FILES = z.record(z.string().regex(ENV_NAME, 'not an environment variable name'), absPath);
+
+/** A repository name: a metrics label value and a word on the command line. */
+export const REPOSITORY_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+const REPOSITORY = z
+  .strictObject({
+    name: z.string().regex(REPOSITORY_NAME, 'a repository name is letters, digits, "_", "." and "-", starting with a letter or digit'),
+    env: ENV.optional().meta({ description: "This repository's environment, merged over the job's env (RESTIC_REPOSITORY, KOPIA_CONFIG_PATH, ...)." }),
+    env_files: ENV_FILES.optional().meta({ description: "This repository's secrets read from files, merged over the job's env_files." }),
+  })
+  .meta({ description: 'One repository the job backs up to: [[jobs.NAME.repositories]].' });
+
+const keep = (what: string) => z.number().int().min(0).optional().meta({ description: `Keep the newest snapshot of each of the last N ${what}.` });
+const RETENTION = z
+  .strictObject({
+    keep_last: z.number().int().min(0).optional().meta({ description: "Keep the job's N newest snapshots." }),
+    keep_hourly: keep('hours'),
+    keep_daily: keep('days'),
+    keep_weekly: keep('weeks'),
+    keep_monthly: keep('months'),
+    keep_yearly: keep('years'),
+    prune: z.boolean().optional().meta({ description: 'restic: also remove the data no snapshot uses any more (forget --prune). kopia collects garbage in its own maintenance.', default: false }),
+  })
+  .meta({ description: "Which of the job's snapshots each repository keeps; applied after each successful backup and by `kopiatomic forget`." });
+
 /** Keys a job can set; [defaults] takes the same keys, and jobs inherit them. */
 export const JOB_KEYS = {
   datasets: key(z.array(z.string().min(1)), 'Datasets (tank/home) or their mount points (/home) to back up; with select = "datasets".'),
@@ -47,12 +74,12 @@ export const JOB_KEYS = {
   pre_hook: key(z.string(), 'Shell command run before anything is snapshotted; if it fails the job stops (exit 4).'),
   post_hook: key(z.string(), 'Shell command run last, always, with KOPIATOMIC_STATUS and KOPIATOMIC_EXIT_CODE.'),
   env: key(
-    z.record(z.string().regex(ENV_NAME, 'not an environment variable name'), z.string()),
+    ENV,
     'Environment for the backup engine (RESTIC_REPOSITORY, RESTIC_PASSWORD_FILE, KOPIA_CONFIG_PATH, ...). A secret here (a secret variable such as RESTIC_PASSWORD or AWS_SECRET_ACCESS_KEY, or a URL with user info such as rest:https://user:password@host/; see "Secrets" in the README) is masked wherever it is shown, and makes the file refuse to load when group or others can read it.',
     {},
   ),
   env_files: key(
-    z.record(z.string().regex(ENV_NAME, 'not an environment variable name'), absPath),
+    ENV_FILES,
     'Environment for the backup engine read from files: NAME = "/root/secret" sets NAME to the file\'s content (one trailing newline dropped). The way to give a secret such as KOPIA_PASSWORD.',
     {},
   ),
@@ -66,6 +93,14 @@ export const JOB_KEYS = {
     false,
   ),
   verify_command: key(words, 'Command used to read the backup back for verification, a string split into words or an array (default: the engine\'s own).'),
+  repositories: key(
+    z.array(REPOSITORY).min(1).refine((rs) => new Set(rs.map((r) => r.name)).size === rs.length, 'each repository needs a name of its own'),
+    'The repositories the job backs up to, in order, all from the same frozen snapshots; each one\'s env and env_files are merged over the job\'s. Without it the job\'s env names the one repository.',
+  ),
+  retention: key(RETENTION, "Which of the job's snapshots to keep in each repository (restic forget, scoped to the job's tag and this host; kopia: the source's policy)."),
+  check_schedule: key(z.string().refine(isCalendar, 'must be a systemd OnCalendar time that cron can run too: "weekly", "Sun *-*-* 04:00"'), 'When `kopiatomic check` runs for this job, as a systemd OnCalendar expression (used by `kopiatomic schedule`); none: no scheduled check.'),
+  nice: key(z.number().int().min(-20).max(19), "The engine's CPU priority (nice value, -20..19).", 0),
+  io_class: key(z.enum(['idle', 'best-effort']), "The engine's I/O scheduling class (Linux ionice; ignored on FreeBSD).", 'best-effort'),
   kill_after: key(seconds(), 'How long a signalled engine or hook may take to exit before SIGKILL (seconds, or a duration such as "90s", "2m"); 0 = never.', 30),
   zfs_timeout: key(seconds(), 'How long one zfs, zpool, mount or umount command may run before it is killed and the run stops with exit 9 (a suspended pool hangs them): seconds, or a duration such as "10m"; 0 = never.', 600),
 };

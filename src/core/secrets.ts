@@ -120,8 +120,10 @@ export function rememberSecrets(values: Iterable<string>): void {
 }
 
 /** A resolved job's secrets (engine environment, ping URL, command words), remembered; returns those in the engine's argv. */
-export function rememberJobSecrets(job: { env: Record<string, string>; pingUrl: string | null; command: string[]; options: string[]; verifyCommand: string[] | null }): string[] {
-  for (const [k, v] of Object.entries(job.env)) rememberSecrets(secretsOf(v, { env: k }));
+export function rememberJobSecrets(job: { env: Record<string, string>; repositories?: { env: Record<string, string> }[]; pingUrl: string | null; command: string[]; options: string[]; verifyCommand: string[] | null }): string[] {
+  for (const env of [job.env, ...(job.repositories ?? []).map((r) => r.env)]) {
+    for (const [k, v] of Object.entries(env)) rememberSecrets(secretsOf(v, { env: k }));
+  }
   if (job.pingUrl) rememberSecrets([job.pingUrl]);
   const inArgv = secretsInWords([...job.command, ...job.options, ...(job.verifyCommand ?? [])]);
   rememberSecrets(inArgv);

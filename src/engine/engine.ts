@@ -79,6 +79,15 @@ export interface EngineFigures {
   errors?: number;
 }
 
+/**
+ * The tag that names a backup's job, the same text for every engine: restic
+ * `--tag kopiatomic-job:NAME`, kopia `--tags kopiatomic-job:NAME` (kopia's
+ * KEY:VALUE form). Anything scoped to a job (retention, restore) finds the
+ * job's snapshots by it, and only them.
+ */
+export const JOB_TAG_KEY = 'kopiatomic-job';
+export const jobTag = (job: string): string => `${JOB_TAG_KEY}:${job}`;
+
 /** A frozen tree and the same tree as restored from the backup, compared by the verification. */
 export interface TreePair {
   /** The frozen tree (snapshot mounts). */

@@ -122,6 +122,8 @@ build_base() {
   # services from starting in the chroot and makes initramfs-tools build a small
   # initrd (only what is needed to mount an ext4 root on virtio-blk) instead of
   # a 35 MB one with every storage driver; zstd makes it quick to unpack.
+  # openssh-server: an SFTP repository on loopback, as a backup host gives
+  # one; man-db: the installed package's man pages are read for real.
   mmdebstrap --variant=minbase --components=main,contrib \
     --dpkgopt='path-exclude=/usr/share/man/*' \
     --dpkgopt='path-exclude=/usr/share/locale/*' \
@@ -130,7 +132,7 @@ build_base() {
     --essential-hook='printf "#!/bin/sh\nexit 101\n" > "$1/usr/sbin/policy-rc.d"; chmod 755 "$1/usr/sbin/policy-rc.d"' \
     --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d"; printf "MODULES=list\nCOMPRESS=zstd\n" > "$1/etc/initramfs-tools/conf.d/zfsvm.conf"' \
     --essential-hook='mkdir -p "$1/etc/initramfs-tools"; printf "virtio_pci\nvirtio_blk\next4\n" >> "$1/etc/initramfs-tools/modules"' \
-    --include=kmod,udev,procps,psmisc,e2fsprogs,util-linux,zstd,initramfs-tools,restic,less,iproute2,systemd${ZFSVM_EXTRA_PACKAGES:+,$ZFSVM_EXTRA_PACKAGES} \
+    --include=kmod,udev,procps,psmisc,e2fsprogs,util-linux,zstd,initramfs-tools,restic,less,iproute2,systemd,openssh-server,openssh-client,man-db${ZFSVM_EXTRA_PACKAGES:+,$ZFSVM_EXTRA_PACKAGES} \
     bookworm "$ROOTFS" "${sources[@]}"
 }
 
@@ -432,11 +434,22 @@ run() {
   fi
 
   log "booting $(. "$GUEST/guest.env"; echo "kernel $KVER, zfs $ZFS_VERSION") with $accel; job: ./$rel $*"
-  local t0=$SECONDS boots=0 why=''
+  local t0=$SECONDS boots=0 why='' early_retries=0
   while :; do
     boots=$((boots + 1))
     boot_guest || why=$REPLY
     [ -z "$why" ] || break
+    # A kernel that panicked before our init came up (TCG sometimes trips
+    # over the kernel patching its own code while booting) ran nothing of
+    # the job, so booting again is safe; twice at most.
+    if [ ! -s "$run_dir/ctl/exit-code" ] && [ ! -s "$run_dir/ctl/power-cut" ] \
+       && ! grep -q 'zfsvm: init up' "$run_dir/console.log.$boots" \
+       && [ "$early_retries" -lt 2 ]; then
+      early_retries=$((early_retries + 1))
+      log "the guest died before its init came up (boot $boots); booting again:"
+      grep -m3 -E 'Kernel panic|Oops|BUG' "$run_dir/console.log.$boots" | sed 's/\r$//' >&2
+      continue
+    fi
     # A power cut the job asked for: boot again with the same scratch disks,
     # running the command it named (relative to the share).
     [ -s "$run_dir/ctl/power-cut" ] && [ ! -e "$run_dir/ctl/exit-code" ] || break
