@@ -12,7 +12,7 @@
 import { matchRestic } from './restic-pattern.js';
 
 /** Entry kinds, as the comparison names them. */
-export type EntryKind = 'file' | 'folder' | 'symlink' | 'fifo' | 'socket' | 'char device' | 'block device' | 'unknown';
+export type EntryKind = 'file' | 'directory' | 'symlink' | 'fifo' | 'socket' | 'char device' | 'block device' | 'unknown';
 
 export type ExcludeRule =
   /** restic's --exclude / --iexclude pattern (restic's own matching rules, see restic-pattern.ts). */
@@ -83,7 +83,7 @@ function ruleMatches(r: ExcludeRule, e: AbsentEntry): boolean | string {
       if (r.pattern.startsWith('!')) return false; // a negation never excludes
       return matchRestic(r.pattern, e.path, r.insensitive, r.option);
     case 'larger-than':
-      return e.kind !== 'folder' && e.size > BigInt(r.bytes);
+      return e.kind !== 'directory' && e.size > BigInt(r.bytes);
     case 'if-present': {
       if (Buffer.from(r.name).equals(baseName(e.path))) return false; // the tag file itself is kept
       const head = e.sibling(r.name, Buffer.byteLength(r.header));

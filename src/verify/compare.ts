@@ -78,7 +78,7 @@ const oct = (m: bigint) => (Number(m) & 0o7777).toString(8).padStart(4, '0');
 
 function typeOf(st: BigIntStats): EntryKind {
   if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'folder';
+  if (st.isDirectory()) return 'directory';
   if (st.isSymbolicLink()) return 'symlink';
   if (st.isFIFO()) return 'fifo';
   if (st.isSocket()) return 'socket';
@@ -178,7 +178,7 @@ class Walk {
     const what: string[] = [];
     if ((fs.mode & 0o7777n) !== (rs.mode & 0o7777n)) what.push(`mode ${oct(fs.mode)} -> ${oct(rs.mode)}`);
     if (fs.uid !== rs.uid || fs.gid !== rs.gid) what.push(`owner ${fs.uid}:${fs.gid} -> ${rs.uid}:${rs.gid}`);
-    if ((ft === 'file' || ft === 'folder') && fs.mtimeNs !== rs.mtimeNs) what.push(`mtime ${nsTime(fs.mtimeNs)} -> ${nsTime(rs.mtimeNs)}`);
+    if ((ft === 'file' || ft === 'directory') && fs.mtimeNs !== rs.mtimeNs) what.push(`mtime ${nsTime(fs.mtimeNs)} -> ${nsTime(rs.mtimeNs)}`);
     if ((ft === 'char device' || ft === 'block device') && fs.rdev !== rs.rdev) what.push(`device ${fs.rdev} -> ${rs.rdev}`);
     if (ft === 'symlink') {
       const [a, b] = await Promise.all([readlink(frozen, { encoding: 'buffer' }), readlink(restored, { encoding: 'buffer' })]);
@@ -201,7 +201,7 @@ class Walk {
       }
     }
     if (what.length) this.diff(shown, what.join(', '));
-    if (ft === 'folder') await this.dir(frozen, restored, shown);
+    if (ft === 'directory') await this.dir(frozen, restored, shown);
   }
 
   /** Hard links: the first path sharing this file's inode must be the same on both sides. */

@@ -98,7 +98,7 @@ test('the judgement: not stored, excluded, unjudged, lost', () => {
   assert.deepEqual(judgeAbsent(r, entry('/a/x.tmp')), { verdict: 'excluded', why: '--exclude *.tmp' });
   assert.deepEqual(judgeAbsent(r, entry('/a/x')), { verdict: 'lost' });
   assert.deepEqual(judgeAbsent(r, entry('/a/big', { size: 101n })), { verdict: 'excluded', why: '--exclude-larger-than 100' });
-  assert.deepEqual(judgeAbsent(r, entry('/a/dir', { kind: 'folder', size: 1000n })), { verdict: 'lost' }, 'a directory is never too large');
+  assert.deepEqual(judgeAbsent(r, entry('/a/dir', { kind: 'directory', size: 1000n })), { verdict: 'lost' }, 'a directory is never too large');
   const tag = Buffer.from('Signature: 8a477f597d28d172789f06886806bc55');
   assert.equal(judgeAbsent(r, entry('/c/x', { sibling: () => tag })).verdict, 'excluded');
   assert.equal(judgeAbsent(r, entry('/c/CACHEDIR.TAG', { sibling: () => tag })).verdict, 'lost', 'the tag itself is kept');
