@@ -11,6 +11,8 @@ export interface MemoryFigures {
   how: string;
   /** Room left in the ARC for the metadata that mounted snapshots hold (Linux OpenZFS only). */
   arcRoom?: { bytes: number; how: string };
+  /** Room left under the ARC's metadata limit (OpenZFS before 2.2, which has arc_meta_limit). */
+  metaRoom?: { bytes: number; how: string };
 }
 
 function field(text: string, name: string): number | null {
@@ -36,6 +38,12 @@ export function linuxMemory(meminfo: string, arcstats: string | null): MemoryFig
   const figures: MemoryFigures = { available: avail + arc, how: arc > 0 ? 'MemAvailable + the ARC above its minimum' : 'MemAvailable' };
   const max = stat('c_max');
   if (max !== null && size !== null) figures.arcRoom = { bytes: Math.max(0, max - size), how: "the ARC's c_max - size" };
+  // Before 2.2 the ARC keeps metadata under arc_meta_limit (75% of c_max):
+  // past it, every mount waits while the ARC asks each mounted filesystem to
+  // prune, over and over, and the mounts crawl (docs/scale.md).
+  const metaLimit = stat('arc_meta_limit');
+  const metaUsed = stat('arc_meta_used');
+  if (metaLimit !== null && metaUsed !== null) figures.metaRoom = { bytes: Math.max(0, metaLimit - metaUsed), how: 'arc_meta_limit - arc_meta_used' };
   return figures;
 }
 

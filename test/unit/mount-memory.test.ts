@@ -15,7 +15,7 @@ import { EXIT } from '../../src/core/exit-status.js';
 import { Reporter } from '../../src/core/report.js';
 import { ENGINES } from '../../src/engine/index.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
-import { MOUNT_MEMORY_RESERVE, SNAPSHOT_MOUNT_ARC_BYTES, SNAPSHOT_MOUNT_BYTES, mountMemoryMessage, mountMemoryShortfall } from '../../src/plan/mount-memory.js';
+import { MOUNT_MEMORY_RESERVE, SNAPSHOT_MOUNT_ARC_BYTES, SNAPSHOT_MOUNT_BYTES, SNAPSHOT_MOUNT_META_BYTES, mountMemoryMessage, mountMemoryShortfall } from '../../src/plan/mount-memory.js';
 import { freebsdMemory, freebsdMemoryOf, linuxMemory } from '../../src/platform/memory.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
@@ -37,6 +37,14 @@ test('Linux: the room left in the ARC for the metadata mounted snapshots hold: c
   assert.equal(linuxMemory(MEMINFO, null)?.arcRoom, undefined);
 });
 
+test('Linux, OpenZFS before 2.2: the room under the ARC\'s metadata limit, arc_meta_limit less arc_meta_used', () => {
+  const v21 = ARCSTATS + 'c_max                           4    1029701632\narc_meta_used                   4    524288000\narc_meta_limit                  4    772276224\n';
+  assert.deepEqual(linuxMemory(MEMINFO, v21)?.metaRoom, { bytes: 772276224 - 524288000, how: 'arc_meta_limit - arc_meta_used' });
+  const over = ARCSTATS + 'arc_meta_used                   4    800000000\narc_meta_limit                  4    772276224\n';
+  assert.deepEqual(linuxMemory(MEMINFO, over)?.metaRoom, { bytes: 0, how: 'arc_meta_limit - arc_meta_used' }, 'already over the limit: no room');
+  assert.equal(linuxMemory(MEMINFO, ARCSTATS + 'c_max                           4    1029701632\n')?.metaRoom, undefined, 'OpenZFS 2.2 and later have no arc_meta_limit');
+});
+
 test('FreeBSD: free, inactive and laundry pages times the page size, from one sysctl', async () => {
   assert.deepEqual(freebsdMemory('4096\n1000\n2000\n500\n'), { available: 4096 * 3500, how: 'free + inactive + laundry pages' });
   assert.equal(freebsdMemory('4096\n1000\n'), null);
@@ -55,6 +63,11 @@ test('the estimate: N mounts at the measured cost each plus the reserve, against
   assert.equal(arcShort?.arc, true, 'plenty of memory, but the ARC cannot hold their metadata');
   assert.match(mountMemoryMessage(arcShort!), /^not enough room in the ZFS ARC to mount 1000 snapshots: .* is left \(the ARC's c_max - size\); this machine can take about 999 at once\. Nothing was snapshotted\./);
   assert.equal(mountMemoryShortfall(1000, { available: 8 * need(1000), how: 'x', arcRoom: { bytes: 1000 * SNAPSHOT_MOUNT_ARC_BYTES, how: 'y' } }), null);
+  const roomy = { available: 8 * need(1000), how: 'x', arcRoom: { bytes: 8 * 1000 * SNAPSHOT_MOUNT_ARC_BYTES, how: 'y' } };
+  const metaShort = mountMemoryShortfall(1000, { ...roomy, metaRoom: { bytes: 1000 * SNAPSHOT_MOUNT_META_BYTES - 1, how: 'arc_meta_limit - arc_meta_used' } });
+  assert.equal(metaShort?.meta, true, 'memory and ARC room enough, but not under the metadata limit');
+  assert.match(mountMemoryMessage(metaShort!), /^not enough room under the ZFS ARC's metadata limit to mount 1000 snapshots: .* is left \(arc_meta_limit - arc_meta_used\); .* this machine can take about 999 at once\. Nothing was snapshotted\./i);
+  assert.equal(mountMemoryShortfall(1000, { ...roomy, metaRoom: { bytes: 1000 * SNAPSHOT_MOUNT_META_BYTES, how: 'z' } }), null, 'exactly enough room under the limit');
   const m = mountMemoryMessage(s!);
   assert.match(m, /^not enough memory to mount 1000 snapshots: they need about \d+ MiB .* and \d+ MiB is available \(MemAvailable\); this machine can take about \d+ at once\. Nothing was snapshotted\./);
 });
