@@ -25,25 +25,32 @@ function field(text: string, name: string): number | null {
  * Linux: MemAvailable, plus what the ARC holds above its minimum (the ARC
  * gives that back under pressure, but MemAvailable does not count it). A
  * mounted snapshot's metadata is held in the ARC and cannot be evicted while
- * it is mounted, so the ARC's ceiling bounds the mounts too: c_max less size.
+ * it is mounted, so the ARC's ceilings bound the mounts too: c_max, and
+ * before OpenZFS 2.2 arc_meta_limit, less what the ARC holds that it cannot
+ * evict (a warm ARC full of cached blocks still has room: it evicts them).
  * `arcstats` is null where the file cannot be read.
  */
 export function linuxMemory(meminfo: string, arcstats: string | null): MemoryFigures | null {
   const avail = field(meminfo, 'MemAvailable');
   if (avail === null) return null;
   const stat = (k: string) => (arcstats === null ? null : field(arcstats, k));
+  const sum = (...ks: string[]) => ks.reduce((a, k) => a + (stat(k) ?? 0), 0);
   const size = stat('size');
   const min = stat('c_min');
   const arc = size !== null && min !== null ? Math.max(0, size - min) : 0;
   const figures: MemoryFigures = { available: avail + arc, how: arc > 0 ? 'MemAvailable + the ARC above its minimum' : 'MemAvailable' };
+  const evictableMeta = sum('mru_evictable_metadata', 'mfu_evictable_metadata');
+  const evictable = evictableMeta + sum('mru_evictable_data', 'mfu_evictable_data');
   const max = stat('c_max');
-  if (max !== null && size !== null) figures.arcRoom = { bytes: Math.max(0, max - size), how: "the ARC's c_max - size" };
+  if (max !== null && size !== null) figures.arcRoom = { bytes: Math.max(0, max - size + evictable), how: "the ARC's c_max - (size - evictable)" };
   // Before 2.2 the ARC keeps metadata under arc_meta_limit (75% of c_max):
   // past it, every mount waits while the ARC asks each mounted filesystem to
   // prune, over and over, and the mounts crawl (docs/scale.md).
   const metaLimit = stat('arc_meta_limit');
   const metaUsed = stat('arc_meta_used');
-  if (metaLimit !== null && metaUsed !== null) figures.metaRoom = { bytes: Math.max(0, metaLimit - metaUsed), how: 'arc_meta_limit - arc_meta_used' };
+  if (metaLimit !== null && metaUsed !== null) {
+    figures.metaRoom = { bytes: Math.max(0, metaLimit - metaUsed + evictableMeta), how: 'arc_meta_limit - (arc_meta_used - evictable metadata)' };
+  }
   return figures;
 }
 

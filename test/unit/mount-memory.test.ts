@@ -33,15 +33,21 @@ test('Linux: MemAvailable plus what the ARC holds above its minimum', () => {
 
 test('Linux: the room left in the ARC for the metadata mounted snapshots hold: c_max less size', () => {
   const v23 = ARCSTATS + 'c_max                           4    1029701632\n';
-  assert.deepEqual(linuxMemory(MEMINFO, v23)?.arcRoom, { bytes: 1029701632 - 314572800, how: "the ARC's c_max - size" });
+  assert.deepEqual(linuxMemory(MEMINFO, v23)?.arcRoom, { bytes: 1029701632 - 314572800, how: "the ARC's c_max - (size - evictable)" });
+  // A warm ARC, full of blocks it can evict, still has room for the mounts' metadata.
+  const warm = v23 + 'mru_evictable_data              4    104857600\nmru_evictable_metadata          4    10485760\nmfu_evictable_data              4    52428800\nmfu_evictable_metadata          4    5242880\n';
+  assert.equal(linuxMemory(MEMINFO, warm)?.arcRoom?.bytes, 1029701632 - 314572800 + 104857600 + 10485760 + 52428800 + 5242880);
   assert.equal(linuxMemory(MEMINFO, null)?.arcRoom, undefined);
 });
 
 test('Linux, OpenZFS before 2.2: the room under the ARC\'s metadata limit, arc_meta_limit less arc_meta_used', () => {
   const v21 = ARCSTATS + 'c_max                           4    1029701632\narc_meta_used                   4    524288000\narc_meta_limit                  4    772276224\n';
-  assert.deepEqual(linuxMemory(MEMINFO, v21)?.metaRoom, { bytes: 772276224 - 524288000, how: 'arc_meta_limit - arc_meta_used' });
+  const how = 'arc_meta_limit - (arc_meta_used - evictable metadata)';
+  assert.deepEqual(linuxMemory(MEMINFO, v21)?.metaRoom, { bytes: 772276224 - 524288000, how });
   const over = ARCSTATS + 'arc_meta_used                   4    800000000\narc_meta_limit                  4    772276224\n';
-  assert.deepEqual(linuxMemory(MEMINFO, over)?.metaRoom, { bytes: 0, how: 'arc_meta_limit - arc_meta_used' }, 'already over the limit: no room');
+  assert.deepEqual(linuxMemory(MEMINFO, over)?.metaRoom, { bytes: 0, how }, 'already over the limit: no room');
+  const cached = over + 'mru_evictable_metadata          4    100000000\nmfu_evictable_metadata          4    50000000\nmru_evictable_data              4    999999999\n';
+  assert.deepEqual(linuxMemory(MEMINFO, cached)?.metaRoom, { bytes: 772276224 - 800000000 + 150000000, how }, 'metadata the ARC can evict is room; cached data is not');
   assert.equal(linuxMemory(MEMINFO, ARCSTATS + 'c_max                           4    1029701632\n')?.metaRoom, undefined, 'OpenZFS 2.2 and later have no arc_meta_limit');
 });
 
