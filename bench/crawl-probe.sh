@@ -1,7 +1,7 @@
 #!/bin/bash
 # Runs inside the zfsvm guest: why many snapshot mounts crawl on a small
-# machine. Makes a pool of CRAWL_N mounted filesystems (bench/mkpool.sh), one
-# recursive snapshot, then for each phase in CRAWL_PHASES sets the ZFS module
+# machine. Makes a pool of CRAWL_N filesystems (made unmounted in parallel, then
+# one `zfs mount -a`, each step timed), one recursive snapshot, then for each phase in CRAWL_PHASES sets the ZFS module
 # parameters the phase names and mounts every snapshot with a shell loop of
 # `mount -t zfs -o ro` (the time of each mount kept), until all are mounted or
 # CRAWL_LIMIT seconds, then unmounts them all. A sampler prints every
@@ -31,22 +31,46 @@ mi() { awk -v k="$1:" '$1 == k { print int($2 / 1024) }' /proc/meminfo; }
 cpu() {
   awk '{ c = $2; gsub(/[()]/, "", c); sub(/\/.*/, "", c)
          if (c ~ /^(arc_prune|arc_evict|arc_reap|mount|mount\.zfs|umount|kswapd0|z_zvol|dbu_evict|dbuf_evict)$/) t[c] += $14 + $15 }
-       END { for (k in t) printf "%s=%.1fs ", k, t[k] / 100 }' /proc/[0-9]*/stat 2>/dev/null
+       END { for (k in t) printf "%s=%.1fs ", k, t[k] / 100 }' < <(cat /proc/[0-9]*/stat 2>/dev/null)
 }
 state() {
-  printf 'avail=%sMiB arc=%sMiB c=%sMiB c_max=%sMiB meta_used=%sMiB meta_limit=%sMiB meta_max=%sMiB dnode=%sMiB prune=%s evict_skip=%s not_enough=%s throttle=%s no_grow=%s need_free=%s' \
-    "$(mi MemAvailable)" "$(arcm size)" "$(arcm c)" "$(arcm c_max)" "$(arcm arc_meta_used)" "$(arcm arc_meta_limit)" "$(arcm arc_meta_max)" \
+  printf 'avail=%sMiB arc=%sMiB c=%sMiB c_max=%sMiB evictable_meta=%sMiB evictable_data=%sMiB meta_used=%sMiB meta_limit=%sMiB meta_max=%sMiB dnode=%sMiB prune=%s evict_skip=%s not_enough=%s throttle=%s no_grow=%s need_free=%s' \
+    "$(mi MemAvailable)" "$(arcm size)" "$(arcm c)" "$(arcm c_max)" \
+    "$(awk '$1 ~ /^mf?ru_evictable_metadata$/ { s += $3 } END { print int(s / 1048576) }' $A)" \
+    "$(awk '$1 ~ /^mf?ru_evictable_data$/ { s += $3 } END { print int(s / 1048576) }' $A)" "$(arcm arc_meta_used)" "$(arcm arc_meta_limit)" "$(arcm arc_meta_max)" \
     "$(arcm dnode_size)" "$(arcv arc_prune)" "$(arcv evict_skip)" "$(arcv evict_not_enough)" "$(arcv memory_throttle_count)" \
     "$(arcv arc_no_grow)" "$(arcv arc_need_free)"
 }
 params() { for p in zfs_arc_max zfs_arc_meta_limit zfs_arc_meta_limit_percent zfs_arc_meta_strategy zfs_arc_meta_prune zfs_arc_meta_adjust_restarts; do [ -e $P/$p ] && printf '%s=%s ' $p "$(cat $P/$p)"; done; }
 say() { echo "CRAWL $(date +%T) $*"; }
 
+# CRAWL_ARC_MAX (bytes): the ARC's ceiling from the start, to reach it with fewer filesystems.
+[ -n "${CRAWL_ARC_MAX:-}" ] && echo "$CRAWL_ARC_MAX" > $P/zfs_arc_max
 say "env: $(uname -r) $(zfs version | tr '\n' ' ') mem=$(mi MemTotal)MiB nproc=$(nproc) params: $(params)"
 say "before the pool: $(state)"
+( # the sampler: mounts (all, and ours under /crawl), the ARC, threads' CPU, the running mount's kernel stack
+  while sleep "$tick"; do
+    say "tick mounts=$(grep -c ' /crawl/m' /proc/self/mountinfo) zfs_mounts=$(grep -c ' - zfs ' /proc/self/mountinfo) $(state) cpu: $(cpu)"
+    for pid in $(pgrep -x mount.zfs) $(pgrep -x mount) $(pgrep -x zfs); do
+      # (a process may end at any point here: every read tolerates that)
+      s=$(cat "/proc/$pid/stack" 2>/dev/null | tr '\n' ' ' | sed 's/+0x[0-9a-f]*\/0x[0-9a-f]*//g')
+      age=$(ps -o etimes= -p "$pid" 2>/dev/null | tr -d ' ')
+      [ -n "$s" ] && say "stack $(cat /proc/$pid/comm 2>/dev/null) $pid (${age:-?}s old): $s"
+    done
+  done
+) &
+sampler=$!
+# The pool: its root, probe/home and N-2 users below it, made without being
+# mounted (-u: a process and a txg each, in parallel), then all mounted by one
+# `zfs mount -a`, timed apart: the live mounts hold ARC metadata too.
 t=$(date +%s)
-bash bench/mkpool.sh probe /dev/vdb "$n" >/dev/null || exit 1
-say "pool: $n filesystems made and mounted in $(( $(date +%s) - t )) s; $(state); mounts=$(wc -l < /proc/self/mountinfo)"
+zpool create -f -O atime=off -O mountpoint=/probe probe /dev/vdb || exit 1
+zfs create -u probe/home
+seq -f "probe/home/u%04g" 1 $((n - 2)) | xargs -r -P 6 -n 50 sh -c 'for d; do zfs create -u "$d"; done; echo "CRAWL $(date +%T) created up to $d"' sh
+say "pool: $n filesystems made in $(( $(date +%s) - t )) s; $(state)"
+t=$(date +%s)
+zfs mount -a
+say "zfs mount -a: $(grep -c ' - zfs ' /proc/self/mountinfo) mounted in $(( $(date +%s) - t )) s; $(state)"
 zfs snapshot -r probe@p || exit 1
 mapfile -t ds < <(zfs list -H -o name -r probe)
 mkdir -p /crawl && mount -t tmpfs -o size=64m,mode=0700 none /crawl
@@ -76,18 +100,6 @@ if [ "${CRAWL_K:-0}" = 1 ]; then
   kopia "before, $(params)"
 fi
 
-( # the sampler
-  prev=''
-  while sleep "$tick"; do
-    m=$(grep -c ' /crawl/m' /proc/self/mountinfo)
-    say "tick mounts=$m $(state) cpu: $(cpu)"
-    for pid in $(pgrep -x mount.zfs) $(pgrep -x mount); do
-      s=$(tr '\n' ' ' < "/proc/$pid/stack" 2>/dev/null | sed 's/+0x[0-9a-f]*\/0x[0-9a-f]*//g')
-      [ -n "$s" ] && say "stack $(cat /proc/$pid/comm 2>/dev/null) $pid ($(( $(date +%s) - $(stat -c %Y /proc/$pid) ))s old): $s"
-    done
-  done
-) &
-sampler=$!
 
 for phase in ${CRAWL_PHASES:-default}; do
   name=${phase%%:*}
@@ -104,8 +116,16 @@ for phase in ${CRAWL_PHASES:-default}; do
     m1=$(date +%s%N)
     echo "$(( (m1 - m0) / 1000000 ))" >> "/tmp/ms.$name"
     i=$((i + 1))
-    if [ $((i % 50)) = 0 ]; then
-      say "phase $name mounts=$i last50=$(( (m1 - last) / 1000000 ))ms total=$(( (m1 - start) / 1000000000 ))s $(state)"
+    # CRAWL_RAISE=PARAM=VALUE: set CRAWL_RAISE_AFTER seconds after the ARC's
+    # size first reaches its ceiling, in the middle of the loop (one change).
+    if [ -n "${CRAWL_RAISE:-}" ] && [ $((i % 5)) = 0 ]; then
+      if [ -z "${full:-}" ] && [ "$(arcm size)" -ge $(( $(arcm c_max) - 8 )) ]; then full=$m1; say "phase $name: the ARC reached its ceiling at mount $i; $(state)"; fi
+      if [ -n "${full:-}" ] && [ -z "${raised:-}" ] && [ $(( (m1 - full) / 1000000000 )) -ge "${CRAWL_RAISE_AFTER:-90}" ]; then
+        raised=1; echo "${CRAWL_RAISE#*=}" > "$P/${CRAWL_RAISE%%=*}"; say "phase $name: set $CRAWL_RAISE at mount $i; $(state)"
+      fi
+    fi
+    if [ $((i % 25)) = 0 ]; then
+      say "phase $name mounts=$i last25=$(( (m1 - last) / 1000000 ))ms total=$(( (m1 - start) / 1000000000 ))s $(state)"
       last=$m1
       [ $(( (m1 - start) / 1000000000 )) -ge "$limit" ] && { say "phase $name stopped at the time limit"; break; }
     fi

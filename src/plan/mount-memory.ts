@@ -12,12 +12,6 @@ const MiB = 1024 * 1024;
 export const SNAPSHOT_MOUNT_BYTES = 1 * MiB;
 /** The part of it held in the ARC (0.69 MiB a mount measured on OpenZFS 2.1, 0.75 on 2.3), rounded up. */
 export const SNAPSHOT_MOUNT_ARC_BYTES = 0.8 * MiB;
-/**
- * What one mounted snapshot adds to the ARC's metadata count (arc_meta_used:
- * dnodes, dbufs and headers too), checked on OpenZFS before 2.2 against the
- * room under arc_meta_limit: +1.37 MiB a mount measured on 2.1, rounded up.
- */
-export const SNAPSHOT_MOUNT_META_BYTES = 1.5 * MiB;
 /** Kept free for everything else: the engine, the page cache it reads through, the rest of the system. */
 export const MOUNT_MEMORY_RESERVE = 256 * MiB;
 
@@ -28,8 +22,6 @@ export interface MountMemory {
   how: string;
   /** Set when the ARC's room is what is short. */
   arc?: boolean;
-  /** Set when the room under the ARC's metadata limit (OpenZFS before 2.2) is what is short. */
-  meta?: boolean;
 }
 
 /** The shortfall, or null when the mounts fit (or the memory could not be read: nothing to judge). */
@@ -39,23 +31,12 @@ export function mountMemoryShortfall(mounts: number, mem: MemoryFigures | null):
   if (need > mem.available) return { mounts, need, available: mem.available, how: mem.how };
   const arcNeed = mounts * SNAPSHOT_MOUNT_ARC_BYTES;
   if (mem.arcRoom && arcNeed > mem.arcRoom.bytes) return { mounts, need: arcNeed, available: mem.arcRoom.bytes, how: mem.arcRoom.how, arc: true };
-  const metaNeed = mounts * SNAPSHOT_MOUNT_META_BYTES;
-  if (mem.metaRoom && metaNeed > mem.metaRoom.bytes) return { mounts, need: metaNeed, available: mem.metaRoom.bytes, how: mem.metaRoom.how, meta: true };
   return null;
 }
 
 const mib = (b: number) => (b < 10 * MiB ? `${+(b / MiB).toFixed(2)} MiB` : `${Math.round(b / MiB)} MiB`);
 
 export function mountMemoryMessage(s: MountMemory): string {
-  if (s.meta) {
-    const fitMeta = Math.floor(s.available / SNAPSHOT_MOUNT_META_BYTES);
-    return (
-      `not enough room under the ZFS ARC's metadata limit to mount ${s.mounts} snapshots: their metadata needs about ${mib(s.need)} ` +
-      `(${mib(SNAPSHOT_MOUNT_META_BYTES)} each, held while mounted), and ${mib(s.available)} is left (${s.how}); ` +
-      `past it every further mount waits on the ARC's pruning and the mounts crawl. This machine can take about ${fitMeta} at once. ` +
-      `Nothing was snapshotted. Split the datasets over several jobs, raise zfs_arc_meta_limit_percent or zfs_arc_max, or add memory (see docs/scale.md)`
-    );
-  }
   if (s.arc) {
     const fitArc = Math.floor(s.available / SNAPSHOT_MOUNT_ARC_BYTES);
     return (

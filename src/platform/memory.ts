@@ -11,8 +11,6 @@ export interface MemoryFigures {
   how: string;
   /** Room left in the ARC for the metadata that mounted snapshots hold (Linux OpenZFS only). */
   arcRoom?: { bytes: number; how: string };
-  /** Room left under the ARC's metadata limit (OpenZFS before 2.2, which has arc_meta_limit). */
-  metaRoom?: { bytes: number; how: string };
 }
 
 function field(text: string, name: string): number | null {
@@ -25,9 +23,11 @@ function field(text: string, name: string): number | null {
  * Linux: MemAvailable, plus what the ARC holds above its minimum (the ARC
  * gives that back under pressure, but MemAvailable does not count it). A
  * mounted snapshot's metadata is held in the ARC and cannot be evicted while
- * it is mounted, so the ARC's ceilings bound the mounts too: c_max, and
- * before OpenZFS 2.2 arc_meta_limit, less what the ARC holds that it cannot
- * evict (a warm ARC full of cached blocks still has room: it evicts them).
+ * it is mounted, so the ARC's ceiling bounds the mounts too: c_max less
+ * what the ARC holds that it cannot evict (a warm ARC full of cached blocks
+ * still has room: it evicts them). Once the pinned part reaches c_max, every
+ * further mount waits on reclaim that cannot free anything: the crawl of
+ * docs/scale.md.
  * `arcstats` is null where the file cannot be read.
  */
 export function linuxMemory(meminfo: string, arcstats: string | null): MemoryFigures | null {
@@ -39,18 +39,9 @@ export function linuxMemory(meminfo: string, arcstats: string | null): MemoryFig
   const min = stat('c_min');
   const arc = size !== null && min !== null ? Math.max(0, size - min) : 0;
   const figures: MemoryFigures = { available: avail + arc, how: arc > 0 ? 'MemAvailable + the ARC above its minimum' : 'MemAvailable' };
-  const evictableMeta = sum('mru_evictable_metadata', 'mfu_evictable_metadata');
-  const evictable = evictableMeta + sum('mru_evictable_data', 'mfu_evictable_data');
+  const evictable = sum('mru_evictable_metadata', 'mfu_evictable_metadata', 'mru_evictable_data', 'mfu_evictable_data');
   const max = stat('c_max');
   if (max !== null && size !== null) figures.arcRoom = { bytes: Math.max(0, max - size + evictable), how: "the ARC's c_max - (size - evictable)" };
-  // Before 2.2 the ARC keeps metadata under arc_meta_limit (75% of c_max):
-  // past it, every mount waits while the ARC asks each mounted filesystem to
-  // prune, over and over, and the mounts crawl (docs/scale.md).
-  const metaLimit = stat('arc_meta_limit');
-  const metaUsed = stat('arc_meta_used');
-  if (metaLimit !== null && metaUsed !== null) {
-    figures.metaRoom = { bytes: Math.max(0, metaLimit - metaUsed + evictableMeta), how: 'arc_meta_limit - (arc_meta_used - evictable metadata)' };
-  }
   return figures;
 }
 

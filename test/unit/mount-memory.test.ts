@@ -15,7 +15,7 @@ import { EXIT } from '../../src/core/exit-status.js';
 import { Reporter } from '../../src/core/report.js';
 import { ENGINES } from '../../src/engine/index.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
-import { MOUNT_MEMORY_RESERVE, SNAPSHOT_MOUNT_ARC_BYTES, SNAPSHOT_MOUNT_BYTES, SNAPSHOT_MOUNT_META_BYTES, mountMemoryMessage, mountMemoryShortfall } from '../../src/plan/mount-memory.js';
+import { MOUNT_MEMORY_RESERVE, SNAPSHOT_MOUNT_ARC_BYTES, SNAPSHOT_MOUNT_BYTES, mountMemoryMessage, mountMemoryShortfall } from '../../src/plan/mount-memory.js';
 import { freebsdMemory, freebsdMemoryOf, linuxMemory } from '../../src/platform/memory.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
@@ -31,24 +31,13 @@ test('Linux: MemAvailable plus what the ARC holds above its minimum', () => {
   assert.equal(linuxMemory('MemTotal: 1 kB\n', null), null, 'no MemAvailable (a kernel before 3.14): nothing to judge');
 });
 
-test('Linux: the room left in the ARC for the metadata mounted snapshots hold: c_max less size', () => {
+test('Linux: the room left in the ARC for the metadata mounted snapshots hold: c_max less what it cannot evict', () => {
   const v23 = ARCSTATS + 'c_max                           4    1029701632\n';
   assert.deepEqual(linuxMemory(MEMINFO, v23)?.arcRoom, { bytes: 1029701632 - 314572800, how: "the ARC's c_max - (size - evictable)" });
   // A warm ARC, full of blocks it can evict, still has room for the mounts' metadata.
   const warm = v23 + 'mru_evictable_data              4    104857600\nmru_evictable_metadata          4    10485760\nmfu_evictable_data              4    52428800\nmfu_evictable_metadata          4    5242880\n';
   assert.equal(linuxMemory(MEMINFO, warm)?.arcRoom?.bytes, 1029701632 - 314572800 + 104857600 + 10485760 + 52428800 + 5242880);
   assert.equal(linuxMemory(MEMINFO, null)?.arcRoom, undefined);
-});
-
-test('Linux, OpenZFS before 2.2: the room under the ARC\'s metadata limit, arc_meta_limit less arc_meta_used', () => {
-  const v21 = ARCSTATS + 'c_max                           4    1029701632\narc_meta_used                   4    524288000\narc_meta_limit                  4    772276224\n';
-  const how = 'arc_meta_limit - (arc_meta_used - evictable metadata)';
-  assert.deepEqual(linuxMemory(MEMINFO, v21)?.metaRoom, { bytes: 772276224 - 524288000, how });
-  const over = ARCSTATS + 'arc_meta_used                   4    800000000\narc_meta_limit                  4    772276224\n';
-  assert.deepEqual(linuxMemory(MEMINFO, over)?.metaRoom, { bytes: 0, how }, 'already over the limit: no room');
-  const cached = over + 'mru_evictable_metadata          4    100000000\nmfu_evictable_metadata          4    50000000\nmru_evictable_data              4    999999999\n';
-  assert.deepEqual(linuxMemory(MEMINFO, cached)?.metaRoom, { bytes: 772276224 - 800000000 + 150000000, how }, 'metadata the ARC can evict is room; cached data is not');
-  assert.equal(linuxMemory(MEMINFO, ARCSTATS + 'c_max                           4    1029701632\n')?.metaRoom, undefined, 'OpenZFS 2.2 and later have no arc_meta_limit');
 });
 
 test('FreeBSD: free, inactive and laundry pages times the page size, from one sysctl', async () => {
@@ -69,11 +58,6 @@ test('the estimate: N mounts at the measured cost each plus the reserve, against
   assert.equal(arcShort?.arc, true, 'plenty of memory, but the ARC cannot hold their metadata');
   assert.match(mountMemoryMessage(arcShort!), /^not enough room in the ZFS ARC to mount 1000 snapshots: .* is left \(the ARC's c_max - size\); this machine can take about 999 at once\. Nothing was snapshotted\./);
   assert.equal(mountMemoryShortfall(1000, { available: 8 * need(1000), how: 'x', arcRoom: { bytes: 1000 * SNAPSHOT_MOUNT_ARC_BYTES, how: 'y' } }), null);
-  const roomy = { available: 8 * need(1000), how: 'x', arcRoom: { bytes: 8 * 1000 * SNAPSHOT_MOUNT_ARC_BYTES, how: 'y' } };
-  const metaShort = mountMemoryShortfall(1000, { ...roomy, metaRoom: { bytes: 1000 * SNAPSHOT_MOUNT_META_BYTES - 1, how: 'arc_meta_limit - arc_meta_used' } });
-  assert.equal(metaShort?.meta, true, 'memory and ARC room enough, but not under the metadata limit');
-  assert.match(mountMemoryMessage(metaShort!), /^not enough room under the ZFS ARC's metadata limit to mount 1000 snapshots: .* is left \(arc_meta_limit - arc_meta_used\); .* this machine can take about 999 at once\. Nothing was snapshotted\./i);
-  assert.equal(mountMemoryShortfall(1000, { ...roomy, metaRoom: { bytes: 1000 * SNAPSHOT_MOUNT_META_BYTES, how: 'z' } }), null, 'exactly enough room under the limit');
   const m = mountMemoryMessage(s!);
   assert.match(m, /^not enough memory to mount 1000 snapshots: they need about \d+ MiB .* and \d+ MiB is available \(MemAvailable\); this machine can take about \d+ at once\. Nothing was snapshotted\./);
 });
