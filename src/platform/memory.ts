@@ -23,19 +23,25 @@ function field(text: string, name: string): number | null {
  * Linux: MemAvailable, plus what the ARC holds above its minimum (the ARC
  * gives that back under pressure, but MemAvailable does not count it). A
  * mounted snapshot's metadata is held in the ARC and cannot be evicted while
- * it is mounted, so the ARC's ceiling bounds the mounts too: c_max less size.
+ * it is mounted, so the ARC's ceiling bounds the mounts too: c_max less
+ * what the ARC holds that it cannot evict (a warm ARC full of cached blocks
+ * still has room: it evicts them). Once the pinned part reaches c_max, every
+ * further mount waits on reclaim that cannot free anything: the crawl of
+ * docs/scale.md.
  * `arcstats` is null where the file cannot be read.
  */
 export function linuxMemory(meminfo: string, arcstats: string | null): MemoryFigures | null {
   const avail = field(meminfo, 'MemAvailable');
   if (avail === null) return null;
   const stat = (k: string) => (arcstats === null ? null : field(arcstats, k));
+  const sum = (...ks: string[]) => ks.reduce((a, k) => a + (stat(k) ?? 0), 0);
   const size = stat('size');
   const min = stat('c_min');
   const arc = size !== null && min !== null ? Math.max(0, size - min) : 0;
   const figures: MemoryFigures = { available: avail + arc, how: arc > 0 ? 'MemAvailable + the ARC above its minimum' : 'MemAvailable' };
+  const evictable = sum('mru_evictable_metadata', 'mfu_evictable_metadata', 'mru_evictable_data', 'mfu_evictable_data');
   const max = stat('c_max');
-  if (max !== null && size !== null) figures.arcRoom = { bytes: Math.max(0, max - size), how: "the ARC's c_max - size" };
+  if (max !== null && size !== null) figures.arcRoom = { bytes: Math.max(0, max - size + evictable), how: "the ARC's c_max - (size - evictable)" };
   return figures;
 }
 

@@ -31,9 +31,12 @@ test('Linux: MemAvailable plus what the ARC holds above its minimum', () => {
   assert.equal(linuxMemory('MemTotal: 1 kB\n', null), null, 'no MemAvailable (a kernel before 3.14): nothing to judge');
 });
 
-test('Linux: the room left in the ARC for the metadata mounted snapshots hold: c_max less size', () => {
+test('Linux: the room left in the ARC for the metadata mounted snapshots hold: c_max less what it cannot evict', () => {
   const v23 = ARCSTATS + 'c_max                           4    1029701632\n';
-  assert.deepEqual(linuxMemory(MEMINFO, v23)?.arcRoom, { bytes: 1029701632 - 314572800, how: "the ARC's c_max - size" });
+  assert.deepEqual(linuxMemory(MEMINFO, v23)?.arcRoom, { bytes: 1029701632 - 314572800, how: "the ARC's c_max - (size - evictable)" });
+  // A warm ARC, full of blocks it can evict, still has room for the mounts' metadata.
+  const warm = v23 + 'mru_evictable_data              4    104857600\nmru_evictable_metadata          4    10485760\nmfu_evictable_data              4    52428800\nmfu_evictable_metadata          4    5242880\n';
+  assert.equal(linuxMemory(MEMINFO, warm)?.arcRoom?.bytes, 1029701632 - 314572800 + 104857600 + 10485760 + 52428800 + 5242880);
   assert.equal(linuxMemory(MEMINFO, null)?.arcRoom, undefined);
 });
 
