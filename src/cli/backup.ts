@@ -119,6 +119,11 @@ export function preflight(job: JobOptions, flags: RunFlags, ctx: CommandContext)
 /** A retention the job's engine cannot apply is bad input: refused before anything happens, never skipped in silence. */
 export function retentionProblem(job: JobOptions): void {
   if (!job.retention) return;
+  const r0 = job.retention;
+  // No keep_* above 0: restic would keep everything (no policy), kopia nothing; neither can be what was meant.
+  if (![r0.keepLast, r0.keepHourly, r0.keepDaily, r0.keepWeekly, r0.keepMonthly, r0.keepYearly].some((n) => n !== undefined && n > 0)) {
+    throw new UsageError(`${job.job === 'default' ? '' : `job ${job.job}: `}the retention keeps nothing: set at least one of keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly above 0`);
+  }
   const r = job.engine.retention({ command: job.command, options: job.options, job: job.job, retention: job.retention, sources: [job.mountRoot], env: {}, hostname: '', dryRun: true });
   if ('problem' in r) throw new UsageError(`${job.job === 'default' ? '' : `job ${job.job}: `}${r.problem}`);
 }

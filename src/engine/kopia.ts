@@ -124,12 +124,13 @@ const KOPIA_KEEP = [
  * so a dry run's calls are the real ones, shown and never run.
  */
 export function kopiaRetention(i: RetentionInput): RetentionPlan {
-  const keep = KOPIA_KEEP.flatMap(([k, flag]) => (i.retention[k] === undefined ? [] : [`${flag}=${i.retention[k]}`]));
+  // Every class is set: one left out would inherit kopia's global policy
+  // (keep-latest 10, keep-hourly 48, ...), where restic's unset keep_* keeps nothing by it.
+  const keep = KOPIA_KEEP.map(([k, flag]) => `${flag}=${i.retention[k] ?? 0}`);
   const base = kopiaBase(i.command);
   return {
     calls: i.sources.flatMap((src) => [
-      // kopia refuses a `policy set` that changes nothing
-      ...(keep.length ? [[...base, 'policy', 'set', src, ...keep]] : []),
+      [...base, 'policy', 'set', src, ...keep],
       [...base, 'snapshot', 'expire', src, '--delete'],
     ]),
   };

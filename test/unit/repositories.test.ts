@@ -95,7 +95,7 @@ test("kopia retention: the source's policy (flag names of cli/command_policy_set
   const input = { command: ['kopia', '--config-file=/c', 'snapshot', 'create'], options: [], job: 'home', retention: { keepLast: 3, keepHourly: 1, keepYearly: 2, prune: true }, sources: ['/kopia'], env: {}, hostname: 'h', dryRun: false };
   assert.deepEqual(kopiaRetention(input), {
     calls: [
-      ['kopia', '--config-file=/c', 'policy', 'set', '/kopia', '--keep-latest=3', '--keep-hourly=1', '--keep-annual=2'],
+      ['kopia', '--config-file=/c', 'policy', 'set', '/kopia', '--keep-latest=3', '--keep-hourly=1', '--keep-daily=0', '--keep-weekly=0', '--keep-monthly=0', '--keep-annual=2'],
       ['kopia', '--config-file=/c', 'snapshot', 'expire', '/kopia', '--delete'],
     ],
   });
@@ -109,6 +109,10 @@ test('the command engine cannot apply a retention: bad input before anything hap
   const job = { job: 'x', engine: commandEngine, command: ['my-backup'], options: [], mountRoot: '/k', retention: KEEP } as unknown as JobOptions;
   assert.throws(() => retentionProblem(job), (e: unknown) => e instanceof UsageError && /job x: the command engine cannot apply a retention/.test(e.message));
   assert.doesNotThrow(() => retentionProblem({ ...job, retention: null }));
+  // A retention that keeps nothing is refused for every engine.
+  const zero = { ...job, engine: resticEngine, command: ['restic', 'backup'], retention: { keepLast: 0, prune: true } } as unknown as JobOptions;
+  assert.throws(() => retentionProblem(zero), /the retention keeps nothing/);
+  assert.doesNotThrow(() => retentionProblem({ ...zero, retention: { keepWeekly: 1, prune: false } }));
 });
 
 test('the dry run names each repository and shows the retention after cleanup', () => {
@@ -240,4 +244,11 @@ test('forget: each job and repository; -n runs restic forget --dry-run; a job wi
   assert.equal(real.rc, EXIT.retentionFailed);
   assert.equal(real.runner.calls.length, 2, 'the second repository after the first failed');
   assert.ok(real.runner.calls.every((c) => !c.argv.includes('--dry-run')));
+});
+
+test('status: a retention that failed is a warning (the backups are saved), a failed repository critical', async () => {
+  const { judge } = await import('../../src/cli/status.js');
+  const now = new Date('2026-11-27T03:00:00Z');
+  assert.equal(judge({ name: 'home' }, record({ status: 'retention-failed', exitCode: 10 }), now).state, 'warning');
+  assert.equal(judge({ name: 'home' }, record({ status: 'backup-failed', exitCode: 1, error: 'repository offsite: backup-failed' }), now).state, 'critical');
 });
