@@ -1,8 +1,8 @@
 // Several repositories from one frozen instant, the job tag and retention,
 // with real restic and two local repositories: one run puts one snapshot of
 // the same time in each, tagged with the job; keep_last = 3 after four runs
-// leaves three of the job's snapshots, while one made by hand and one of
-// another job survive; `forget -n` changes nothing, `forget` applies the
+// leaves three of the job's snapshots, while one made by hand, one of
+// another job and one of this job from another host survive; `forget -n` changes nothing, `forget` applies the
 // retention alone; a repository that cannot be opened fails the run (exit 1)
 // and the next repository still gets its backup, and the status file names
 // the failed one. Asserted on what restic and the status file show.
@@ -59,8 +59,11 @@ test('two repositories: one instant in each, the job tag, keep_last = 3 after fo
   writeFileSync(join(work, 'other-file'), 'other\n');
   restic(a, 'backup', '-q', join(work, 'other-file'));
   restic(a, 'backup', '-q', '--tag', 'kopiatomic-job:other', join(work, 'other-file'));
+  // And one of this job made on another host: the retention is this host's only.
+  restic(a, 'backup', '-q', '--host', 'another-host', '--tag', 'kopiatomic-job:home', join(work, 'other-file'));
   const foreign = ids(snaps(a));
-  assert.equal(foreign.length, 2);
+  assert.equal(foreign.length, 3);
+  const mine = (list: Snap[]) => ofJob(list, 'home').filter((s) => s.hostname !== 'another-host');
   const opts = { dataset: pool.ds('home'), root: '/kt-repos', pw, cache: a['RESTIC_CACHE_DIR']!, status: join(work, 'status.json'), keepLast: 3 };
   const both = writeConfig(work, 'both.toml', config({ ...opts, repos: [['local', a['RESTIC_REPOSITORY']!], ['offsite', b['RESTIC_REPOSITORY']!]] }));
   const local = writeConfig(work, 'local.toml', config({ ...opts, repos: [['local', a['RESTIC_REPOSITORY']!]] }));
@@ -72,7 +75,7 @@ test('two repositories: one instant in each, the job tag, keep_last = 3 after fo
     assert.equal(r.code, 0, r.stderr);
     if (k === 1) {
       // One snapshot of the run in each repository, with the same time: the snapshot's.
-      const [sa, sb] = [ofJob(snaps(a), 'home'), ofJob(snaps(b), 'home')];
+      const [sa, sb] = [mine(snaps(a)), ofJob(snaps(b), 'home')];
       assert.equal(sa.length, 1);
       assert.equal(sb.length, 1);
       assert.equal(sa[0]!.time, sb[0]!.time, 'both repositories record the same instant');
@@ -83,8 +86,8 @@ test('two repositories: one instant in each, the job tag, keep_last = 3 after fo
   }
   assert.deepEqual(leftovers([pool], '/kt-repos'), CLEAN);
   const after = snaps(a);
-  assert.equal(ofJob(after, 'home').length, 3, 'keep_last = 3 after four runs');
-  for (const id of foreign) assert.ok(after.some((s) => s.id === id), "the snapshot made by hand and the other job's survive");
+  assert.equal(mine(after).length, 3, 'keep_last = 3 after four runs');
+  for (const id of foreign) assert.ok(after.some((s) => s.id === id), "the snapshots made by hand, of the other job and of another host survive");
 
   // forget -n with a stricter retention shows, and changes nothing.
   const strict = writeConfig(work, 'strict.toml', config({ ...opts, keepLast: 1, repos: [['local', a['RESTIC_REPOSITORY']!]] }));
@@ -95,7 +98,7 @@ test('two repositories: one instant in each, the job tag, keep_last = 3 after fo
   const real = await run(KOPIATOMIC, ['--config', strict, 'forget', 'home'], { env });
   assert.equal(real.code, 0, real.stderr);
   const left = snaps(a);
-  assert.equal(ofJob(left, 'home').length, 1);
+  assert.equal(mine(left).length, 1);
   for (const id of foreign) assert.ok(left.some((s) => s.id === id));
 });
 
