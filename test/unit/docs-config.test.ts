@@ -50,7 +50,8 @@ test("the README's example is a valid configuration", (t) => {
   assert.deepEqual(jobs.map((j) => j.job), ['home']);
   assert.equal(jobs[0]!.engine.name, 'restic');
   assert.equal(jobs[0]!.recursive, true);
-  assert.deepEqual(jobs[0]!.env['RESTIC_REPOSITORY'], '/backup/home');
+  assert.deepEqual(jobs[0]!.repositories.map((r) => [r.name, r.env['RESTIC_REPOSITORY']]), [['local', '/backup/restic'], ['offsite', '/mnt/offsite/restic']]);
+  assert.deepEqual(jobs[0]!.retention, { keepLast: 3, keepHourly: undefined, keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: undefined, prune: true });
 });
 
 test('every key of the schema is in the reference', () => {
