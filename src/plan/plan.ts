@@ -164,6 +164,7 @@ export function buildPlan(i: PlanInput): Plan {
     steps,
     backup,
     engineContext,
+    ...(i.enginePrefix?.length ? { enginePrefix: i.enginePrefix } : {}),
   };
 }
 

@@ -72,6 +72,8 @@ export interface Plan {
   /** The backup: the engine's calls, in order, between setup and cleanup. */
   backup: BackupCall[];
   engineContext: Omit<EngineContext, 'time'>;
+  /** Words before the engine's command that set its priority (nice, ionice; engine/priority.ts). */
+  enginePrefix?: string[];
 }
 
 export interface PlanInput {
@@ -92,4 +94,6 @@ export interface PlanInput {
   engineEnv?: NodeJS.ProcessEnv;
   /** This host's proof key (safety/proof.ts): each pool's snapshots carry the proof made with it. */
   proofKey?: Uint8Array | null;
+  /** Words before the engine's command that set its priority (nice, ionice). */
+  enginePrefix?: string[];
 }
