@@ -15,6 +15,9 @@ import { CLEAN, KOPIATOMIC, leftovers, Pool, restic, resticRepo, run, scratchDir
 
 const ROOT = '/kt-life';
 
+/** A line on the console per step: a slow guest must not look idle between two tests' results. */
+const step = (what: string) => process.stderr.write(`[lifecycle-commands] ${new Date().toISOString().slice(11, 19)} ${what}\n`);
+
 interface Setup {
   pool: Pool;
   work: string;
@@ -92,6 +95,7 @@ test('check, exec and restore of a job, with its priority and its secrets in the
   writeFileSync(pool.path('home/bob/x'), 'bob\n');
   const atSnapshot = treeDigest(docs);
 
+  step('run');
   const backup = await run(KOPIATOMIC, ['--config', config, 'run', 'home'], { env });
   assert.equal(backup.code, 0, backup.stderr);
   assert.deepEqual(leftovers([pool], ROOT), CLEAN);
@@ -107,6 +111,7 @@ test('check, exec and restore of a job, with its priority and its secrets in the
   rmSync(join(docs, 'sub/b.txt'));
 
   // exec: restic's own listing, with the password in the environment only.
+  step('exec -- snapshots --json');
   const listed = await run(KOPIATOMIC, ['--config', config, 'exec', 'home', '--', 'snapshots', '--json'], { env });
   assert.equal(listed.code, 0, listed.stderr);
   const snaps = JSON.parse(listed.stdout) as { id: string; paths: string[]; tags: string[] }[];
@@ -131,6 +136,7 @@ test('check, exec and restore of a job, with its priority and its secrets in the
 
   // restore of a real path: exactly what the snapshot held, and only that path.
   const target = join(work, 'restored');
+  step('restore');
   const dry = await run(KOPIATOMIC, ['--config', config, 'restore', 'home', '-n', '--target', target, docs], { env });
   assert.equal(dry.code, 0, dry.stderr);
   assert.ok(!existsSync(target), 'a dry run writes nothing');
@@ -151,6 +157,7 @@ test('check, exec and restore of a job, with its priority and its secrets in the
   assert.deepEqual(treeDigest(full), before);
 
   // check: 0 on the sound repository, recorded in the status file and the metrics.
+  step('check');
   const ok = await run(KOPIATOMIC, ['--config', config, 'check'], { env });
   assert.equal(ok.code, 0, ok.stderr);
   const status = () => JSON.parse(readFileSync(join(work, 'status.json'), 'utf8')) as { checks: Record<string, Record<string, { ok: boolean }>> };
@@ -159,6 +166,7 @@ test('check, exec and restore of a job, with its priority and its secrets in the
   const dataDir = join(String(repo['RESTIC_REPOSITORY']), 'data');
   const pack = readdirSync(dataDir).flatMap((d) => readdirSync(join(dataDir, d)).map((f) => join(dataDir, d, f)))[0]!;
   rmSync(pack);
+  step('check of a damaged repository');
   const broken = await run(KOPIATOMIC, ['--config', config, 'check'], { env });
   assert.notEqual(broken.code, 0);
   assert.equal(broken.code, 1);
@@ -169,6 +177,7 @@ test('check, exec and restore of a job, with its priority and its secrets in the
 
 test('exec: a SIGTERM to kopiatomic reaches the engine, whose exit status is ours', async (t) => {
   const s = setup(t);
+  step('exec, SIGTERM');
   let pid = 0;
   const done = startRun(KOPIATOMIC, ['--config', s.config, 'exec', 'home', '--', 'linger'], s.env, (c) => (pid = c.pid!));
   await waitFor('the engine to start', () => s.calls().some((c) => / linger/.test(c.cmdline)), 30_000);
