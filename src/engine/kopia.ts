@@ -109,8 +109,9 @@ export const kopiaEngine: Engine = {
     // this user and host's snapshots are listed; --json prints the manifests.
     snapshots: (base, job) => [...base, 'snapshot', 'list', '--json', '--tags', jobTag(job)],
     parseSnapshots: parseKopiaSnapshots,
-    // cli/command_restore.go: the source is "ID/sub/path" (a snapshot and a
-    // path inside it), restored into the target directory given after it.
+    // cli/command_restore.go: the source is "ID/sub/path", restored into the
+    // target directory given after it; snapshotfs FilesystemEntryFromIDWithPath
+    // takes a snapshot manifest id as ID, then the path inside that snapshot.
     restore: (base, snap, target, inside) => {
       const root = snap.paths[0] ?? '/';
       return (inside.length ? inside : [root]).map((p) => {
