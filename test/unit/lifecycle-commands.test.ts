@@ -258,3 +258,12 @@ test('restore: the newest snapshot of the job on this host, the real path under 
     t.done();
   }
 });
+
+test("the backup's engine command starts with the priority prefix, outside the namespace helper too", async () => {
+  const { engineArgv } = await import('../../src/execute/namespace.js');
+  const plan = { stateDir: '/run/kopiatomic', runId: 'r1', enginePrefix: ['nice', '-n', '5', 'ionice', '-c', '3'] };
+  assert.deepEqual(engineArgv({ argv: ['restic', 'backup', '/restic'], env: {} }, plan), ['nice', '-n', '5', 'ionice', '-c', '3', 'restic', 'backup', '/restic']);
+  const ns = engineArgv({ argv: ['restic', 'backup', '/tank/home'], env: {}, namespace: { mounts: [] } }, plan);
+  assert.deepEqual(ns.slice(0, 7), ['nice', '-n', '5', 'ionice', '-c', '3', 'unshare']);
+  assert.deepEqual(engineArgv({ argv: ['restic', 'backup', '/restic'], env: {} }, { stateDir: '/s', runId: 'r1' }), ['restic', 'backup', '/restic']);
+});
