@@ -122,8 +122,8 @@ export const kopiaEngine: Engine = {
   },
 };
 
-/** The words of the backup command before its `snapshot` verb: the program, wrappers and global flags (--config-file=...). */
-export function kopiaBase(command: string[]): string[] {
+/** The words of the backup command before its `snapshot` verb (wrappers, --config-file=...). */
+function kopiaBase(command: string[]): string[] {
   const i = command.indexOf('snapshot', programPrefix(command).length);
   return i < 0 ? programPrefix(command) : command.slice(0, i);
 }
