@@ -12,6 +12,24 @@ import { succeeded, type RunRecord } from './run-record.js';
 export interface StatusFile {
   version: 1;
   jobs: Record<string, RunRecord>;
+  /** The last `kopiatomic check` of each job's repositories: job -> repository -> record. */
+  checks?: Record<string, Record<string, CheckRecord>>;
+}
+
+/** One repository check (`kopiatomic check`), kept beside the job's last run. */
+export interface CheckRecord {
+  job: string;
+  repository: string;
+  host: string;
+  /** ISO 8601 times. */
+  start: string;
+  end: string;
+  ok: boolean;
+  /** The engine's exit code (null: ended by a signal). */
+  exitCode: number | null;
+  /** The share of the data read back; absent: the structure only. */
+  readPercent?: number;
+  error?: string;
 }
 
 export function defaultStatusFile(platform: string = process.platform): string {
@@ -46,6 +64,17 @@ const STATUS: RootFileOptions = { what: 'status file', sharedParent: true };
  * the previous record when this run did not succeed. Returns the record as stored.
  */
 export async function recordRun(file: string, r: RunRecord): Promise<RunRecord> {
+  return updateStatus(file, (data) => {
+    const prev = data.jobs[r.job];
+    // An error message may quote a command or a repository: masked like everything we print.
+    const stored: RunRecord = maskDeep({ ...r, lastSuccess: succeeded(r.status) ? r.end : r.lastSuccess ?? prev?.lastSuccess });
+    data.jobs[r.job] = stored;
+    return stored;
+  });
+}
+
+/** Reads the file under its lock, lets `change` edit it, writes it whole. */
+function updateStatus<T>(file: string, change: (data: StatusFile) => T): Promise<T> {
   return withFileLock(file, STATUS, () => {
     let data: StatusFile;
     try {
@@ -54,13 +83,17 @@ export async function recordRun(file: string, r: RunRecord): Promise<RunRecord> 
       // A damaged file must not stop the record of this run: start again.
       data = { version: 1, jobs: {} };
     }
-    const prev = data.jobs[r.job];
-    // An error message may quote a command or a repository: masked like everything we print.
-    const stored: RunRecord = maskDeep({ ...r, lastSuccess: succeeded(r.status) ? r.end : r.lastSuccess ?? prev?.lastSuccess });
-    data.jobs[r.job] = stored;
+    const out = change(data);
     writeRootFile(file, JSON.stringify(data, null, 2) + '\n', 0o644, STATUS);
     letReadersIn(dirname(file));
-    return stored;
+    return out;
+  });
+}
+
+/** Records a repository check as that job's and repository's last; the rest of the file is kept. */
+export async function recordCheck(file: string, c: CheckRecord): Promise<void> {
+  await updateStatus(file, (data) => {
+    ((data.checks ??= {})[c.job] ??= {})[c.repository] = maskDeep(c);
   });
 }
 

@@ -167,14 +167,14 @@ test('sparse: a sparse source equals a fully written copy with the same bytes; a
   }
 });
 
-test('type change: a file in the source that is a folder in the backup', async () => {
+test('type change: a file in the source that is a directory in the backup', async () => {
   const t = trees();
   try {
     unlinkSync(`${t.dst}/empty`);
     mkdirSync(`${t.dst}/empty`);
     execFileSync('touch', ['-h', '-r', `${t.src}`, `${t.dst}`]);
     const r = await compareTrees(pair(t.src, t.dst), opts);
-    assert.deepEqual(r.firstDifferences, [{ path: '/t/empty', what: 'type: file in the source, folder in the backup' }]);
+    assert.deepEqual(r.firstDifferences, [{ path: '/t/empty', what: 'type: file in the source, directory in the backup' }]);
   } finally {
     t.done();
   }
