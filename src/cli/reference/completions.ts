@@ -111,16 +111,23 @@ complete -F _kopiatomic kopiatomic restomic
 `;
 }
 
-const zq = (s: string) => sq(s.replace(/:/g, '\\:'));
+/**
+ * One `_describe` entry: the first colon that is not escaped ends the word, so
+ * only a colon inside the word is escaped (escaping the separator too made the
+ * whole line, description and all, the word zsh inserted).
+ */
+const zq = (word: string, description: string) => sq(`${word.replace(/:/g, '\\:')}:${description}`);
+/** A help text without the program's own words ({engine}...), which differ between kopiatomic and restomic. */
+const brief = (help: string) => help.replace(/ ?\(default \{\w+\}\)/g, '').replace(/default \{\w+\}; /g, '').replace(/\{\w+\}/g, '');
 
 export function zshCompletion(commands: readonly CommandSpec[]): string {
   const cases = commands
-    .map((c) => `      (${sq(keyOf(c))}) flags=(${flagsOf(c).flatMap((f) => spellings(f).map((s) => zq(`${s}:${f.help.replace(/\{\w+\}/g, '').slice(0, 70)}`))).join(' ')}) ;;`)
+    .map((c) => `      (${sq(keyOf(c))}) flags=(${flagsOf(c).flatMap((f) => spellings(f).map((s) => zq(s, brief(f.help).slice(0, 70)))).join(' ')}) ;;`)
     .join('\n');
   const top = commands.filter((c) => c.words.length).map((c) => c.words[0]!);
   const described = [...new Set(top)].map((w) => {
     const c = commands.filter((x) => x.words[0] === w);
-    return zq(`${w}:${c.length > 1 ? c.map((x) => x.words[1]).join(', ') : c[0]!.summary}`);
+    return zq(w, c.length > 1 ? c.map((x) => x.words[1]).join(', ') : c[0]!.summary);
   });
   const lists = valueFlags()
     .filter(isList)
