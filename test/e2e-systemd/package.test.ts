@@ -78,7 +78,7 @@ after(async () => {
   pool.destroy();
 });
 
-test('dpkg installs the .deb: the program, its commands, man pages, completions, example and copyright', () => {
+test('dpkg installs the .deb: the program, its commands, man pages, completions, example, copyright and changelog', () => {
   const control = execFileSync('dpkg-deb', ['-f', deb, 'Depends'], { encoding: 'utf8' });
   assert.match(control, /^nodejs \(>= 20\)$/m);
   // --force-depends: Debian 12 ships Node 18 and the image has no nodejs
@@ -105,6 +105,7 @@ test('dpkg installs the .deb: the program, its commands, man pages, completions,
     '/usr/share/fish/vendor_completions.d/kopiatomic.fish',
     '/usr/share/doc/kopiatomic/examples/kopiatomic.toml',
     '/usr/share/doc/kopiatomic/copyright',
+    '/usr/share/doc/kopiatomic/changelog.gz',
   ]) {
     assert.ok(files.includes(f), `dpkg lists ${f}`);
     assert.ok(existsSync(f), `${f} is on disk (a link resolves)`);
