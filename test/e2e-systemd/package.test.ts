@@ -122,9 +122,11 @@ test('dpkg installs the .deb: the program, its commands, man pages, completions,
     assert.equal(r.status, 0, `man ${section} ${page}: exit ${r.status} ${r.stderr}`);
     assert.equal(r.stderr, '', `man ${section} ${page} warns: ${r.stderr}`);
     const text = r.stdout.replace(/.\x08/g, '');
-    assert.match(text, /^NAME$/m, `man ${section} ${page}`);
-    assert.match(text, new RegExp(`^ +${page.replace('.', '\\.')} - \\S`, 'm'), `man ${section} ${page}: the NAME line`);
-    assert.ok(text.split('\n').some((l) => l === heading), `man ${section} ${page}: the ${heading} section`);
+    const head = text.slice(0, 400);
+    assert.ok(/^NAME$/m.test(text), `man ${section} ${page}: no NAME section in ${head}`);
+    // (justified: the words of the NAME line may be spaced out)
+    assert.ok(new RegExp(`^ +${page.replace('.', '\\.')} +- +\\S`, 'm').test(text), `man ${section} ${page}: no NAME line in ${head}`);
+    assert.ok(text.split('\n').some((l) => l === heading), `man ${section} ${page}: no ${heading} section`);
   }
   assert.match(readFileSync('/usr/share/doc/kopiatomic/copyright', 'utf8'), /^License: BSD-2-Clause$/m);
 });
