@@ -13,6 +13,11 @@ import { argvLogger, CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scrat
 // and the users): each dataset costs a `zfs create`, a mount and an unmount
 // of some 0.4 s in the emulated guest, so not one more than the split needs.
 const USERS = PARALLEL_UNMOUNT_MIN - 2;
+// A run of the whole tree takes some 20 s in a quiet emulated guest, and
+// more than the helper's default 120 s limit when other guests share the
+// host's cores (seen at a load of 19 on 2 cores); a hung run is still
+// stopped by the rig's limit on a silent guest.
+const LONG = { timeoutMs: 600_000 };
 const why = (r: ExecResult) => r.stderr + r.events.filter((e) => e['event'] === 'log').map((e) => JSON.stringify(e)).join('\n');
 
 // One pool for both tests: making it is a third of their time, and each test
@@ -29,7 +34,7 @@ test(`a tree of ${USERS + 2} datasets: one mount process per level, two umount p
   const root = '/kt-scale';
   const work = scratchDir('scale');
   const { env, logged } = argvLogger(work, ['mount', 'umount']);
-  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', 'true', '-r', pool.name], { env });
+  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', 'true', '-r', pool.name], { env, ...LONG });
   assert.equal(r.code, 0, why(r));
   assert.deepEqual(leftovers([pool], root), CLEAN);
   const mounts = logged().filter((a) => a[0] === 'mount');
@@ -62,14 +67,14 @@ test('a busy mount in a split batch: it and its parents stay mounted with their 
       // gone already, or never started
     }
   });
-  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', engine, '-r', pool.name]);
+  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', engine, '-r', pool.name], LONG);
   assert.equal(r.code, 5, why(r));
   const left = mountsUnder(root).map((m) => m.target).sort();
   assert.deepEqual(left, [`${root}/${pool.name}`, `${root}/${pool.name}/home`, `${root}/${pool.name}/home/${user}`], 'the busy one and its parents');
   assert.match(r.stderr + r.stdout, new RegExp(`umount failed.*${root}/${pool.name}/home/${user}`), 'the busy mount is named');
   process.kill(Number(readFileSync(`${work}/pid`, 'utf8')), 'SIGKILL');
   await new Promise((res) => setTimeout(res, 500));
-  const c = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
+  const c = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root], LONG);
   assert.equal(c.code, 0, why(c));
   assert.deepEqual(leftovers([pool], root), CLEAN);
 });
