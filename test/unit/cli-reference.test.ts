@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,6 +133,9 @@ test('zsh completion, run by compinit in an interactive zsh: commands, flags, va
   writeFileSync(harness, ZSH_HARNESS);
   const config = join(dir, 'k.toml');
   writeFileSync(config, '[jobs.home]\nengine = "command"\ncommand = "true"\ndatasets = ["tank/home"]\n[jobs.srv-data]\nengine = "command"\ncommand = "true"\ndatasets = ["tank/srv"]\n');
+  mkdirSync(join(dir, 'a dir'));
+  const spaced = join(dir, 'a dir', 'k.toml');
+  copyFileSync(config, spaced);
   const bin = join(dir, 'bin');
   spawnSync('mkdir', [bin]);
   for (const name of ['kopiatomic', 'restomic']) {
@@ -152,6 +155,9 @@ test('zsh completion, run by compinit in an interactive zsh: commands, flags, va
     [`kopiatomic --config ${config} run `, ['home', 'srv-data']],
     [`kopiatomic run --config ${config} s`, ['srv-data'], `kopiatomic run --config ${config} srv-data `],
     [`kopiatomic --config ${config} cleanup `, []], // cleanup takes no jobs
+    // A configuration path as typed, quoted or escaped: the words keep the quoting, the program gets the path.
+    [`kopiatomic --config '${spaced}' run `, ['home', 'srv-data']],
+    [`kopiatomic --config ${spaced.replace(/ /g, '\\ ')} run h`, ['home']],
     // The commands, with the flag form's datasets (none: no zfs on PATH here).
     ['kopiatomic ', ['cleanup', 'config', 'help', 'jobs', 'run', 'schedule', 'status']],
   ];

@@ -174,7 +174,7 @@ ${cases}
 ${groups(commands).map((g) => `    (${g}) compadd -- ${commands.filter((c) => c.words[0] === g).map((c) => c.words[1]).join(' ')} ;;`).join('\n')}
     (${jobTakers(commands).map(sq).join('|')})
       local -a jobs
-      jobs=(\${(f)"$(\${words[1]} \${config:+--config} \${config:+$config} jobs --names 2>/dev/null)"})
+      jobs=(\${(f)"$(\${words[1]} \${config:+--config} \${config:+\${(Q)config}} jobs --names 2>/dev/null)"})
       (( \${#jobs} )) && compadd -- $jobs ;;
   esac
   [[ $cmd == flagform ]] && { _kopiatomic_datasets; _files -/ }
