@@ -87,6 +87,11 @@ test('bash completion: commands, subcommands, flags of the command, flag values,
   assert.deepEqual(complete(['kopiatomic', '--config', config, 'schedule', 'show', 'h'], path), ['home']);
   assert.deepEqual(complete(['kopiatomic', '--config', config, 'status', ''], path), ['home', 'srv-data']);
   assert.deepEqual(complete(['kopiatomic', '--config', config, 'cleanup', ''], path), [], 'cleanup takes no jobs');
+  // A configuration path as typed, escaped or quoted (the words keep the quoting).
+  mkdirSync(join(dir, 'a dir'));
+  copyFileSync(config, join(dir, 'a dir', 'k.toml'));
+  assert.deepEqual(complete(['kopiatomic', '--config', join(dir, 'a\\ dir', 'k.toml'), 'run', ''], path), ['home', 'srv-data']);
+  assert.deepEqual(complete(['kopiatomic', '--config', `'${join(dir, 'a dir', 'k.toml')}'`, 'status', 'h'], path), ['home']);
   // A configuration that cannot be read completes nothing and prints nothing.
   assert.deepEqual(complete(['kopiatomic', '--config', join(dir, 'none.toml'), 'run', ''], path), []);
 });

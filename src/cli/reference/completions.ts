@@ -98,6 +98,9 @@ ${cases}
     flagform | '') ;;
 ${groups(commands).map((g) => `    ${g}) COMPREPLY=($(compgen -W ${sq(commands.filter((c) => c.words[0] === g).map((c) => c.words[1]).join(' '))} -- "$cur")) ;;`).join('\n')}
     ${jobTakers(commands).map((k) => JSON.stringify(k)).join(' | ')})
+      # The path as typed: quoted, or with escaped spaces (no eval of what was typed).
+      config=\${config//\\\\ / }
+      [[ $config == \\'*\\' || $config == \\"*\\" ]] && config=\${config:1:\${#config}-2}
       COMPREPLY=($(compgen -W "$("$prog" \${config:+--config "$config"} jobs --names 2>/dev/null)" -- "$cur")) ;;
   esac
   if [[ $cmd == flagform || -z $cmd ]]; then
