@@ -164,7 +164,7 @@ test('zsh completion, run by compinit in an interactive zsh: commands, flags, va
     [`kopiatomic --config '${spaced}' run `, ['home', 'srv-data']],
     [`kopiatomic --config ${spaced.replace(/ /g, '\\ ')} run h`, ['home']],
     // The commands, with the flag form's datasets (none: no zfs on PATH here).
-    ['kopiatomic ', ['cleanup', 'config', 'help', 'jobs', 'run', 'schedule', 'status']],
+    ['kopiatomic ', [...new Set(COMMANDS.filter((c) => c.words.length).map((c) => c.words[0]!))].sort()],
   ];
   const r = spawnSync('zsh', ['-f', harness, join(ROOT, 'dist/completions'), ...cases.map(([line]) => line)], {
     encoding: 'utf8',
