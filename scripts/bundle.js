@@ -14,7 +14,7 @@
 // code cache (dist/app/lib/load-cached.js): compiling the bundle was most of
 // the cost of loading it.
 import { build } from 'esbuild';
-import { chmodSync, copyFileSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -76,7 +76,7 @@ for (const name of ['kopiatomic', 'restomic', 'ns-exec', 'verify-compare']) {
 // checked against node's version and flags when it is read).
 mkdirSync(`${root}/dist/app/lib`, { recursive: true });
 copyFileSync(`${root}/scripts/load-cached.cjs`, `${root}/dist/app/lib/load-cached.js`);
-const { cacheData } = createRequire(import.meta.url)(`${root}/dist/app/lib/load-cached.js`);
+const { cacheData, warmCacheData } = createRequire(import.meta.url)(`${root}/dist/app/lib/load-cached.js`);
 for (const name of ['kopiatomic', 'restomic']) {
   const bin = `${root}/dist/app/bin/${name}.js`;
   const code = `${root}/dist/app/bin/${name}.code.js`;
@@ -85,7 +85,32 @@ for (const name of ['kopiatomic', 'restomic']) {
   chmodSync(bin, 0o755);
   writeFileSync(`${code}.v8`, cacheData(code));
 }
+// The configuration libraries' cache is made after they parsed and checked
+// the example configuration with a schema of the same kinds of parts as the
+// program's (objects, records, unions, refinements, every error path): most
+// of what a configuration-file run costs more than a flag run was compiling
+// those functions at each start.
 const libs = `${root}/dist/app/lib/config-libs.js`;
-writeFileSync(`${libs}.v8`, cacheData(libs));
+writeFileSync(`${libs}.v8`, warmCacheData(libs, ({ z, parse, TomlError }) => {
+  const doc = parse(readFileSync(`${root}/contrib/kopiatomic.toml`, 'utf8'));
+  try {
+    parse('[jobs.x]\nengine = \n');
+  } catch (e) {
+    if (!(e instanceof TomlError)) throw e;
+  }
+  const duration = z.union([z.number().int().min(0), z.string().refine((v) => /^\d/.test(v), 'a duration')]);
+  const job = z.strictObject({
+    engine: z.enum(['kopia', 'restic', 'command']).optional().meta({ description: 'engine' }),
+    datasets: z.array(z.string()).optional(),
+    recursive: z.boolean().optional(),
+    max_age: duration.optional(),
+    env: z.record(z.string(), z.string()).optional(),
+  }).passthrough();
+  const config = z.strictObject({ defaults: job.optional(), jobs: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), job) }).passthrough();
+  config.safeParse(doc);
+  const bad = config.safeParse({ jobs: { 'a b': { engine: 'restik', datasets: [1], recursive: 'yes', max_age: -1, env: { A: 2 } } }, extra: 1 });
+  if (bad.success) throw new Error('the warm-up schema accepted a bad configuration');
+  z.treeifyError?.(bad.error);
+}));
 // Which node made the caches (another one rejects them and compiles the source).
 writeFileSync(`${root}/dist/app/lib/code-cache.json`, JSON.stringify({ node: process.version }) + '\n');

@@ -78,6 +78,8 @@ export function layout(root) {
     : { path: '/usr/share/bash-completion/completions/restomic', link: 'kopiatomic' });
   entries.push({ path: '/usr/share/doc/kopiatomic/examples/kopiatomic.toml', from: 'contrib/kopiatomic.toml' });
   entries.push({ path: '/usr/share/doc/kopiatomic/copyright', text: 'copyright' });
+  // Debian policy: a native package's changelog, in the Debian format (dpkg-parsechangelog reads it).
+  entries.push({ path: '/usr/share/doc/kopiatomic/changelog.gz', from: 'contrib/debian/changelog', gzip: true });
   entries.push({ path: '/usr/share/doc/kopiatomic/README.md', from: 'README.md' });
   return entries.sort((a, b) => (a.path < b.path ? -1 : 1));
 }

@@ -12,6 +12,7 @@
 // /usr/lib/systemd/system would be shadowed by those, or would run a config
 // nobody wrote.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -62,8 +63,11 @@ try {
     else copyFileSync(join(root, e.from), dest);
     if (!e.link) chmodSync(dest, e.from && isExecutable(root, e.from) ? 0o755 : 0o644);
   }
+  const installedKiB = duKiB(stage);
   mkdirSync(join(stage, 'DEBIAN'));
-  writeFileSync(join(stage, 'DEBIAN/control'), control(duKiB(stage)));
+  writeFileSync(join(stage, 'DEBIAN/control'), control(installedKiB));
+  // What `dpkg --verify` and debsums check the installed files against.
+  writeFileSync(join(stage, 'DEBIAN/md5sums'), layout(root).filter((e) => !e.link).map((e) => `${md5(join(stage, e.path))}  ${e.path.slice(1)}\n`).join(''));
   const deb = join(out, `${pkg.name}_${pkg.version}_all.deb`);
   execFileSync('dpkg-deb', ['--root-owner-group', '--build', stage, deb], { stdio: ['ignore', 'ignore', 'inherit'] });
   for (const f of [...(debOnly ? [] : [`${pkg.name}-${pkg.version}.tgz`]), `${pkg.name}_${pkg.version}_all.deb`]) {
@@ -71,6 +75,10 @@ try {
   }
 } finally {
   rmSync(stage, { recursive: true, force: true });
+}
+
+function md5(file) {
+  return createHash('md5').update(readFileSync(file)).digest('hex');
 }
 
 function duKiB(dir) {

@@ -4,10 +4,11 @@
 // /usr/lib/kopiatomic, `systemctl start` runs a configured job from them (the
 // engine's argv logged by a wrapper on the unit's PATH, the backup in restic,
 // no snapshot left in `zfs list`), the man pages and completions are where
-// man and the shells look, and `dpkg -r` leaves only configuration and state
-// (the root file system listed before the install and after the removal).
+// man and the shells look (`man kopiatomic` renders), and `dpkg -r` leaves
+// only configuration and state (the root file system listed before the
+// install and after the removal).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -77,14 +78,16 @@ after(async () => {
   pool.destroy();
 });
 
-test('dpkg installs the .deb: the program, its commands, man pages, completions, example and copyright', () => {
+test('dpkg installs the .deb: the program, its commands, man pages, completions, example, copyright and changelog', () => {
   const control = execFileSync('dpkg-deb', ['-f', deb, 'Depends'], { encoding: 'utf8' });
   assert.match(control, /^nodejs \(>= 20\)$/m);
   // --force-depends: Debian 12 ships Node 18 and the image has no nodejs
   // package at all; the rig puts Node 20 (the host's) at /usr/local/bin/node,
-  // which dpkg cannot see. --path-include: the image's dpkg configuration
-  // leaves out /usr/share/man and /usr/share/doc (a smaller image), which
-  // would drop the very files under test.
+  // which dpkg cannot see. --path-include: the image is built with
+  // path-exclude=/usr/share/man/* and /usr/share/doc/* (a smaller image),
+  // which stay in /etc/dpkg/dpkg.cfg.d and would drop the very files under
+  // test at dpkg -i; an include given after them on the command line wins,
+  // and leaves the guest's own configuration as it was.
   execFileSync('dpkg', ['--force-depends', '--path-include=/usr/share/man/*', '--path-include=/usr/share/doc/kopiatomic/*', '-i', deb], { stdio: ['ignore', 'ignore', 'pipe'] });
   assert.equal(installed(), 'install ok installed');
   const files = execFileSync('dpkg', ['-L', 'kopiatomic'], { encoding: 'utf8' }).split('\n');
@@ -102,17 +105,28 @@ test('dpkg installs the .deb: the program, its commands, man pages, completions,
     '/usr/share/fish/vendor_completions.d/kopiatomic.fish',
     '/usr/share/doc/kopiatomic/examples/kopiatomic.toml',
     '/usr/share/doc/kopiatomic/copyright',
+    '/usr/share/doc/kopiatomic/changelog.gz',
   ]) {
     assert.ok(files.includes(f), `dpkg lists ${f}`);
     assert.ok(existsSync(f), `${f} is on disk (a link resolves)`);
   }
   assert.ok(lstatSync('/usr/sbin/kopiatomic').isSymbolicLink());
-  // The pages man reads are the ones the build generated, byte for byte. The
-  // image has no man-db nor groff (adding them rebuilds it): the host's unit
-  // test (package-layout.test.ts) renders the same pages from the .deb with
-  // man --warnings.
+  // The pages man reads are the ones the build generated, byte for byte.
   for (const [page, built] of [['man8/kopiatomic.8.gz', 'kopiatomic.8'], ['man5/kopiatomic.toml.5.gz', 'kopiatomic.toml.5']] as const) {
     assert.equal(gunzipSync(readFileSync(`/usr/share/man/${page}`)).toString(), readFileSync(join(ROOT, 'dist/man', built), 'utf8'));
+  }
+  // And man (the image's man-db and groff) finds them by name and section,
+  // as an admin types it, and renders them without a warning.
+  for (const [section, page, heading] of [['8', 'kopiatomic', 'EXIT STATUS'], ['8', 'restomic', 'OPTIONS'], ['5', 'kopiatomic.toml', '[jobs.NAME]']] as const) {
+    const r = spawnSync('man', ['--warnings', section, page], { encoding: 'utf8', env: { ...process.env, MANWIDTH: '80', MANPAGER: 'cat', PAGER: 'cat', LANG: 'C.UTF-8' } });
+    assert.equal(r.status, 0, `man ${section} ${page}: exit ${r.status} ${r.stderr}`);
+    assert.equal(r.stderr, '', `man ${section} ${page} warns: ${r.stderr}`);
+    const text = r.stdout.replace(/.\x08/g, '');
+    const head = text.slice(0, 400);
+    assert.ok(/^NAME$/m.test(text), `man ${section} ${page}: no NAME section in ${head}`);
+    // (justified: the words of the NAME line may be spaced out)
+    assert.ok(new RegExp(`^ +${page.replace('.', '\\.')} +- +\\S`, 'm').test(text), `man ${section} ${page}: no NAME line in ${head}`);
+    assert.ok(text.split('\n').some((l) => l === heading), `man ${section} ${page}: no ${heading} section`);
   }
   assert.match(readFileSync('/usr/share/doc/kopiatomic/copyright', 'utf8'), /^License: BSD-2-Clause$/m);
 });

@@ -57,9 +57,15 @@ test('one transaction: every snapshot of a run shares one createtxg per pool, re
   assert.deepEqual(leftovers([p1, p2], '/kt-txg'), CLEAN);
 });
 
-test('consistent pairs: a writer updates two datasets in order; every restored pair is from one instant', async (t) => {
+// The property is the snapshot's: both datasets frozen in one transaction.
+// So the pairs are read where every engine reads them, in the frozen tree
+// during the backup (a command engine), not restored from restic: six restic
+// backups and twelve dumps cost a minute and a half in the emulated guest and
+// prove nothing more (that a restore equals the frozen tree is the first test).
+test('consistent pairs: a writer updates two datasets in order; every pair in the frozen tree is from one instant', async (t) => {
   const pool = Pool.create(['a', 'b']).destroyAfter(t);
-  const env = resticRepo();
+  const work = scratchDir('pairs');
+  const root = '/kt-pairs';
   writeFileSync(pool.path('a/counter'), '0\n');
   writeFileSync(pool.path('b/counter'), '0\n');
   // a is written before b, so at any instant a == b or a == b + 1. A snapshot
@@ -69,23 +75,20 @@ test('consistent pairs: a writer updates two datasets in order; every restored p
     ['-c', `i=0; while :; do i=$((i+1)); echo $i > ${pool.path('a/.c')}; mv ${pool.path('a/.c')} ${pool.path('a/counter')}; echo $i > ${pool.path('b/.c')}; mv ${pool.path('b/.c')} ${pool.path('b/counter')}; done`],
     { stdio: 'ignore' },
   );
+  const reader = script(work, 'read-pair', `echo "$(cat "$1${pool.path('a/counter')}") $(cat "$1${pool.path('b/counter')}")" >> ${work}/pairs`);
   const runs = 6;
   try {
     for (let i = 0; i < runs; i++) {
-      const r = await run(RESTOMIC, ['--json', pool.ds('a'), pool.ds('b')], { env });
+      const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', reader, pool.ds('a'), pool.ds('b')]);
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(leftovers([pool], '/restic'), CLEAN);
+      assert.deepEqual(leftovers([pool], root), CLEAN);
     }
   } finally {
     writer.kill();
   }
-  const snaps = JSON.parse(restic(env, 'snapshots', '--json')) as { id: string }[];
-  assert.equal(snaps.length, runs);
-  const pairs = snaps.map((s) => [
-    Number(restic(env, 'dump', s.id, `/restic${pool.path('a/counter')}`)),
-    Number(restic(env, 'dump', s.id, `/restic${pool.path('b/counter')}`)),
-  ]);
-  for (const [a, b] of pairs) assert.ok(a! === b! || a! === b! + 1, `inconsistent pair a=${a} b=${b} in ${JSON.stringify(pairs)}`);
+  const pairs = readFileSync(`${work}/pairs`, 'utf8').trim().split('\n').map((l) => l.split(' ').map(Number));
+  assert.equal(pairs.length, runs);
+  for (const [a, b] of pairs) assert.ok(Number.isInteger(a) && Number.isInteger(b) && (a! === b! || a! === b! + 1), `inconsistent pair a=${a} b=${b} in ${JSON.stringify(pairs)}`);
   assert.ok(new Set(pairs.map(([a]) => a)).size > 1, 'the writer made progress between runs');
 });
 

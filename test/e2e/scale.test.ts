@@ -5,26 +5,36 @@
 // wrappers on PATH logged and the mount table.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { test } from 'node:test';
+import { after, before, test } from 'node:test';
+import { PARALLEL_UNMOUNT_MIN } from '../../src/plan/mounts.js';
 import { argvLogger, CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, sh, type ExecResult } from './lib.js';
 
-const USERS = 70;
+// The smallest tree whose unmount batch splits in two (the pool root, home
+// and the users): each dataset costs a `zfs create`, a mount and an unmount
+// of some 0.4 s in the emulated guest, so not one more than the split needs.
+const USERS = PARALLEL_UNMOUNT_MIN - 2;
+// A run of the whole tree takes some 20 s in a quiet emulated guest, and
+// more than the helper's default 120 s limit when other guests share the
+// host's cores (seen at a load of 19 on 2 cores); a hung run is still
+// stopped by the rig's limit on a silent guest.
+const LONG = { timeoutMs: 600_000 };
 const why = (r: ExecResult) => r.stderr + r.events.filter((e) => e['event'] === 'log').map((e) => JSON.stringify(e)).join('\n');
 
-function bigPool(): Pool {
-  const pool = Pool.create(['home']);
+// One pool for both tests: making it is a third of their time, and each test
+// leaves it as it found it (no snapshot, hold or mount of ours: asserted).
+let pool: Pool;
+before(() => {
+  pool = Pool.create(['home']);
   const names = Array.from({ length: USERS }, (_, i) => `${pool.ds('home')}/u${String(i).padStart(3, '0')}`);
   sh('sh', '-c', 'for n; do zfs create "$n" || exit 1; done', 'sh', ...names);
-  return pool;
-}
+});
+after(() => pool?.destroy());
 
-test(`a tree of ${USERS + 2} datasets: one mount process per level, two umount processes side by side (a third of the users; the rest, then the parents), every mount gone`, async (t) => {
+test(`a tree of ${USERS + 2} datasets: one mount process per level, two umount processes side by side (a third of the users; the rest, then the parents), every mount gone`, async () => {
   const root = '/kt-scale';
-  const pool = bigPool();
   const work = scratchDir('scale');
-  pool.destroyAfter(t);
   const { env, logged } = argvLogger(work, ['mount', 'umount']);
-  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', 'true', '-r', pool.name], { env });
+  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', 'true', '-r', pool.name], { env, ...LONG });
   assert.equal(r.code, 0, why(r));
   assert.deepEqual(leftovers([pool], root), CLEAN);
   const mounts = logged().filter((a) => a[0] === 'mount');
@@ -46,19 +56,25 @@ test(`a tree of ${USERS + 2} datasets: one mount process per level, two umount p
 
 test('a busy mount in a split batch: it and its parents stay mounted with their folders, the rest is gone, exit 5; cleanup repairs once it is free', async (t) => {
   const root = '/kt-scale-busy';
-  const pool = bigPool();
   const work = scratchDir('scale-busy');
-  pool.destroyAfter(t);
   const user = 'u007';
   const engine = script(work, 'leave-busy', `cd "$1"/*/home/${user} && { sleep 300 </dev/null >/dev/null 2>&1 & echo $! > ${work}/pid; }`);
-  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', engine, '-r', pool.name]);
+  // A failed assertion must not leave the mount busy for the shared pool's destroy.
+  t.after(() => {
+    try {
+      process.kill(Number(readFileSync(`${work}/pid`, 'utf8')), 'SIGKILL');
+    } catch {
+      // gone already, or never started
+    }
+  });
+  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', engine, '-r', pool.name], LONG);
   assert.equal(r.code, 5, why(r));
   const left = mountsUnder(root).map((m) => m.target).sort();
   assert.deepEqual(left, [`${root}/${pool.name}`, `${root}/${pool.name}/home`, `${root}/${pool.name}/home/${user}`], 'the busy one and its parents');
   assert.match(r.stderr + r.stdout, new RegExp(`umount failed.*${root}/${pool.name}/home/${user}`), 'the busy mount is named');
   process.kill(Number(readFileSync(`${work}/pid`, 'utf8')), 'SIGKILL');
   await new Promise((res) => setTimeout(res, 500));
-  const c = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
+  const c = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root], LONG);
   assert.equal(c.code, 0, why(c));
   assert.deepEqual(leftovers([pool], root), CLEAN);
 });

@@ -7,10 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { gunzipSync } from 'node:zlib';
 import { KOPIATOMIC } from '../../src/config/job.js';
 import { loadConfig } from '../../src/config/load.js';
 import { resolveJobs } from '../../src/config/resolve.js';
@@ -31,6 +32,8 @@ const PREFIX = '/usr/local';
 function freebsdPath(p: string): string | null {
   // LICENSE_FILE: the ports framework installs the licence itself.
   if (p === '/usr/share/doc/kopiatomic/copyright') return null;
+  // Debian's own file: a port keeps its history in the ports tree.
+  if (p === '/usr/share/doc/kopiatomic/changelog.gz') return null;
   const moves: [RegExp, string][] = [
     [/^\/usr\/share\/doc\/kopiatomic\/examples\//, '%%PORTEXAMPLES%%%%EXAMPLESDIR%%/'],
     [/^\/usr\/share\/doc\/kopiatomic\//, '%%PORTDOCS%%%%DOCSDIR%%/'],
@@ -108,4 +111,28 @@ test('the .deb holds what the layout says, its links resolve and its man pages r
     assert.equal(r.stderr, '', `man ${section} ${page} warns`);
     assert.match(r.stdout, new RegExp(page.replace('.', '\\.')));
   }
+  // The changelog is Debian's format and names this version; md5sums match the files.
+  const version = (JSON.parse(readFileSync(join(ROOT_DIR, 'package.json'), 'utf8')) as { version: string }).version;
+  const changelog = join(dir, 'changelog');
+  writeFileSync(changelog, gunzipSync(readFileSync(join(x, 'usr/share/doc/kopiatomic/changelog.gz'))));
+  if (has('dpkg-parsechangelog')) {
+    assert.equal(execFileSync('dpkg-parsechangelog', ['-l', changelog, '-S', 'Version'], { encoding: 'utf8' }).trim(), version, 'the changelog\'s first entry is this version');
+  }
+  assert.match(readFileSync(changelog, 'utf8'), new RegExp(`^kopiatomic \\(${version.replace(/\./g, '\\.')}\\) `));
+  execFileSync('dpkg-deb', ['-e', deb, join(dir, 'control')]);
+  const sums = spawnSync('md5sum', ['--check', '--quiet', join(dir, 'control/md5sums')], { cwd: x, encoding: 'utf8' });
+  assert.equal(sums.status, 0, sums.stdout + sums.stderr);
+  assert.equal(readFileSync(join(dir, 'control/md5sums'), 'utf8').split('\n').filter(Boolean).length, L.layout(ROOT_DIR).filter((e) => !e.link).length, 'one sum per file');
+});
+
+test("lintian finds no error and no warning in the .deb (its pedantic notes are Debian's naming taste)", (t) => {
+  if (!has('lintian') || !has('dpkg-deb')) return t.skip('needs lintian (apt-get install lintian) and dpkg-deb');
+  if (L.missing(ROOT_DIR).length > 0) return t.skip('the build has not generated the reference');
+  const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-lintian-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  execFileSync(process.execPath, [join(ROOT_DIR, 'scripts/package.js'), '--deb', dir], { stdio: 'ignore' });
+  const deb = join(dir, readdirSync(dir).find((f) => f.endsWith('.deb'))!);
+  const r = spawnSync('lintian', ['--fail-on', 'error,warning', '--no-tag-display-limit', deb], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, `lintian: ${r.stdout}${r.stderr}`);
+  assert.doesNotMatch(r.stdout, /^[EW]: /m, r.stdout);
 });

@@ -98,6 +98,9 @@ ${cases}
     flagform | '') ;;
 ${groups(commands).map((g) => `    ${g}) COMPREPLY=($(compgen -W ${sq(commands.filter((c) => c.words[0] === g).map((c) => c.words[1]).join(' '))} -- "$cur")) ;;`).join('\n')}
     ${jobTakers(commands).map((k) => JSON.stringify(k)).join(' | ')})
+      # The path as typed: quoted, or with escaped spaces (no eval of what was typed).
+      config=\${config//\\\\ / }
+      [[ $config == \\'*\\' || $config == \\"*\\" ]] && config=\${config:1:\${#config}-2}
       COMPREPLY=($(compgen -W "$("$prog" \${config:+--config "$config"} jobs --names 2>/dev/null)" -- "$cur")) ;;
   esac
   if [[ $cmd == flagform || -z $cmd ]]; then
@@ -111,16 +114,23 @@ complete -F _kopiatomic kopiatomic restomic
 `;
 }
 
-const zq = (s: string) => sq(s.replace(/:/g, '\\:'));
+/**
+ * One `_describe` entry: the first colon that is not escaped ends the word, so
+ * only a colon inside the word is escaped (escaping the separator too made the
+ * whole line, description and all, the word zsh inserted).
+ */
+const zq = (word: string, description: string) => sq(`${word.replace(/:/g, '\\:')}:${description}`);
+/** A help text without the program's own words ({engine}...), which differ between kopiatomic and restomic. */
+const brief = (help: string) => help.replace(/ ?\(default \{\w+\}\)/g, '').replace(/default \{\w+\}; /g, '').replace(/\{\w+\}/g, '');
 
 export function zshCompletion(commands: readonly CommandSpec[]): string {
   const cases = commands
-    .map((c) => `      (${sq(keyOf(c))}) flags=(${flagsOf(c).flatMap((f) => spellings(f).map((s) => zq(`${s}:${f.help.replace(/\{\w+\}/g, '').slice(0, 70)}`))).join(' ')}) ;;`)
+    .map((c) => `      (${sq(keyOf(c))}) flags=(${flagsOf(c).flatMap((f) => spellings(f).map((s) => zq(s, brief(f.help).slice(0, 70)))).join(' ')}) ;;`)
     .join('\n');
   const top = commands.filter((c) => c.words.length).map((c) => c.words[0]!);
   const described = [...new Set(top)].map((w) => {
     const c = commands.filter((x) => x.words[0] === w);
-    return zq(`${w}:${c.length > 1 ? c.map((x) => x.words[1]).join(', ') : c[0]!.summary}`);
+    return zq(w, c.length > 1 ? c.map((x) => x.words[1]).join(', ') : c[0]!.summary);
   });
   const lists = valueFlags()
     .filter(isList)
@@ -167,7 +177,7 @@ ${cases}
 ${groups(commands).map((g) => `    (${g}) compadd -- ${commands.filter((c) => c.words[0] === g).map((c) => c.words[1]).join(' ')} ;;`).join('\n')}
     (${jobTakers(commands).map(sq).join('|')})
       local -a jobs
-      jobs=(\${(f)"$(\${words[1]} \${config:+--config} \${config:+$config} jobs --names 2>/dev/null)"})
+      jobs=(\${(f)"$(\${words[1]} \${config:+--config} \${config:+\${(Q)config}} jobs --names 2>/dev/null)"})
       (( \${#jobs} )) && compadd -- $jobs ;;
   esac
   [[ $cmd == flagform ]] && { _kopiatomic_datasets; _files -/ }
