@@ -23,6 +23,8 @@ import type { ApplyContext, ApplyResult, UndoEntry } from './context.js';
 import { mountBatch, unmountBatch } from './mount-phase.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
 import { zfsRelease } from '../zfs/zfs.js';
+import { parseIdentities } from '../zfs/identity-program.js';
+import { poolOf } from '../zfs/list.js';
 
 
 type Undo = NonNullable<Step['undo']>;
@@ -84,12 +86,12 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     }
     if (step.undo) undo.push({ step, seq, undo: step.undo });
     if (step.phase === 'inspect') {
-      readSnapshotFacts(out.stdout, result);
+      const read = readSnapshotFacts(out.stdout, snapshotsOf(step), result);
       // The journal learns each snapshot's identity, so that recovery after a
       // crash follows them (and leaves alone a copy received under our name).
       for (const e of undo) {
         if (e.undo.phase !== 'destroy' || !e.seq) continue;
-        const mine = Object.fromEntries(snapshotsOf(e.step).flatMap((n) => (ids[n] ? [[n, ids[n]]] : [])));
+        const mine = Object.fromEntries(snapshotsOf(e.step).flatMap((n) => (read.has(n) ? [[n, ids[n]]] : [])));
         if (Object.keys(mine).length) journal?.addDetail(e.seq, { ids: mine });
       }
     }
@@ -333,16 +335,17 @@ async function stillMounted(step: Step, plan: Plan, ctx: ApplyContext): Promise<
   }
 }
 
-function readSnapshotFacts(stdout: string, result: ApplyResult): void {
-  for (const line of stdout.split('\n')) {
-    const [name, guid, creation, txg] = line.split('\t');
-    if (!name || !guid || !creation || !txg) continue;
-    (result.ids ??= {})[name] = { guid, txg };
-    const pool = name.split(/[/@]/)[0]!;
-    (result.createtxg[pool] ??= []).push(txg);
-    const t = new Date(Number(creation) * 1000);
+/** Records what one pool's identity program read (apply.ts's result); returns the names it found. */
+function readSnapshotFacts(stdout: string, asked: string[], result: ApplyResult): Set<string> {
+  const facts = parseIdentities(stdout, asked);
+  for (const [name, f] of facts) {
+    (result.ids ??= {})[name] = { guid: f.guid, txg: f.txg };
+    const pool = poolOf(name);
+    (result.createtxg[pool] ??= []).push(f.txg);
+    const t = new Date(f.creation * 1000);
     if (!result.creation || t < result.creation) result.creation = t;
   }
+  return new Set(facts.keys());
 }
 
 async function runEngine(call: BackupCall, plan: Plan, ctx: ApplyContext): Promise<{ code: number | null; outcome: Outcome; stdout: string }> {
