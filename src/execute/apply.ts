@@ -101,8 +101,8 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     }
     fault(step.phase, reporter);
   };
-  // Steps that run beside the rest of setup (the hold, the creation-time
-  // listing): started in turn, waited for before the backup, and always
+  // Steps that run beside the rest of setup (the hold, the identity
+  // program): started in turn, waited for before the backup, and always
   // settled before cleanup, so their undo is on the stack.
   const besideSteps: Promise<void>[] = [];
   const besideErrors: unknown[] = []; // setup stops at the next step once one has failed

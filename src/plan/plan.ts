@@ -56,7 +56,7 @@ export function buildPlan(i: PlanInput): Plan {
       phase: 'snapshot',
       do: { kind: 'exec', mutates: true, argv: zfsSnapshot(names, { [PROP_RUN]: i.runId, [PROP_OWNER]: i.owner, ...proofProp(i, p.pool, snapshot) }) },
       // Destroyed by exact names, each checked against the identity recorded
-      // after it was made (guid, createtxg: the listing below) and our local properties.
+      // after it was made (guid, createtxg: the identity program below) and our local properties.
       undo: destroyUndo({ pool: p.pool, run: i.runId, owner: i.owner, snapshots: names }),
       detail: { pool: p.pool, snapshot, snapshots: names, run: i.runId, owner: i.owner },
     });
