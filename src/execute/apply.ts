@@ -94,6 +94,9 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
         const mine = Object.fromEntries(snapshotsOf(e.step).flatMap((n) => (read.has(n) ? [[n, ids[n]]] : [])));
         if (Object.keys(mine).length) journal?.addDetail(e.seq, { ids: mine });
       }
+      // As `zfs list` of a name that is not there fails, so does this step.
+      const missing = snapshotsOf(step).filter((n) => !read.has(n));
+      if (missing.length) throw new Error(`snapshot ${missing[0]} is not there right after it was made${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`);
     }
     if (step.phase === 'snapshot') {
       const pool = String(step.detail?.['pool']);

@@ -262,6 +262,22 @@ test('applyPlan: a failed hold (it runs beside the mounts): setup stops, no rele
   assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
 });
 
+test('applyPlan: a snapshot destroyed by someone before its identity is read: setup fails (4), the identity read is journaled, the rest is destroyed by identity', async (t) => {
+  const dir = tmp(t);
+  const { sys, runner, engine, ctx, journal } = rig(dir, {}, (answer) => (argv) => {
+    if (argv[1] === 'program' && argv[2] === '-n') sys.snaps.delete(`t/a@${SNAP}`);
+    return answer(argv);
+  });
+  const r = await applyPlan(makePlan(`${dir}/root`), ctx);
+  assert.match(String(r.setupError?.message), new RegExp(`snapshot t/a@${SNAP} is not there right after it was made`));
+  assert.deepEqual(runStatus(r, null).code, 4);
+  assert.equal(engine.runs, 0);
+  assert.equal(sys.snaps.size, 0, 'ours destroyed');
+  assert.deepEqual(r.ids, { [`t@${SNAP}`]: { guid: '18446744073709551000', txg: '77' } });
+  assert.ok(!calls(runner).some((x) => x.includes('destroy -r')));
+  journal.close(false);
+});
+
 test('applyPlan: when the destroy\'s channel program fails, the exact destroy runs (found by identity, proven ours, by exact names), never `zfs destroy -r`', async (t) => {
   const dir = tmp(t);
   const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs program t - ' });
