@@ -145,7 +145,7 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   let snapshotHolds = ''; // the folder that tank's snapshot holds for tank/a's mount point
   const runner = fakeSystem((argv) => {
     if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
-    if (identityNames(argv)) return ok(identityAnswer([[argv.at(-1)!, '123', '77', 1795000000]]));
+    if (identityNames(argv)) return ok(identityAnswer(identityNames(argv)!.map((n, i) => [n, String(123 + i), '77', 1795000000])));
     if (argv[0] === 'mount' && snapshotHolds) mkdirSync(snapshotHolds, { recursive: true });
     if (argv[0] === 'umount' && snapshotHolds) rmSync(snapshotHolds, { recursive: true, force: true });
     return ok();
@@ -207,7 +207,7 @@ test('run: jobs one after the other, each with its own snapshot; the worst exit 
   const runner = fakeSystem(
     (argv) => {
       if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
-      if (identityNames(argv)) return ok(identityAnswer([[argv.at(-1)!, '123', '77', 1795000000]]));
+      if (identityNames(argv)) return ok(identityAnswer(identityNames(argv)!.map((n, i) => [n, String(123 + i), '77', 1795000000])));
       return ok();
     },
     (argv) => (argv[0] === 'tool-b' ? 1 : 0),
