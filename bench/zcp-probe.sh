@@ -5,7 +5,8 @@
 # turn (ms): `zfs snapshot` with 2 and 3 user properties, `zfs list` of every
 # snapshot's name,guid,creation,createtxg, `zfs program -n` reading the same,
 # and one `zfs program` that takes the snapshots, sets the 3 properties and
-# returns the identities. Prints PROBE lines.
+# returns the identities. Prints PROBE lines. Needs a build (npm run build): it
+# reads kopiatomic's identity program from dist.
 set -eu
 n=${1:-100} rounds=${2:-3}
 disk=$(ls /dev/vdb /dev/sdb 2>/dev/null | head -n1)
@@ -38,17 +39,8 @@ for i = 4, #argv do
 end
 return ids
 EOF
-read -r -d '' READ_PROG <<'EOF' || true
-local argv = (...)["argv"]
-local ids = {}
-for i = 1, #argv do
-  local name = argv[i]
-  if zfs.exists(name) then
-    ids[name] = tostring(zfs.get_prop(name, "guid")) .. " " .. tostring(zfs.get_prop(name, "createtxg")) .. " " .. tostring(zfs.get_prop(name, "creation"))
-  end
-end
-return ids
-EOF
+# The identity program kopiatomic runs (src/zfs/identity-program.ts, built).
+READ_PROG=$(cd "$(dirname "$0")/.." && node -e "import('./dist/src/zfs/identity-program.js').then((m) => process.stdout.write(m.IDENTITY_PROGRAM))")
 read -r -d '' DESTROY_PROG <<'EOF' || true
 local argv = (...)["argv"]
 for i = 1, #argv do zfs.sync.destroy(argv[i]) end
