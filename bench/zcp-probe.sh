@@ -74,6 +74,6 @@ echo "PROBE sample-read $(head -c 300 /tmp/read.json)"
 echo "PROBE sample-snap $(head -c 300 /tmp/snap.json)"
 echo "PROBE sample-list $(head -n 2 /tmp/list.out | tr '\t\n' ' |')"
 printf '%s\n' "$READ_PROG" | zfs program -n probe - "${ds[0]}@nosuch" "${ds[0]}" || true
-printf 'error("boom")\n' | zfs program -n -j probe - ; echo "PROBE error-exit $?"
+printf 'error("boom")\n' | zfs program -n -j probe - || echo "PROBE error-exit $?"
 man zfs-program 2>/dev/null | grep -n -A3 'set_prop\|^ *-j\|^ *-n' | head -40 || true
 zpool destroy probe
