@@ -8,6 +8,10 @@
 //      BENCH_RUNS         runs per tool and case, the median is reported (default 1)
 //      BENCH_BASELINE_MAX largest N the baseline runs at (default 1000: every case)
 //      BENCH_PROFILE_N    N of the case whose kopiatomic runs under node --cpu-prof (default 1000; 0: none)
+//      BENCH_COMPARE      a directory inside the checkout holding another tree's dist/app: that
+//                         kopiatomic runs too, in turn with this one after each baseline run
+//                         (tool "kopiatomic-compare"; the report leaves it out), so two trees are
+//                         compared in one boot, where the guest's speed is the same
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,6 +23,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // checkout is a 9p share and every module read would cross to the host.
 const APP = '/usr/local/lib/kopiatomic';
 const KOPIATOMIC = join(APP, 'dist/app/bin/kopiatomic.js');
+const COMPARE_APP = '/usr/local/lib/kopiatomic-compare';
 const BASELINE = join(ROOT, 'bench/baseline.sh');
 const RECORDER = join(ROOT, 'bench/recorder.sh');
 const MKPOOL = join(ROOT, 'bench/mkpool.sh');
@@ -174,10 +179,10 @@ interface ExecEvent {
   ms: number;
 }
 
-async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'first-after-boot' | 'first-on-host', profileDir: string | null): Promise<Record<string, unknown>> {
+async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'first-after-boot' | 'first-on-host', profileDir: string | null, compare = false): Promise<Record<string, unknown>> {
   const rec = `${SCRATCH}/rec-${++seq}`;
   const node = profileDir ? [process.execPath, '--cpu-prof', '--cpu-prof-dir', profileDir] : [process.execPath];
-  const r = await run([...node, KOPIATOMIC, '-a', '--json', '--engine', 'command', '-c', `bash ${RECORDER}`], {
+  const r = await run([...node, compare ? join(COMPARE_APP, 'dist/app/bin/kopiatomic.js') : KOPIATOMIC, '-a', '--json', '--engine', 'command', '-c', `bash ${RECORDER}`], {
     KOPIATOMIC_COUNT_PROCESSES: '1',
     BENCH_RECORD: rec,
   });
@@ -231,7 +236,7 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
   const rec_ = readRecord(rec);
   const result = {
     type: 'run',
-    tool: 'kopiatomic',
+    tool: compare ? 'kopiatomic-compare' : 'kopiatomic',
     kind,
     case: c.id,
     run: runNo,
@@ -345,6 +350,12 @@ async function main(): Promise<void> {
   rmSync(APP, { recursive: true, force: true });
   mkdirSync(APP, { recursive: true });
   execFileSync('cp', ['-r', join(ROOT, 'dist'), join(ROOT, 'node_modules'), join(ROOT, 'package.json'), APP]);
+  const compare = env['BENCH_COMPARE'];
+  if (compare) {
+    rmSync(COMPARE_APP, { recursive: true, force: true });
+    mkdirSync(join(COMPARE_APP, 'dist'), { recursive: true });
+    execFileSync('cp', ['-r', join(ROOT, compare, 'dist/app'), join(COMPARE_APP, 'dist')]);
+  }
   let firstRun = true;
   for (const id of caseIds) {
     const c = CASES[id];
@@ -384,9 +395,17 @@ async function main(): Promise<void> {
       }
       const profileDir = PROFILE_N > 0 && n === PROFILE_N && i === RUNS ? `${SCRATCH}/prof-${id}` : null;
       if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+      // With a tree to compare, the two take turns going first.
+      const other = async () => {
+        const o = await runKopiatomic(c, i, 'measured', null, true);
+        emit(o);
+        say(`compared tree run ${i}: setup ${String(o['setupMs'])} ms, teardown ${String(o['teardownMs'])} ms, zfs ${String(o['zfs'])}; left: ${leftovers()}`);
+      };
+      if (compare && i % 2 === 0) await other();
       const k = await runKopiatomic(c, i, 'measured', profileDir);
       emit(k);
       say(`kopiatomic run ${i}: setup ${String(k['setupMs'])} ms, teardown ${String(k['teardownMs'])} ms, zfs ${String(k['zfs'])}; left: ${leftovers()}`);
+      if (compare && i % 2 === 1) await other();
       if (profileDir) {
         const files = readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile'));
         if (files.length) {

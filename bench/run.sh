@@ -14,7 +14,9 @@
 # BENCH_RUNS (1; the median is reported), BENCH_BASELINE_MAX (1000: the
 # baseline runs in every case; at N=1000 it takes ~30 min under TCG),
 # BENCH_PROFILE_N (1000: that case's kopiatomic run is made under
-# node --cpu-prof and summarised; 0 = none). BENCH_PARALLEL=1 runs the
+# node --cpu-prof and summarised; 0 = none), BENCH_COMPARE (a directory in
+# the checkout with another tree's dist/app, run in turn with this one after
+# each baseline run: raw results only). BENCH_PARALLEL=1 runs the
 # flavours at the same time (faster, noisier). BENCH_NOTE adds a note to
 # RESULTS.md. ZFSVM_TIMEOUT defaults to 10800 s here.
 set -uo pipefail
@@ -27,7 +29,7 @@ mkdir -p "$out"
 export BENCH_CASES=${BENCH_CASES:-n10 n100 n100x2 n1000 n100f}
 export ZFSVM_DISKS=${ZFSVM_DISKS:-2G 2G}
 export ZFSVM_TIMEOUT=${ZFSVM_TIMEOUT:-10800}
-export ZFSVM_PASS_ENV="${ZFSVM_PASS_ENV:-} BENCH_CASES BENCH_RUNS BENCH_BASELINE_MAX BENCH_PROFILE_N"
+export ZFSVM_PASS_ENV="${ZFSVM_PASS_ENV:-} BENCH_CASES BENCH_RUNS BENCH_BASELINE_MAX BENCH_PROFILE_N BENCH_COMPARE"
 
 one() {
   local flavour=$1 rc

@@ -21,6 +21,12 @@ function destroyDisplay(a: Action, x: ExactDestroy): string {
   return [`${head} || {`, ...rest, ...exactDestroyCommands(x).map((c) => `  ${c}`), '}'].join('\n');
 }
 
+/** A command run in the background, as the shell reads it: `&` ends its first line (a here-document's lines follow). */
+function background(command: string): string {
+  const nl = command.indexOf('\n');
+  return nl < 0 ? `${command} &` : `${command.slice(0, nl)} &${command.slice(nl)}`;
+}
+
 export interface PlannedCommand {
   phase: string;
   command: string;
@@ -32,7 +38,7 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
   const out: PlannedCommand[] = [];
   if (pre) out.push({ phase: 'pre-hook', command: quoteArgv(hookArgv(pre)) });
   // Steps that run beside the rest of setup read as the shell would run them: `&`, then `wait` before the backup.
-  for (const s of plan.steps) out.push({ phase: s.phase, command: display(s.do) + (s.beside ? ' &' : '') });
+  for (const s of plan.steps) out.push({ phase: s.phase, command: s.beside ? background(display(s.do)) : display(s.do) });
   if (plan.steps.some((s) => s.beside)) out.push({ phase: 'wait', command: 'wait' });
   // Each repository's calls, then its retention (run after cleanup, only if its backup succeeded).
   const named = plan.repositories.length > 1 || plan.repositories.some((r) => r.configured);
@@ -44,7 +50,8 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
   const cleanup = cleanupSteps(plan);
   for (const [i, u] of cleanup.entries()) {
     // Commands that run side by side read as the shell would run them.
-    out.push({ phase: u.phase, command: (u.exact ? destroyDisplay(u.action, u.exact) : display(u.action)) + (u.beside ? ' &' : '') });
+    const command = u.exact ? destroyDisplay(u.action, u.exact) : display(u.action);
+    out.push({ phase: u.phase, command: u.beside ? background(command) : command });
     if (!u.beside && cleanup[i - 1]?.beside) out.push({ phase: 'wait', command: 'wait' });
   }
   // After the destroys, one listing checks by identity that the run's snapshots are really gone (see apply.ts).

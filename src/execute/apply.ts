@@ -23,6 +23,8 @@ import { worseOutcome, type ApplyContext, type ApplyResult, type RepositoryOutco
 import { mountBatch, unmountBatch } from './mount-phase.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
 import { zfsRelease } from '../zfs/zfs.js';
+import { parseIdentities } from '../zfs/identity-program.js';
+import { poolOf } from '../zfs/list.js';
 
 
 type Undo = NonNullable<Step['undo']>;
@@ -84,14 +86,17 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     }
     if (step.undo) undo.push({ step, seq, undo: step.undo });
     if (step.phase === 'inspect') {
-      readSnapshotFacts(out.stdout, result);
+      const read = readSnapshotFacts(out.stdout, snapshotsOf(step), result);
       // The journal learns each snapshot's identity, so that recovery after a
       // crash follows them (and leaves alone a copy received under our name).
       for (const e of undo) {
         if (e.undo.phase !== 'destroy' || !e.seq) continue;
-        const mine = Object.fromEntries(snapshotsOf(e.step).flatMap((n) => (ids[n] ? [[n, ids[n]]] : [])));
+        const mine = Object.fromEntries(snapshotsOf(e.step).flatMap((n) => (read.has(n) ? [[n, ids[n]]] : [])));
         if (Object.keys(mine).length) journal?.addDetail(e.seq, { ids: mine });
       }
+      // As `zfs list` of a name that is not there fails, so does this step.
+      const missing = snapshotsOf(step).filter((n) => !read.has(n));
+      if (missing.length) throw new Error(`snapshot ${missing[0]} is not there right after it was made${missing.length > 1 ? ` (and ${missing.length - 1} more)` : ''}`);
     }
     if (step.phase === 'snapshot') {
       const pool = String(step.detail?.['pool']);
@@ -99,8 +104,8 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     }
     fault(step.phase, reporter);
   };
-  // Steps that run beside the rest of setup (the hold, the creation-time
-  // listing): started in turn, waited for before the backup, and always
+  // Steps that run beside the rest of setup (the hold, the identity
+  // program): started in turn, waited for before the backup, and always
   // settled before cleanup, so their undo is on the stack.
   const besideSteps: Promise<void>[] = [];
   const besideErrors: unknown[] = []; // setup stops at the next step once one has failed
@@ -347,16 +352,17 @@ async function stillMounted(step: Step, plan: Plan, ctx: ApplyContext): Promise<
   }
 }
 
-function readSnapshotFacts(stdout: string, result: ApplyResult): void {
-  for (const line of stdout.split('\n')) {
-    const [name, guid, creation, txg] = line.split('\t');
-    if (!name || !guid || !creation || !txg) continue;
-    (result.ids ??= {})[name] = { guid, txg };
-    const pool = name.split(/[/@]/)[0]!;
-    (result.createtxg[pool] ??= []).push(txg);
-    const t = new Date(Number(creation) * 1000);
+/** Records what one pool's identity program read (apply.ts's result); returns the names it found. */
+function readSnapshotFacts(stdout: string, asked: string[], result: ApplyResult): Set<string> {
+  const facts = parseIdentities(stdout, asked);
+  for (const [name, f] of facts) {
+    (result.ids ??= {})[name] = { guid: f.guid, txg: f.txg };
+    const pool = poolOf(name);
+    (result.createtxg[pool] ??= []).push(f.txg);
+    const t = new Date(f.creation * 1000);
     if (!result.creation || t < result.creation) result.creation = t;
   }
+  return new Set(facts.keys());
 }
 
 async function runEngine(call: BackupCall, plan: Plan, ctx: ApplyContext): Promise<{ code: number | null; outcome: Outcome; stdout: string }> {

@@ -36,7 +36,7 @@ export interface ApplyResult {
   lostMounts?: string[];
   createtxg: Record<string, string[]>;
   creation: Date | null;
-  /** Each snapshot's identity, from the listing after the snapshot: the destroy follows it. */
+  /** Each snapshot's identity, from the identity program after the snapshot: the destroy follows it. */
   ids?: Record<string, SnapshotId>;
 }
 

@@ -9,7 +9,8 @@ import { joinCleanup, levelSteps, mountLevels, tablePath } from './mounts.js';
 import { HOLD_TAG, PROP_OWNER, PROP_PROOF, PROP_RUN } from '../zfs/naming.js';
 import { proofFor } from './proof-value.js';
 import type { BackupCall, Plan, PlanInput, PoolSnapshots, RepositoryRun, Step, TreeMount } from './types.js';
-import { zfsHold, zfsList, zfsRelease, zfsSnapshot } from '../zfs/zfs.js';
+import { zfsHold, zfsRelease, zfsSnapshot } from '../zfs/zfs.js';
+import { identityProgram } from '../zfs/identity-program.js';
 
 
 
@@ -55,7 +56,7 @@ export function buildPlan(i: PlanInput): Plan {
       phase: 'snapshot',
       do: { kind: 'exec', mutates: true, argv: zfsSnapshot(names, { [PROP_RUN]: i.runId, [PROP_OWNER]: i.owner, ...proofProp(i, p.pool, snapshot) }) },
       // Destroyed by exact names, each checked against the identity recorded
-      // after it was made (guid, createtxg: the listing below) and our local properties.
+      // after it was made (guid, createtxg: the identity program below) and our local properties.
       undo: destroyUndo({ pool: p.pool, run: i.runId, owner: i.owner, snapshots: names }),
       detail: { pool: p.pool, snapshot, snapshots: names, run: i.runId, owner: i.owner },
     });
@@ -71,7 +72,7 @@ export function buildPlan(i: PlanInput): Plan {
   // carries it: that hold is ours). A snapshot renamed out from under the
   // root keeps its hold; the destroy then finds it by its identity and
   // releases it by its exact name (safety/destroy-exact.ts).
-  // It and the identity listing run beside the mounts, which do not need
+  // It and the identity programs run beside the mounts, which do not need
   // them (a hold has nothing to do with a mount); both are done before the backup.
   if (all.length) {
     const roots = pools.map((p) => `${p.destroyRoot}@${snapshot}`);
@@ -83,12 +84,12 @@ export function buildPlan(i: PlanInput): Plan {
       detail: { snapshots: all },
     });
     // Every snapshot's identity (guid, createtxg: the destroy follows it,
-    // and the journal keeps it) and the creation time recorded as the backup's time.
-    steps.push({
-      phase: 'inspect',
-      beside: true,
-      do: { kind: 'exec', mutates: false, argv: zfsList({ type: 'snapshot', columns: ['name', 'guid', 'creation', 'createtxg'], names: all }) },
-    });
+    // and the journal keeps it) and the creation time recorded as the
+    // backup's time, read in the kernel by a read-only program, one per pool.
+    for (const p of pools) {
+      const names = p.datasets.map((d) => `${d}@${snapshot}`);
+      steps.push({ phase: 'inspect', beside: true, do: identityProgram(p.pool, names), detail: { pool: p.pool, snapshots: names } });
+    }
   }
 
   const mounts: TreeMount[] = mountOrder(

@@ -26,7 +26,7 @@ export interface Step {
   /**
    * Runs beside the steps after it: started in turn, then the next step
    * starts at once; the executor waits for it before the backup. For steps
-   * that nothing else in setup needs (the hold, the creation-time listing).
+   * that nothing else in setup needs (the hold, the identity program).
    */
   beside?: true;
   /** A batch mount (plan/mounts.ts): its targets are checked, then each mount's undo journaled, before `do` runs. */

@@ -20,7 +20,7 @@ import { zfsDestroy, zfsList, zfsProgram, zfsRelease } from '../zfs/zfs.js';
 export interface Recorded {
   /** The name it was made with. */
   name: string;
-  /** Recorded by the listing after the snapshot; null when the run died before it. */
+  /** Recorded by the identity program after the snapshot; null when the run died before it. */
   id: SnapshotId | null;
 }
 

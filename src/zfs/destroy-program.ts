@@ -13,7 +13,7 @@
 import { PROP_OWNER, PROP_RUN } from './naming.js';
 import { zfsProgram } from './zfs.js';
 
-/** In the program's argv until the listing after the snapshot fills them in (execute/apply.ts); "-" when never known. */
+/** In the program's argv until the identity program after the snapshot fills them in (execute/apply.ts); "-" when never known. */
 export const GUID_SLOT = '{guid}';
 export const TXG_SLOT = '{createtxg}';
 export const UNKNOWN = '-';

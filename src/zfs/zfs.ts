@@ -36,7 +36,7 @@ export function zfsHolds(snapshots: readonly string[]): string[] {
   return ['zfs', 'holds', '-H', ...snapshots];
 }
 
-/** `zfs program POOL - ARG...`: the channel program comes on stdin. */
-export function zfsProgram(pool: string, args: readonly string[]): string[] {
-  return ['zfs', 'program', pool, '-', ...args];
+/** `zfs program [-n] [-j] POOL - ARG...`: the channel program comes on stdin; -n read-only, -j its answer as JSON. */
+export function zfsProgram(pool: string, args: readonly string[], o: { readOnly?: boolean; json?: boolean } = {}): string[] {
+  return ['zfs', 'program', ...(o.readOnly ? ['-n'] : []), ...(o.json ? ['-j'] : []), pool, '-', ...args];
 }

@@ -138,9 +138,9 @@ test('dry run changes nothing, and its commands are the ones a real run then run
   // The plan's commands as argv (folders and mount tables are written in-process: no program to log).
   const planned = (plan['commands'] as { phase: string; command: string }[])
     .filter((c) => c.phase !== 'mkdir' && c.phase !== 'rmdir' && c.phase !== 'mount-table')
-    // A command with its input on stdin (the destroy's channel program) and its fallback
-    // (`<<'END' || other`, then the input): what runs is the command; the fallback only if it fails.
-    .map((c) => (c.phase === 'pre-hook' ? ['pre'] : c.phase === 'post-hook' ? ['post'] : splitWords(c.command.split('\n')[0]!.replace(/ <<'KOPIATOMIC_PROGRAM'.*$/, ''))).map(norm));
+    // A command with its input on stdin (a channel program) and its fallback (`<<'END' || {`, then
+    // the input): what runs is the command; the fallback only if it fails. `&` stays: it runs beside.
+    .map((c) => (c.phase === 'pre-hook' ? ['pre'] : c.phase === 'post-hook' ? ['post'] : splitWords(c.command.split('\n')[0]!.replace(/ <<'KOPIATOMIC_PROGRAM'( \|\| .*)?/, ''))).map(norm));
   // What really ran, from the pre hook on (before it: discovery and recovery, read-only).
   const ran = logged();
   const from = ran.findIndex((a) => a[0] === 'pre');
@@ -163,7 +163,7 @@ test('dry run changes nothing, and its commands are the ones a real run then run
     } else groups.push({ all: [c], inOrder: [c] });
   }
   assert.equal(open, null, 'every `&` has its `wait`');
-  assert.equal(groups.filter((g) => g.all.length > g.inOrder.length).length, 2, 'the hold and listing beside the mounts, the release beside the unmount');
+  assert.equal(groups.filter((g) => g.all.length > g.inOrder.length).length, 2, 'the hold and identity program beside the mounts, the release beside the unmount');
   const key = (a: string[]) => JSON.stringify(a);
   let at = from;
   for (const g of groups) {

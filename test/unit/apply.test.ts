@@ -19,7 +19,7 @@ import type { Platform } from '../../src/platform/platform.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
 import { Journal, readPending } from '../../src/safety/journal.js';
-import { ds, FakeRunner, quietReporter } from './helpers.js';
+import { ds, FakeRunner, identityAnswer, identityNames, quietReporter } from './helpers.js';
 
 const SNAP = 'kopiatomic-R1';
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
@@ -82,8 +82,10 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
       for (const n of snaps.keys()) if (n.endsWith(`@${SNAP}`) && snaps.get(n)!.run) held.add(n);
       return ok();
     }
-    if (a.startsWith('zfs list -H -p -t snapshot -o name,guid,creation,createtxg')) {
-      return ok(argv.slice(8).filter((n) => snaps.has(n)).map((n) => `${n}\t${snaps.get(n)!.guid}\t1700000000\t${snaps.get(n)!.txg}\n`).join(''));
+    const asked = identityNames(argv);
+    if (asked) {
+      if (failing) return new CommandError(argv, 1, null, 'Channel program execution failed', 'failed');
+      return ok(identityAnswer(asked.filter((n) => snaps.has(n)).map((n) => [n, snaps.get(n)!.guid, snaps.get(n)!.txg])));
     }
     if (a.startsWith('zfs list -H -p -t snapshot -o name,guid,createtxg -r ')) return ok(rows([...snaps.keys()].filter((n) => n.startsWith(`${argv[9]}/`) || n.startsWith(`${argv[9]}@`))));
     if (a.startsWith('zfs list -H -p -t snapshot -o name,guid,createtxg')) return listed(argv.slice(8), rows(argv.slice(8)));
@@ -260,9 +262,25 @@ test('applyPlan: a failed hold (it runs beside the mounts): setup stops, no rele
   assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
 });
 
+test('applyPlan: a snapshot destroyed by someone before its identity is read: setup fails (4), the identity read is journaled, the rest is destroyed by identity', async (t) => {
+  const dir = tmp(t);
+  const { sys, runner, engine, ctx, journal } = rig(dir, {}, (answer) => (argv) => {
+    if (argv[1] === 'program' && argv[2] === '-n') sys.snaps.delete(`t/a@${SNAP}`);
+    return answer(argv);
+  });
+  const r = await applyPlan(makePlan(`${dir}/root`), ctx);
+  assert.match(String(r.setupError?.message), new RegExp(`snapshot t/a@${SNAP} is not there right after it was made`));
+  assert.deepEqual(runStatus(r, null).code, 4);
+  assert.equal(engine.runs, 0);
+  assert.equal(sys.snaps.size, 0, 'ours destroyed');
+  assert.deepEqual(r.ids, { [`t@${SNAP}`]: { guid: '18446744073709551000', txg: '77' } });
+  assert.ok(!calls(runner).some((x) => x.includes('destroy -r')));
+  journal.close(false);
+});
+
 test('applyPlan: when the destroy\'s channel program fails, the exact destroy runs (found by identity, proven ours, by exact names), never `zfs destroy -r`', async (t) => {
   const dir = tmp(t);
-  const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs program' });
+  const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs program t - ' });
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(false);
   assert.deepEqual(r.cleanupFailures, []);

@@ -103,3 +103,18 @@ export function zfsRows(text: string, backup: Record<string, string> = {}): stri
     })
     .join('\n');
 }
+
+/**
+ * The identity program's answer (`zfs program -n -j POOL - NAME...`, zfs/identity-program.ts)
+ * as OpenZFS prints it: each name that exists, with its guid as the program's
+ * signed 64-bit number, its createtxg and creation.
+ */
+export function identityAnswer(facts: Iterable<[name: string, guid: string, txg: string, creation?: number]>): string {
+  const ret = Object.fromEntries([...facts].map(([n, g, t, c]) => [n, `${BigInt.asIntN(64, BigInt(g))} ${t} ${c ?? 1700000000}`]));
+  return JSON.stringify(Object.keys(ret).length ? { return: ret } : {}) + '\n';
+}
+
+/** Whether argv runs the identity program; its names are the words after `-`. */
+export function identityNames(argv: readonly string[]): string[] | null {
+  return argv[0] === 'zfs' && argv[1] === 'program' && argv[2] === '-n' ? argv.slice(argv.indexOf('-') + 1) : null;
+}

@@ -22,7 +22,7 @@ import { Interrupt } from '../../src/execute/interrupt.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { journalPath } from '../../src/safety/journal.js';
-import { FakeRunner, zfsRows, type LiveAnswer } from './helpers.js';
+import { FakeRunner, identityAnswer, identityNames, zfsRows, type LiveAnswer } from './helpers.js';
 import { ROOT_DIR } from './paths.js';
 
 /** The fake system of helpers.ts; every live() command (engine, hook) exits 0 unless `live` says otherwise. */
@@ -145,7 +145,7 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   let snapshotHolds = ''; // the folder that tank's snapshot holds for tank/a's mount point
   const runner = fakeSystem((argv) => {
     if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
-    if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('name,guid,creation,createtxg')) return ok(`${argv.at(-1)}\t123\t1795000000\t77\n`);
+    if (identityNames(argv)) return ok(identityAnswer(identityNames(argv)!.map((n, i) => [n, String(123 + i), '77', 1795000000])));
     if (argv[0] === 'mount' && snapshotHolds) mkdirSync(snapshotHolds, { recursive: true });
     if (argv[0] === 'umount' && snapshotHolds) rmSync(snapshotHolds, { recursive: true, force: true });
     return ok();
@@ -162,7 +162,8 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   const verbs = runner.argvs.map((c) => c.slice(0, 2).join(' '));
   assert.deepEqual(
     verbs.filter((v) => !v.startsWith('zfs list') && !v.startsWith('zfs get') && v !== 'zpool list'), // reads: discovery (and the pools' states), the recovery scan
-    ['zfs snapshot', 'zfs hold', 'mount --all', 'mount --all', 'backup-tool ' + join(s.dir, 'root'), 'umount ' + join(s.dir, 'root', 'tank', 'a'), 'zfs release', 'zfs program', '/bin/sh -c'],
+    // the second program is the identity read (zfs program -n), beside the mounts
+    ['zfs snapshot', 'zfs hold', 'zfs program', 'mount --all', 'mount --all', 'backup-tool ' + join(s.dir, 'root'), 'umount ' + join(s.dir, 'root', 'tank', 'a'), 'zfs release', 'zfs program', '/bin/sh -c'],
   );
   const engineEnv = runner.liveEnv[0]!;
   assert.equal(engineEnv['SECRET_TOKEN'], 'x', 'the engine gets the job env');
@@ -206,7 +207,7 @@ test('run: jobs one after the other, each with its own snapshot; the worst exit 
   const runner = fakeSystem(
     (argv) => {
       if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
-      if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('name,guid,creation,createtxg')) return ok(`${argv.at(-1)}\t123\t1795000000\t77\n`);
+      if (identityNames(argv)) return ok(identityAnswer(identityNames(argv)!.map((n, i) => [n, String(123 + i), '77', 1795000000])));
       return ok();
     },
     (argv) => (argv[0] === 'tool-b' ? 1 : 0),

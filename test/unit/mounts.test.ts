@@ -303,14 +303,14 @@ test('the dry run of a large tree shows the two unmounts as the shell runs them 
   assert.equal(um[2], 'wait');
 });
 
-test('the dry run shows the hold and the creation-time listing beside the mounts (each with &, wait before the backup), and the release beside the unmount', () => {
+test('the dry run shows the hold and the identity program beside the mounts (each with &, wait before the backup), and the release beside the unmount', () => {
   const c = dryRunCommands([ds('tank', '/tank'), ds('tank/a', '/tank/a')]).map((x) => `${x.phase}: ${x.command}`);
   assert.deepEqual(
     c.filter((x) => !/^(mkdir|mount-table|rmdir):/.test(x)).map((x) => x.split('\n')[0]!.replace(/kopiatomic-R/g, 'S').replace(/^([\w-]+): (\S+ \S+).*?( &)?$/, '$1: $2$3')),
     [
       'snapshot: zfs snapshot',
       'hold: zfs hold &',
-      'inspect: zfs list &',
+      'inspect: zfs program &',
       'mount: mount --all',
       'mount: mount --all',
       'wait: wait',

@@ -11,6 +11,7 @@ import { mountOrder } from '../../src/core/paths.js';
 import { buildPlan, cleanupSteps, commonAncestor, groupByPool, treeTarget } from '../../src/plan/plan.js';
 import type { Plan, PlanInput } from '../../src/plan/types.js';
 import { DESTROY_PROGRAM, GUID_SLOT, TXG_SLOT } from '../../src/zfs/destroy-program.js';
+import { IDENTITY_PROGRAM } from '../../src/zfs/identity-program.js';
 import { planCommands } from '../../src/cli/print-plan.js';
 import { ds } from './helpers.js';
 
@@ -109,27 +110,31 @@ test('buildPlan: each pool\'s destroy is a channel program given exactly its sna
   // No `zfs destroy -r` anywhere: not in a step, an undo, the cleanup or the dry run.
   const words = JSON.stringify([p.steps, cleanupSteps(p), planCommands(p, null, null)]);
   assert.doesNotMatch(words, /"destroy","-r"|zfs destroy -r/);
-  // The listing after the snapshot names every snapshot, with its guid and createtxg.
-  assert.deepEqual(p.steps.find((s) => s.phase === 'inspect')!.do, {
-    kind: 'exec',
-    mutates: false,
-    argv: ['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,creation,createtxg', `solo/one/two@${SNAP}`, `tank/home/alice@${SNAP}`, `tank/home/bob@${SNAP}`],
-  });
+  // After the snapshot, a read-only program per pool reads every snapshot's guid and createtxg.
+  assert.deepEqual(p.steps.filter((s) => s.phase === 'inspect').map((s) => s.do), [
+    { kind: 'exec', mutates: false, argv: ['zfs', 'program', '-n', '-j', 'solo', '-', `solo/one/two@${SNAP}`], input: IDENTITY_PROGRAM },
+    { kind: 'exec', mutates: false, argv: ['zfs', 'program', '-n', '-j', 'tank', '-', `tank/home/alice@${SNAP}`, `tank/home/bob@${SNAP}`], input: IDENTITY_PROGRAM },
+  ]);
   // All or none: every snapshot is checked before the first is destroyed.
   assert.ok(DESTROY_PROGRAM.indexOf('zfs.check.destroy') < DESTROY_PROGRAM.indexOf('zfs.sync.destroy'));
 });
 
-test('buildPlan: one recursive hold per pool root in one call, released in one call; inspect lists every snapshot with its identity', () => {
+test('buildPlan: one recursive hold per pool root in one call, released in one call; inspect reads every snapshot\'s identity, one read-only program per pool', () => {
   const p = plan([ds('b/x', '/x'), ds('a/y', '/y'), ds('a/z', '/z')]);
   const roots = [`a@${SNAP}`, `b/x@${SNAP}`];
   const holds = p.steps.filter((s) => s.phase === 'hold');
   assert.equal(holds.length, 1);
   assert.deepEqual(holds[0]!.do, { kind: 'exec', mutates: true, argv: ['zfs', 'hold', '-r', 'kopiatomic', ...roots] });
   assert.deepEqual(holds[0]!.undo, { phase: 'release', action: { kind: 'exec', mutates: true, argv: ['zfs', 'release', '-r', 'kopiatomic', ...roots] } });
-  assert.deepEqual(argvOf(p, 'inspect'), [['zfs', 'list', '-H', '-p', '-t', 'snapshot', '-o', 'name,guid,creation,createtxg', `a/y@${SNAP}`, `a/z@${SNAP}`, `b/x@${SNAP}`]]);
-  const inspect = p.steps.find((s) => s.phase === 'inspect')!;
-  assert.equal(inspect.do.kind === 'exec' && inspect.do.mutates, false);
-  assert.equal(inspect.undo, undefined);
+  assert.deepEqual(argvOf(p, 'inspect'), [
+    ['zfs', 'program', '-n', '-j', 'a', '-', `a/y@${SNAP}`, `a/z@${SNAP}`],
+    ['zfs', 'program', '-n', '-j', 'b', '-', `b/x@${SNAP}`],
+  ]);
+  for (const inspect of p.steps.filter((s) => s.phase === 'inspect')) {
+    assert.equal(inspect.do.kind === 'exec' && inspect.do.mutates, false);
+    assert.equal(inspect.undo, undefined);
+    assert.equal(inspect.beside, true);
+  }
 });
 
 test('buildPlan: nested mounts, parents first; mkdir only outside earlier snapshot mounts', () => {
