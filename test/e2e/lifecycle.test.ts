@@ -60,13 +60,13 @@ describe('lifecycle: two repositories, one local and one over SFTP, with retenti
   const kopiatomic = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<ExecResult> =>
     // No repository or password from the environment: the configuration names them.
     run(KOPIATOMIC, ['--json', '--config', cfg, ...args], { env: { RESTIC_REPOSITORY: '', RESTIC_PASSWORD: '', ...CACHE, ...env }, timeoutMs: 300_000 });
-  const runHome = () => kopiatomic(['run', 'home', '--status-file', statusFile]);
+  const runHome = () => kopiatomic(['run', 'home']);
 
   /** The repositories' results of home's last run, as the status file records them: name -> succeeded. */
   function recorded(): Record<string, boolean> {
     const job = (JSON.parse(readFileSync(statusFile, 'utf8')) as { jobs: Record<string, { repositories?: { name: string; status: string }[] }> }).jobs['home'];
     assert.ok(job?.repositories, `the status file records home's repositories: ${JSON.stringify(job)}`);
-    return Object.fromEntries(job.repositories.map((r) => [r.name, r.status === 'success']));
+    return Object.fromEntries(job.repositories.map((r) => [r.name, r.status === 'ok']));
   }
 
   before(async () => {
@@ -128,6 +128,10 @@ prune = true
 `,
       { mode: 0o600 },
     );
+    // The test's own status file for every command (check records there too),
+    // in a drop-in, so that the main file is the operator's as written.
+    mkdirSync(join(work, 'conf.d'));
+    writeFileSync(join(work, 'conf.d', '50-test.toml'), `[defaults]\nstatus_file = "${statusFile}"\n`, { mode: 0o600 });
   });
 
   after(async () => {
@@ -181,9 +185,11 @@ prune = true
     const logger = argvLogger(join(work, 'restore-argv'), ['restic']);
     const r = await kopiatomic(['restore', 'home', '--target', target, real], logger.env);
     assert.equal(r.code, 0, r.stderr);
-    // Where the real path lands below the target: at its real path.
-    assert.deepEqual(treeDigest(join(target, real)), backedUp);
-    assert.deepEqual(readdirSync(target), [real.split('/')[1]], 'nothing but the path asked for');
+    // The real path lands where it is inside the backup, as restic restores
+    // it: the tree layout's mount root, then the real path.
+    assert.deepEqual(treeDigest(join(target, MOUNT_ROOT, real)), backedUp);
+    assert.deepEqual(readdirSync(target), [MOUNT_ROOT.slice(1)], 'nothing but the path asked for');
+    assert.deepEqual(readdirSync(join(target, MOUNT_ROOT, pool.path('home'))), ['alice'], 'nothing but the path asked for');
     const argv = logger.logged().flat().join('\n');
     assert.ok(logger.logged().some((a) => a[1] === 'restore'), 'restic restore ran');
     for (const secret of ['local-secret-e2e', 'offsite-secret-e2e']) assert.ok(!argv.includes(secret), 'no password in any argv');
@@ -192,7 +198,7 @@ prune = true
     const target2 = join(work, 'restored-offsite');
     const o = await kopiatomic(['restore', 'home', '--repository', 'offsite', '--target', target2, real]);
     assert.equal(o.code, 0, o.stderr);
-    assert.deepEqual(treeDigest(join(target2, real)), backedUp);
+    assert.deepEqual(treeDigest(join(target2, MOUNT_ROOT, real)), backedUp);
 
     // Not into a directory that holds something.
     const busy = join(work, 'busy');
@@ -291,8 +297,13 @@ prune = true
   });
 
   it('`check home` exits 0 on sound repositories and non-zero once a pack file of one is gone', async () => {
+    const checks = () =>
+      Object.fromEntries(
+        Object.entries((JSON.parse(readFileSync(statusFile, 'utf8')) as { checks?: Record<string, Record<string, { ok: boolean }>> }).checks?.['home'] ?? {}).map(([k, v]) => [k, v.ok]),
+      );
     const ok = await kopiatomic(['check', 'home']);
     assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(checks(), { local: true, offsite: true }, 'each repository\'s check recorded');
     const data = join(String(repos.local['RESTIC_REPOSITORY']), 'data');
     const pack = readdirSync(data).flatMap((d) => readdirSync(join(data, d)).map((f) => join(data, d, f)))[0];
     assert.ok(pack, 'a pack file');
@@ -300,5 +311,6 @@ prune = true
     const bad = await kopiatomic(['check', 'home']);
     assert.notEqual(bad.code, 0, 'a missing pack file fails the check');
     assert.notEqual(bad.code, null, bad.stderr);
+    assert.deepEqual(checks(), { local: false, offsite: true }, 'the failed repository recorded as failed');
   });
 });
