@@ -9,7 +9,10 @@ import { discover, type Inventory } from '../discover/inventory.js';
 import type { LoadedConfig } from '../config/load.js';
 import { ConfigError, type Problem } from '../config/problems.js';
 import { toTarget } from '../discover/targets.js';
+import { hostname } from 'node:os';
 import { applyPlan } from '../execute/apply.js';
+import { applyRetention } from '../execute/retention-phase.js';
+import { repositoryRecords } from '../ops/run-record.js';
 import { datasetsVars, runHook } from '../execute/hooks.js';
 import { dropRunFilesDir, ensureRunFilesDir } from '../execute/run-files.js';
 import { prepareNamespace } from '../execute/namespace.js';
@@ -108,8 +111,16 @@ export function preflight(job: JobOptions, flags: RunFlags, ctx: CommandContext)
   requireZfs();
   checkEngineInstalled(job, flags.dryRun, ctx);
   verifyProblem(job.engine, job.verifyPercent, job.verifyCommand);
+  retentionProblem(job);
   job.targets.forEach(toTarget);
   job.excludes.forEach(toTarget);
+}
+
+/** A retention the job's engine cannot apply is bad input: refused before anything happens, never skipped in silence. */
+export function retentionProblem(job: JobOptions): void {
+  if (!job.retention) return;
+  const r = job.engine.retention({ command: job.command, options: job.options, job: job.job, retention: job.retention, sources: [job.mountRoot], env: {}, hostname: '', dryRun: true });
+  if ('problem' in r) throw new UsageError(`${job.job === 'default' ? '' : `job ${job.job}: `}${r.problem}`);
 }
 
 /** One job through the lifecycle; returns its exit code. */
@@ -160,6 +171,10 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
         command: job.command,
         options: job.options,
         engineEnv: { ...process.env, ...job.env },
+        job: job.job,
+        repositories: job.repositories,
+        retention: job.retention,
+        hostname: hostname(),
         // A dry run makes no key: where there is none yet it shows the proof made with a
         // stand-in, so its commands keep the real run's shape (the proof covers the run id,
         // so it differs from the real run's in any case).
@@ -191,9 +206,11 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
       journal.begin(plan.snapshot, plan.owner, plan.mountRoot);
       // The job's env goes to the engine (and its verification) only, never to the hooks.
       const engineEnv = { ...hookEnv, ...job.env };
+      // The verification reads back from the first repository.
+      const verifyEnv = { ...engineEnv, ...(plan.repositories[0]?.env ?? {}) };
       // --verify: after the backup, before cleanup, while the frozen tree is still mounted and held.
       // Loaded only when asked for: its hashing and file walking cost every other run start-up time.
-      const verify = job.verifyPercent ? (await import('../verify/step.js')).verifyStep(job.verifyPercent, job.verifyCommand, plan, { runner, reporter, interrupt, env: engineEnv }) : null;
+      const verify = job.verifyPercent ? (await import('../verify/step.js')).verifyStep(job.verifyPercent, job.verifyCommand, plan, { runner, reporter, interrupt, env: verifyEnv }) : null;
       let result;
       try {
         result = await applyPlan(plan, { runner, reporter, interrupt, journal, env: engineEnv, platform, ...(verify ? { afterBackup: verify.afterBackup } : {}) });
@@ -209,7 +226,10 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
       }
       const txgs = Object.fromEntries(Object.entries(result.createtxg).map(([p, t]) => [p, [...new Set(t)]]));
       const v = verify?.result() ?? null;
-      const figures = job.engine.figures((result.backup?.stdouts ?? []).join('\n'));
+      // Each repository's retention, after cleanup; none after a verification that did not pass.
+      result.retentionFailures = await applyRetention(plan, result, { runner, reporter, interrupt, env: engineEnv, hold: v && v.status !== 'ok' ? `the verification did not pass (${v.status})` : null });
+      const repositories = repositoryRecords(plan, result.backup?.repositories ?? [], job.engine);
+      const figures = repositories[0]?.engine;
       return {
         result,
         verify: v,
@@ -220,6 +240,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
           pools: plan.pools.map((p) => p.pool),
           durations: result.durations ?? {},
           ...(figures ? { engine: figures } : {}),
+          ...(repositories.length ? { repositories } : {}),
           ...(v && v.status !== 'skipped' ? { verify: { filesCompared: v.filesCompared, bytesCompared: v.bytesCompared, differences: v.differences } } : {}),
         },
         summary: {
@@ -230,6 +251,8 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
           datasets: selection.selected.length,
           createtxg: txgs,
           backupExitCodes: result.backup?.exitCodes ?? [],
+          ...(repositories.length ? { repositories } : {}),
+          ...(result.retentionFailures?.length ? { retentionFailures: result.retentionFailures } : {}),
           cleanupFailures: result.cleanupFailures,
           ...(result.lostMounts ? { lostMounts: result.lostMounts } : {}),
           ...(poolsSkipped.length ? { poolsSkipped } : {}),

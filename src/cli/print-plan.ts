@@ -24,6 +24,8 @@ function destroyDisplay(a: Action, x: ExactDestroy): string {
 export interface PlannedCommand {
   phase: string;
   command: string;
+  /** The repository a backup or retention command is for (a job with configured repositories). */
+  repository?: string;
 }
 
 export function planCommands(plan: Plan, pre: string | null, post: string | null): PlannedCommand[] {
@@ -32,7 +34,13 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
   // Steps that run beside the rest of setup read as the shell would run them: `&`, then `wait` before the backup.
   for (const s of plan.steps) out.push({ phase: s.phase, command: display(s.do) + (s.beside ? ' &' : '') });
   if (plan.steps.some((s) => s.beside)) out.push({ phase: 'wait', command: 'wait' });
-  for (const c of plan.backup) out.push({ phase: 'backup', command: quoteArgv(engineArgv({ ...c, argv: fillTime(c.argv, null) }, plan)) });
+  // Each repository's calls, then its retention (run after cleanup, only if its backup succeeded).
+  const named = plan.repositories.length > 1 || plan.repositories.some((r) => r.configured);
+  for (const r of plan.repositories) {
+    const repository = named ? { repository: r.name } : {};
+    for (const c of r.calls) out.push({ phase: 'backup', ...repository, command: quoteArgv(engineArgv({ ...c, argv: fillTime(c.argv, null) }, plan)) });
+  }
+  const retention = plan.repositories.flatMap((r) => r.retention.map((argv) => ({ phase: 'retention', ...(named ? { repository: r.name } : {}), command: quoteArgv(argv) })));
   const cleanup = cleanupSteps(plan);
   for (const [i, u] of cleanup.entries()) {
     // Commands that run side by side read as the shell would run them.
@@ -42,6 +50,7 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
   // After the destroys, one listing checks by identity that the run's snapshots are really gone (see apply.ts).
   const snapshots = plan.pools.flatMap((p) => p.datasets.map((d) => `${d}@${plan.snapshot}`));
   if (cleanup.some((u) => u.phase === 'destroy')) out.push({ phase: 'destroy-check', command: quoteArgv(identityListArgv(snapshots)) });
+  out.push(...retention);
   if (post) out.push({ phase: 'post-hook', command: quoteArgv(hookArgv(post)) });
   return out;
 }
@@ -67,7 +76,9 @@ export function printPlan(plan: Plan, pre: string | null, post: string | null, r
   reporter.print(`# ${plan.selection.selected.length} datasets in ${plan.pools.length} pool(s); the backup's time will be the snapshot's creation time`);
   let last = '';
   for (const c of commands) {
-    const section = c.phase === 'backup' ? 'backup' : ['umount', 'rmdir', 'release', 'destroy'].includes(c.phase) ? 'cleanup' : c.phase.endsWith('hook') ? c.phase : c.phase === 'wait' ? last : 'setup';
+    const base = c.phase === 'backup' || c.phase === 'retention' ? c.phase : ['umount', 'rmdir', 'release', 'destroy'].includes(c.phase) ? 'cleanup' : c.phase.endsWith('hook') ? c.phase : c.phase === 'wait' ? last : 'setup';
+    const section =
+      c.phase === 'retention' ? `retention${c.repository ? ` of repository ${c.repository}` : ''} (if its backup succeeded)` : c.repository ? `${base} to repository ${c.repository}` : base;
     if (section !== last) reporter.print(`# ${section}`);
     last = section;
     reporter.print(c.command);

@@ -3,7 +3,7 @@
 import { posix } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
-import type { Engine, Layout } from '../engine/engine.js';
+import type { Engine, Layout, Retention } from '../engine/engine.js';
 import { ENGINES, engineForCommand } from '../engine/index.js';
 
 export interface Flavour {
@@ -26,16 +26,7 @@ export interface Repository {
   configured: boolean;
 }
 
-/** Which of the job's snapshots a repository keeps; unset keep_* are not passed. */
-export interface Retention {
-  keepLast?: number;
-  keepHourly?: number;
-  keepDaily?: number;
-  keepWeekly?: number;
-  keepMonthly?: number;
-  keepYearly?: number;
-  prune: boolean;
-}
+export type { Retention } from '../engine/engine.js';
 
 export type IoClass = 'idle' | 'best-effort';
 

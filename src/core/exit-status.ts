@@ -16,6 +16,8 @@ export const EXIT = {
   verifyError: 8,
   /** A zfs, zpool, mount or umount command did not finish within --zfs-timeout and was killed. */
   timedOut: 9,
+  /** Every backup succeeded, but a repository's retention (forget, kopia's policy) failed: old snapshots stay. */
+  retentionFailed: 10,
   internal: 70,
   /** 128 + SIGINT: `run` stopped by a signal before any job started (a signal's own code is interruptedCode). */
   interrupted: 130,
@@ -34,7 +36,8 @@ export type Status =
   | 'internal-error'
   | 'verify-failed'
   | 'verify-error'
-  | 'timed-out';
+  | 'timed-out'
+  | 'retention-failed';
 
 // A verification mismatch fails the backup (1); a verification that could
 // not run exits 8 (the backup itself succeeded, but is not proven).
@@ -57,7 +60,7 @@ export function interruptedCode(signal: string): number {
  * The worst of several statuses (`run` with several jobs), by this order:
  * internal error, cleanup incomplete, interrupted, usage, locked, setup
  * failed, backup failed (a verification mismatch too), partial, verify error,
- * post hook failed, ok; a zfs command that timed out ranks just after locked.
+ * retention failed, post hook failed, ok; a zfs command that timed out ranks just after locked.
  */
 export const PRECEDENCE: Status[] = [
   'internal-error',
@@ -71,6 +74,7 @@ export const PRECEDENCE: Status[] = [
   'verify-failed',
   'partial',
   'verify-error',
+  'retention-failed',
   'post-hook-failed',
   'ok',
 ];
@@ -101,6 +105,8 @@ export interface ExecutorFacts {
   /** null when the engine never ran. */
   backup: { outcome: 'ok' | 'partial' | 'failed' } | null;
   cleanupFailures: string[];
+  /** Repositories whose retention failed after their backup succeeded. */
+  retentionFailures?: string[];
 }
 
 // Leftovers outrank everything else: a run that left something behind must
@@ -136,6 +142,15 @@ export function withVerify(s: StatusCode, v: VerifyFacts | null): StatusCode {
   return s;
 }
 
+/**
+ * A retention that failed after backups that all succeeded: the backups are
+ * saved, but old snapshots pile up, which an operator must hear about, so the
+ * run exits 10 (retention-failed). Any worse status stays.
+ */
+export function withRetention(s: StatusCode, r: Pick<ExecutorFacts, 'retentionFailures'>): StatusCode {
+  return s.status === 'ok' && r.retentionFailures?.length ? { status: 'retention-failed', code: EXIT.retentionFailed } : s;
+}
+
 /** Everything that decides a command's status. */
 export interface RunFacts {
   /** What the executor did, when it ran. */
@@ -164,7 +179,7 @@ export function finalStatus(f: RunFacts): StatusCode {
   else if (f.result?.cleanupFailures.length || f.leftovers?.length) s = { status: 'cleanup-incomplete', code: EXIT.cleanupIncomplete };
   else if (f.signal) s = { status: 'interrupted', code: interruptedCode(f.signal) };
   else if (err) s = err;
-  else if (f.result) s = withVerify(runStatus(f.result, null), f.verify ?? null);
+  else if (f.result) s = withRetention(withVerify(runStatus(f.result, null), f.verify ?? null), f.result);
   else s = { status: 'ok', code: EXIT.ok };
   if (f.postHook !== null && f.postHook !== undefined && f.postHook !== 0 && s.code === EXIT.ok) s = { status: 'post-hook-failed', code: EXIT.postHookFailed };
   return s;

@@ -21,6 +21,8 @@ export const commandEngine: Engine = {
       ? null
       : '--verify with the command engine needs --verify-command CMD (config verify_command): a command that restores the backup just made into the directory given as its last argument',
   figures: () => undefined,
+  // Any program: nothing to tell it which of its backups to forget.
+  retention: () => ({ problem: 'the command engine cannot apply a retention (it does not know how your program forgets backups): remove the job\'s retention, or forget with your program\'s own tool in the post hook' }),
 };
 
 /**

@@ -34,6 +34,8 @@ export interface EngineContext {
    */
   time: Date | typeof SNAPSHOT_TIME;
   probe?: Probe;
+  /** The job's name, in the job tag of every backup (jobTag); none: "default", the flag form's. */
+  job?: string;
 }
 
 /** What a read-only look at the installed engine found (version, features). */
@@ -87,6 +89,39 @@ export interface EngineFigures {
  */
 export const JOB_TAG_KEY = 'kopiatomic-job';
 export const jobTag = (job: string): string => `${JOB_TAG_KEY}:${job}`;
+
+/** Which of the job's snapshots a repository keeps; an unset keep_* is not passed. */
+export interface Retention {
+  keepLast?: number;
+  keepHourly?: number;
+  keepDaily?: number;
+  keepWeekly?: number;
+  keepMonthly?: number;
+  keepYearly?: number;
+  prune: boolean;
+}
+
+/** What an engine needs to apply a job's retention to one repository. */
+export interface RetentionInput {
+  command: string[];
+  options: string[];
+  job: string;
+  retention: Retention;
+  /** The sources the backups record (the mount root, or each top source's real path in the paths layout). */
+  sources: string[];
+  /** The repository's whole environment (process's, job's, repository's): where the engine reads its host name. */
+  env: Record<string, string | undefined>;
+  /** This machine's host name (os.hostname()). */
+  hostname: string;
+  /** Plan commands that only show what would go (restic forget --dry-run), where the engine can. */
+  dryRun: boolean;
+}
+
+/**
+ * The commands that apply the retention, in order (`readOnly`: they change
+ * nothing, a dry run may run them), or why this engine cannot.
+ */
+export type RetentionPlan = { calls: string[][]; readOnly?: true } | { problem: string };
 
 /** A frozen tree and the same tree as restored from the backup, compared by the verification. */
 export interface TreePair {
@@ -163,6 +198,8 @@ export interface Engine {
   verifyProblem(verifyCommand: string[] | null): string | null;
   /** Its figures from its captured stdout (the metrics); undefined when it reported none. */
   figures(stdout: string): EngineFigures | undefined;
+  /** The commands that keep only what the job's retention says in one repository (after a backup, and `forget`). */
+  retention(i: RetentionInput): RetentionPlan;
 }
 
 /** Sources not inside another source: a backup of these includes the rest. */

@@ -8,8 +8,8 @@
 //   --start-time=TIME      Go layout "2006-01-02 15:04:05 MST"
 //   --tags=KEY:VALUE       repeatable; stored as "tag:KEY"
 //   --json                 one manifest per source, on one line of stdout
-import type { Engine, EngineContext, EngineFigures, Outcome, RestoreInput, Restorer } from './engine.js';
-import { finiteNumber, programPrefix, timeWord, topSources } from './engine.js';
+import type { Engine, EngineContext, EngineFigures, Outcome, RestoreInput, Restorer, RetentionInput, RetentionPlan } from './engine.js';
+import { finiteNumber, jobTag, programPrefix, timeWord, topSources } from './engine.js';
 import { atLeast } from './restic.js';
 
 /** "0.17.0 build: ..." -> [0, 17, 0] */
@@ -28,7 +28,7 @@ export function kopiaSourcesProblem(layout: string, paths: string[]): string | n
 }
 
 function flags(ctx: EngineContext): string[] {
-  return ['--start-time', timeWord(ctx.time, 'utc'), '--tags', `kopiatomic:${ctx.snapshot}`, '--json'];
+  return ['--start-time', timeWord(ctx.time, 'utc'), '--tags', `kopiatomic:${ctx.snapshot}`, '--tags', jobTag(ctx.job ?? 'default'), '--json'];
 }
 
 /**
@@ -98,7 +98,48 @@ export const kopiaEngine: Engine = {
   restoreLines: (i) => [kopiaRestoreArgv(i.ctx.command, 'ID', 'DIR/0')],
   verifyProblem: () => null,
   figures: kopiaFigures,
+  retention: kopiaRetention,
 };
+
+// kopia's retention flags, as cli/command_policy_set_retention.go defines
+// them for `kopia policy set` (keep-latest, keep-hourly, keep-daily,
+// keep-weekly, keep-monthly, keep-annual: a number or "inherit").
+const KOPIA_KEEP = [
+  ['keepLast', '--keep-latest'],
+  ['keepHourly', '--keep-hourly'],
+  ['keepDaily', '--keep-daily'],
+  ['keepWeekly', '--keep-weekly'],
+  ['keepMonthly', '--keep-monthly'],
+  ['keepYearly', '--keep-annual'],
+] as const;
+
+/**
+ * kopia keeps retention as its own per-source policy, applied by kopia each
+ * time it snapshots that source: `kopia policy set SOURCE --keep-...` for
+ * each source the backups record, then `kopia snapshot expire SOURCE
+ * --delete` (cli/command_snapshot_expire.go) applies it at once. A policy
+ * belongs to the source (user@host:path), not to a tag: jobs that record the
+ * same source share one retention. kopia has no prune: its maintenance frees
+ * the data. kopia cannot show what a policy would expire before it is set,
+ * so a dry run's calls are the real ones, shown and never run.
+ */
+export function kopiaRetention(i: RetentionInput): RetentionPlan {
+  const keep = KOPIA_KEEP.flatMap(([k, flag]) => (i.retention[k] === undefined ? [] : [`${flag}=${i.retention[k]}`]));
+  const base = kopiaBase(i.command);
+  return {
+    calls: i.sources.flatMap((src) => [
+      // kopia refuses a `policy set` that changes nothing
+      ...(keep.length ? [[...base, 'policy', 'set', src, ...keep]] : []),
+      [...base, 'snapshot', 'expire', src, '--delete'],
+    ]),
+  };
+}
+
+/** The words of the backup command before its `snapshot` verb (wrappers, --config-file=...). */
+function kopiaBase(command: string[]): string[] {
+  const i = command.indexOf('snapshot', programPrefix(command).length);
+  return i < 0 ? programPrefix(command) : command.slice(0, i);
+}
 
 // Verify: the manifests `snapshot create --json` printed, and restore.
 
@@ -160,9 +201,7 @@ function jsonObjects(s: string): string[] {
  * As root kopia restores owners, modes and times by default.
  */
 export function kopiaRestoreArgv(command: string[], id: string, target: string): string[] {
-  const i = command.indexOf('snapshot', programPrefix(command).length);
-  const base = i < 0 ? programPrefix(command) : command.slice(0, i);
-  return [...base, 'snapshot', 'restore', id, target];
+  return [...kopiaBase(command), 'snapshot', 'restore', id, target];
 }
 
 /**

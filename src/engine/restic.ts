@@ -1,8 +1,8 @@
 // restic: `restic backup` of the tree, or of the real paths inside a private
 // mount namespace (Linux) so that parents, policies and restores keep the real paths.
 import { which } from '../core/which.js';
-import type { Engine, EngineContext, EngineFigures, RestoreInput, Restorer } from './engine.js';
-import { finiteNumber, programPrefix, timeWord, topSources, type WritablePath } from './engine.js';
+import type { Engine, EngineContext, EngineFigures, RestoreInput, Restorer, RetentionInput, RetentionPlan } from './engine.js';
+import { finiteNumber, jobTag, programPrefix, timeWord, topSources, type WritablePath } from './engine.js';
 import { posix } from 'node:path';
 import { mountOrder } from '../core/paths.js';
 import type { AbsenceRules, ExcludeRule } from './absence.js';
@@ -23,7 +23,7 @@ export function atLeast(v: number[], want: number[]): boolean {
 
 function commonFlags(ctx: EngineContext): string[] {
   // restic reads --time in local time.
-  return ['--time', timeWord(ctx.time, 'local'), '--tag', ctx.snapshot];
+  return ['--time', timeWord(ctx.time, 'local'), '--tag', ctx.snapshot, '--tag', jobTag(ctx.job ?? 'default')];
 }
 
 export const resticEngine: Engine = {
@@ -83,7 +83,58 @@ export const resticEngine: Engine = {
   },
   verifyProblem: () => null,
   figures: resticFigures,
+  retention: resticRetention,
 };
+
+/**
+ * The host restic records in a snapshot, as `restic backup` picks it: its
+ * --host/-H option (the last one), else RESTIC_HOST, else os.Hostname().
+ */
+export function resticHost(options: string[], env: Record<string, string | undefined>, hostname: string): string {
+  let found: string | undefined;
+  for (let k = 0; k < options.length; k++) {
+    const w = options[k]!;
+    if (w === '--') break;
+    if (w === '--host' || w === '-H') found = options[++k];
+    else if (w.startsWith('--host=')) found = w.slice(7);
+    else if (/^-H.+/.test(w)) found = w.slice(2).replace(/^=/, '');
+  }
+  return found ?? (env['RESTIC_HOST'] || hostname);
+}
+
+const KEEP_FLAGS = [
+  ['keepLast', '--keep-last'],
+  ['keepHourly', '--keep-hourly'],
+  ['keepDaily', '--keep-daily'],
+  ['keepWeekly', '--keep-weekly'],
+  ['keepMonthly', '--keep-monthly'],
+  ['keepYearly', '--keep-yearly'],
+] as const;
+
+/**
+ * `restic forget` of this job's snapshots made on this host only: --tag
+ * selects the job's tag, --host this host's name as its backups record it.
+ * --group-by host puts all of them in one group: restic's default grouping
+ * (host,paths) would make a group of its own for every set of paths (the
+ * datasets a job selects can change from run to run), and grouping by tags
+ * would too, since every snapshot carries its run's own tag. A snapshot made
+ * by hand or by another job lacks the job tag, one of another host has
+ * another host name: neither is in the group, so neither is ever forgotten.
+ */
+export function resticRetention(i: RetentionInput): RetentionPlan {
+  const keep = KEEP_FLAGS.flatMap(([k, flag]) => (i.retention[k] === undefined ? [] : [flag, String(i.retention[k])]));
+  const argv = [
+    ...resticBase(i.command, i.options),
+    'forget',
+    '--tag', jobTag(i.job),
+    '--host', resticHost(i.options, i.env, i.hostname),
+    '--group-by', 'host',
+    ...keep,
+    ...(i.retention.prune ? ['--prune'] : []),
+    ...(i.dryRun ? ['--dry-run'] : []),
+  ];
+  return i.dryRun ? { calls: [argv], readOnly: true } : { calls: [argv] };
+}
 
 /**
  * What restic writes to: its cache, a local repository, and its temporary

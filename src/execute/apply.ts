@@ -19,7 +19,7 @@ import { HOLD_TAG } from '../zfs/naming.js';
 import { platformFor } from '../platform/detect.js';
 import { fault } from './fault.js';
 import { lostMounts, sameSnapshotMount } from './mount-check.js';
-import type { ApplyContext, ApplyResult, UndoEntry } from './context.js';
+import { worseOutcome, type ApplyContext, type ApplyResult, type RepositoryOutcome, type UndoEntry } from './context.js';
 import { mountBatch, unmountBatch } from './mount-phase.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
 import { zfsRelease } from '../zfs/zfs.js';
@@ -130,29 +130,43 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   }
 
   took('setup');
-  // Backup
+  // Backup: each repository in turn, on the same frozen tree with the same time.
   if (!result.setupError && !interrupt.signal) {
     const time = result.creation ?? new Date();
-    const calls = plan.backup.map((c) => ({ ...c, argv: fillTime(c.argv, time) }));
-    const exitCodes: (number | null)[] = [];
-    const stdouts: string[] = [];
-    let outcome: Outcome = 'ok';
-    for (const call of calls) {
-      if (interrupt.signal) break;
-      const o = await runEngine(call, plan, ctx);
-      exitCodes.push(o.code);
-      stdouts.push(o.stdout);
-      if (o.outcome === 'failed' || (o.outcome === 'partial' && outcome === 'ok')) outcome = o.outcome;
+    const repositories: RepositoryOutcome[] = [];
+    let lostAll: string[] = [];
+    for (const repo of plan.repositories) {
+      const r: RepositoryOutcome = { name: repo.name, outcome: 'ok', exitCodes: [], stdouts: [] };
+      repositories.push(r);
+      if (interrupt.signal || lostAll.length) {
+        // Not started: after a signal, or once the tree is known to be broken.
+        r.outcome = 'failed';
+        r.error = interrupt.signal ? `not started: interrupted by ${interrupt.signal}` : 'not started: a mount of this run disappeared';
+        continue;
+      }
+      if (plan.repositories.length > 1 || repo.configured) reporter.info(`repository ${repo.name}`);
+      reporter.event('repository-start', { repository: repo.name });
+      for (const c of repo.calls) {
+        if (interrupt.signal) break;
+        const o = await runEngine({ ...c, argv: fillTime(c.argv, time), env: { ...repo.env, ...c.env } }, plan, ctx);
+        r.exitCodes.push(o.code);
+        r.stdouts.push(o.stdout);
+        r.outcome = worseOutcome(r.outcome, o.outcome);
+      }
+      if (interrupt.signal) r.outcome = 'failed';
+      // The engine saw the frozen tree only if every mount was there all along.
+      const lost = await lostMounts(undo, plan, ctx);
+      if (lost.length) {
+        r.outcome = 'failed';
+        lostAll = lost;
+        for (const l of lost) reporter.error(`a mount of this run disappeared during the backup: ${l}; the backup failed`);
+      }
+      reporter.event('repository-end', { repository: repo.name, outcome: r.outcome, exitCodes: r.exitCodes });
     }
-    if (interrupt.signal && outcome === 'ok') outcome = 'failed';
-    // The engine saw the frozen tree only if every mount was there all along.
-    const lost = await lostMounts(undo, plan, ctx);
-    if (lost.length) {
-      outcome = 'failed';
-      result.lostMounts = lost;
-      for (const l of lost) reporter.error(`a mount of this run disappeared during the backup: ${l}; the backup failed`);
-    }
-    result.backup = { outcome, exitCodes, stdouts };
+    if (lostAll.length) result.lostMounts = lostAll;
+    // The run's backup is as good as its worst repository's; the verification reads the first one's.
+    const outcome = repositories.reduce<Outcome>((w, r) => worseOutcome(w, r.outcome), 'ok');
+    result.backup = { outcome, exitCodes: repositories.flatMap((r) => r.exitCodes), stdouts: repositories[0]?.stdouts ?? [], repositories };
   }
 
   if (result.backup) took('backup');

@@ -27,15 +27,36 @@ export interface ApplyResult {
   setupError: Error | null;
   /** Seconds each phase took (setup, backup, verify, teardown), for the phases that ran. */
   durations?: Partial<Record<'setup' | 'backup' | 'verify' | 'teardown', number>>;
-  /** null when the engine never ran. */
-  backup: { outcome: Outcome; exitCodes: (number | null)[]; /* for the verification: */ stdouts?: string[] } | null;
+  /** null when the engine never ran. `outcome` is the worst repository's; `stdouts` the first repository's (the verification reads it). */
+  backup: { outcome: Outcome; exitCodes: (number | null)[]; /* for the verification: */ stdouts?: string[]; repositories?: RepositoryOutcome[] } | null;
   cleanupFailures: string[];
+  /** Repositories whose retention failed after a successful backup (filled after cleanup: execute/retention-phase.ts). */
+  retentionFailures?: string[];
   /** Mounts of this run that were gone when the engine finished ("TARGET (SOURCE)"): the backup failed. */
   lostMounts?: string[];
   createtxg: Record<string, string[]>;
   creation: Date | null;
   /** Each snapshot's identity, from the listing after the snapshot: the destroy follows it. */
   ids?: Record<string, SnapshotId>;
+}
+
+/** How the backup to one repository went, and its retention after it. */
+export interface RepositoryOutcome {
+  name: string;
+  outcome: Outcome;
+  exitCodes: (number | null)[];
+  stdouts: string[];
+  /** Why it failed without the engine's own exit code (not started). */
+  error?: string;
+  /** The retention after it: null = none to apply; skipped = not applied (the backup or its verification did not succeed). */
+  retention?: { status: 'ok' | 'failed' | 'skipped'; message?: string } | null;
+}
+
+const OUTCOME_ORDER: Outcome[] = ['failed', 'partial', 'ok'];
+
+/** The worse of two outcomes: failed, then partial, then ok. */
+export function worseOutcome(a: Outcome, b: Outcome): Outcome {
+  return OUTCOME_ORDER.indexOf(a) <= OUTCOME_ORDER.indexOf(b) ? a : b;
 }
 
 export interface UndoEntry {

@@ -152,7 +152,7 @@ export function readNamespaceJob(arg: string | undefined, read: (p: string) => s
  * Only for calls that run in a namespace; a no-op otherwise.
  */
 export function prepareNamespace(plan: Plan, reporter: Reporter): void {
-  for (const call of plan.backup) {
+  for (const call of plan.repositories.flatMap((r) => r.calls)) {
     if (!call.namespace) continue;
     for (const w of call.writable ?? []) {
       if (!w.create || existsSync(w.path)) continue;

@@ -2,6 +2,7 @@
 // one set of series per job (labels job and host). A run rewrites its own
 // job's series and keeps every other job's, read back from the file.
 import { readRootFile, withFileLock, writeRootFile, type RootFileOptions } from '../safety/root-file.js';
+import type { EngineFigures } from '../engine/engine.js';
 import { succeeded, type RunRecord } from './run-record.js';
 
 type Labels = Record<string, string>;
@@ -19,6 +20,29 @@ interface MetricDef {
 }
 
 const t = (iso: string | undefined) => (iso ? Date.parse(iso) / 1000 : undefined);
+
+/** The repositories a job's configuration names; undefined for a job with its one implicit repository. */
+const configured = (r: RunRecord) => (r.repositories?.some((x) => x.configured) ? r.repositories : undefined);
+
+/**
+ * A figure of the backup: one sample per repository, labelled repository,
+ * for a job with configured repositories; else, as before repositories
+ * existed, one sample of the run's figures without that label.
+ */
+function engineSeries(name: string, help: string, of: (e: EngineFigures) => number | undefined): MetricDef {
+  return {
+    name,
+    help,
+    value: (r) => {
+      const repos = configured(r);
+      if (!repos) return r.engine ? of(r.engine) : undefined;
+      return repos.flatMap((x) => {
+        const v = x.engine ? of(x.engine) : undefined;
+        return v === undefined ? [] : [{ labels: { repository: x.name }, value: v }];
+      });
+    },
+  };
+}
 const PHASES = ['setup', 'backup', 'verify', 'teardown'] as const;
 
 // Every series the file can hold, in the order they are written.
@@ -38,12 +62,22 @@ const METRICS: MetricDef[] = [
   { name: 'kopiatomic_last_run_datasets', help: 'Datasets backed up by the last run.', value: (r) => r.datasets.length },
   { name: 'kopiatomic_last_run_pools', help: 'Pools snapshotted by the last run.', value: (r) => r.pools.length },
   { name: 'kopiatomic_last_run_leftovers', help: 'Things the last run could not clean up (0 = nothing left behind).', value: (r) => r.leftovers },
-  { name: 'kopiatomic_last_run_engine_files_new', help: 'New files the engine reported (restic).', value: (r) => r.engine?.filesNew },
-  { name: 'kopiatomic_last_run_engine_files_changed', help: 'Changed files the engine reported (restic).', value: (r) => r.engine?.filesChanged },
-  { name: 'kopiatomic_last_run_engine_files', help: 'Files in the backup as the engine reported them.', value: (r) => r.engine?.files },
-  { name: 'kopiatomic_last_run_engine_processed_bytes', help: 'Bytes the engine read from the frozen tree.', value: (r) => r.engine?.bytesProcessed },
-  { name: 'kopiatomic_last_run_engine_added_bytes', help: 'Bytes the engine added to the repository (restic).', value: (r) => r.engine?.bytesAdded },
-  { name: 'kopiatomic_last_run_engine_errors', help: 'Entries the engine could not read (kopia).', value: (r) => r.engine?.errors },
+  engineSeries('kopiatomic_last_run_engine_files_new', 'New files the engine reported (restic).', (e) => e.filesNew),
+  engineSeries('kopiatomic_last_run_engine_files_changed', 'Changed files the engine reported (restic).', (e) => e.filesChanged),
+  engineSeries('kopiatomic_last_run_engine_files', 'Files in the backup as the engine reported them.', (e) => e.files),
+  engineSeries('kopiatomic_last_run_engine_processed_bytes', 'Bytes the engine read from the frozen tree.', (e) => e.bytesProcessed),
+  engineSeries('kopiatomic_last_run_engine_added_bytes', 'Bytes the engine added to the repository (restic).', (e) => e.bytesAdded),
+  engineSeries('kopiatomic_last_run_engine_errors', 'Entries the engine could not read (kopia).', (e) => e.errors),
+  {
+    name: 'kopiatomic_last_run_repository_success',
+    help: "1 if the last run's backup to the repository (label repository) succeeded, else 0; jobs with configured repositories.",
+    value: (r) => configured(r)?.map((x) => ({ labels: { repository: x.name }, value: x.status === 'ok' || x.status === 'retention-failed' ? 1 : 0 })),
+  },
+  {
+    name: 'kopiatomic_last_run_retention_success',
+    help: "1 if the retention after the last run's backup to the repository (label repository) succeeded, 0 if it failed or was skipped; jobs with a retention.",
+    value: (r) => r.repositories?.filter((x) => x.retention).map((x) => ({ labels: { repository: x.name }, value: x.retention === 'ok' ? 1 : 0 })),
+  },
   { name: 'kopiatomic_last_run_verify_files', help: 'Files compared between the backup and the snapshot.', value: (r) => r.verify?.filesCompared },
   { name: 'kopiatomic_last_run_verify_bytes', help: 'Bytes compared between the backup and the snapshot.', value: (r) => r.verify?.bytesCompared },
   { name: 'kopiatomic_last_run_verify_differences', help: 'Differences found between the backup and the snapshot (0 = identical).', value: (r) => r.verify?.differences },

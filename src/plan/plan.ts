@@ -3,12 +3,12 @@
 import { posix } from 'node:path';
 import type { Dataset } from '../discover/inventory.js';
 import { isBelow, mountOrder, stateKey } from '../core/paths.js';
-import { SNAPSHOT_TIME, type EngineContext } from '../engine/engine.js';
+import { SNAPSHOT_TIME, topSources, type EngineContext } from '../engine/engine.js';
 import { destroyUndo } from '../zfs/destroy-program.js';
 import { joinCleanup, levelSteps, mountLevels, tablePath } from './mounts.js';
 import { HOLD_TAG, PROP_OWNER, PROP_PROOF, PROP_RUN } from '../zfs/naming.js';
 import { proofFor } from './proof-value.js';
-import type { BackupCall, Plan, PlanInput, PoolSnapshots, Step, TreeMount } from './types.js';
+import type { BackupCall, Plan, PlanInput, PoolSnapshots, RepositoryRun, Step, TreeMount } from './types.js';
 import { zfsHold, zfsList, zfsRelease, zfsSnapshot } from '../zfs/zfs.js';
 
 
@@ -143,11 +143,17 @@ export function buildPlan(i: PlanInput): Plan {
     layout: i.layout,
     platform: platform.name,
     sources: mounts.map((m) => ({ path: m.mountpoint, readFrom: m.target, dataset: m.dataset })),
+    job: i.job ?? 'default',
   };
-  const env = { ...(i.engineEnv ?? {}) };
-  const backup: BackupCall[] = i.engine.calls({ ...engineContext, time: SNAPSHOT_TIME, probe: i.probe }).map((c) =>
-    c.namespace && i.engine.writablePaths ? { ...c, writable: i.engine.writablePaths(c.argv, { ...env, ...c.env }) } : c,
-  );
+  const repositories = (i.repositories ?? [{ name: 'default', configured: false, env: {} }]).map((r): RepositoryRun => {
+    // Every repository gets the same calls (the same tree, the same time
+    // slot); only its environment differs, and with it where the engine writes.
+    const env = { ...(i.engineEnv ?? {}), ...r.env };
+    const calls: BackupCall[] = i.engine.calls({ ...engineContext, time: SNAPSHOT_TIME, probe: i.probe }).map((c) =>
+      c.namespace && i.engine.writablePaths ? { ...c, writable: i.engine.writablePaths(c.argv, { ...env, ...c.env }) } : c,
+    );
+    return { name: r.name, configured: r.configured, env: r.env, calls, retention: i.retention ? retentionCalls(i, engineContext, env) : [] };
+  });
 
   return {
     runId: i.runId,
@@ -162,7 +168,7 @@ export function buildPlan(i: PlanInput): Plan {
     pools,
     mounts,
     steps,
-    backup,
+    repositories,
     engineContext,
   };
 }
@@ -186,6 +192,29 @@ export function cleanupSteps(plan: Plan): (NonNullable<Step['undo']> & { beside?
     .reverse();
   const beside = besideUnmounts(undos, (u) => u.phase);
   return [...beside.map((u) => ({ ...u, beside: true as const })), ...joinCleanup(undos.filter((u) => !beside.includes(u)))];
+}
+
+/**
+ * The retention's commands for one repository (after its backup). An engine
+ * that cannot apply a retention was refused before planning (preflight).
+ */
+function retentionCalls(i: PlanInput, ctx: Omit<EngineContext, 'time'>, env: Record<string, string | undefined>): string[][] {
+  const r = i.engine.retention({
+    command: ctx.command,
+    options: ctx.options,
+    job: ctx.job ?? 'default',
+    retention: i.retention!,
+    sources: retentionSources(ctx),
+    env,
+    hostname: i.hostname ?? '',
+    dryRun: false,
+  });
+  return 'calls' in r ? r.calls : [];
+}
+
+/** The sources a job's backups record: the mount root (tree), or each top source's real path (paths layout). */
+export function retentionSources(ctx: Pick<EngineContext, 'layout' | 'root' | 'sources'>): string[] {
+  return ctx.layout === 'paths' ? topSources(ctx.sources).map((s) => s.path) : [ctx.root];
 }
 
 /** The proof property for one pool's snapshot command (none without a key: a dry run before the host's first run). */

@@ -1,7 +1,7 @@
 // The plan's shapes: what the planner makes and the printer, the executor,
 // the journal and recovery read. Apart from the planner, so the files that
 // build parts of a plan (mounts, the destroy) need not import the planner.
-import type { EngineCall, EngineContext, Engine, Layout, Probe, WritablePath } from '../engine/engine.js';
+import type { EngineCall, EngineContext, Engine, Layout, Probe, Retention, WritablePath } from '../engine/engine.js';
 import type { Platform } from '../platform/platform.js';
 import type { ExactDestroy } from '../zfs/destroy-program.js';
 import type { Selection } from './select.js';
@@ -56,6 +56,20 @@ export interface BackupCall extends EngineCall {
   writable?: WritablePath[];
 }
 
+/** One repository's part of the run: its calls on the frozen tree, then its retention. */
+export interface RepositoryRun {
+  /** "default" for a job's one implicit repository. */
+  name: string;
+  /** Whether the configuration named it (else the job's env names the one repository). */
+  configured: boolean;
+  /** The engine's environment for it (the job's env with the repository's over it): secrets, never shown. */
+  env: Record<string, string>;
+  /** The backup to it: the engine's calls, in order. */
+  calls: BackupCall[];
+  /** After a successful backup to it: the retention's commands (none without a retention). */
+  retention: string[][];
+}
+
 export interface Plan {
   runId: string;
   snapshot: string;
@@ -69,8 +83,8 @@ export interface Plan {
   pools: PoolSnapshots[];
   mounts: TreeMount[];
   steps: Step[];
-  /** The backup: the engine's calls, in order, between setup and cleanup. */
-  backup: BackupCall[];
+  /** The backup, between setup and cleanup: each repository's calls, in order, on the same frozen tree with the same time. */
+  repositories: RepositoryRun[];
   engineContext: Omit<EngineContext, 'time'>;
 }
 
@@ -90,6 +104,14 @@ export interface PlanInput {
   options: string[];
   /** The engine's environment (for the folders it writes to); none when omitted. */
   engineEnv?: NodeJS.ProcessEnv;
+  /** The job's name: the job tag of every backup and the retention's scope; none: "default". */
+  job?: string;
+  /** Where the backup goes, in order, each with its environment; none: one implicit repository with engineEnv. */
+  repositories?: { name: string; configured: boolean; env: Record<string, string> }[];
+  /** The job's retention, applied to each repository after a successful backup to it. */
+  retention?: Retention | null;
+  /** This machine's host name (the retention's scope for engines that record it). */
+  hostname?: string;
   /** This host's proof key (safety/proof.ts): each pool's snapshots carry the proof made with it. */
   proofKey?: Uint8Array | null;
 }

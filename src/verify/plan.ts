@@ -5,7 +5,9 @@ import { quoteArgv } from '../core/errors.js';
 import type { Plan } from '../plan/types.js';
 
 export function verifyPlanLines(plan: Plan, percent: number, verifyCommand: string[] | null): string[] {
-  const lines = [`# verify (${percent < 100 ? `contents of ${percent}% of the files, every name` : 'every file'}), before cleanup`];
+  const first = plan.repositories[0];
+  const from = plan.repositories.length > 1 || first?.configured ? ` from repository ${first!.name}` : '';
+  const lines = [`# verify (${percent < 100 ? `contents of ${percent}% of the files, every name` : 'every file'})${from}, before cleanup`];
   const restore = plan.engine.restoreLines({ ctx: plan.engineContext, snapshot: plan.snapshot, mountRoot: plan.mountRoot, probe: plan.probe, verifyCommand });
   lines.push(...restore.map(quoteArgv));
   lines.push(`# compare DIR with the frozen tree, then remove DIR`);

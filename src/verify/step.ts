@@ -26,7 +26,8 @@ export function verifyStep(
   return {
     result: () => result,
     afterBackup: async (r) => {
-      const outcome = r.backup?.outcome;
+      // The verification reads back from the first repository: its backup must have succeeded.
+      const outcome = r.backup?.repositories?.[0]?.outcome ?? r.backup?.outcome;
       // Only a backup that succeeded is verified. A partial one (restic exit 3,
       // kopia file errors) is already known to miss what it could not read:
       // it keeps its own status (exit 3), and the verification says skipped.

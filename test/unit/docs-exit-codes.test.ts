@@ -24,6 +24,7 @@ const CODES: Record<Status, number[]> = {
   'verify-failed': [EXIT_VERIFY_FAILED],
   'verify-error': [EXIT_VERIFY_ERROR],
   'timed-out': [EXIT.timedOut],
+  'retention-failed': [EXIT.retentionFailed],
   interrupted: ['SIGHUP', 'SIGINT', 'SIGTERM'].map(interruptedCode),
   'internal-error': [EXIT.internal],
 };

@@ -30,7 +30,7 @@ function ctx(o: Partial<EngineContext> = {}): EngineContext {
 test('kopia tree: one call of the root with start time in UTC, tag and --json before the options', () => {
   assert.deepEqual(kopiaEngine.calls(ctx()), [
     {
-      argv: ['kopia', 'snapshot', 'create', '--start-time', '2026-11-26 07:00:05 UTC', '--tags', 'kopiatomic:kopiatomic-R', '--json', '--parallel', '4', '/kopia'],
+      argv: ['kopia', 'snapshot', 'create', '--start-time', '2026-11-26 07:00:05 UTC', '--tags', 'kopiatomic:kopiatomic-R', '--tags', 'kopiatomic-job:default', '--json', '--parallel', '4', '/kopia'],
       env: {},
     },
   ]);
@@ -49,7 +49,7 @@ test('kopia paths: one call per top-level source, each with --override-source, r
       ],
     }),
   );
-  const flags = ['--start-time', '2026-11-26 07:00:05 UTC', '--tags', 'kopiatomic:kopiatomic-R', '--json'];
+  const flags = ['--start-time', '2026-11-26 07:00:05 UTC', '--tags', 'kopiatomic:kopiatomic-R', '--tags', 'kopiatomic-job:default', '--json'];
   assert.deepEqual(calls.map((c) => c.argv), [
     ['kopia', 'snapshot', 'create', ...flags, '--override-source=/srv', '--description', 'a b', '/kopia/srv'],
     ['kopia', 'snapshot', 'create', ...flags, '--override-source=/home/my data', '--description', 'a b', '/kopia/home/my data'],

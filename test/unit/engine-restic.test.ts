@@ -47,7 +47,7 @@ test('restic tree: one call of the root with local --time and --tag, options bef
   const calls = resticEngine.calls(ctx({ probe: { version: '0.17.3', env: { RESTIC_FEATURES: 'device-id-for-hardlinks' } } }));
   assert.deepEqual(calls, [
     {
-      argv: ['restic', 'backup', '--time', LOCAL, '--tag', 'kopiatomic-R', '--exclude-caches', '-r', '/repo', '/restic'],
+      argv: ['restic', 'backup', '--time', LOCAL, '--tag', 'kopiatomic-R', '--tag', 'kopiatomic-job:default', '--exclude-caches', '-r', '/repo', '/restic'],
       env: { RESTIC_FEATURES: 'device-id-for-hardlinks' },
     },
   ]);
@@ -60,7 +60,7 @@ test('restic tree without a probe: no extra env', () => {
 test('restic paths on Linux: the real top-level paths, and a namespace mounting parents first', () => {
   const calls = resticEngine.calls(ctx({ layout: 'paths' }));
   assert.equal(calls.length, 1);
-  assert.deepEqual(calls[0]!.argv, ['restic', 'backup', '--time', LOCAL, '--tag', 'kopiatomic-R', '--exclude-caches', '-r', '/repo', '/srv/a', '/home']);
+  assert.deepEqual(calls[0]!.argv, ['restic', 'backup', '--time', LOCAL, '--tag', 'kopiatomic-R', '--tag', 'kopiatomic-job:default', '--exclude-caches', '-r', '/repo', '/srv/a', '/home']);
   assert.deepEqual(calls[0]!.namespace, {
     mounts: [
       { dataset: 'tank/home', snapshot: 'kopiatomic-R', target: '/home' },

@@ -64,8 +64,8 @@ describe('kopia, paths layout', () => {
     assert.deepEqual(
       calls.map((c) => c.argv),
       [
-        ['kopia', 'snapshot', 'create', '--start-time', '2026-11-26 07:00:00 UTC', '--tags', `kopiatomic:${SNAP}`, '--json', '--override-source=/home', '/kopia/home'],
-        ['kopia', 'snapshot', 'create', '--start-time', '2026-11-26 07:00:00 UTC', '--tags', `kopiatomic:${SNAP}`, '--json', '--override-source=/srv', '/kopia/srv'],
+        ['kopia', 'snapshot', 'create', '--start-time', '2026-11-26 07:00:00 UTC', '--tags', `kopiatomic:${SNAP}`, '--tags', 'kopiatomic-job:default', '--json', '--override-source=/home', '/kopia/home'],
+        ['kopia', 'snapshot', 'create', '--start-time', '2026-11-26 07:00:00 UTC', '--tags', `kopiatomic:${SNAP}`, '--tags', 'kopiatomic-job:default', '--json', '--override-source=/srv', '/kopia/srv'],
       ],
     );
     // /home/alice is inside /home's tree: kopia reads it as part of /home.
@@ -96,7 +96,7 @@ describe('kopia, paths layout', () => {
   test('--tags is KEY:VALUE (kopia stores it as tag:KEY)', () => {
     for (const c of kopiaEngine.calls(ctx())) {
       const tags = flagValues(c.argv, 'tags');
-      assert.deepEqual(tags, [`kopiatomic:${SNAP}`]);
+      assert.deepEqual(tags, [`kopiatomic:${SNAP}`, 'kopiatomic-job:default']);
       const [key, value] = [tags[0]!.slice(0, tags[0]!.indexOf(':')), tags[0]!.slice(tags[0]!.indexOf(':') + 1)];
       assert.equal(key, 'kopiatomic');
       assert.equal(value, SNAP);
@@ -113,7 +113,7 @@ describe('kopia, paths layout', () => {
 
   test('tree layout: one call of the whole tree, no --override-source', () => {
     const calls = kopiaEngine.calls(ctx({ layout: 'tree' }));
-    assert.deepEqual(calls.map((c) => c.argv), [['kopia', 'snapshot', 'create', '--start-time', '2026-11-26 07:00:00 UTC', '--tags', `kopiatomic:${SNAP}`, '--json', '/kopia']]);
+    assert.deepEqual(calls.map((c) => c.argv), [['kopia', 'snapshot', 'create', '--start-time', '2026-11-26 07:00:00 UTC', '--tags', `kopiatomic:${SNAP}`, '--tags', 'kopiatomic-job:default', '--json', '/kopia']]);
   });
 
   test('kopia --version: 0.14 or newer is needed for the paths layout, and the message says so', () => {
@@ -162,7 +162,7 @@ describe('restic, paths layout', () => {
   test('Linux: one restic call with the real top-level paths, run in a namespace that mounts every snapshot, parents first', () => {
     const calls = resticEngine.calls(rctx({ options: ['--exclude', '*.tmp'] }));
     assert.equal(calls.length, 1);
-    assert.deepEqual(calls[0]!.argv, ['restic', 'backup', '--time', localTime(TIME), '--tag', SNAP, '--exclude', '*.tmp', '/home', '/srv']);
+    assert.deepEqual(calls[0]!.argv, ['restic', 'backup', '--time', localTime(TIME), '--tag', SNAP, '--tag', 'kopiatomic-job:default', '--exclude', '*.tmp', '/home', '/srv']);
     assert.deepEqual(calls[0]!.namespace!.mounts, [
       { dataset: 'tank/home', snapshot: SNAP, target: '/home' },
       { dataset: 'data/srv', snapshot: SNAP, target: '/srv' },

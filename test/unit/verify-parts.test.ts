@@ -168,6 +168,7 @@ test('dry run lines: the verification commands with ID and DIR as names', async 
     mountRoot: '/restic',
     probe: { version: '0.14.0' },
     engineContext: { command: ['restic', 'backup'], options: ['-r', '/repo'] },
+    repositories: [{ name: 'default', configured: false }],
   } as unknown as Parameters<typeof verifyPlanLines>[0];
   assert.deepEqual(verifyPlanLines(plan, 10, null), [
     '# verify (contents of 10% of the files, every name), before cleanup',
