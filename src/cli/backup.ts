@@ -12,7 +12,7 @@ import { toTarget } from '../discover/targets.js';
 import { hostname } from 'node:os';
 import { applyPlan } from '../execute/apply.js';
 import { applyRetention } from '../execute/retention-phase.js';
-import { repositoryRecords } from '../ops/run-record.js';
+import { repositoryRecords, type RepositoryRecord } from '../ops/run-record.js';
 import { datasetsVars, runHook } from '../execute/hooks.js';
 import { dropRunFilesDir, ensureRunFilesDir } from '../execute/run-files.js';
 import { prepareNamespace } from '../execute/namespace.js';
@@ -241,6 +241,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
           durations: result.durations ?? {},
           ...(figures ? { engine: figures } : {}),
           ...(repositories.length ? { repositories } : {}),
+          ...(failedRepositories(repositories) ? { error: failedRepositories(repositories)! } : {}),
           ...(v && v.status !== 'skipped' ? { verify: { filesCompared: v.filesCompared, bytesCompared: v.bytesCompared, differences: v.differences } } : {}),
         },
         summary: {
@@ -264,6 +265,12 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
     datasets?.remove();
     if (!flags.dryRun) dropRunFilesDir(platform.stateDir);
   }
+}
+
+/** The repositories whose backup or retention did not succeed, named, for the record's error; null when all did (or the job's one implicit repository failed its backup: the run's status says it). */
+function failedRepositories(repos: RepositoryRecord[]): string | null {
+  const bad = repos.filter((r) => r.status !== 'ok' && (r.configured || r.retention === 'failed'));
+  return bad.length ? bad.map((r) => `repository ${r.name}: ${r.status}${r.error ? ` (${r.error})` : ''}`).join('; ') : null;
 }
 
 /** This process's directory for the run's files, or null (with a warning) when it cannot be used. */

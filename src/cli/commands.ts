@@ -9,8 +9,9 @@ import { jobsSpec } from './jobs.js';
 import { runSpec } from './run.js';
 import { scheduleSpecs } from './schedule.js';
 import { statusSpec } from './status.js';
+import { forgetSpec } from './forget.js';
 
-export const COMMANDS: readonly CommandSpec[] = [backupSpec, runSpec, configCheckSpec, configShowSpec, jobsSpec, statusSpec, ...scheduleSpecs, cleanupSpec, helpSpec];
+export const COMMANDS: readonly CommandSpec[] = [backupSpec, runSpec, configCheckSpec, configShowSpec, jobsSpec, statusSpec, ...scheduleSpecs, cleanupSpec, forgetSpec, helpSpec];
 
 /** The first words: run, config, schedule... */
 export const COMMAND_WORDS: readonly string[] = [...new Set(COMMANDS.flatMap((c) => c.words.slice(0, 1)))];

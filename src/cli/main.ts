@@ -22,6 +22,7 @@ import { jobsCommand } from './jobs.js';
 import { runCommand } from './run.js';
 import { scheduleCommand } from './schedule.js';
 import { STATUS_EXIT, statusCommand } from './status.js';
+import { forgetCommand } from './forget.js';
 
 export function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -39,6 +40,7 @@ const COMMAND_OF: Record<Exclude<Options['mode'], 'help' | 'version'>, Command> 
   jobs: jobsCommand,
   status: statusCommand,
   schedule: scheduleCommand,
+  forget: forgetCommand,
 };
 
 /** The command word the arguments seem to give, even when they do not parse (values joined to their flags first). */

@@ -1,7 +1,7 @@
 // The parsed command line, as every command receives it.
 import type { JobFlags } from '../config/job.js';
 
-export type Mode = 'backup' | 'cleanup' | 'help' | 'version' | 'run' | 'config-check' | 'config-show' | 'jobs' | 'status' | 'schedule';
+export type Mode = 'backup' | 'cleanup' | 'help' | 'version' | 'run' | 'config-check' | 'config-show' | 'jobs' | 'status' | 'schedule' | 'forget';
 
 export interface Options extends JobFlags {
   mode: Mode;

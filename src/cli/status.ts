@@ -3,7 +3,8 @@
 // the command serves as a check as it is:
 //   0 OK        every job's last run succeeded within its max_age
 //   1 WARNING   a last run succeeded but is older than max_age, or it saved an
-//               imperfect backup (partial, cleanup-incomplete, post-hook-failed)
+//               imperfect backup (partial, cleanup-incomplete, post-hook-failed,
+//               retention-failed)
 //   2 CRITICAL  a job's last run failed (no backup saved, or interrupted)
 //   3 UNKNOWN   a job never ran, the status file cannot be read, or bad usage
 // Several jobs: the worst wins, CRITICAL > WARNING > UNKNOWN > OK. Unlike the
@@ -50,7 +51,7 @@ export interface JobState {
   last?: RunRecord;
 }
 
-const IMPERFECT = new Set(['partial', 'cleanup-incomplete', 'post-hook-failed']);
+const IMPERFECT = new Set(['partial', 'cleanup-incomplete', 'post-hook-failed', 'retention-failed']);
 
 export function judge(job: StatusJob, r: RunRecord | undefined, now: Date): JobState {
   // Without the configuration (not readable by this account) the max_age the run recorded is used.
@@ -105,6 +106,11 @@ function describe(s: JobState): string {
       e.snapshotId ? `${e.engine} snapshot ${e.snapshotId}` : '',
     ].filter(Boolean);
     if (f.length) parts.push(`  ${e.engine}: ${f.join(', ')}`);
+  }
+  // Each repository when there are several or one failed (a job's one implicit repository is the run itself).
+  const repos = r.repositories ?? [];
+  if (repos.length > 1 || repos.some((x) => x.configured || x.status !== r.status)) {
+    for (const x of repos) parts.push(`  repository ${x.name}: ${x.status}${x.retention ? `, retention ${x.retention}` : ''}${x.error ? ` (${x.error})` : ''}`);
   }
   if (r.verify) parts.push(`  verified: ${r.verify.filesCompared} files, ${bytes(r.verify.bytesCompared)}, ${r.verify.differences} difference(s)`);
   if (r.lastSuccess && r.status !== 'ok') parts.push(`  last success ${r.lastSuccess}`);
