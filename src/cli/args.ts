@@ -150,7 +150,9 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
   checkFlagsApply(spec, parsed.tokens.flatMap((t) => (t.kind === 'option' ? [{ name: t.name, rawName: t.rawName }] : [])));
   if (spec.mode === 'help') return { ...defaults(flavour), mode: 'help', topic: helpTopic(found.operands) };
   const mode = spec.mode;
-  const operands = spec.check(found.operands, v);
+  // Words after `--` (exec passes them to the engine).
+  const afterDash = parsed.tokens.filter((t) => t.kind === 'positional' && t.index > terminator).length;
+  const operands = spec.check(found.operands, v, afterDash);
   const jobMode = mode !== 'backup' && mode !== 'cleanup';
   if (v['all'] && v['property']) throw new UsageError('-a and --property cannot be used together');
 
@@ -241,6 +243,10 @@ export function parseCommandLine(argv: string[], flavour: Flavour): Options {
     cron: Boolean(v['cron']),
     maxAge: str('max-age') ?? null,
     listNames: Boolean(v['names']),
+    readData: str('read-data') === undefined ? null : parseVerifyPercent(str('read-data')!, '--read-data'),
+    repository: str('repository') ?? null,
+    snapshotId: str('snapshot') ?? null,
+    target: str('target') ?? null,
   };
 }
 
@@ -287,6 +293,10 @@ function defaults(flavour: Flavour): Options {
     cron: false,
     maxAge: null,
     listNames: false,
+    readData: null,
+    repository: null,
+    snapshotId: null,
+    target: null,
     topic: [],
   };
 }

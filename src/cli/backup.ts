@@ -32,6 +32,7 @@ import type { JobOptions } from '../config/job.js';
 import { lifecycle, type CommandContext } from './lifecycle.js';
 import { printPlan } from './print-plan.js';
 import { which } from '../core/which.js';
+import { enginePrefix } from '../engine/priority.js';
 import { verifyProblem } from '../verify/options.js';
 import { verifyPlanLines } from '../verify/plan.js';
 
@@ -175,6 +176,7 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
         repositories: job.repositories,
         retention: job.retention,
         hostname: hostname(),
+        enginePrefix: enginePrefix(job, platform.name, (m) => reporter.warn(m)),
         // A dry run makes no key: where there is none yet it shows the proof made with a
         // stand-in, so its commands keep the real run's shape (the proof covers the run id,
         // so it differs from the real run's in any case).

@@ -19,7 +19,7 @@ export interface CommandSpec {
   /** The long names of the flags it takes, beyond help and version. */
   flags: readonly string[];
   /** Checks the words after its own (their number, what they are); returns the operands it keeps. */
-  check(operands: string[], v: FlagValues): string[];
+  check(operands: string[], v: FlagValues, afterDash: number): string[];
   /** Words a shell completes for its operands. */
   completes?: 'job' | 'dataset';
 }

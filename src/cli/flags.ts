@@ -20,7 +20,7 @@ export interface Flag {
   complete?: Completion;
 }
 
-export const GROUPS = ['Selection', 'Backup', 'Hooks (run with /bin/sh -c)', 'Run', 'Configuration', 'Monitoring', 'Status', 'Schedule', 'Jobs', 'General'] as const;
+export const GROUPS = ['Selection', 'Backup', 'Hooks (run with /bin/sh -c)', 'Run', 'Configuration', 'Monitoring', 'Status', 'Schedule', 'Jobs', 'Repository', 'General'] as const;
 export type Group = (typeof GROUPS)[number];
 
 export const FLAGS: readonly Flag[] = [
@@ -51,6 +51,10 @@ export const FLAGS: readonly Flag[] = [
   { long: 'max-age', value: 'DURATION', group: 'Status', complete: 'none', help: "a last run older than DURATION (90m, 1.5h, 3600, \"1h 30m\") is a warning; overrides every job's max_age" },
   { long: 'cron', group: 'Schedule', help: 'print cron lines instead of systemd or periodic(8) units' },
   { long: 'names', group: 'Jobs', help: 'print only the names of the jobs, one a line (reads no zfs)' },
+  { long: 'read-data', value: 'PERCENT', bare: '100', group: 'Repository', complete: 'none', help: 'also read back PERCENT% of the data and check it (default 100): restic --read-data-subset, kopia --verify-files-percent' },
+  { long: 'repository', value: 'NAME', group: 'Repository', complete: 'none', help: "the job's repository named NAME (default: its first)" },
+  { long: 'snapshot', value: 'ID', group: 'Repository', complete: 'none', help: "this snapshot of the job (default: the job's newest)" },
+  { long: 'target', value: 'DIR', group: 'Repository', complete: 'dir', help: 'restore into DIR, which must be absent or empty' },
   { long: 'version', short: 'v', group: 'General', help: 'print the version' },
   { long: 'help', short: 'h', group: 'General', help: 'this help' },
 ];

@@ -16,9 +16,12 @@ import { failBeforeLifecycle, type CommandContext } from './lifecycle.js';
 import { helpText, usageFor } from './help.js';
 import { COMMAND_WORDS, COMMANDS } from './commands.js';
 import { backupCommand } from './backup.js';
+import { checkCommand } from './check.js';
 import { cleanupCommand } from './cleanup.js';
 import { configCheckCommand, configShowCommand } from './config.js';
+import { execCommand } from './exec.js';
 import { jobsCommand } from './jobs.js';
+import { restoreCommand } from './restore.js';
 import { runCommand } from './run.js';
 import { scheduleCommand } from './schedule.js';
 import { STATUS_EXIT, statusCommand } from './status.js';
@@ -41,6 +44,9 @@ const COMMAND_OF: Record<Exclude<Options['mode'], 'help' | 'version'>, Command> 
   status: statusCommand,
   schedule: scheduleCommand,
   forget: forgetCommand,
+  check: checkCommand,
+  exec: execCommand,
+  restore: restoreCommand,
 };
 
 /** The command word the arguments seem to give, even when they do not parse (values joined to their flags first). */

@@ -1,7 +1,7 @@
 // The parsed command line, as every command receives it.
 import type { JobFlags } from '../config/job.js';
 
-export type Mode = 'backup' | 'cleanup' | 'help' | 'version' | 'run' | 'config-check' | 'config-show' | 'jobs' | 'status' | 'schedule' | 'forget';
+export type Mode = 'backup' | 'cleanup' | 'help' | 'version' | 'run' | 'config-check' | 'config-show' | 'jobs' | 'status' | 'schedule' | 'forget' | 'check' | 'exec' | 'restore';
 
 export interface Options extends JobFlags {
   mode: Mode;
@@ -20,6 +20,14 @@ export interface Options extends JobFlags {
   maxAge: string | null;
   /** jobs --names: only the job names. */
   listNames: boolean;
+  /** check --read-data[=PERCENT]: the share of the data read back; null: the structure only. */
+  readData: number | null;
+  /** exec, restore --repository NAME; null: the job's first. */
+  repository: string | null;
+  /** restore --snapshot ID; null: the job's newest. */
+  snapshotId: string | null;
+  /** restore --target DIR. */
+  target: string | null;
   /** help: the command asked about (`help config show`, `run --help`); [] = the whole program. */
   topic: string[];
 }

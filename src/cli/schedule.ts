@@ -15,7 +15,7 @@ import { writeRootFile } from '../safety/root-file.js';
 import { cronLine } from '../ops/units/cron.js';
 import { warnIfCheckout } from '../ops/checkout-warning.js';
 import { periodicPath, periodicScript, PERIODIC_SCRIPT } from '../ops/units/periodic.js';
-import { configOfUnit, JOB_NAME, MARK, runArgv, serviceTemplate, serviceUnit, timerName, timerUnit, unitPrefix } from '../ops/units/systemd.js';
+import { checkArgv, checkServiceTemplate, checkTimerName, configOfUnit, escapeInstance, JOB_NAME, MARK, runArgv, serviceTemplate, serviceUnit, timerName, timerUnit, unitPrefix } from '../ops/units/systemd.js';
 import { resolve } from 'node:path';
 import { defaultConfigPath } from '../config/problems.js';
 import type { Options } from './options.js';
@@ -29,7 +29,12 @@ export interface ScheduledJob {
   name: string;
   /** systemd OnCalendar; "daily" when the config does not say. */
   schedule: string;
+  /** OnCalendar of its repository checks (check_schedule); none: not scheduled. */
+  checkSchedule?: string | null;
 }
+
+/** The jobs whose checks are scheduled, each with its check schedule. */
+const checked = (jobs: ScheduledJob[]) => jobs.flatMap((j) => (j.checkSchedule ? [{ name: j.name, schedule: j.checkSchedule }] : []));
 
 export interface ScheduleContext {
   /** The config file, absolute; the scheduled command reads it. */
@@ -87,12 +92,14 @@ export async function scheduleAction(argv: string[], ctx: ScheduleContext): Prom
     if (cron) {
       ctx.out('# /etc/cron.d/kopiatomic (in a user crontab, leave out the "root" field)');
       for (const j of jobs) ctx.out(cronLine({ job: j.name, schedule: j.schedule, node, script, config: ctx.configPath }));
+      for (const j of checked(jobs)) ctx.out(cronLine({ job: j.name, schedule: j.schedule, node, script, config: ctx.configPath, check: true }));
       return 0;
     }
     if (platform === 'freebsd') return freebsd(action, jobs, ctx, units, periodicPath(units.prefix, periodicBase), node, script);
     if (action === 'show') {
       ctx.out(`# ${join(unitDir, serviceTemplate(units.prefix))}\n${serviceUnit({ argv: argvRun, config: units.config })}`);
       for (const j of jobs) ctx.out(`# ${join(unitDir, timerName(j.name, units.prefix))}\n${timerUnit({ job: j.name, schedule: j.schedule, prefix: units.prefix, config: units.config })}`);
+      for (const f of checkFiles(jobs, units, node, script)) ctx.out(`# ${f.path}\n${f.text}`);
       showInstalled(ctx, unitDir);
       return 0;
     }
@@ -177,9 +184,24 @@ function showInstalled(ctx: ScheduleContext, unitDir: string): void {
   for (const c of configs) ctx.out(`#   ${c}${c === ctx.configPath ? ' (this config)' : ''}: ${all.filter((t) => t.config === c).map((t) => t.timer).join(' ')}`);
 }
 
+/** The check template and timers for the jobs that set check_schedule (none: no files). */
+function checkFiles(jobs: ScheduledJob[], units: Units, node: string, script: string): { path: string; text: string; timer?: string }[] {
+  const list = checked(jobs);
+  if (!list.length) return [];
+  const what = 'repository check of job';
+  return [
+    { path: join(units.dir, checkServiceTemplate(units.prefix)), text: serviceUnit({ argv: checkArgv(node, script, units.config), config: units.config, what }) },
+    ...list.map((j) => {
+      const timer = checkTimerName(j.name, units.prefix);
+      const unit = `${units.prefix}-check@${escapeInstance(j.name)}.service`;
+      return { path: join(units.dir, timer), timer, text: timerUnit({ job: j.name, schedule: j.schedule, prefix: units.prefix, config: units.config, unit, what }) };
+    }),
+  ];
+}
+
 async function install(jobs: ScheduledJob[], ctx: ScheduleContext, units: Units, argvRun: string[]): Promise<number> {
   // A schedule systemd cannot read would make a timer that never fires.
-  for (const j of jobs) {
+  for (const j of [...jobs, ...checked(jobs)]) {
     const r = await ctx.runner.run(['systemd-analyze', 'calendar', j.schedule], { okCodes: [1] });
     if (r.code !== 0) {
       ctx.err(`kopiatomic schedule: job ${j.name}: "${j.schedule}" is not a systemd calendar expression (see systemd.time(7))`);
@@ -190,12 +212,13 @@ async function install(jobs: ScheduledJob[], ctx: ScheduleContext, units: Units,
   const files = [
     { path: join(units.dir, serviceTemplate(units.prefix)), text: serviceUnit({ argv: argvRun, config: units.config }) },
     ...jobs.map((j) => ({ path: join(units.dir, timerName(j.name, units.prefix)), text: timerUnit({ job: j.name, schedule: j.schedule, prefix: units.prefix, config: units.config }) })),
+    ...checkFiles(jobs, units, argvRun[0]!, argvRun[1]!),
   ];
   // Every file is checked before the first is written: all or nothing.
   for (const f of files) if (existsSync(f.path)) checkOwner(f.path, units, dflt);
   for (const f of files) writeOurs(f.path, f.text);
   await ctx.runner.run(['systemctl', 'daemon-reload'], { mutates: true });
-  const timers = jobs.map((j) => timerName(j.name, units.prefix));
+  const timers = [...jobs.map((j) => timerName(j.name, units.prefix)), ...checked(jobs).map((j) => checkTimerName(j.name, units.prefix))];
   await ctx.runner.run(['systemctl', 'enable', '--now', ...timers], { mutates: true });
   for (const t of timers) ctx.out(`installed and started ${join(units.dir, t)}`);
   return 0;
@@ -214,7 +237,7 @@ async function remove(jobs: ScheduledJob[], ctx: ScheduleContext, units: Units, 
   const mine = installedTimers(units.dir, dflt)
     .filter((t) => t.config === units.config)
     .map((t) => t.timer);
-  const targets = named ? jobs.map((j) => timerName(j.name, units.prefix)).filter((t) => mine.includes(t)) : mine;
+  const targets = named ? jobs.flatMap((j) => [timerName(j.name, units.prefix), checkTimerName(j.name, units.prefix)]).filter((t) => mine.includes(t)) : mine;
   if (targets.length) {
     await ctx.runner.run(['systemctl', 'disable', '--now', ...targets], { mutates: true });
     for (const t of targets) {
@@ -228,6 +251,13 @@ async function remove(jobs: ScheduledJob[], ctx: ScheduleContext, units: Units, 
   if (!othersUseIt && ours(service) && configOf(service, units.dir, dflt) === units.config) {
     rmSync(service);
     ctx.out(`removed ${service}`);
+  }
+  // The check template likewise, with the last of this config's check timers.
+  const checkService = join(units.dir, checkServiceTemplate(units.prefix));
+  const checksLeft = installedTimers(units.dir, dflt).some((t) => readTimerUnit(join(units.dir, t.timer)).startsWith(`${units.prefix}-check@`));
+  if (!checksLeft && ours(checkService) && configOf(checkService, units.dir, dflt) === units.config) {
+    rmSync(checkService);
+    ctx.out(`removed ${checkService}`);
   }
   if (!targets.length && named) ctx.out('nothing to remove: no timer of kopiatomic for that job');
   await ctx.runner.run(['systemctl', 'daemon-reload'], { mutates: true });
@@ -263,6 +293,7 @@ function freebsd(action: string, jobs: ScheduledJob[], ctx: ScheduleContext, uni
     } else ctx.out(`nothing to remove: ${path} is absent, not ours, or runs another config (${owner ?? 'none'})`);
     return 0;
   }
+  for (const j of checked(jobs)) ctx.err(`kopiatomic schedule: job ${j.name} has check_schedule "${j.schedule}"; periodic runs no checks. Use cron: kopiatomic schedule show --cron`);
   for (const j of notDaily) ctx.err(`kopiatomic schedule: job ${j.name} has schedule "${j.schedule}"; periodic runs it daily. For another time use cron: kopiatomic schedule show --cron`);
   return 0;
 }
@@ -281,7 +312,7 @@ export async function scheduleCommand(opts: Options, ctx: CommandContext): Promi
   if (action !== 'remove') {
     const { loadConfig, resolveJobs } = await configModules();
     const loaded = loadConfig(opts.configFile, ctx.platform.name);
-    jobs = resolveJobs(loaded, job ? [job] : [], { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: false }).map((j) => ({ name: j.job, schedule: j.schedule }));
+    jobs = resolveJobs(loaded, job ? [job] : [], { flavour: ctx.flavour, platform: ctx.platform.name, readEnvFiles: false }).map((j) => ({ name: j.job, schedule: j.schedule, checkSchedule: j.checkSchedule }));
   }
   const argv = [...opts.names, ...(opts.cron ? ['--cron'] : [])];
   return scheduleAction(argv, {
@@ -316,9 +347,10 @@ export const scheduleSpecs: readonly CommandSpec[] = [
     'install',
     "run the jobs on their schedule: systemd timers, or periodic(8)",
     `Installs and starts a systemd timer per job (its schedule, OnCalendar
-syntax) and one template service naming this configuration file; on
-FreeBSD a periodic(8) daily script. Another configuration's units are
-never touched.`,
+syntax) and one template service naming this configuration file; a job
+with check_schedule also gets a check timer (PREFIX-check@JOB.timer) and
+its template; on FreeBSD a periodic(8) daily script. Another
+configuration's units are never touched.`,
   ),
   scheduleSpec('remove', 'remove what schedule install made', `Removes the timers, services or periodic script that schedule install made
 for this configuration, and only files that carry its mark.`),

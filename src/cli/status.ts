@@ -13,7 +13,7 @@ import { maskText } from '../core/secrets.js';
 import { parseArgs } from 'node:util';
 import { parseDuration, formatDuration } from '../core/duration.js';
 import type { RunRecord } from '../ops/run-record.js';
-import { readStatus } from '../ops/status-file.js';
+import { readStatus, type CheckRecord } from '../ops/status-file.js';
 import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { ConfigError, defaultConfigPath } from '../config/problems.js';
@@ -49,6 +49,18 @@ export interface JobState {
   ageSeconds?: number;
   maxAgeSeconds?: number;
   last?: RunRecord;
+  /** The last check of each of its repositories (`kopiatomic check`). */
+  checks?: CheckRecord[];
+}
+
+/** A failed last check of any repository makes the job CRITICAL: its backups may not restore. */
+export function withChecks(s: JobState, checks: Record<string, CheckRecord> | undefined): JobState {
+  const list = Object.values(checks ?? {}).sort((a, b) => a.repository.localeCompare(b.repository));
+  if (!list.length) return s;
+  const failed = list.filter((c) => !c.ok).map((c) => c.repository);
+  if (!failed.length) return { ...s, checks: list };
+  const reason = `last check of repository ${failed.join(', ')} failed`;
+  return { ...s, checks: list, state: 'critical', reason: s.state === 'critical' ? `${s.reason}; ${reason}` : reason };
 }
 
 const IMPERFECT = new Set(['partial', 'cleanup-incomplete', 'post-hook-failed', 'retention-failed']);
@@ -118,6 +130,12 @@ function describe(s: JobState): string {
   return parts.join('\n');
 }
 
+function describeChecks(s: JobState, now: Date): string[] {
+  return (s.checks ?? []).map(
+    (c) => `  check of repository ${c.repository}: ${c.ok ? 'ok' : 'FAILED'} ${c.end} (${formatDuration((now.getTime() - Date.parse(c.end)) / 1000)} ago)${c.readPercent ? `, ${c.readPercent}% of the data read` : ''}${c.error ? `: ${c.error}` : ''}`,
+  );
+}
+
 export function statusReport(argv: string[], ctx: StatusContext): number {
   let values: { json?: boolean; 'max-age'?: string; 'status-file'?: string };
   let positionals: string[];
@@ -156,7 +174,7 @@ export function statusReport(argv: string[], ctx: StatusContext): number {
   }
   if (maxAge !== undefined) jobs = jobs.map((j) => ({ ...j, maxAgeSeconds: maxAge }));
   const now = ctx.now ?? new Date();
-  const states = jobs.map((j) => judge(j, data.jobs[j.name], now));
+  const states = jobs.map((j) => withChecks(judge(j, data.jobs[j.name], now), data.checks?.[j.name]));
   const overall: State = states.length ? worst(states.map((s) => s.state)) : 'unknown';
   if (values.json) {
     ctx.out(JSON.stringify({ status: overall, exitCode: STATUS_EXIT[overall], statusFile: file, jobs: states }));
@@ -164,7 +182,7 @@ export function statusReport(argv: string[], ctx: StatusContext): number {
     const bad = states.filter((s) => s.state !== 'ok');
     const headline = states.length === 0 ? 'no runs recorded' : bad.length ? bad.map((s) => `${s.job}: ${s.reason}`).join('; ') : `${states.length} job(s) ok`;
     ctx.out(`KOPIATOMIC ${overall.toUpperCase()} - ${headline}`);
-    for (const s of states) ctx.out(describe(s));
+    for (const s of states) ctx.out([describe(s), ...describeChecks(s, now)].join('\n'));
   }
   return STATUS_EXIT[overall];
 }

@@ -200,6 +200,37 @@ export interface Engine {
   figures(stdout: string): EngineFigures | undefined;
   /** The commands that keep only what the job's retention says in one repository (after a backup, and `forget`). */
   retention(i: RetentionInput): RetentionPlan;
+  /** What it does with a repository outside a backup (check, pass-through, restore); none: it has no repository of its own (the command engine). */
+  readonly repository?: RepositoryVerbs;
+}
+
+/** One of a job's snapshots in a repository, as the engine lists it. */
+export interface JobSnapshot {
+  id: string;
+  /** ISO time of the backup (the ZFS snapshot's creation). */
+  time: string;
+  /** The paths it recorded (restic: the backup's arguments; kopia: its source). */
+  paths: string[];
+}
+
+/**
+ * An engine's repository commands, each as an argv. `base` is the engine's
+ * program with the job's global options (repository, password file, config
+ * file...), so every command reaches the job's repository; secrets stay in
+ * the environment.
+ */
+export interface RepositoryVerbs {
+  base(command: string[], options: string[]): string[];
+  /** Checks the repository; `readPercent`: the share of the data read back (null: the structure only). */
+  check(base: string[], readPercent: number | null): string[];
+  /** Lists this job's snapshots made on `host` (found by the job tag). */
+  snapshots(base: string[], job: string, host: string): string[];
+  parseSnapshots(stdout: string): JobSnapshot[];
+  /**
+   * Restores `snap` into `target`, only `inside` (paths inside the backup, in
+   * it; none: all of it), each at its path inside the backup under `target`.
+   */
+  restore(base: string[], snap: JobSnapshot, target: string, inside: string[]): string[][];
 }
 
 /** Sources not inside another source: a backup of these includes the rest. */

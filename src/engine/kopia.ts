@@ -8,7 +8,8 @@
 //   --start-time=TIME      Go layout "2006-01-02 15:04:05 MST"
 //   --tags=KEY:VALUE       repeatable; stored as "tag:KEY"
 //   --json                 one manifest per source, on one line of stdout
-import type { Engine, EngineContext, EngineFigures, Outcome, RestoreInput, Restorer, RetentionInput, RetentionPlan } from './engine.js';
+import { posix } from 'node:path';
+import type { Engine, EngineContext, EngineFigures, JobSnapshot, Outcome, RestoreInput, Restorer, RetentionInput, RetentionPlan } from './engine.js';
 import { finiteNumber, jobTag, programPrefix, timeWord, topSources } from './engine.js';
 import { atLeast } from './restic.js';
 
@@ -99,6 +100,26 @@ export const kopiaEngine: Engine = {
   verifyProblem: () => null,
   figures: kopiaFigures,
   retention: kopiaRetention,
+  repository: {
+    base: (command) => kopiaBase(command),
+    // cli/command_snapshot_verify.go: `snapshot verify` walks every snapshot's
+    // directories and checks each object's contents exist; --verify-files-percent
+    // (default 0) also reads that share of the files back whole.
+    check: (base, p) => [...base, 'snapshot', 'verify', `--verify-files-percent=${p ?? 0}`],
+    // cli/command_snapshot_list.go: --tags KEY:VALUE filters; without --all only
+    // this user and host's snapshots are listed; --json prints the manifests.
+    snapshots: (base, job) => [...base, 'snapshot', 'list', '--json', '--tags', jobTag(job)],
+    parseSnapshots: parseKopiaSnapshots,
+    // cli/command_restore.go: the source is "ID/sub/path" (a snapshot and a
+    // path inside it), restored into the target directory given after it.
+    restore: (base, snap, target, inside) => {
+      const root = snap.paths[0] ?? '/';
+      return (inside.length ? inside : [root]).map((p) => {
+        const rel = posix.relative(root, p);
+        return [...base, 'snapshot', 'restore', rel ? `${snap.id}/${rel}` : snap.id, posix.join(target, p)];
+      });
+    },
+  },
 };
 
 // kopia's retention flags, as cli/command_policy_set_retention.go defines
@@ -135,10 +156,21 @@ export function kopiaRetention(i: RetentionInput): RetentionPlan {
   };
 }
 
-/** The words of the backup command before its `snapshot` verb (wrappers, --config-file=...). */
-function kopiaBase(command: string[]): string[] {
+/** The words of the backup command before its `snapshot` verb: the program, wrappers and global flags (--config-file=...). */
+export function kopiaBase(command: string[]): string[] {
   const i = command.indexOf('snapshot', programPrefix(command).length);
   return i < 0 ? programPrefix(command) : command.slice(0, i);
+}
+
+/** `kopia snapshot list --json`: a list of manifests (id, source.path, startTime). */
+export function parseKopiaSnapshots(stdout: string): JobSnapshot[] {
+  const list = JSON.parse(stdout.trim() || '[]') as unknown;
+  if (!Array.isArray(list)) throw new Error('kopia snapshot list --json did not print a list');
+  return list.flatMap((m: { id?: unknown; startTime?: unknown; source?: { path?: unknown } }) =>
+    typeof m.id === 'string' && typeof m.startTime === 'string' && !Number.isNaN(Date.parse(m.startTime))
+      ? [{ id: m.id, time: new Date(m.startTime).toISOString(), paths: typeof m.source?.path === 'string' ? [m.source.path] : [] }]
+      : [],
+  );
 }
 
 // Verify: the manifests `snapshot create --json` printed, and restore.

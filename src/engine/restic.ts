@@ -1,7 +1,7 @@
 // restic: `restic backup` of the tree, or of the real paths inside a private
 // mount namespace (Linux) so that parents, policies and restores keep the real paths.
 import { which } from '../core/which.js';
-import type { Engine, EngineContext, EngineFigures, RestoreInput, Restorer, RetentionInput, RetentionPlan } from './engine.js';
+import type { Engine, EngineContext, EngineFigures, JobSnapshot, RestoreInput, Restorer, RetentionInput, RetentionPlan } from './engine.js';
 import { finiteNumber, jobTag, programPrefix, timeWord, topSources, type WritablePath } from './engine.js';
 import { posix } from 'node:path';
 import { mountOrder } from '../core/paths.js';
@@ -84,7 +84,27 @@ export const resticEngine: Engine = {
   verifyProblem: () => null,
   figures: resticFigures,
   retention: resticRetention,
+  repository: {
+    base: resticBase,
+    // restic check (0.14 as well): --read-data reads every pack, --read-data-subset=P% a random share.
+    check: (base, p) => [...base, 'check', ...(p === null ? [] : p >= 100 ? ['--read-data'] : [`--read-data-subset=${p}%`])],
+    snapshots: (base, job, host) => [...base, 'snapshots', '--json', '--tag', jobTag(job), '--host', host],
+    parseSnapshots: parseResticSnapshots,
+    // One restore; each --include keeps its path under the target (restic restores absolute paths).
+    restore: (base, snap, target, inside) => [[...base, 'restore', snap.id, '--target', target, ...inside.flatMap((p) => ['--include', p])]],
+  },
 };
+
+/** `restic snapshots --json`: id, time and paths of each (restic prints the oldest first). */
+export function parseResticSnapshots(stdout: string): JobSnapshot[] {
+  const list = JSON.parse(stdout.trim() || '[]') as unknown;
+  if (!Array.isArray(list)) throw new Error('restic snapshots --json did not print a list');
+  return list.flatMap((s: { id?: unknown; time?: unknown; paths?: unknown }) =>
+    typeof s.id === 'string' && typeof s.time === 'string' && !Number.isNaN(Date.parse(s.time))
+      ? [{ id: s.id, time: new Date(s.time).toISOString(), paths: Array.isArray(s.paths) ? s.paths.filter((p): p is string => typeof p === 'string') : [] }]
+      : [],
+  );
+}
 
 /**
  * The host restic records in a snapshot, as `restic backup` picks it: its

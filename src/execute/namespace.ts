@@ -58,9 +58,10 @@ export function namespaceJobPath(plan: PlanFiles, what = 'ns-job'): string {
 }
 
 /** The engine's command line: as is, or wrapped in unshare and ns-exec. Pure: the dry run prints it. */
-export function engineArgv(call: BackupCall, plan: PlanFiles): string[] {
-  if (!call.namespace) return call.argv;
-  return namespaceArgv(namespaceJobPath(plan));
+export function engineArgv(call: BackupCall, plan: PlanFiles & Pick<Plan, 'enginePrefix'>): string[] {
+  // The priority prefix goes outside unshare: nice and ionice are found in the
+  // live PATH, and the namespace (its mounts, then the engine) inherits them.
+  return [...(plan.enginePrefix ?? []), ...(call.namespace ? namespaceArgv(namespaceJobPath(plan)) : call.argv)];
 }
 
 /** unshare and ns-exec, reading its job from `jobPath`. */

@@ -4,6 +4,7 @@
 import { readRootFile, withFileLock, writeRootFile, type RootFileOptions } from '../safety/root-file.js';
 import type { EngineFigures } from '../engine/engine.js';
 import { succeeded, type RunRecord } from './run-record.js';
+import type { CheckRecord } from './status-file.js';
 
 type Labels = Record<string, string>;
 export interface Sample {
@@ -82,7 +83,28 @@ const METRICS: MetricDef[] = [
   { name: 'kopiatomic_last_run_verify_bytes', help: 'Bytes compared between the backup and the snapshot.', value: (r) => r.verify?.bytesCompared },
   { name: 'kopiatomic_last_run_verify_differences', help: 'Differences found between the backup and the snapshot (0 = identical).', value: (r) => r.verify?.differences },
 ];
-const KNOWN = new Set(METRICS.map((m) => m.name));
+// A repository check's series (`kopiatomic check`), labels job, repository and host:
+// kept when a run rewrites its job's series, and the other way round.
+const CHECK_METRICS = [
+  { name: 'kopiatomic_check_last_time_seconds', help: 'When the last check of the repository ended (Unix time).' },
+  { name: 'kopiatomic_check_success', help: '1 if the last check of the repository found no error, else 0.' },
+  { name: 'kopiatomic_check_read_percent', help: 'Share of the data the last check of the repository read back (0 = the structure only).' },
+];
+const CHECKS = new Set(CHECK_METRICS.map((m) => m.name));
+const KNOWN = new Set([...METRICS.map((m) => m.name), ...CHECKS]);
+
+/** The samples of one repository check. */
+export function checkSamples(c: CheckRecord): Sample[] {
+  const labels = { job: c.job, repository: c.repository, host: c.host };
+  const values = [Date.parse(c.end) / 1000, c.ok ? 1 : 0, c.readPercent ?? 0];
+  return CHECK_METRICS.map((m, i) => ({ name: m.name, labels, value: values[i]! }));
+}
+
+/** The file's new content after a check: every series kept but this job and repository's check series. */
+export function mergeCheck(oldText: string, c: CheckRecord): string {
+  const old = parse(oldText).filter((s) => KNOWN.has(s.name) && !(CHECKS.has(s.name) && s.labels['job'] === c.job && s.labels['repository'] === c.repository));
+  return render([...old, ...checkSamples(c)]);
+}
 
 /** The samples of one run. */
 export function samplesFor(r: RunRecord): Sample[] {
@@ -102,7 +124,7 @@ const formatValue = (v: number) => (Number.isNaN(v) ? 'NaN' : v === Infinity ? '
 
 export function render(samples: Sample[]): string {
   const lines: string[] = [];
-  for (const m of METRICS) {
+  for (const m of [...METRICS, ...CHECK_METRICS]) {
     const mine = samples.filter((s) => s.name === m.name);
     if (!mine.length) continue;
     lines.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} gauge`);
@@ -164,7 +186,7 @@ function parseLabels(s: string): Labels | null {
  */
 export function merge(oldText: string, r: RunRecord): string {
   const old = parse(oldText).filter((s) => KNOWN.has(s.name));
-  const others = old.filter((s) => s.labels['job'] !== r.job);
+  const others = old.filter((s) => s.labels['job'] !== r.job || CHECKS.has(s.name));
   let record = succeeded(r.status) && !r.lastSuccess ? { ...r, lastSuccess: r.end } : r;
   if (!record.lastSuccess) {
     const prev = old.find((s) => s.labels['job'] === r.job && s.name === 'kopiatomic_last_success_timestamp_seconds');
@@ -176,6 +198,13 @@ export function merge(oldText: string, r: RunRecord): string {
 // node_exporter's textfile directory is often owned by its own account: see
 // root-file.ts for how root writes there without following any name.
 const METRICS_FILE: RootFileOptions = { what: 'metrics file', sharedParent: true };
+
+/** Rewrites FILE with this check's series. */
+export async function writeCheckMetrics(file: string, c: CheckRecord): Promise<void> {
+  await withFileLock(file, METRICS_FILE, () => {
+    writeRootFile(file, mergeCheck(readRootFile(file) ?? '', c), 0o644, METRICS_FILE);
+  });
+}
 
 /** Rewrites FILE with this run's series (mode 0644: node_exporter runs unprivileged). */
 export async function writeMetrics(file: string, r: RunRecord): Promise<void> {

@@ -12,6 +12,24 @@ import { succeeded, type RunRecord } from './run-record.js';
 export interface StatusFile {
   version: 1;
   jobs: Record<string, RunRecord>;
+  /** The last `kopiatomic check` of each job's repositories: job -> repository -> record. */
+  checks?: Record<string, Record<string, CheckRecord>>;
+}
+
+/** One repository check (`kopiatomic check`), kept beside the job's last run. */
+export interface CheckRecord {
+  job: string;
+  repository: string;
+  host: string;
+  /** ISO 8601 times. */
+  start: string;
+  end: string;
+  ok: boolean;
+  /** The engine's exit code (null: ended by a signal). */
+  exitCode: number | null;
+  /** The share of the data read back; absent: the structure only. */
+  readPercent?: number;
+  error?: string;
 }
 
 export function defaultStatusFile(platform: string = process.platform): string {
@@ -61,6 +79,21 @@ export async function recordRun(file: string, r: RunRecord): Promise<RunRecord> 
     writeRootFile(file, JSON.stringify(data, null, 2) + '\n', 0o644, STATUS);
     letReadersIn(dirname(file));
     return stored;
+  });
+}
+
+/** Records a repository check as that job's and repository's last; the rest of the file is kept. */
+export async function recordCheck(file: string, c: CheckRecord): Promise<void> {
+  await withFileLock(file, STATUS, () => {
+    let data: StatusFile;
+    try {
+      data = parseStatus(file, readRootFile(file));
+    } catch {
+      data = { version: 1, jobs: {} };
+    }
+    ((data.checks ??= {})[c.job] ??= {})[c.repository] = maskDeep(c);
+    writeRootFile(file, JSON.stringify(data, null, 2) + '\n', 0o644, STATUS);
+    letReadersIn(dirname(file));
   });
 }
 

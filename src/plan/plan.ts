@@ -170,6 +170,7 @@ export function buildPlan(i: PlanInput): Plan {
     steps,
     repositories,
     engineContext,
+    ...(i.enginePrefix?.length ? { enginePrefix: i.enginePrefix } : {}),
   };
 }
 

@@ -86,6 +86,8 @@ export interface Plan {
   /** The backup, between setup and cleanup: each repository's calls, in order, on the same frozen tree with the same time. */
   repositories: RepositoryRun[];
   engineContext: Omit<EngineContext, 'time'>;
+  /** Words before the engine's command that set its priority (nice, ionice; engine/priority.ts). */
+  enginePrefix?: string[];
 }
 
 export interface PlanInput {
@@ -114,4 +116,6 @@ export interface PlanInput {
   hostname?: string;
   /** This host's proof key (safety/proof.ts): each pool's snapshots carry the proof made with it. */
   proofKey?: Uint8Array | null;
+  /** Words before the engine's command that set its priority (nice, ionice). */
+  enginePrefix?: string[];
 }

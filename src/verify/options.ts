@@ -4,10 +4,10 @@ import { UsageError } from '../core/errors.js';
 import type { Engine } from '../engine/engine.js';
 
 /** "100", "10", "2.5" -> a number in (0, 100]; anything else is a usage error. */
-export function parseVerifyPercent(text: string): number {
+export function parseVerifyPercent(text: string, flag = '--verify'): number {
   const t = text.trim().replace(/%$/, '');
   const n = /^\d+(\.\d+)?$/.test(t) ? Number(t) : NaN;
-  if (!(n > 0 && n <= 100)) throw new UsageError(`--verify takes a percentage of files to compare, more than 0 and at most 100: ${JSON.stringify(text)}`);
+  if (!(n > 0 && n <= 100)) throw new UsageError(`${flag} takes a percentage ${flag === '--verify' ? 'of files to compare' : 'of the data to read back'}, more than 0 and at most 100: ${JSON.stringify(text)}`);
   return n;
 }
 

@@ -77,13 +77,13 @@ test('did you mean: commands, subcommands and flags', () => {
 test('a flag the command does not take is a usage error naming the commands that do', () => {
   usage(['config', 'check', '-c', 'foo'], /--command goes with the flag form, run, config show and jobs, not with config check/);
   usage(['config', 'check', '-r'], /-r goes with .*not with config check/);
-  usage(['status', '-n'], /-n goes with the flag form, run, cleanup and forget, not with status/);
+  usage(['status', '-n'], /-n goes with the flag form, run, check, restore, cleanup and forget, not with status/);
   usage(['status', '--cron'], /--cron goes with schedule show, not with status/);
   usage(['schedule', 'install', '--cron'], /--cron goes with schedule show, not with schedule install/);
   usage(['run', '--max-age', '1h'], /--max-age goes with status, not with run/);
   usage(['-a', '--max-age', '1h'], /--max-age goes with status, not with the flag form/);
   usage(['cleanup', '--recursive'], /--recursive goes with/);
-  usage(['cleanup', '--config', '/c'], /--config goes with run, config, jobs, status, schedule and forget \(the flag form reads no configuration file\), not with cleanup/);
+  usage(['cleanup', '--config', '/c'], /--config goes with run, config, jobs, status, schedule, check, exec, restore and forget \(the flag form reads no configuration file\), not with cleanup/);
   usage(['-r', 'tank', '--names'], /--names goes with jobs/);
   usage(['help', '--json'], /--json goes with/);
   usage(['jobs', '--wait'], /--wait goes with the flag form, run and cleanup/);

@@ -248,3 +248,28 @@ test('units of an older version (one template, no config line) belong to the con
   assert.equal(await scheduleCommand(['remove'], ctx(dir).c), 0);
   assert.deepEqual(readdirSync(dir), []);
 });
+
+test('check_schedule: its own template and timer (PREFIX-check@JOB.timer), cron line; remove takes them with the job', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kt-sched-check-'));
+  const jobs = [
+    { name: 'home', schedule: 'daily', checkSchedule: 'Sun 04:00' },
+    { name: 'my-srv', schedule: 'daily', checkSchedule: null },
+  ];
+  const a = ctx(dir, { jobs });
+  assert.equal(await scheduleCommand(['install'], a.c), 0);
+  assert.deepEqual(readdirSync(dir).sort(), ['kopiatomic-check@.service', 'kopiatomic-check@home.timer', 'kopiatomic-home.timer', 'kopiatomic-my-srv.timer', 'kopiatomic@.service']);
+  const service = directives(readFileSync(join(dir, 'kopiatomic-check@.service'), 'utf8'));
+  assert.deepEqual(service['ExecStart'], [`${NODE} ${SCRIPT} --config ${CONFIG} check %I`]);
+  const timer = directives(readFileSync(join(dir, 'kopiatomic-check@home.timer'), 'utf8'));
+  assert.deepEqual([timer['OnCalendar'], timer['Unit']], [['Sun 04:00'], ['kopiatomic-check@home.service']]);
+  assert.deepEqual(a.runner.calls.map((c) => c.argv.join(' ')).slice(-1), ['systemctl enable --now kopiatomic-home.timer kopiatomic-my-srv.timer kopiatomic-check@home.timer']);
+  assert.ok(a.runner.calls.some((c) => c.argv.join(' ') === 'systemd-analyze calendar Sun 04:00'));
+  // cron: the check's own line
+  const cron = ctx(dir, { jobs });
+  assert.equal(await scheduleCommand(['show', '--cron'], cron.c), 0);
+  assert.ok(cron.out.some((l) => /^0 4 \* \* 7 root .* --config \/etc\/kopiatomic\.toml check home$/.test(l)), cron.out.join('\n'));
+  // remove home: its backup and check timers, and the check template with its last timer
+  const r = ctx(dir, { jobs });
+  assert.equal(await scheduleCommand(['remove', 'home'], r.c), 0);
+  assert.deepEqual(readdirSync(dir).sort(), ['kopiatomic-my-srv.timer', 'kopiatomic@.service']);
+});

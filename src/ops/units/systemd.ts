@@ -65,6 +65,23 @@ export function runArgv(node: string, script: string, config: string): string[] 
   return [node, script, '--config', config, 'run', '--wait'];
 }
 
+// A job's repository checks (check_schedule) have units of their own: the
+// template PREFIX-check@.service runs `kopiatomic check JOB`, and the timer
+// PREFIX-check@JOB.timer starts it (no backup timer's name holds "@").
+
+/** The command a scheduled check executes. */
+export function checkArgv(node: string, script: string, config: string): string[] {
+  return [node, script, '--config', config, 'check'];
+}
+
+export function checkServiceTemplate(prefix = 'kopiatomic'): string {
+  return `${prefix}-check@.service`;
+}
+
+export function checkTimerName(job: string, prefix = 'kopiatomic'): string {
+  return `${prefix}-check@${escapeInstance(job)}.timer`;
+}
+
 export interface ServiceOptions {
   /** The command before the job name (see runArgv); the job is appended as %I. */
   argv: string[];
@@ -72,6 +89,8 @@ export interface ServiceOptions {
   timeoutStopSec?: string;
   /** The config the units run (absolute), recorded in the file. */
   config?: string;
+  /** What it does, for Description= (default: "backup job"). */
+  what?: string;
 }
 
 const configLine = (config: string | undefined) => (config ? `${CONFIG_LINE}${config}\n` : '');
@@ -80,7 +99,7 @@ export function serviceUnit(o: ServiceOptions): string {
   const exec = [...o.argv.map(execWord), '%I'].join(' ');
   return `${MARK}
 ${configLine(o.config)}[Unit]
-Description=kopiatomic backup job %I${o.config ? ` of ${o.config.replace(/%/g, '%%')}` : ''}
+Description=kopiatomic ${o.what ?? 'backup job'} %I${o.config ? ` of ${o.config.replace(/%/g, '%%')}` : ''}
 # The datasets must be mounted before they can be frozen.
 After=zfs-mount.service zfs.target network-online.target
 Wants=network-online.target
@@ -151,12 +170,15 @@ export interface TimerOptions {
   /** The units' prefix (unitPrefix) and config, as for the service. */
   prefix?: string;
   config?: string;
+  /** The service it starts (default: the job's backup service) and what that does. */
+  unit?: string;
+  what?: string;
 }
 
 export function timerUnit(o: TimerOptions): string {
   return `${MARK}
 ${configLine(o.config)}[Unit]
-Description=kopiatomic backup job ${o.job}${o.config ? ` of ${o.config.replace(/%/g, '%%')}` : ''}: schedule
+Description=kopiatomic ${o.what ?? 'backup job'} ${o.job}${o.config ? ` of ${o.config.replace(/%/g, '%%')}` : ''}: schedule
 
 [Timer]
 OnCalendar=${o.schedule}
@@ -164,7 +186,7 @@ OnCalendar=${o.schedule}
 Persistent=true
 # Spread hosts of a fleet over a window, so that the repository server is not hit at once.
 RandomizedDelaySec=${o.randomizedDelaySec ?? '15min'}
-Unit=${serviceName(o.job, o.prefix)}
+Unit=${o.unit ?? serviceName(o.job, o.prefix)}
 
 [Install]
 WantedBy=timers.target
