@@ -4,7 +4,7 @@
 // command, and prints one `BENCH-JSON {...}` line per result on stdout, which
 // bench/run.sh collects from the guest console and bench/report.ts renders.
 //
-// Env: BENCH_CASES        cases to run (default "n10 n100 n100x2 n1000 n100f")
+// Env: BENCH_CASES        cases to run (default "n10 n100 n100x2 n1000 n100f repos")
 //      BENCH_RUNS         runs per tool and case, the median is reported (default 1)
 //      BENCH_BASELINE_MAX largest N the baseline runs at (default 1000: every case)
 //      BENCH_PROFILE_N    N of the case whose kopiatomic runs under node --cpu-prof (default 1000; 0: none)
@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { summariseProfile, type Marks } from './profile.js';
+import { reposCase } from './repos.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 // kopiatomic as installed: copied to the guest's own disk first, since the
@@ -58,6 +59,8 @@ const CASES: Record<string, CaseSpec> = {
   },
   n1000: { id: 'n1000', label: 'N=1000, 1 pool', pools: [{ name: 'bench', disk: '/dev/vdb', datasets: 1000 }] },
   n100f: { id: 'n100f', label: 'N=100 + 20,000 foreign snapshots, 1 pool', pools: [{ name: 'bench', disk: '/dev/vdb', datasets: 100 }], foreign: 20000 },
+  // One job to 1 and to 3 restic repositories (bench/repos.ts).
+  repos: { id: 'repos', label: 'N=100, 1 pool, 1 and 3 restic repositories', pools: [{ name: 'bench', disk: '/dev/vdb', datasets: 100 }] },
 };
 
 /**
@@ -81,7 +84,7 @@ function makeForeign(c: CaseSpec): void {
 }
 
 const env = process.env;
-const caseIds = (env['BENCH_CASES'] ?? 'n10 n100 n100x2 n1000 n100f').split(/\s+/).filter(Boolean);
+const caseIds = (env['BENCH_CASES'] ?? 'n10 n100 n100x2 n1000 n100f repos').split(/\s+/).filter(Boolean);
 const RUNS = Math.max(1, Number(env['BENCH_RUNS'] ?? '1') || 1);
 const BASELINE_MAX = Number(env['BENCH_BASELINE_MAX'] ?? '1000');
 const PROFILE_N = Number(env['BENCH_PROFILE_N'] ?? '1000');
@@ -363,6 +366,13 @@ async function main(): Promise<void> {
     const n = c.pools.reduce((a, p) => a + p.datasets, 0);
     say(`case ${c.label}`);
     createPools(c);
+    if (id === 'repos') {
+      // Its own runs (restic, a configuration file); its first run is unmeasured, as a first run on the host would be.
+      firstRun = false;
+      await reposCase({ kopiatomic: KOPIATOMIC, scratch: SCRATCH, runs: RUNS, dataset: c.pools[0]!.name, emit, say }, id, n);
+      if (id !== caseIds[caseIds.length - 1]) destroyPools(c);
+      continue;
+    }
     if (c.foreign) {
       makeForeign(c);
       // A host's first run (no record yet: every pool is scanned, as

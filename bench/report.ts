@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { basename } from 'node:path';
+import { reposTable } from './repos.js';
 
 type Obj = Record<string, unknown>;
 interface Run extends Obj {
@@ -241,6 +242,7 @@ for (const f of files) {
   doc.push('');
   doc.push(...table(lines));
   doc.push('');
+  doc.push(...reposTable(lines));
   const foreign = lines.find((l) => l['type'] === 'foreign');
   if (foreign) {
     doc.push(

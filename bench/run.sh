@@ -10,7 +10,8 @@
 # collects the BENCH-JSON lines from the console, then prints the tables and
 # writes bench/RESULTS.md. Raw results: $BENCH_OUT (default a new temp folder).
 #
-# Knobs (passed to the guest): BENCH_CASES ("n10 n100 n100x2 n1000 n100f"),
+# Knobs (passed to the guest): BENCH_CASES ("n10 n100 n100x2 n1000 n100f repos";
+# repos: one job to 1 and to 3 restic repositories, bench/repos.ts),
 # BENCH_RUNS (1; the median is reported), BENCH_BASELINE_MAX (1000: the
 # baseline runs in every case; at N=1000 it takes ~30 min under TCG),
 # BENCH_PROFILE_N (1000: that case's kopiatomic run is made under
@@ -26,7 +27,7 @@ cd "$root"
 [ -f dist/bench/driver.js ] && [ -f dist/app/bin/kopiatomic.js ] || { echo "bench: build first (npm run build, or npm run bench)" >&2; exit 2; }
 out=${BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/kopiatomic-bench.XXXXXX")}
 mkdir -p "$out"
-export BENCH_CASES=${BENCH_CASES:-n10 n100 n100x2 n1000 n100f}
+export BENCH_CASES=${BENCH_CASES:-n10 n100 n100x2 n1000 n100f repos}
 export ZFSVM_DISKS=${ZFSVM_DISKS:-2G 2G}
 export ZFSVM_TIMEOUT=${ZFSVM_TIMEOUT:-10800}
 export ZFSVM_PASS_ENV="${ZFSVM_PASS_ENV:-} BENCH_CASES BENCH_RUNS BENCH_BASELINE_MAX BENCH_PROFILE_N BENCH_COMPARE"

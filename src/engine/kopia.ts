@@ -123,7 +123,6 @@ export const kopiaEngine: Engine = {
   },
 };
 
-
 // kopia's retention flags, as cli/command_policy_set_retention.go defines
 // them for `kopia policy set` (keep-latest, keep-hourly, keep-daily,
 // keep-weekly, keep-monthly, keep-annual: a number or "inherit").
