@@ -14,7 +14,7 @@ import type { Runner } from '../core/exec.js';
 import { writeRootFile } from '../safety/root-file.js';
 import { cronLine } from '../ops/units/cron.js';
 import { warnIfCheckout } from '../ops/checkout-warning.js';
-import { periodicPath, periodicScript, PERIODIC_SCRIPT } from '../ops/units/periodic.js';
+import { periodicPath, periodicScript, PERIODIC_CHECK_SCRIPT, PERIODIC_SCRIPT } from '../ops/units/periodic.js';
 import { checkArgv, checkServiceTemplate, checkTimerName, configOfUnit, escapeInstance, JOB_NAME, MARK, runArgv, serviceTemplate, serviceUnit, timerName, timerUnit, unitPrefix } from '../ops/units/systemd.js';
 import { resolve } from 'node:path';
 import { defaultConfigPath } from '../config/problems.js';
@@ -49,6 +49,8 @@ export interface ScheduleContext {
   script?: string;
   unitDir?: string;
   periodicPath?: string;
+  /** Where the weekly script of the checks goes (default PERIODIC_CHECK_SCRIPT). */
+  periodicCheckPath?: string;
   /** Whether systemd is PID 1 (default: /run/systemd/system exists). */
   systemd?: boolean;
   /** The default config's path: units of an older version that name no config run it (default: defaultConfigPath()). */
@@ -274,27 +276,39 @@ function readTimerUnit(path: string): string {
 }
 
 function freebsd(action: string, jobs: ScheduledJob[], ctx: ScheduleContext, units: Units, path: string, node: string, script: string): number {
-  const text = periodicScript({ node, script, config: ctx.configPath, jobs: jobs.map((j) => j.name), prefix: units.prefix });
-  const v = `daily_${units.prefix.replace(/\./g, '_')}`;
-  const owner = existsSync(path) && ours(path) ? periodicConfig(readFileSync(path, 'utf8')) : null;
-  const notDaily = jobs.filter((j) => j.schedule !== 'daily');
-  if (action === 'show') {
-    ctx.out(`# ${path}\n${text}`);
-  } else if (action === 'install') {
-    if (owner !== null && owner !== ctx.configPath) throw new Error(`${path} belongs to the config ${owner}; not re-pointing it at ${ctx.configPath}`);
-    writeOurs(path, text);
-    // A periodic script must be executable.
-    writeRootFile(path, text, 0o755, { what: 'periodic script' });
-    ctx.out(`installed ${path}; to turn it on, add to /etc/periodic.conf:\n  ${v}_enable="YES"`);
-  } else {
-    if (ours(path) && owner === ctx.configPath) {
-      rmSync(path);
-      ctx.out(`removed ${path}; ${v}_* lines in /etc/periodic.conf can go too`);
-    } else ctx.out(`nothing to remove: ${path} is absent, not ours, or runs another config (${owner ?? 'none'})`);
-    return 0;
+  const checks = checked(jobs);
+  const checkPath = periodicPath(units.prefix, ctx.periodicCheckPath ?? PERIODIC_CHECK_SCRIPT);
+  const files = [
+    { path, v: `daily_${units.prefix.replace(/\./g, '_')}`, text: periodicScript({ node, script, config: ctx.configPath, jobs: jobs.map((j) => j.name), prefix: units.prefix }) },
+    // The checks' weekly script exists only while a job sets check_schedule; remove takes it in any case.
+    ...(checks.length || action === 'remove'
+      ? [{ path: checkPath, v: `weekly_${units.prefix.replace(/\./g, '_')}_check`, text: periodicScript({ node, script, config: ctx.configPath, jobs: checks.map((j) => j.name), prefix: units.prefix, check: true }) }]
+      : []),
+  ];
+  const ownerOf = (p: string) => (existsSync(p) && ours(p) ? periodicConfig(readFileSync(p, 'utf8')) : null);
+  if (action === 'install') {
+    // Every file is checked before the first is written: all or nothing.
+    for (const f of files) {
+      const owner = ownerOf(f.path);
+      if (owner !== null && owner !== ctx.configPath) throw new Error(`${f.path} belongs to the config ${owner}; not re-pointing it at ${ctx.configPath}`);
+      if (existsSync(f.path) && !ours(f.path)) throw new Error(`${f.path} exists and was not made by kopiatomic; not overwriting it`);
+    }
   }
-  for (const j of checked(jobs)) ctx.err(`kopiatomic schedule: job ${j.name} has check_schedule "${j.schedule}"; periodic runs no checks. Use cron: kopiatomic schedule show --cron`);
-  for (const j of notDaily) ctx.err(`kopiatomic schedule: job ${j.name} has schedule "${j.schedule}"; periodic runs it daily. For another time use cron: kopiatomic schedule show --cron`);
+  for (const f of files) {
+    if (action === 'show') {
+      ctx.out(`# ${f.path}\n${f.text}`);
+    } else if (action === 'install') {
+      // A periodic script must be executable.
+      writeRootFile(f.path, f.text, 0o755, { what: 'periodic script' });
+      ctx.out(`installed ${f.path}; to turn it on, add to /etc/periodic.conf:\n  ${f.v}_enable="YES"`);
+    } else if (ours(f.path) && ownerOf(f.path) === ctx.configPath) {
+      rmSync(f.path);
+      ctx.out(`removed ${f.path}; ${f.v}_* lines in /etc/periodic.conf can go too`);
+    } else if (f.path === path) ctx.out(`nothing to remove: ${f.path} is absent, not ours, or runs another config (${ownerOf(f.path) ?? 'none'})`);
+  }
+  if (action === 'remove') return 0;
+  for (const j of checks.filter((c) => c.schedule !== 'weekly')) ctx.err(`kopiatomic schedule: job ${j.name} has check_schedule "${j.schedule}"; periodic checks it weekly. For another time use cron: kopiatomic schedule show --cron`);
+  for (const j of jobs.filter((x) => x.schedule !== 'daily')) ctx.err(`kopiatomic schedule: job ${j.name} has schedule "${j.schedule}"; periodic runs it daily. For another time use cron: kopiatomic schedule show --cron`);
   return 0;
 }
 

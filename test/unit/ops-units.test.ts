@@ -128,6 +128,7 @@ function ctx(unitDir: string, over: Partial<ScheduleContext> = {}) {
     script: SCRIPT,
     unitDir,
     systemd: true,
+    periodicCheckPath: join(unitDir, '900.kopiatomic-check'),
     ...over,
   };
   return { c, out, err, runner };
@@ -272,4 +273,37 @@ test('check_schedule: its own template and timer (PREFIX-check@JOB.timer), cron 
   const r = ctx(dir, { jobs });
   assert.equal(await scheduleCommand(['remove', 'home'], r.c), 0);
   assert.deepEqual(readdirSync(dir).sort(), ['kopiatomic-my-srv.timer', 'kopiatomic@.service']);
+});
+
+test('FreeBSD: the checks of jobs with check_schedule get a weekly periodic script of their own, run for real; remove takes it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kt-sched-periodic-check-'));
+  const jobs = [
+    { name: 'home', schedule: 'daily', checkSchedule: 'weekly' },
+    { name: 'srv', schedule: 'daily', checkSchedule: 'Sun 04:00' },
+    { name: 'tmp', schedule: 'daily', checkSchedule: null },
+  ];
+  const periodicPath = join(dir, '900.kopiatomic');
+  const periodicCheckPath = join(dir, '900.kopiatomic-check');
+  const fakeNode = join(dir, 'node');
+  writeFileSync(fakeNode, `#!/bin/sh\necho "$@" >> ${dir}/calls\n[ "$5" != srv ]\n`, { mode: 0o755 });
+  const f = ctx(dir, { platform: 'freebsd', jobs, periodicPath, periodicCheckPath, node: fakeNode, script: '/x.js' });
+  assert.equal(await scheduleCommand(['install'], f.c), 0, f.err.join('\n'));
+  assert.equal(statSync(periodicCheckPath).mode & 0o777, 0o755);
+  const text = readFileSync(periodicCheckPath, 'utf8');
+  assert.match(text, /: \$\{weekly_kopiatomic_check_jobs:='home srv'\}/);
+  assert.match(f.err.join('\n'), /job srv has check_schedule "Sun 04:00"; periodic checks it weekly/);
+  assert.doesNotMatch(f.err.join('\n'), /job home has check_schedule/);
+  // Run as periodic would: nothing unless enabled; then each job checked, a failure is exit 3.
+  assert.equal(spawnSync('sh', [periodicCheckPath], { encoding: 'utf8' }).status, 0);
+  assert.equal(existsSync(join(dir, 'calls')), false);
+  const on = spawnSync('sh', [periodicCheckPath], { encoding: 'utf8', env: { ...process.env, weekly_kopiatomic_check_enable: 'YES' } });
+  assert.equal(on.status, 3);
+  assert.equal(readFileSync(join(dir, 'calls'), 'utf8'), '/x.js --config /etc/kopiatomic.toml check home\n/x.js --config /etc/kopiatomic.toml check srv\n');
+  // Without checks, install makes no weekly script; remove takes both.
+  const none = ctx(dir, { platform: 'freebsd', jobs: [{ name: 'tmp', schedule: 'daily', checkSchedule: null }], periodicPath, periodicCheckPath: join(dir, 'other-check') });
+  assert.equal(await scheduleCommand(['install'], none.c), 0);
+  assert.equal(existsSync(join(dir, 'other-check')), false);
+  assert.equal(await scheduleCommand(['remove'], ctx(dir, { platform: 'freebsd', jobs, periodicPath, periodicCheckPath }).c), 0);
+  assert.equal(existsSync(periodicPath), false);
+  assert.equal(existsSync(periodicCheckPath), false);
 });

@@ -1,9 +1,12 @@
 // FreeBSD periodic(8): a daily script that runs the jobs and reports into the
-// daily mail. Enabled in /etc/periodic.conf like the base system's scripts.
+// daily mail, and a weekly one for the jobs' repository checks (periodic has
+// no finer calendar than daily, weekly, monthly). Enabled in /etc/periodic.conf
+// like the base system's scripts.
 import { CRON_PATH } from './cron.js';
-import { CONFIG_LINE, MARK, runArgv } from './systemd.js';
+import { checkArgv, CONFIG_LINE, MARK, runArgv } from './systemd.js';
 
 export const PERIODIC_SCRIPT = '/usr/local/etc/periodic/daily/900.kopiatomic';
+export const PERIODIC_CHECK_SCRIPT = '/usr/local/etc/periodic/weekly/900.kopiatomic-check';
 
 const shQuote = (w: string) => `'${w.replace(/'/g, `'\\''`)}'`;
 
@@ -12,19 +15,20 @@ export function periodicPath(prefix: string, base = PERIODIC_SCRIPT): string {
   return prefix === 'kopiatomic' ? base : `${base}${prefix.slice('kopiatomic'.length)}`;
 }
 
-export function periodicScript(o: { node: string; script: string; config: string; jobs: string[]; prefix?: string }): string {
-  // Each config's script has its own periodic.conf variables: daily_kopiatomic_TAG_enable, ...
-  const v = `daily_${(o.prefix ?? 'kopiatomic').replace(/\./g, '_')}`;
-  const run = runArgv(o.node, o.script, `"$${v}_config"`)
+export function periodicScript(o: { node: string; script: string; config: string; jobs: string[]; prefix?: string; check?: boolean }): string {
+  // Each config's script has its own periodic.conf variables: daily_kopiatomic_TAG_enable,
+  // and weekly_kopiatomic_TAG_check_enable for its checks.
+  const v = o.check ? `weekly_${(o.prefix ?? 'kopiatomic').replace(/\./g, '_')}_check` : `daily_${(o.prefix ?? 'kopiatomic').replace(/\./g, '_')}`;
+  const run = (o.check ? checkArgv : runArgv)(o.node, o.script, `"$${v}_config"`)
     .map((w) => (w.startsWith('"') ? w : shQuote(w)))
     .join(' ');
   return `#!/bin/sh
 ${MARK}
 ${CONFIG_LINE}${o.config}
 #
-# Atomic ZFS backups with kopiatomic. In /etc/periodic.conf:
+# ${o.check ? "The repository checks of kopiatomic's jobs" : 'Atomic ZFS backups with kopiatomic'}. In /etc/periodic.conf:
 #   ${v}_enable="YES"
-#   ${v}_jobs="${o.jobs.join(' ')}"	# the jobs to run, in order
+#   ${v}_jobs="${o.jobs.join(' ')}"	# the jobs to ${o.check ? 'check' : 'run'}, in order
 #   ${v}_config="${o.config}"
 
 # If there is a global system configuration file, suck it in.
@@ -45,7 +49,7 @@ rc=0
 case "$${v}_enable" in
 [Yy][Ee][Ss])
 	echo ""
-	echo "kopiatomic backups:"
+	echo "kopiatomic ${o.check ? 'checks' : 'backups'}:"
 	for job in $${v}_jobs; do
 		echo "job $job:"
 		if ! ${run} "$job" 2>&1; then
