@@ -291,7 +291,7 @@ test('kopia --layout paths with a stand-in kopia: one call per top-level dataset
   const time = calls[0]!.argv[calls[0]!.argv.indexOf('--start-time') + 1]!;
   assert.match(time, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/, 'Go layout "2006-01-02 15:04:05 MST"');
   assertSnapshotTime(Date.parse(time.replace(' UTC', 'Z').replace(' ', 'T')), r);
-  const common = ['snapshot', 'create', '--start-time', time, '--tags', `kopiatomic:${snap}`, '--json'];
+  const common = ['snapshot', 'create', '--start-time', time, '--tags', `kopiatomic:${snap}`, '--tags', 'kopiatomic-job:default', '--json'];
   assert.deepEqual(calls, [
     { argv: [...common, `--override-source=${pool.path('a')}`, join(MOUNT_ROOT, pool.path('a'))], files: { file1: 'one\n' } },
     { argv: [...common, `--override-source=${pool.path('b')}`, join(MOUNT_ROOT, pool.path('b'))], files: { file2: 'two\n', 'nested/file3': 'three\n' } },
