@@ -12,6 +12,7 @@ import { posix, resolve } from 'node:path';
 import { EXIT } from '../core/exit-status.js';
 import { quoteArgv, UsageError } from '../core/errors.js';
 import { enginePrefix } from '../engine/priority.js';
+import { checkRootPath, ensureRootDir } from '../safety/root-path.js';
 import { checkRestorePath, chooseRestore } from '../engine/restore-paths.js';
 import type { CommandSpec } from './command.js';
 import { OUTPUT_FLAGS } from './flags.js';
@@ -19,8 +20,16 @@ import type { CommandContext } from './lifecycle.js';
 import type { Options } from './options.js';
 import { repositoryEnv, repositoryJobs, repositoryOf, runLive, shellCode, verbsOf } from './repository-job.js';
 
-/** The target must be absent or an empty directory: a restore never mixes with what is there. */
+/**
+ * The target must be absent or an empty directory: a restore never mixes with
+ * what is there. Root writes the whole restore there, so the place is judged
+ * by the one rule of where root may write (safety/root-path.ts): a directory
+ * on the way that another account owns or can write could be swapped for a
+ * link between this check and the engine's writes.
+ */
 export function checkTarget(dir: string): void {
+  const place = checkRootPath(dir, { what: 'restore target', directory: true, noFinalLink: true });
+  if (place.problem) throw new UsageError(place.problem);
   let st;
   try {
     st = statSync(dir);
@@ -61,6 +70,8 @@ export async function restoreCommand(opts: Options, ctx: CommandContext): Promis
     return EXIT.ok;
   }
   checkTarget(target);
+  // Made by us, one mkdir per missing directory, so the engine writes into a root-owned directory.
+  ensureRootDir(target, 'restore target');
   for (const argv of calls) {
     reporter.info(`restoring: ${quoteArgv(argv)}`);
     const r = await runLive(ctx, argv, env);

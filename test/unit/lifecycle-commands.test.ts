@@ -3,7 +3,7 @@
 // priority prefix, and what a check records (status file, metrics).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseCommandLine } from '../../src/cli/args.js';
@@ -110,6 +110,17 @@ test('a restore target must be absent or an empty directory', () => {
     writeFileSync(join(dir, 'f'), 'x');
     assert.throws(() => checkTarget(dir), /is not empty/);
     assert.throws(() => checkTarget(join(dir, 'f')), /is not a directory/);
+    // A place another account can swap: a directory it owns, or one all can write.
+    const user = join(dir, 'user');
+    mkdirSync(user);
+    chownSync(user, 65534, 65534);
+    assert.throws(() => checkTarget(join(user, 'restore')), /restore target .*owned by uid 65534/);
+    const open = join(dir, 'open');
+    mkdirSync(open, { mode: 0o777 });
+    chmodSync(open, 0o777);
+    assert.throws(() => checkTarget(join(open, 'restore')), /restore target .*writable by others/);
+    assert.deepEqual(readdirSync(user), []);
+    assert.deepEqual(readdirSync(open), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
