@@ -5,7 +5,7 @@
 // what kopiatomic printed.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { platform } from 'node:os';
 import { join, posix, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -304,6 +304,20 @@ export function resticRepo(): NodeJS.ProcessEnv {
   const env = { RESTIC_REPOSITORY: repo, RESTIC_PASSWORD: 'e2e-password', RESTIC_CACHE_DIR: `${SCRATCH}/restic-cache` };
   execFileSync('restic', ['init', '-q'], { env: { ...process.env, ...env }, stdio: 'ignore' });
   return env;
+}
+
+/**
+ * Damages a local restic repository so that `restic check` fails: one pack file
+ * gets a byte more than its index says. Removing a pack would do too, but
+ * restic 0.14 retries the read of a missing pack with backoff for about two
+ * minutes of an idle guest before it gives up; a wrong size it reports at once.
+ */
+export function damagePack(repository: string): string {
+  const data = join(repository, 'data');
+  const pack = readdirSync(data).flatMap((d) => readdirSync(join(data, d)).map((f) => join(data, d, f)))[0];
+  if (!pack) throw new Error(`no pack file in ${data}`);
+  appendFileSync(pack, '\0');
+  return pack;
 }
 
 export function restic(env: NodeJS.ProcessEnv, ...args: string[]): string {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { CLEAN, KOPIATOMIC, leftovers, Pool, restic, resticRepo, run, scratchDir, script, sh, startRun, treeDigest, waitFor } from './lib.js';
+import { CLEAN, damagePack, KOPIATOMIC, leftovers, Pool, restic, resticRepo, run, scratchDir, script, sh, startRun, treeDigest, waitFor } from './lib.js';
 
 const ROOT = '/kt-life';
 
@@ -162,10 +162,8 @@ test('check, exec and restore of a job, with its priority and its secrets in the
   assert.equal(ok.code, 0, ok.stderr);
   const status = () => JSON.parse(readFileSync(join(work, 'status.json'), 'utf8')) as { checks: Record<string, Record<string, { ok: boolean }>> };
   assert.equal(status().checks['home']!['default']!.ok, true);
-  // One pack file gone: restic check fails, and so do we.
-  const dataDir = join(String(repo['RESTIC_REPOSITORY']), 'data');
-  const pack = readdirSync(dataDir).flatMap((d) => readdirSync(join(dataDir, d)).map((f) => join(dataDir, d, f)))[0]!;
-  rmSync(pack);
+  // One pack file damaged: restic check fails, and so do we.
+  damagePack(String(repo['RESTIC_REPOSITORY']));
   step('check of a damaged repository');
   const broken = await run(KOPIATOMIC, ['--config', config, 'check'], { env });
   assert.notEqual(broken.code, 0);

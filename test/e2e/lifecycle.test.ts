@@ -17,13 +17,13 @@
 // - `restore home --target DIR REAL_PATH` gives back exactly what the
 //   snapshot held, not what the files are now;
 // - `forget -n` changes nothing, `forget` applies the same retention;
-// - `check` exits 0, and non-zero once a pack file is gone.
+// - `check` exits 0, and non-zero once a pack file is damaged.
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { argvLogger, CLEAN, KOPIATOMIC, leftovers, Pool, restic, run, SCRATCH, scratchDir, treeDigest, type ExecResult } from './lib.js';
+import { argvLogger, CLEAN, damagePack, KOPIATOMIC, leftovers, Pool, restic, run, SCRATCH, scratchDir, treeDigest, type ExecResult } from './lib.js';
 import { SFTP_SKIP, SftpHost } from './sftp.js';
 
 interface Snap {
@@ -298,7 +298,7 @@ prune = true
     assert.deepEqual(recorded(), { local: false, offsite: true });
   });
 
-  it('`check home` exits 0 on sound repositories and non-zero once a pack file of one is gone', async () => {
+  it('`check home` exits 0 on sound repositories and non-zero once a pack file of one is damaged', async () => {
     const checks = () =>
       Object.fromEntries(
         Object.entries((JSON.parse(readFileSync(statusFile, 'utf8')) as { checks?: Record<string, Record<string, { ok: boolean }>> }).checks?.['home'] ?? {}).map(([k, v]) => [k, v.ok]),
@@ -306,12 +306,9 @@ prune = true
     const ok = await kopiatomic(['check', 'home']);
     assert.equal(ok.code, 0, ok.stderr);
     assert.deepEqual(checks(), { local: true, offsite: true }, 'each repository\'s check recorded');
-    const data = join(String(repos.local['RESTIC_REPOSITORY']), 'data');
-    const pack = readdirSync(data).flatMap((d) => readdirSync(join(data, d)).map((f) => join(data, d, f)))[0];
-    assert.ok(pack, 'a pack file');
-    rmSync(pack);
+    damagePack(String(repos.local['RESTIC_REPOSITORY']));
     const bad = await kopiatomic(['check', 'home']);
-    assert.notEqual(bad.code, 0, 'a missing pack file fails the check');
+    assert.notEqual(bad.code, 0, 'a damaged pack file fails the check');
     assert.notEqual(bad.code, null, bad.stderr);
     assert.deepEqual(checks(), { local: false, offsite: true }, 'the failed repository recorded as failed');
   });
