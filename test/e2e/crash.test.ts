@@ -22,7 +22,6 @@ import {
   scratchDir,
   sh,
   shOk,
-  sleep,
   startRun,
   summary,
   waitFor,
@@ -392,7 +391,10 @@ test('concurrent start: of two runs started at once, exactly one backs up and th
   const args = ['--json', '--mount-root', root, '--engine', 'command', '-c', eng.cmd, '-r', pool.name];
   const runs = [run(KOPIATOMIC, args), run(KOPIATOMIC, args)];
   // The loser must exit on its own while the winner is still in its backup.
-  const first = await Promise.race([...runs, sleep(90_000).then(() => null)]);
+  // (A timer that is cleared: a pending one keeps the file's process alive after its last test.)
+  let timer: NodeJS.Timeout | undefined;
+  const first = await Promise.race([...runs, new Promise<null>((r) => (timer = setTimeout(() => r(null), 90_000)))]);
+  clearTimeout(timer);
   assert.ok(first, 'one run exited while the other was still backing up');
   assert.equal(first.code, 6, first.stderr);
   assert.equal(summary(first)?.['status'], 'locked');
