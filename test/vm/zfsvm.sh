@@ -145,13 +145,25 @@ install_kernel() {
 
 # 3. zfs-dkms + zfsutils: dkms compiles the module for the guest kernel (not for
 #    `uname -r`, which is the host's: dkms says so and builds for the installed
-#    kernel headers instead). This is the slow step.
+#    kernel headers instead). This is the slow step. KCFLAGS=-g0 (kbuild adds
+#    it after the kernel's own flags) builds the modules without debug info,
+#    which nothing here reads: the compiler then has much less to write. The
+#    6.12 headers carry vmlinux, and with it kbuild gives every module (each
+#    of configure's test modules too) BTF type information made by pahole
+#    from that debug info; BTF serves BPF tools the guest never runs, and
+#    without vmlinux kbuild skips it, so vmlinux is set aside meanwhile.
 install_zfs() {
   local t=(); [ "$ZFSVM_FLAVOUR" = backports ] && t=(-t bookworm-backports)
-  in_chroot apt-get install -y -q --no-install-recommends "${t[@]}" zfs-dkms zfsutils-linux
+  local v
+  for v in "$ROOTFS"/usr/src/linux-headers-*/vmlinux; do [ -e "$v" ] && mv "$v" "$v.zfsvm-aside"; done
+  in_chroot env KCFLAGS=-g0 apt-get install -y -q --no-install-recommends "${t[@]}" zfs-dkms zfsutils-linux
+  for v in "$ROOTFS"/usr/src/linux-headers-*/vmlinux.zfsvm-aside; do [ -e "$v" ] && mv "$v" "${v%.zfsvm-aside}"; done
   local kver; kver=$(guest_kver)
   in_chroot modinfo -k "$kver" -F version zfs >/dev/null \
     || die "dkms did not produce zfs.ko for $kver (see the dkms output above)"
+  # How long dkms's own make took, and the module's size (no .debug_info).
+  find "$ROOTFS/var/lib/dkms/zfs" -name make.log -exec tail -n 3 {} + 2>/dev/null | sed 's/^/[dkms] /' >&2 || true
+  du -ch "$ROOTFS/lib/modules/$kver/updates/dkms/" 2>/dev/null | tail -n1 | sed 's/^/[dkms] modules: /' >&2 || true
 }
 
 guest_kver() { ls "$ROOTFS/lib/modules" | sort -V | tail -n1; }
