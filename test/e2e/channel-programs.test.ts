@@ -44,8 +44,8 @@ test('identity programs: the quick one stops at a missing name and answers nothi
 });
 
 test('destroy program: a name that is gone (its guid read fails) destroys nothing; with every name there, each is destroyed', (t) => {
-  const pool = Pool.create(['a', 'b']).destroyAfter(t);
-  const [a, b, gone] = [`${pool.ds('a')}@s`, `${pool.ds('b')}@s`, `${pool.ds('b')}@gone`];
+  const pool = Pool.create(['a', 'b', 'c']).destroyAfter(t);
+  const [a, b, gone] = [`${pool.ds('a')}@s`, `${pool.ds('b')}@s`, `${pool.ds('c')}@s`];
   zfs('snapshot', '-o', `${PROP_RUN}=R`, '-o', `${PROP_OWNER}=O`, a, b, gone);
   const words = (names: string[], ids: Record<string, { guid: string; txg: string }>) => names.flatMap((n) => [n, luaGuid(ids[n]!.guid), ids[n]!.txg]);
   const ids = Object.fromEntries([a, b, gone].map((n) => [n, identity(n)]));
