@@ -5,7 +5,7 @@
 // e.g. EEXIST because someone else made the folder, made nothing of ours).
 import { chmodSync, closeSync, constants, fchmodSync, mkdirSync, openSync, rmdirSync, writeSync } from 'node:fs';
 import type { Runner } from '../core/exec.js';
-import { errorMessage } from '../core/errors.js';
+import { CommandError, CommandTimeoutError, errorMessage } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import { fillTime, type Outcome } from '../engine/engine.js';
@@ -23,7 +23,7 @@ import { worseOutcome, type ApplyContext, type ApplyResult, type RepositoryOutco
 import { mountBatch, unmountBatch } from './mount-phase.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
 import { zfsRelease } from '../zfs/zfs.js';
-import { parseIdentities } from '../zfs/identity-program.js';
+import { IDENTITY_PROGRAM_CAREFUL, parseIdentities } from '../zfs/identity-program.js';
 import { poolOf } from '../zfs/list.js';
 
 
@@ -77,7 +77,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     if (step.do.kind !== 'exec') reporter.verbose(`${step.phase}: ${display(step.do)}`); // the runner logs commands
     let out: { stdout: string };
     try {
-      out = await perform(step.do, runner);
+      out = step.phase === 'inspect' ? await inspect(step.do, runner) : await perform(step.do, runner);
     } catch (e) {
       const happened = step.undo ? await whatHappened(step, e, plan, ctx) : null;
       if (happened) undo.push({ step, seq, undo: happened });
@@ -349,6 +349,20 @@ async function stillMounted(step: Step, plan: Plan, ctx: ApplyContext): Promise<
     return table.some((m) => m.target === target && (source === undefined || sameSnapshotMount(m, String(source), plan.snapshot)));
   } catch {
     return true; // cannot tell: treat it as still there
+  }
+}
+
+/**
+ * The identity program; should it stop (a name that is not there: it read
+ * nothing else and changed nothing), the careful one, which answers for the
+ * names that are there. A command the watchdog killed is not run again.
+ */
+async function inspect(a: Action, runner: Runner): Promise<{ stdout: string }> {
+  try {
+    return await perform(a, runner);
+  } catch (e) {
+    if (a.kind !== 'exec' || !(e instanceof CommandError) || e instanceof CommandTimeoutError) throw e;
+    return perform({ ...a, input: IDENTITY_PROGRAM_CAREFUL }, runner);
   }
 }
 

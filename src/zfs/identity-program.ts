@@ -3,14 +3,29 @@
 // process and one ioctl per pool: `zfs list` of the same names opens each
 // snapshot from user space, which at 100 snapshots costs several times the
 // CPU (measured in the 2.1 guest, bench/RESULTS.md) and slows the mounts it
-// runs beside. A name that does not exist is left out of the answer.
+// runs beside. A name that does not exist is left out of the answer (by the
+// careful program, run when the quick one stopped at it).
 import { zfsProgram } from './zfs.js';
 
 /** The program's text (Lua, `zfs program -n -j POOL - NAME...`, every name in POOL). */
 // Numbers are signed 64-bit in the program, so each value is returned as text
 // (a guid above 2^63 comes back negative; parseIdentities makes it unsigned),
-// and the answer maps each name to "GUID CREATETXG CREATION".
+// and the answer maps each name to "GUID CREATETXG CREATION". Every name was
+// made a moment ago, so the guid's read is its existence check: zfs.get_prop
+// raises on a name that is not there (channel programs have no pcall), the
+// program stops having changed nothing (-n), and IDENTITY_PROGRAM_CAREFUL runs.
 export const IDENTITY_PROGRAM = `-- kopiatomic: read the named snapshots' guid, createtxg and creation
+local argv = (...)["argv"]
+local ids = {}
+for i = 1, #argv do
+  local name = argv[i]
+  ids[name] = tostring(zfs.get_prop(name, "guid")) .. " " .. tostring(zfs.get_prop(name, "createtxg")) .. " " .. tostring(zfs.get_prop(name, "creation"))
+end
+return ids
+`;
+
+/** The same read where a name may be missing: each name checked first (one lookup more each), the missing left out of the answer. */
+export const IDENTITY_PROGRAM_CAREFUL = `-- kopiatomic: read the named snapshots' guid, createtxg and creation, those that exist
 local argv = (...)["argv"]
 local ids = {}
 for i = 1, #argv do
@@ -31,8 +46,8 @@ export interface SnapshotFacts {
 }
 
 /** The program's run for these snapshots of one pool, as a plan's action. */
-export function identityProgram(pool: string, names: readonly string[]): { kind: 'exec'; argv: string[]; mutates: false; input: string } {
-  return { kind: 'exec', argv: zfsProgram(pool, names, { readOnly: true, json: true }), mutates: false, input: IDENTITY_PROGRAM };
+export function identityProgram(pool: string, names: readonly string[], careful = false): { kind: 'exec'; argv: string[]; mutates: false; input: string } {
+  return { kind: 'exec', argv: zfsProgram(pool, names, { readOnly: true, json: true }), mutates: false, input: careful ? IDENTITY_PROGRAM_CAREFUL : IDENTITY_PROGRAM };
 }
 
 /**

@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError } from '../../src/core/errors.js';
-import type { ExecResult } from '../../src/core/exec.js';
+import type { ExecResult, RunOptions } from '../../src/core/exec.js';
+import { IDENTITY_PROGRAM, IDENTITY_PROGRAM_CAREFUL } from '../../src/zfs/identity-program.js';
 import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { commandEngine } from '../../src/engine/command.js';
 import { applyPlan } from '../../src/execute/apply.js';
@@ -65,7 +66,7 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
   const clones = new Set<string>();
   const rows = (names: Iterable<string>) => [...names].filter((n) => snaps.has(n)).map((n) => `${n}\t${snaps.get(n)!.guid}\t${snaps.get(n)!.txg}\n`).join('');
   const listed = (names: string[], out: string) => ({ code: names.every((n) => snaps.has(n)) ? 0 : 1, stdout: out, stderr: '' });
-  const answer = (argv: readonly string[]): ExecResult | Error => {
+  const answer = (argv: readonly string[], opts?: RunOptions): ExecResult | Error => {
     const a = argv.join(' ');
     const failing = o.failAt && !failed && a.startsWith(o.failAt);
     if (failing) failed = true;
@@ -85,6 +86,10 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
     const asked = identityNames(argv);
     if (asked) {
       if (failing) return new CommandError(argv, 1, null, 'Channel program execution failed', 'failed');
+      // The quick program stops at a name that is not there (zfs.get_prop raises); the careful one leaves it out.
+      const missing = asked.find((n) => !snaps.has(n));
+      if (opts?.input === IDENTITY_PROGRAM && missing) return new CommandError(argv, 1, null, `Channel program execution failed:\n[string "channel program"]:6: bad argument #1 to 'get_prop' (dataset '${missing}' does not exist)`, 'not-found');
+      if (opts?.input !== IDENTITY_PROGRAM && opts?.input !== IDENTITY_PROGRAM_CAREFUL) return new Error('not the identity program');
       return ok(identityAnswer(asked.filter((n) => snaps.has(n)).map((n) => [n, snaps.get(n)!.guid, snaps.get(n)!.txg])));
     }
     if (a.startsWith('zfs list -H -p -t snapshot -o name,guid,createtxg -r ')) return ok(rows([...snaps.keys()].filter((n) => n.startsWith(`${argv[9]}/`) || n.startsWith(`${argv[9]}@`))));
@@ -215,12 +220,12 @@ test('applyPlan: the release runs while the unmount runs (started just after it)
   const root = `${dir}/root`;
   const log: string[] = [];
   // release and umount take a while, so they overlap if they are started together
-  const { sys, ctx, journal } = rig(dir, {}, (answer) => async (argv) => {
+  const { sys, ctx, journal } = rig(dir, {}, (answer) => async (argv, opts) => {
     const name = argv[0] === 'umount' ? 'umount' : `zfs ${argv[1]}`;
     log.push(`start ${name}`);
     if (name === 'umount' || name === 'zfs release') await new Promise((r) => setTimeout(r, name === 'umount' ? 30 : 60));
     log.push(`end ${name}`);
-    return answer(argv);
+    return answer(argv, opts);
   });
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
@@ -264,12 +269,17 @@ test('applyPlan: a failed hold (it runs beside the mounts): setup stops, no rele
 
 test('applyPlan: a snapshot destroyed by someone before its identity is read: setup fails (4), the identity read is journaled, the rest is destroyed by identity', async (t) => {
   const dir = tmp(t);
-  const { sys, runner, engine, ctx, journal } = rig(dir, {}, (answer) => (argv) => {
+  const { sys, runner, engine, ctx, journal } = rig(dir, {}, (answer) => (argv, opts) => {
     if (argv[1] === 'program' && argv[2] === '-n') sys.snaps.delete(`t/a@${SNAP}`);
-    return answer(argv);
+    return answer(argv, opts);
   });
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   assert.match(String(r.setupError?.message), new RegExp(`snapshot t/a@${SNAP} is not there right after it was made`));
+  assert.deepEqual(
+    runner.calls.filter((c) => identityNames(c.argv)).map((c) => c.opts?.input),
+    [IDENTITY_PROGRAM, IDENTITY_PROGRAM_CAREFUL],
+    'the quick program stopped at the missing name, the careful one read the rest',
+  );
   assert.deepEqual(runStatus(r, null).code, 4);
   assert.equal(engine.runs, 0);
   assert.equal(sys.snaps.size, 0, 'ours destroyed');

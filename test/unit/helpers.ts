@@ -41,7 +41,7 @@ export class FakeRunner implements Runner {
   readonly liveEnv: NodeJS.ProcessEnv[] = [];
   readonly mounted: MountEntry[] = [];
   constructor(
-    private readonly answer: (argv: readonly string[]) => ExecResult | Error | Promise<ExecResult | Error>,
+    private readonly answer: (argv: readonly string[], opts?: RunOptions) => ExecResult | Error | Promise<ExecResult | Error>,
     private readonly liveAnswer?: LiveAnswer,
   ) {}
 
@@ -52,7 +52,7 @@ export class FakeRunner implements Runner {
 
   async run(argv: readonly string[], opts?: RunOptions): Promise<ExecResult> {
     this.calls.push({ argv, opts });
-    const r = await this.answer(argv);
+    const r = await this.answer(argv, opts);
     if (r instanceof Error) throw r;
     this.track(argv);
     return r;
