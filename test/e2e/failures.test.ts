@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { CLEAN, KOPIATOMIC, leftovers, Pool, resticRepo, RESTOMIC, run, scratchDir, sh, summary, script, mountsUnder } from './lib.js';
+import { CLEAN, KOPIATOMIC, leftovers, Pool, resticRepo, RESTOMIC, run, scratchDir, sh, summary, script, mountsUnder, waitFor } from './lib.js';
 
 /** How many `zfs snapshot` commands ever ran on the pool. */
 function snapshotCalls(pool: Pool): number {
@@ -66,10 +66,11 @@ for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
   test(`${sig} during the backup is forwarded to the engine, then cleanup runs (exit ${code})`, async (t) => {
     const pool = Pool.create(['a', 'a/b']).destroyAfter(t);
     const work = scratchDir('signal');
-    const engine = script(work, 'slow', `trap 'echo got-${sig} > ${work}/engine-signal; exit 99' ${sig.slice(3)}\nwhile :; do sleep 0.1; done`);
+    const engine = script(work, 'slow', `trap 'echo got-${sig} > ${work}/engine-signal; exit 99' ${sig.slice(3)}\n: > ${work}/trapped\nwhile :; do sleep 0.1; done`);
     const r = await run(KOPIATOMIC, ['--json', '--mount-root', '/kt-sig', '--engine', 'command', '-c', engine, '-r', pool.ds('a')], {
       onEvent: (e, child) => {
-        if (e['event'] === 'backup-start') setTimeout(() => child.kill(sig), 500);
+        // Once the engine's trap is set (a fixed pause can be too short on a busy host).
+        if (e['event'] === 'backup-start') void waitFor('the engine to set its trap', () => existsSync(`${work}/trapped`), 60_000).then(() => child.kill(sig));
       },
     });
     assert.equal(r.code, code, r.stderr);

@@ -46,7 +46,7 @@ function setup(t: { after(fn: () => void): void }): Setup {
     join(work, 'bin'),
     'restic',
     `{ printf 'cmdline=%s\\n' "$(tr '\\0' ' ' < /proc/$$/cmdline)"; printf 'nice=%s\\n' "$(cut -d' ' -f19 /proc/$$/stat)"; printf 'io=%s\\n--\\n' "$(ionice -p $$)"; } >> ${log}
-if [ "$1" = linger ]; then trap 'echo TERM > ${work}/got-term; exit 143' TERM; sleep 60 & wait; exit 0; fi
+if [ "$1" = linger ]; then trap 'echo TERM > ${work}/got-term; exit 143' TERM; : > ${work}/trapped; sleep 60 & wait; exit 0; fi
 exec ${real} "$@"`,
   );
   // zfs behind one too: its nice value, which the job's must not change.
@@ -179,7 +179,8 @@ test('exec: a SIGTERM to kopiatomic reaches the engine, whose exit status is our
   let pid = 0;
   const done = startRun(KOPIATOMIC, ['--config', s.config, 'exec', 'home', '--', 'linger'], s.env, (c) => (pid = c.pid!));
   await waitFor('the engine to start', () => s.calls().some((c) => / linger/.test(c.cmdline)), 30_000);
-  await new Promise((r) => setTimeout(r, 300)); // its trap is set
+  // Its trap is set (a fixed pause was too short on a busy host: the TERM came first).
+  await waitFor('the engine to set its trap', () => existsSync(join(s.work, 'trapped')), 30_000);
   process.kill(pid, 'SIGTERM');
   const r = await done;
   assert.equal(readFileSync(join(s.work, 'got-term'), 'utf8'), 'TERM\n');
