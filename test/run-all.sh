@@ -57,41 +57,24 @@ npm run --silent build || { echo "0 passed, 1 failed"; exit 1; }
 summary+=("$(printf '%-28s %5ss' build $((SECONDS - t0)))")
 # The guests of all flavours build and run side by side (each is mostly
 # waiting on emulated I/O and on zfs; one flavour alone leaves cores idle).
-# Each flavour runs two chains of guests at once, each with its own log
-# (printed whole when the flavour ends): a guest alone keeps about three
-# quarters of a host core busy (one test at a time, waiting on zfs and on
-# emulated I/O), so two per flavour fill the cores that one would leave idle.
-#   chain a: the main suite but the files of chain b;
-#   chain b: the slowest files of the main suite (SPLIT_B, about half of its
-#            time with the passes after it), then the systemd pass (booted
-#            with systemd as PID 1: units, timers, systemctl stop, the
-#            journal), then the power-cut pass (a reset in the middle of a
-#            backup, then a second boot).
-# Files named on the command line run in one chain, without those passes.
-SPLIT_B=(lifecycle repositories lifecycle-commands kopia-lifecycle scale crash)
+# Each flavour's output is kept in its own log and printed whole when it ends.
+# After its suite, each flavour boots again with systemd as PID 1 for the
+# systemd pass (units, timers, systemctl stop, the journal), then once more
+# for the power-cut pass (a reset in the middle of a backup, then a second
+# boot); both run with the whole suite, not when files narrow it.
 flavours=(${ZFSVM_FLAVOURS:-stable backports})
-chains_a=() chains_b=()
-if [ $# -eq 0 ]; then
-  for f in $(cd dist/test/e2e && find . -name '*.test.js' | sed 's|^\./||' | sort); do
-    if printf '%s\n' "${SPLIT_B[@]}" | grep -qx "${f%.test.js}"; then chains_b+=("dist/test/e2e/$f"); else chains_a+=("dist/test/e2e/$f"); fi
-  done
-else
-  chains_a=("$@")
-fi
 declare -A pids started
 for flavour in "${flavours[@]}"; do
   started[$flavour]=$SECONDS
-  ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e.sh "${chains_a[@]}" >"$logs/e2e-$flavour-a" 2>&1 &
-  pids[$flavour-a]=$!
-  if [ $# -eq 0 ]; then
-    {
-      ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e.sh "${chains_b[@]}"; rc=$?
+  {
+    ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e.sh "$@"; rc=$?
+    if [ $# -eq 0 ]; then
       ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e-systemd.sh || rc=1
       ZFSVM_FLAVOURS="$flavour" bash test/vm/e2e-powercut.sh || rc=1
-      exit $rc
-    } >"$logs/e2e-$flavour-b" 2>&1 &
-    pids[$flavour-b]=$!
-  fi
+    fi
+    exit $rc
+  } >"$logs/e2e-$flavour" 2>&1 &
+  pids[$flavour]=$!
 done
 # The host's own steps run while the guests boot and work: the guests wait
 # on emulated I/O much of the time, and the host steps take a few minutes.
@@ -113,14 +96,9 @@ done
 step "prometheus rules (host)" "$logs/rules" bash test/prometheus-rules.sh
 
 for flavour in "${flavours[@]}"; do
-  rc=0
-  for chain in a b; do
-    [ -n "${pids[$flavour-$chain]:-}" ] || continue
-    wait "${pids[$flavour-$chain]}" || rc=1
-  done
+  wait "${pids[$flavour]}"; rc=$?
   case $flavour in stable) label="e2e OpenZFS 2.1 (stable)";; backports) label="e2e OpenZFS 2.3 (backports)";; *) label="e2e $flavour";; esac
   echo "=== $label"
-  cat "$logs/e2e-$flavour-a" "$logs/e2e-$flavour-b" 2>/dev/null > "$logs/e2e-$flavour"
   cat "$logs/e2e-$flavour"
   count "$logs/e2e-$flavour"
   if [ "$rc" != 0 ]; then
