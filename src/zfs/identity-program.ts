@@ -46,8 +46,8 @@ export interface SnapshotFacts {
 }
 
 /** The program's run for these snapshots of one pool, as a plan's action. */
-export function identityProgram(pool: string, names: readonly string[], careful = false): { kind: 'exec'; argv: string[]; mutates: false; input: string } {
-  return { kind: 'exec', argv: zfsProgram(pool, names, { readOnly: true, json: true }), mutates: false, input: careful ? IDENTITY_PROGRAM_CAREFUL : IDENTITY_PROGRAM };
+export function identityProgram(pool: string, names: readonly string[]): { kind: 'exec'; argv: string[]; mutates: false; input: string } {
+  return { kind: 'exec', argv: zfsProgram(pool, names, { readOnly: true, json: true }), mutates: false, input: IDENTITY_PROGRAM };
 }
 
 /**
