@@ -7,7 +7,7 @@
 // logger that died or a terminal that hung up (EIO). Such a stream is then
 // dropped, silently (there is nowhere left to say it), and the run goes on.
 import type { Writable } from 'node:stream';
-import { maskDeep, maskText } from './secrets.js';
+import { maskedJson, maskText } from './secrets.js';
 
 const dead = new WeakSet<Writable>();
 const guarded = new WeakSet<Writable>();
@@ -85,7 +85,7 @@ export class Reporter {
 
   /** A structured event: printed only with --json. */
   event(event: string, fields: Record<string, unknown> = {}): void {
-    if (this.json) this.out(JSON.stringify(maskDeep({ event, time: new Date().toISOString(), ...fields })));
+    if (this.json) this.out(maskedJson({ event, time: new Date().toISOString(), ...fields }));
   }
 
   /** Adds a listener for every message at info level and above. */

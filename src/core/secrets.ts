@@ -110,13 +110,18 @@ export function secretsInWords(words: readonly string[]): string[] {
 const known = new Set<string>();
 /** `known`, longest first (so a secret that contains another is masked whole): sorted when it grows, not on every line masked. */
 let longestFirst: string[] = [];
+/** Each known secret as it appears inside a JSON string (quotes, backslashes and control characters escaped). */
+let inJson: string[] = [];
 
 /** Remembers values to mask wherever they appear (the configuration's secrets, once resolved). */
 export function rememberSecrets(values: Iterable<string>): void {
   const size = known.size;
   // Too short a value would mask ordinary words; such a "secret" is no secret anyway.
   for (const v of values) if (v.length >= 4) known.add(v);
-  if (known.size !== size) longestFirst = [...known].sort((a, b) => b.length - a.length);
+  if (known.size !== size) {
+    longestFirst = [...known].sort((a, b) => b.length - a.length);
+    inJson = longestFirst.map((k) => JSON.stringify(k).slice(1, -1));
+  }
 }
 
 /** A resolved job's secrets (engine environment, ping URL, command words), remembered; returns those in the engine's argv. */
@@ -134,6 +139,7 @@ export function rememberJobSecrets(job: { env: Record<string, string>; repositor
 export function forgetSecrets(): void {
   known.clear();
   longestFirst = [];
+  inJson = [];
 }
 
 let fromProcessEnv = false;
@@ -155,6 +161,20 @@ export function maskText(text: string): string {
   });
   for (const s of longestFirst) if (out.includes(s)) out = out.split(s).join(MASK);
   return out;
+}
+
+/**
+ * JSON.stringify(maskDeep(v)), for the events: most hold no secret, and the
+ * one-line text shows that cheaply (a URL's user info needs "://", and every
+ * string of the value, keys included, appears in it escaped as JSON escapes
+ * it), so only a line that may hold one is masked field by field (with an event
+ * per mount, maskDeep was a twentieth of a run's own CPU in the test guest).
+ */
+export function maskedJson(v: unknown): string {
+  const text = JSON.stringify(v);
+  rememberProcessEnv();
+  if (!text.includes('://') && !inJson.some((s) => text.includes(s))) return text;
+  return JSON.stringify(maskDeep(v));
 }
 
 /** maskText on every string inside a value (events' fields, records), keys included; the value is copied. */

@@ -257,8 +257,7 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     if (undo.at(-1)!.undo.phase === 'umount') {
       const batch: typeof undo = [];
       while (undo.length && undo.at(-1)!.undo.phase === 'umount') batch.push(undo.pop()!);
-      const unmounting = unmountBatch(batch, plan, ctx); // its processes start at once
-      startBeside();
+      const unmounting = unmountBatch(batch, plan, ctx, startBeside); // the releases start right after its processes
       fault('umount-batch', reporter); // test only: dies while the batch and the release run
       const r = await unmounting;
       blocked.push(...r.blocked);

@@ -77,6 +77,42 @@ test('checkTarget: a real folder inside our root-only folders passes; a symlink 
   }
 });
 
+test('checkTarget within one level: folders proven once are not read again, every new one is, and a refused one is never taken as proven', () => {
+  const root = tmp();
+  try {
+    chmodSync(root, 0o700);
+    mkdirSync(`${root}/pool/home/a`, { recursive: true, mode: 0o700 });
+    mkdirSync(`${root}/pool/home/open`, { mode: 0o700 });
+    chmodSync(`${root}/pool/home/open`, 0o777);
+    const elsewhere = tmp();
+    symlinkSync(elsewhere, `${root}/pool/home/link`);
+    const checked = new Set<string>();
+    checkTarget(root, `${root}/pool/home/a`, new Set(), checked);
+    assert.deepEqual([...checked].sort(), [root, `${root}/pool`, `${root}/pool/home`, `${root}/pool/home/a`]);
+    assert.throws(() => checkTarget(root, `${root}/pool/home/link`, new Set(), checked), /link is a symbolic link/);
+    assert.throws(() => checkTarget(root, `${root}/pool/home/open/x`, new Set(), checked), /open could be changed by another user/);
+    assert.ok(!checked.has(`${root}/pool/home/open`) && !checked.has(`${root}/pool/home/link`));
+    assert.throws(() => checkTarget(root, `${root}/pool/./home/a`, new Set(), checked), /not a plain absolute path/);
+    rmSync(elsewhere, { recursive: true });
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('checkTarget: a mount root reached through a symlink is refused', () => {
+  const real = tmp();
+  const link = `${real}-link`;
+  try {
+    chmodSync(real, 0o700);
+    mkdirSync(`${real}/pool`, { mode: 0o700 });
+    symlinkSync(real, link);
+    assert.throws(() => checkTarget(link, `${link}/pool`, new Set()), /resolves to/);
+  } finally {
+    rmSync(link, { force: true });
+    rmSync(real, { recursive: true, force: true });
+  }
+});
+
 test('checkTarget: a folder outside every snapshot that others can write to is refused', () => {
   const root = tmp();
   try {

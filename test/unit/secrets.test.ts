@@ -14,7 +14,7 @@ import { loadConfig, secretsIn } from '../../src/config/load.js';
 import { ConfigError, type Problem } from '../../src/config/problems.js';
 import { resolveJobs } from '../../src/config/resolve.js';
 import { Reporter } from '../../src/core/report.js';
-import { forgetSecrets, isSecretName, MASK, maskDeep, maskText, rememberJobSecrets, rememberSecrets, secretsInWords, secretsOf } from '../../src/core/secrets.js';
+import { forgetSecrets, isSecretName, MASK, maskDeep, maskedJson, maskText, rememberJobSecrets, rememberSecrets, secretsInWords, secretsOf } from '../../src/core/secrets.js';
 import { recordRun } from '../../src/ops/status-file.js';
 import { record } from './ops-helpers.js';
 
@@ -70,6 +70,25 @@ test('the mask: remembered values anywhere (longest first), deep in events, idem
   assert.equal(maskText('abc is too short to be one'), 'abc is too short to be one');
   assert.deepEqual(maskDeep({ argv: ['kopia', '--password=hunter2hunter2'], n: 3, k: { 'rest:https://a:b@h/': true } }), { argv: ['kopia', `--password=${MASK}`], n: 3, k: { 'rest:https://********@h/': true } });
   assert.equal(maskText(maskText('rest:https://u:pw@h/')), 'rest:https://********@h/');
+  forgetSecrets();
+});
+
+test('the events\' mask (maskedJson): the same line as maskDeep, also for secrets that JSON escapes, in keys and deep values', () => {
+  forgetSecrets();
+  const quoted = 'pa"ss\\word\n1';
+  rememberSecrets(['hunter2hunter2', quoted]);
+  const cases: unknown[] = [
+    { event: 'step', target: '/kopia/tank/home', n: 1, ok: true, none: null },
+    { argv: ['kopia', '--password=hunter2hunter2'] },
+    { deep: [{ x: [`say ${quoted} twice: ${quoted}`] }] },
+    { [`key-${quoted}`]: 1 },
+    { repo: 'rest:https://u:pw@h/' },
+    { time: new Date(0), url: 'https://example.org/no-user-info' },
+  ];
+  for (const c of cases) assert.equal(maskedJson(c), JSON.stringify(maskDeep(c)));
+  // What no secret touches is printed as it is.
+  assert.equal(maskedJson(cases[0]), JSON.stringify(cases[0]));
+  assert.ok(!maskedJson(cases[2]).includes('word'), 'the escaped secret is masked');
   forgetSecrets();
 });
 
