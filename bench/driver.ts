@@ -232,7 +232,9 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
   };
   // The time at least one command was running (the hold beside the mounts, the release beside the umounts count once).
   const anyCommand = (from: number, to: number) => covered(within(from, to).map(({ e, end }) => [end - e.ms, end]));
-  const first = execs[0];
+  // The command that started first (events come when a command ends, and
+  // discovery's `zpool list` and `zfs list` run side by side).
+  const first = execs.reduce<ExecEvent | undefined>((a, e) => (!a || Date.parse(e.time) - e.ms < Date.parse(a.time) - a.ms ? e : a), undefined);
   // The recovery scan: the listing of every snapshot (first run after boot only).
   const scan = execs.find((e) => prog(e) === 'zfs' && e.argv.includes('snapshot') && e.argv.some((a) => a.includes('kopiatomic:run')));
   const startupMs = first ? Date.parse(first.time) - first.ms - r.t0 : null;

@@ -43,6 +43,8 @@ function accepts(port: number): Promise<boolean> {
 
 export class SftpHost {
   private sshd: ChildProcess | null = null;
+  /** The connection every session goes through (ControlPath), while the host is up. */
+  private master: ChildProcess | null = null;
   private savedConfig: string | null = null;
   readonly home: string;
   readonly log: string;
@@ -144,6 +146,12 @@ export class SftpHost {
       '  StrictHostKeyChecking yes',
       '  BatchMode yes',
       '  ConnectTimeout 10',
+      // Every session through one connection that start() opens: under
+      // emulation a new connection's key exchange and sshd's re-exec cost 3-5 s
+      // on each restic command, most of this test's time.
+      // (Short: a socket's path has at most 107 bytes, and ssh adds 17 while making it.)
+      `  ControlPath ${SSH_DIR}/kt-e2e-%C`,
+      '  ControlMaster no',
       '',
     ].join('\n');
     // First: ssh takes the first value it reads for each option.
@@ -162,7 +170,7 @@ export class SftpHost {
     return `sftp:${this.alias}:${path}`;
   }
 
-  /** Starts sshd (again) and waits until it accepts connections. */
+  /** Starts sshd (again), waits until it accepts connections, and opens the shared connection. */
   async start(): Promise<void> {
     if (this.sshd) return;
     const p = spawn('/usr/sbin/sshd', ['-D', '-f', this.sshdConfig, '-E', this.log], { stdio: 'ignore' });
@@ -175,10 +183,27 @@ export class SftpHost {
       }
       await sleep(100);
     }
+    const m = spawn('ssh', ['-M', '-N', '-o', 'ControlPersist=no', this.alias], { stdio: 'ignore' });
+    this.master = m;
+    const ready = Date.now() + 60_000;
+    while (!shOk('ssh', '-O', 'check', this.alias)) {
+      if (m.exitCode !== null || Date.now() > ready) {
+        this.master = null;
+        throw new Error(`the shared ssh connection to ${this.alias} did not open (exit ${m.exitCode}): ${existsSync(this.log) ? readFileSync(this.log, 'utf8').slice(-2000) : 'no log'}`);
+      }
+      await sleep(200);
+    }
   }
 
-  /** Stops sshd: the repository host is unreachable (connection refused) until start(). */
+  /** Closes the shared connection and stops sshd: the repository host is unreachable (connection refused) until start(). */
   async stop(): Promise<void> {
+    const m = this.master;
+    this.master = null;
+    if (m && m.exitCode === null && m.signalCode === null) {
+      const gone = new Promise((r) => m.once('exit', r));
+      if (!shOk('ssh', '-O', 'exit', this.alias)) m.kill('SIGTERM');
+      await gone;
+    }
     const p = this.sshd;
     if (!p) return;
     this.sshd = null;
@@ -194,6 +219,8 @@ export class SftpHost {
 
   /** sshd stopped, root's ssh configuration as it was, the account removed. */
   teardown(): void {
+    if (this.master && this.master.exitCode === null) this.master.kill('SIGKILL');
+    this.master = null;
     if (this.sshd && this.sshd.exitCode === null) this.sshd.kill('SIGKILL');
     this.sshd = null;
     if (this.savedConfig !== null) {
