@@ -69,10 +69,15 @@ test('consistent pairs: a writer updates two datasets in order; every pair in th
   writeFileSync(pool.path('a/counter'), '0\n');
   writeFileSync(pool.path('b/counter'), '0\n');
   // a is written before b, so at any instant a == b or a == b + 1. A snapshot
-  // of b taken later than a's would show b ahead of a.
+  // of b taken later than a's would show b ahead of a. The writer pauses 20 ms
+  // after each pair (a read that times out on an empty fifo: no process, no
+  // CPU): snapshots taken one by one are hundreds of ms apart in the emulated
+  // guest, so b would still be caught ahead, and the writer no longer takes a
+  // whole CPU from the runs it races (and from the guest beside it).
+  sh('mkfifo', `${work}/pace`);
   const writer = spawn(
     'bash',
-    ['-c', `i=0; while :; do i=$((i+1)); echo $i > ${pool.path('a/.c')}; mv ${pool.path('a/.c')} ${pool.path('a/counter')}; echo $i > ${pool.path('b/.c')}; mv ${pool.path('b/.c')} ${pool.path('b/counter')}; done`],
+    ['-c', `exec 9<>${work}/pace; i=0; while :; do i=$((i+1)); echo $i > ${pool.path('a/.c')}; mv ${pool.path('a/.c')} ${pool.path('a/counter')}; echo $i > ${pool.path('b/.c')}; mv ${pool.path('b/.c')} ${pool.path('b/counter')}; read -r -t 0.02 -u 9; done`],
     { stdio: 'ignore' },
   );
   const reader = script(work, 'read-pair', `echo "$(cat "$1${pool.path('a/counter')}") $(cat "$1${pool.path('b/counter')}")" >> ${work}/pairs`);
