@@ -55,8 +55,8 @@ t0=$SECONDS
 echo "=== build"
 npm run --silent build || { echo "0 passed, 1 failed"; exit 1; }
 summary+=("$(printf '%-28s %5ss' build $((SECONDS - t0)))")
-# The guests of all flavours build and run side by side (each is mostly
-# waiting on emulated I/O and on zfs; one flavour alone leaves cores idle).
+# The guests of all flavours build and run side by side (a guest keeps about
+# three quarters of a host core busy: one flavour alone leaves a core idle).
 # Each flavour's output is kept in its own log and printed whole when it ends.
 # After its suite, each flavour boots again with systemd as PID 1 for the
 # systemd pass (units, timers, systemctl stop, the journal), then once more

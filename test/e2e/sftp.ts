@@ -41,6 +41,14 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+/** Asks `p` to stop, unless it already has, and waits until it has exited. */
+async function ended(p: ChildProcess | null, stop: () => unknown): Promise<void> {
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  const gone = new Promise((r) => p.once('exit', r));
+  stop();
+  await gone;
+}
+
 export class SftpHost {
   private sshd: ChildProcess | null = null;
   /** The connection every session goes through (ControlPath), while the host is up. */
@@ -199,19 +207,11 @@ export class SftpHost {
   async stop(): Promise<void> {
     const m = this.master;
     this.master = null;
-    if (m && m.exitCode === null && m.signalCode === null) {
-      const gone = new Promise((r) => m.once('exit', r));
-      if (!shOk('ssh', '-O', 'exit', this.alias)) m.kill('SIGTERM');
-      await gone;
-    }
+    await ended(m, () => shOk('ssh', '-O', 'exit', this.alias) || m?.kill('SIGTERM'));
     const p = this.sshd;
     if (!p) return;
     this.sshd = null;
-    if (p.exitCode === null && p.signalCode === null) {
-      const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGTERM');
-      await gone;
-    }
+    await ended(p, () => p.kill('SIGTERM'));
     // The listener is gone with it; sessions it forked end when their client does.
     const end = Date.now() + 10_000;
     while ((await accepts(this.port)) && Date.now() < end) await sleep(100);
