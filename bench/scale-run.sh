@@ -55,16 +55,10 @@ c=$(ms "$t")
 say "created $made filesystems in ${c} ms ($(( made * 60000 / (c + 1) )) a minute); $(state)"
 t=$(date +%s%N)
 if [ "${SCALE_MOUNT:-zfs}" = fstab ]; then
-  # mount(2) directly (mount -i), the way kopiatomic mounts its snapshots: the
-  # same filesystems mounted at the same (inherited) mount points, without
-  # libzfs's work per filesystem, most of `zfs mount -a`'s time under emulation.
-  mkdir -p /probe/home && mount -i -t zfs probe/home /probe/home || exit 1
   # The names as made when the maker made them all, not from `zfs list`:
   # right after 10,000 were made that listing alone took 7 minutes.
-  if [ -s /tmp/made ]; then seq -f "probe/home/u%05g" 1 $((n - 2)); else zfs list -H -o name -r probe/home | tail -n +2; fi > /tmp/users
-  (cd /probe/home && sed 's|.*/||' /tmp/users | xargs mkdir)
-  awk '{ print $1, "/" $1, "zfs defaults 0 0" }' /tmp/users > /tmp/users.fstab
-  mount --all --internal-only --fstab /tmp/users.fstab || say "mount -a -i: exit $?"
+  if [ -s /tmp/made ]; then seq -f "probe/home/u%05g" 1 $((n - 2)); else zfs list -H -o name -r probe/home | tail -n +2; fi \
+    | bash bench/mount-live.sh probe/home || say "mount-live.sh: exit $?"
   how="mount -a -i --fstab"
 else
   zfs mount -a

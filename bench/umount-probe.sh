@@ -8,7 +8,7 @@
 # UMOUNT_N filesystems are made (bench/mkfs-lzc.py) and mounted, one
 # recursive snapshot taken, its N snapshots mounted by one `mount -a -i`
 # (as kopiatomic does), then unmounted by `umount` processes of 250 targets
-# each, most batches timed; the running umount's kernel stack is sampled
+# each, every batch timed; the running umount's kernel stack is sampled
 # every 0.2 s and the most frequent frames printed.
 set -u
 n=${UMOUNT_N:-3000}
@@ -24,10 +24,7 @@ t=$(date +%s%N)
 seq -f "probe/home/u%05g" 1 "$n" | python3 bench/mkfs-lzc.py 64 >/dev/null || exit 1
 say "made $n in $(ms "$t") ms"
 t=$(date +%s%N)
-mkdir -p /probe/home && mount -i -t zfs probe/home /probe/home || exit 1
-(cd /probe/home && seq -f "u%05g" 1 "$n" | xargs mkdir)
-seq -f "probe/home/u%05g" 1 "$n" | awk '{ print $1, "/" $1, "zfs defaults 0 0" }' > /tmp/live.fstab
-mount --all --internal-only --fstab /tmp/live.fstab
+seq -f "probe/home/u%05g" 1 "$n" | bash bench/mount-live.sh probe/home || exit 1
 say "live mounted: $(grep -c ' - zfs ' /proc/self/mountinfo) in $(ms "$t") ms; arc $(arcm size) MiB"
 t=$(date +%s%N)
 zfs snapshot -r probe/home@s || exit 1
@@ -56,8 +53,6 @@ while [ "$i" -le "$n" ]; do
   m=$(ms "$t")
   say "umount $i-$j with $left snapshot mounts before: $m ms ($(( (j - i + 1) * 1000 / (m + 1) )) a second)"
   i=$(( j + 1 ))
-  # Enough to see the trend: the first four batches, then every fourth.
-  [ "$i" -gt 1000 ] && [ $(( (i - 1) / 250 % 4 )) != 0 ] && { seq -f "/snaps/u%05g" "$i" $(( i + 249 > n ? n : i + 249 )) | xargs umount; say "umount $i-$(( i + 249 )) (not timed)"; i=$(( i + 250 )); }
 done
 kill "$sampler"
 say "stack samples: $(wc -l < /tmp/stacks); the most frequent frames:"
