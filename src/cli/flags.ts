@@ -43,7 +43,7 @@ export const FLAGS: readonly Flag[] = [
   { long: 'quiet', group: 'Run', help: 'only warnings and errors' },
   { long: 'wait', value: 'DURATION', bare: 'forever', group: 'Run', complete: 'none', help: 'wait for another run on this mount root (seconds, or 90s, 10m, 1h30m; default: exit 6; bare: as long as it takes)' },
   { long: 'kill-after', value: 'DURATION', group: 'Run', complete: 'none', help: 'after a signal, SIGKILL an engine or hook that has not exited within DURATION (seconds, or 90s, 10m; default 30; 0 = never)' },
-  { long: 'zfs-timeout', value: 'DURATION', group: 'Run', complete: 'none', help: 'kill a zfs, zpool, mount or umount command not done within DURATION and stop with exit 9 (seconds, or 90s, 10m; default 600; 0 = never)' },
+  { long: 'zfs-timeout', value: 'DURATION', group: 'Run', complete: 'none', help: 'kill a zfs, zpool, mount or umount command not done within DURATION (a batch mount or unmount: with no target done within it) and stop with exit 9 (seconds, or 90s, 10m; default 600; 0 = never)' },
   { long: 'config', value: 'FILE', group: 'Configuration', complete: 'file', help: 'the configuration file (default {config}, plus conf.d/*.toml)' },
   { long: 'metrics-file', value: 'FILE', group: 'Monitoring', complete: 'file', help: 'Prometheus textfile metrics of each run (job label)' },
   { long: 'ping-url', value: 'URL', group: 'Monitoring', complete: 'none', help: 'Healthchecks-style pings: URL/start, URL, URL/fail; {status} {exit_code} {job} {message} make it a template' },

@@ -65,7 +65,7 @@ export interface JobOptions {
   verifyCommand: string[] | null;
   /** Seconds a signalled engine or hook may take to exit before SIGKILL; 0 = never. */
   killAfter: number;
-  /** Seconds one zfs, zpool, mount or umount command may run before it is killed (exit 9); 0 = no limit. */
+  /** Seconds one zfs, zpool, mount or umount command may run (a batch mount or unmount: without progress) before it is killed (exit 9); 0 = no limit. */
   zfsTimeout: number;
   statusFile: string;
   /** Where the backup goes, in order: at least one (the implicit one when none is configured). */

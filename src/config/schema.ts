@@ -102,7 +102,7 @@ export const JOB_KEYS = {
   nice: key(z.number().int().min(-20).max(19), "The engine's CPU priority (nice value, -20..19).", 0),
   io_class: key(z.enum(['idle', 'best-effort']), "The engine's I/O scheduling class (Linux ionice; ignored on FreeBSD).", 'best-effort'),
   kill_after: key(seconds(), 'How long a signalled engine or hook may take to exit before SIGKILL (seconds, or a duration such as "90s", "2m"); 0 = never.', 30),
-  zfs_timeout: key(seconds(), 'How long one zfs, zpool, mount or umount command may run before it is killed and the run stops with exit 9 (a suspended pool hangs them): seconds, or a duration such as "10m"; 0 = never.', 600),
+  zfs_timeout: key(seconds(), 'How long one zfs, zpool, mount or umount command may run before it is killed and the run stops with exit 9 (a suspended pool hangs them); for a batch mount or unmount, how long it may go without finishing a target: seconds, or a duration such as "10m"; 0 = never.', 600),
 };
 
 const STATUS_FILE = key(absPath, 'Where each run records its result (default /var/lib/kopiatomic/status.json; FreeBSD /var/db/kopiatomic/status.json).');

@@ -98,9 +98,11 @@ export class CommandTimeoutError extends CommandError {
   override get exitCode(): number {
     return EXIT.timedOut;
   }
-  constructor(argv: readonly string[], readonly limitSeconds: number) {
+  /** `quiet`: the limit ran from its last output (a batch that reports progress), not from its start. */
+  constructor(argv: readonly string[], readonly limitSeconds: number, quiet = false) {
     super(argv, null, 'SIGKILL', '', 'timeout');
-    this.message = `${argv[0]} did not finish within ${limitSeconds} s and was killed (a suspended pool? see --zfs-timeout) (command: ${quoteArgv(argv).slice(0, 2000)})`;
+    const what = quiet ? `made no progress for ${limitSeconds} s` : `did not finish within ${limitSeconds} s`;
+    this.message = `${argv[0]} ${what} and was killed (a suspended pool? see --zfs-timeout) (command: ${quoteArgv(argv).slice(0, 2000)})`;
   }
 }
 

@@ -18,6 +18,12 @@ export interface RunOptions {
   okCodes?: readonly number[];
   /** Written to the command's standard input (a channel program); otherwise stdin is closed. */
   input?: string;
+  /**
+   * The command reports each thing it finishes (a batch `mount -v` or
+   * `umount -v`): its time limit restarts with every output, so a long batch
+   * that keeps going is not killed, while one that stops is.
+   */
+  progress?: boolean;
 }
 
 /**
@@ -129,7 +135,7 @@ export class SystemRunner implements Runner {
       ms: Date.now() - started,
       ...(result.timedOut ? { timedOut: true } : {}),
     });
-    if (result.timedOut) throw new CommandTimeoutError(argv, limit / 1000);
+    if (result.timedOut) throw new CommandTimeoutError(argv, limit / 1000, Boolean(opts.progress));
     const ok = result.signal === null && (result.code === 0 || (opts.okCodes ?? []).includes(result.code));
     if (!ok) {
       const reason: FailureReason = result.signal ? 'signal' : classifyExit(argv[0]!, result.stderr);
@@ -139,9 +145,10 @@ export class SystemRunner implements Runner {
   }
 
   /**
-   * `limitMs` (0: none): past it the command's process group is killed and
-   * the promise settles at once, without waiting for the exit: a process
-   * stuck in the kernel (a suspended pool) cannot be waited for.
+   * `limitMs` (0: none): past it (since the start, or with `progress` since
+   * the last output) the command's process group is killed and the promise
+   * settles at once, without waiting for the exit: a process stuck in the
+   * kernel (a suspended pool) cannot be waited for.
    */
   private spawnOnce(argv: readonly string[], opts: RunOptions, limitMs = 0): Promise<ExecResult & { code: number; signal: string | null }> {
     return new Promise<ExecResult & { code: number; signal: string | null }>((resolve, reject) => {
@@ -168,26 +175,32 @@ export class SystemRunner implements Runner {
         child.stdin!.on('error', () => {});
         child.stdin!.end(opts.input);
       }
-      child.stdout!.on('data', (b: Buffer) => out.push(b));
-      child.stderr!.on('data', (b: Buffer) => err.push(b));
-      const watchdog =
-        limitMs > 0
-          ? setTimeout(() => {
-              if (settled) return;
-              settled = true;
-              try {
-                process.kill(-child.pid!, 'SIGKILL'); // its own process group (detached)
-              } catch {
-                child.kill('SIGKILL');
-              }
-              // Not waited for: our pipes and the handle are let go so we can exit.
-              child.stdout!.destroy();
-              child.stderr!.destroy();
-              child.stdin?.destroy();
-              child.unref();
-              resolve({ code: 137, signal: 'SIGKILL', timedOut: true, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
-            }, limitMs)
-          : null;
+      const kill = () => {
+        if (settled) return;
+        settled = true;
+        try {
+          process.kill(-child.pid!, 'SIGKILL'); // its own process group (detached)
+        } catch {
+          child.kill('SIGKILL');
+        }
+        // Not waited for: our pipes and the handle are let go so we can exit.
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+        child.stdin?.destroy();
+        child.unref();
+        resolve({ code: 137, signal: 'SIGKILL', timedOut: true, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
+      };
+      const watchdog = limitMs > 0 ? setTimeout(kill, limitMs) : null;
+      // Progress restarts the limit (refresh() re-arms the same timer: no allocation per line).
+      const progressed = watchdog && opts.progress ? () => watchdog.refresh() : () => {};
+      child.stdout!.on('data', (b: Buffer) => {
+        out.push(b);
+        progressed();
+      });
+      child.stderr!.on('data', (b: Buffer) => {
+        err.push(b);
+        progressed();
+      });
       child.on('error', (e) => {
         // Only a failure to start counts here (a failed kill() also emits 'error').
         if (settled || child.pid !== undefined) return;

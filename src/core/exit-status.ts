@@ -14,7 +14,7 @@ export const EXIT = {
   postHookFailed: 7,
   /** The backup succeeded, but --verify could not run (no space, engine error): it is not proven. */
   verifyError: 8,
-  /** A zfs, zpool, mount or umount command did not finish within --zfs-timeout and was killed. */
+  /** A zfs, zpool, mount or umount command did not finish (or a batch made no progress) within --zfs-timeout and was killed. */
   timedOut: 9,
   /** Every backup succeeded, but a repository's retention (forget, kopia's policy) failed: old snapshots stay. */
   retentionFailed: 10,

@@ -101,7 +101,8 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
     entries.forEach((e, i) => (e.seq = seqs[i] ?? 0));
     let failure: unknown = null;
     try {
-      const p = runner.run(a.argv, { mutates: true });
+      // Its time limit follows the mounts it reports (-v), not the whole level.
+      const p = runner.run(a.argv, { mutates: true, progress: true });
       // The events are written while the process runs, not before it starts.
       const command = display(a);
       for (const m of b.mounts) reporter.event('step', { phase: 'mount', command, target: m.target, dataset: m.dataset });
@@ -150,7 +151,7 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
     started?.();
     return out;
   }
-  const runs = commands.map((c) => (c.kind === 'exec' ? runner.run(c.argv, { mutates: true }) : Promise.resolve(null)));
+  const runs = commands.map((c) => (c.kind === 'exec' ? runner.run(c.argv, { mutates: true, progress: true }) : Promise.resolve(null)));
   started?.();
   // One step event per unmount, naming its batch command (shortened: the exec
   // event has it whole), written while the processes run.

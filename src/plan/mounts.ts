@@ -66,15 +66,18 @@ export function levelSteps(level: TreeMount[], snapshot: string, table: string, 
 }
 
 /**
- * Consecutive unmounts become one: `umount a` + `umount b` -> `umount a b`
+ * Consecutive unmounts become one: `umount a` + `umount b` -> `umount -v a b`
  * (each per-target argv is a shared prefix followed by its target). Order is
- * kept: children first.
+ * kept: children first. -v (Linux and FreeBSD alike) reports each target as
+ * it is unmounted: the watchdog follows that progress (core/exec.ts), so a
+ * batch of thousands is limited per unmount, not as a whole.
  */
 export function joinUnmounts(actions: Action[]): Action {
   const first = actions[0];
   if (!first || first.kind !== 'exec') throw new Error('joinUnmounts: no unmount');
   const prefix = first.argv.slice(0, -1);
-  return { kind: 'exec', mutates: true, argv: [...prefix, ...actions.map((a) => (a.kind === 'exec' ? a.argv.at(-1)! : ''))] };
+  const verbose = prefix.includes('-v') ? [] : ['-v'];
+  return { kind: 'exec', mutates: true, argv: [...prefix, ...verbose, ...actions.map((a) => (a.kind === 'exec' ? a.argv.at(-1)! : ''))] };
 }
 
 /**

@@ -28,9 +28,10 @@ export const freebsd: Platform = {
     const base = m.mountpoint === '/' ? '' : m.mountpoint;
     return `${tableField(`${base}/.zfs/snapshot/${m.snapshot}`)} ${tableField(m.target)} nullfs ro 0 0\n`;
   },
-  // mount(8) -a -F: every entry of that file, in order (fstab(5) escapes).
+  // mount(8) -a -F: every entry of that file, in order (fstab(5) escapes);
+  // -v reports each mount: the watchdog's progress.
   mountBatchArgv(path: string) {
-    return ['mount', '-a', '-F', path];
+    return ['mount', '-a', '-v', '-F', path];
   },
   memory: freebsdMemoryOf,
   stateDir: '/var/run/kopiatomic',

@@ -203,9 +203,9 @@ test('applyPlan: a clean run; cleanup is the release beside the umount (children
   assert.deepEqual(runStatus(r, null).status, 'ok');
   const table = `${dir}/state/${encodeURIComponent(root)}.mounts`;
   assert.deepEqual(calls(runner).slice(3), [
-    `mount --all --internal-only --fstab ${table}`,
-    `mount --all --internal-only --fstab ${table}`,
-    `umount ${root}/t/a ${root}/t`,
+    `mount --all --internal-only --verbose --fstab ${table}`,
+    `mount --all --internal-only --verbose --fstab ${table}`,
+    `umount -v ${root}/t/a ${root}/t`,
     `zfs release -r kopiatomic t@${SNAP}`,
     // each snapshot with the identity the listing after the snapshot recorded (the guid in Lua's signed form, after a g: never an option)
     `zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
@@ -368,7 +368,7 @@ test('applyPlan: a mount that failed and left nothing mounted is not unmounted; 
   assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
   assert.deepEqual(r.cleanupFailures, []);
   const c = calls(runner);
-  assert.deepEqual(c.filter((x) => x.startsWith('umount')), [`umount ${root}/t`]);
+  assert.deepEqual(c.filter((x) => x.startsWith('umount')), [`umount -v ${root}/t`]);
   assert.equal(c.filter((x) => x.startsWith('mount ')).length, 2, 'one mount process per level');
   assert.equal(existsSync(root), false);
   assert.deepEqual(sys.mounts(), []);
@@ -382,7 +382,7 @@ test('applyPlan: a mount that reported failure but is in the mount table is unmo
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.deepEqual(runStatus(r, null).code, 4);
-  assert.deepEqual(calls(runner).filter((x) => x.startsWith('umount')), [`umount ${root}/t/a ${root}/t`]);
+  assert.deepEqual(calls(runner).filter((x) => x.startsWith('umount')), [`umount -v ${root}/t/a ${root}/t`]);
   assert.deepEqual(sys.mounts(), []);
 });
 
@@ -437,7 +437,7 @@ test('applyPlan: a mount that disappeared while the engine ran fails the backup 
   assert.deepEqual(r.lostMounts, [`${root}/t/a (t/a@${SNAP})`]);
   assert.equal(runStatus(r, null).status, 'backup-failed');
   assert.deepEqual(r.cleanupFailures, []);
-  assert.ok(calls(runner).includes(`umount ${root}/t`), 'the mount still there is unmounted');
+  assert.ok(calls(runner).includes(`umount -v ${root}/t`), 'the mount still there is unmounted');
   assert.ok(!calls(runner).some((c) => c.startsWith('umount') && c.includes(`${root}/t/a`)), 'the lost target is not unmounted again');
   assert.equal(sys.snaps.size, 0);
   assert.deepEqual(readPending(`${dir}/j.journal`), []);

@@ -39,7 +39,7 @@ test('tableField: fstab(5) octal escapes for space, tab, newline and backslash',
 
 test('joinUnmounts / joinCleanup: consecutive unmounts become one command, in order; others are kept', () => {
   const u = (t: string) => ({ kind: 'exec' as const, mutates: true, argv: ['umount', t] });
-  assert.deepEqual(joinUnmounts([u('/k/a/b'), u('/k/a'), u('/k')]), { kind: 'exec', mutates: true, argv: ['umount', '/k/a/b', '/k/a', '/k'] });
+  assert.deepEqual(joinUnmounts([u('/k/a/b'), u('/k/a'), u('/k')]), { kind: 'exec', mutates: true, argv: ['umount', '-v', '/k/a/b', '/k/a', '/k'] });
   const rm = { kind: 'rmdir' as const, path: '/k/x' };
   assert.deepEqual(
     joinCleanup([
@@ -48,7 +48,7 @@ test('joinUnmounts / joinCleanup: consecutive unmounts become one command, in or
       { phase: 'rmdir', action: rm },
     ]),
     [
-      { phase: 'umount', action: { kind: 'exec', mutates: true, argv: ['umount', '/k/a', '/k'] } },
+      { phase: 'umount', action: { kind: 'exec', mutates: true, argv: ['umount', '-v', '/k/a', '/k'] } },
       { phase: 'rmdir', action: rm },
     ],
   );
@@ -169,7 +169,7 @@ function batchPlan(root: string, targets: string[]): { plan: Plan; step: Step } 
   const table = `${root}/state.mounts`;
   const step: Step = {
     phase: 'mount',
-    do: { kind: 'exec', mutates: true, argv: ['mount', '--all', '--internal-only', '--fstab', table] },
+    do: { kind: 'exec', mutates: true, argv: ['mount', '--all', '--internal-only', '--verbose', '--fstab', table] },
     batch: { root, mounts: targets.map((t) => ({ target: t, dataset: `tank${t.slice(root.length)}`, source: `tank${t.slice(root.length)}@snap`, undo: { kind: 'exec', mutates: true, argv: ['umount', t] } })) },
   };
   const plan = { steps: [{ phase: 'mount-table', do: { kind: 'write', path: table, mode: 0o600, content: '' } }, step], engineContext: { platform: 'linux' } } as unknown as Plan;
@@ -193,18 +193,20 @@ test('mountBatch: targets checked, every undo journaled in one go before the one
     const undo: UndoEntry[] = [];
     await mountBatch(step, plan, ctx, undo);
     assert.equal(runner.calls.length, 1);
+    assert.equal(runner.calls[0]!.opts?.progress, true, 'its limit follows the mounts it reports');
     assert.equal(pendingAtMount, 2, 'both undos were on disk when the mount process started');
     assert.deepEqual(undo.map((u) => u.step.detail?.['target']), [`${root}/a`, `${root}/b`]);
     const steps = events.filter((e) => e['event'] === 'step');
     assert.deepEqual(steps.map((e) => [e['target'], e['command']]), [
-      [`${root}/a`, `mount --all --internal-only --fstab ${root}/state.mounts`],
-      [`${root}/b`, `mount --all --internal-only --fstab ${root}/state.mounts`],
+      [`${root}/a`, `mount --all --internal-only --verbose --fstab ${root}/state.mounts`],
+      [`${root}/b`, `mount --all --internal-only --verbose --fstab ${root}/state.mounts`],
     ]);
 
     // Cleanup: one umount for both; journaled as done.
     const r = await unmountBatch(undo.slice().reverse(), plan, ctx);
     assert.deepEqual(r, { blocked: [], failures: [] });
-    assert.deepEqual(runner.calls.at(-1)!.argv, ['umount', `${root}/b`, `${root}/a`]);
+    assert.deepEqual(runner.calls.at(-1)!.argv, ['umount', '-v', `${root}/b`, `${root}/a`]);
+    assert.equal(runner.calls.at(-1)!.opts?.progress, true, 'its limit follows the unmounts it reports');
     assert.equal(readPending(`${root}/j.journal`).length, 0);
     journal.close(false);
   } finally {
@@ -271,22 +273,23 @@ test('the dry run shows the table as the shell would write it, then the batch mo
   const cmds = dryRunCommands([ds('tank', '/tank'), ds('tank/a b', '/tank/a b')]).map((c) => c.command).filter((c) => /mount|install/.test(c));
   assert.deepEqual(cmds, [
     "install -m 0600 /dev/stdin /run/kopiatomic/%2Fk.mounts <<'KOPIATOMIC_TABLE'\ntank@kopiatomic-R /k/tank zfs ro 0 0\nKOPIATOMIC_TABLE",
-    'mount --all --internal-only --fstab /run/kopiatomic/%2Fk.mounts',
+    'mount --all --internal-only --verbose --fstab /run/kopiatomic/%2Fk.mounts',
     "install -m 0600 /dev/stdin /run/kopiatomic/%2Fk.mounts <<'KOPIATOMIC_TABLE'\ntank/a\\040b@kopiatomic-R /k/tank/a\\040b zfs ro 0 0\nKOPIATOMIC_TABLE",
-    'mount --all --internal-only --fstab /run/kopiatomic/%2Fk.mounts',
-    "umount '/k/tank/a b' /k/tank",
+    'mount --all --internal-only --verbose --fstab /run/kopiatomic/%2Fk.mounts',
+    "umount -v '/k/tank/a b' /k/tank",
   ]);
 });
 
 test('unmountCommands: a small batch is one command; a large one is two, the first with a third of the leaves, the second with the other two thirds and then every parent, children first', () => {
   const un = (t: string) => ({ kind: 'exec' as const, mutates: true, argv: ['umount', t] });
   const small = ['/k/t/h/u1', '/k/t/h', '/k/t'].map(un);
-  assert.deepEqual(unmountCommands(small).map((a) => (a.kind === 'exec' ? a.argv : [])), [['umount', '/k/t/h/u1', '/k/t/h', '/k/t']]);
+  assert.deepEqual(unmountCommands(small).map((a) => (a.kind === 'exec' ? a.argv : [])), [['umount', '-v', '/k/t/h/u1', '/k/t/h', '/k/t']]);
 
   // Children first, as cleanup has them: 100 users, then /k/t/h, then /k/t; plus a leaf right under the pool root.
   const users = Array.from({ length: 100 }, (_, i) => `/k/t/h/u${String(100 - i).padStart(3, '0')}`);
   const targets = [...users, '/k/t/srv', '/k/t/h', '/k/t'];
-  const cmds = unmountCommands(targets.map(un)).map((a) => (a.kind === 'exec' ? a.argv.slice(1) : []));
+  const cmds = unmountCommands(targets.map(un)).map((a) => (a.kind === 'exec' ? a.argv.slice(2) : []));
+  assert.ok(unmountCommands(targets.map(un)).every((a) => a.kind === 'exec' && a.argv[1] === '-v'), 'each reports its progress');
   assert.equal(cmds.length, 2);
   assert.equal(cmds[0]!.length, Math.floor(101 / 3), 'the first has a third of the 101 leaves');
   assert.ok(cmds[0]!.every((t) => t !== '/k/t/h' && t !== '/k/t'), 'the first has leaves only');
@@ -334,7 +337,7 @@ test('the dry run of a large tree shows the two unmounts as the shell runs them 
   const all = dryRunCommands([ds('tank', '/tank'), ds('tank/home', '/tank/home'), ...users]);
   const um = all.slice(all.findIndex((c) => c.phase === 'umount')).filter((c) => c.phase === 'umount' || c.phase === 'wait').map((c) => c.command);
   assert.equal(um.length, 3);
-  assert.match(um[0]!, /^umount \/k\/tank\/home\/u\d+ .* &$/);
+  assert.match(um[0]!, /^umount -v \/k\/tank\/home\/u\d+ .* &$/);
   assert.match(um[1]!, / \/k\/tank\/home \/k\/tank$/);
   assert.equal(um[2], 'wait');
 });
@@ -352,7 +355,7 @@ test('the dry run shows the hold and the identity program beside the mounts (eac
       'wait: wait',
       'backup: true /k',
       'release: zfs release &',
-      'umount: umount /k/tank/a',
+      'umount: umount -v',
       'wait: wait',
       'destroy: zfs program',
       'destroy-check: zfs list',

@@ -186,7 +186,7 @@ test('cleanupSteps: the release beside the unmounts (children first), then folde
     // the release runs beside the unmounts (the executor waits for both)
     `release zfs release -r kopiatomic pool2/b@${SNAP} tank/srv/a@${SNAP}`,
     // one umount for every mount, children first
-    'umount umount /kopia/srv/a/deep /kopia/srv/a /kopia/b',
+    'umount umount -v /kopia/srv/a/deep /kopia/srv/a /kopia/b',
     'rmdir /kopia/srv/a',
     'rmdir /kopia/srv',
     'rmdir /kopia/b',
@@ -220,7 +220,7 @@ test('buildPlan: mount point / is mounted on the mount root itself; its children
   ]);
   assert.deepEqual(argvOf(p, 'mkdir'), [['mkdir', '/kopia', '700']]);
   const table = '/run/kopiatomic/%2Fkopia.mounts';
-  const mount = ['mount', '--all', '--internal-only', '--fstab', table];
+  const mount = ['mount', '--all', '--internal-only', '--verbose', '--fstab', table];
   assert.deepEqual(batches(p), [
     { argv: mount, table, mode: 0o600, content: `rpool/ROOT@${SNAP} /kopia zfs ro 0 0\n`, targets: ['/kopia'] },
     {
@@ -243,15 +243,15 @@ test('buildPlan on FreeBSD: nullfs of the live mount point .zfs/snapshot', () =>
   assert.deepEqual(
     batches(p).map((b) => [b.argv, b.content]),
     [
-      [['mount', '-a', '-F', table], `/.zfs/snapshot/${SNAP} /kopia nullfs ro 0 0\n`],
+      [['mount', '-a', '-v', '-F', table], `/.zfs/snapshot/${SNAP} /kopia nullfs ro 0 0\n`],
       [
-        ['mount', '-a', '-F', table],
+        ['mount', '-a', '-v', '-F', table],
         `/mnt/legacy/.zfs/snapshot/${SNAP} /kopia/mnt/legacy nullfs ro 0 0\n/srv/my\\040data/.zfs/snapshot/${SNAP} /kopia/srv/my\\040data nullfs ro 0 0\n`,
       ],
     ],
   );
   assert.deepEqual(cleanupSteps(p).filter((u) => u.phase === 'umount').map((u) => (u.action.kind === 'exec' ? u.action.argv : [])), [
-    ['umount', '/kopia/srv/my data', '/kopia/mnt/legacy', '/kopia'],
+    ['umount', '-v', '/kopia/srv/my data', '/kopia/mnt/legacy', '/kopia'],
   ]);
 });
 

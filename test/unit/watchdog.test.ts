@@ -42,3 +42,30 @@ test('a zfs command past its limit is killed (its whole group) and fails with Co
   writeFileSync(zfs, '#!/bin/sh\nsleep 0.5; echo unlimited\n');
   assert.equal((await runner.run([zfs, 'list'])).stdout, 'unlimited\n');
 });
+
+test('a batch that reports progress (mount -v, umount -v) is limited per report, not as a whole; one that stops reporting is killed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-watchdog-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const umount = join(dir, 'umount');
+  // twelve targets, one every 150 ms: 1.8 s in all, against a limit of 1 s
+  writeFileSync(umount, '#!/bin/sh\n[ "$1" = -v ] && shift\nfor t in "$@"; do sleep 0.15; echo "umount: $t unmounted" >&2; done\n');
+  chmodSync(umount, 0o755);
+  const runner = new SystemRunner(quietReporter().reporter, false);
+  runner.zfsTimeoutMs = 1000;
+  const targets = Array.from({ length: 12 }, (_, i) => `/k/${i + 1}`);
+  const r = await runner.run([umount, '-v', ...targets], { progress: true });
+  assert.equal(r.stderr.split('\n').filter(Boolean).length, 12, 'every target was done');
+  // the same batch without progress meets the limit as a whole
+  await assert.rejects(runner.run([umount, '-v', ...targets]), (e: unknown) => e instanceof CommandTimeoutError && /did not finish within 1 s/.test(e.message));
+  // progress on stdout counts too; a batch that stops reporting is killed at the limit after its last report
+  writeFileSync(umount, '#!/bin/sh\necho "/k/1 : successfully mounted"\nsleep 0.3\necho "/k/2 : successfully mounted"\nexec sleep 30\n');
+  const t0 = Date.now();
+  await assert.rejects(runner.run([umount, '-a'], { progress: true }), (e: unknown) => {
+    assert.ok(e instanceof CommandTimeoutError);
+    assert.equal(e.exitCode, EXIT.timedOut);
+    assert.match(e.message, /umount made no progress for 1 s and was killed/);
+    return true;
+  });
+  const took = Date.now() - t0;
+  assert.ok(took >= 1250 && took < 15_000, `killed 1 s after its last report, not at the first limit or never (${took} ms)`);
+});

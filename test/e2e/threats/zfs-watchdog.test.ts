@@ -2,7 +2,7 @@
 // PATH makes `zfs snapshot` hang: kopiatomic kills it at --zfs-timeout, exits
 // 9, releases its lock and leaves nothing behind.
 import assert from 'node:assert/strict';
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import { test } from 'node:test';
 import { CLEAN, KOPIATOMIC, leftovers, Pool, run, scratchDir, script, sh } from '../lib.js';
 import { forgetRoot, gone, lockOf } from './common.js';
@@ -30,4 +30,64 @@ test('a zfs snapshot that hangs: killed at the limit, exit 9, the lock free, not
   const again = await run(KOPIATOMIC, args);
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(leftovers([pool], root), CLEAN);
+});
+
+// The wrappers below keep the real mount and umount (every mount and unmount
+// is real) and hold back their progress reports, one every 2 s: a batch then
+// lasts well past the 6 s limit while each report comes well within it.
+const PACE = (real: string) =>
+  `out=$(${real} "$@" 2>&1); rc=$?\n` +
+  `echo "$(date +%s) start $*" >> "$(dirname "$0")/log"\n` +
+  `printf '%s\\n' "$out" | while IFS= read -r l; do sleep 2; printf '%s\\n' "$l"; done\n` +
+  `echo "$(date +%s) end" >> "$(dirname "$0")/log"\n` +
+  'exit $rc';
+
+test('a mount and an unmount batch that outlast --zfs-timeout but keep reporting progress: the backup runs on the whole frozen tree and nothing is left', async (t) => {
+  const root = `/kt-pace-${process.pid}`;
+  const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+  const pool = Pool.create(names);
+  for (const n of names) sh('sh', '-c', `echo ${n} > ${pool.mountpoint}/${n}/file`);
+  const work = scratchDir('pace');
+  for (const prog of ['mount', 'umount']) script(work, prog, PACE(realpathSync(sh('sh', '-c', `command -v ${prog}`).trim())));
+  t.after(() => {
+    pool.destroy();
+    forgetRoot(root);
+  });
+  const seen = `${work}/seen`;
+  // the engine gets the tree's root as its last argument
+  const engine = script(work, 'engine', `cat "$1"/${pool.name}/*/file > ${seen}`);
+  const r = await run(KOPIATOMIC, ['--zfs-timeout', '6', '--json', '--mount-root', root, '--engine', 'command', '-c', engine, '-r', pool.ds()], {
+    env: { PATH: `${work}:${process.env['PATH']}` },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(readFileSync(seen, 'utf8'), names.map((n) => `${n}\n`).join(''), 'the engine read every dataset through its snapshot');
+  // The batches really outlasted the limit: the six-mount level and the seven-target unmount.
+  const log = readFileSync(`${work}/log`, 'utf8').trim().split('\n');
+  const spans: { what: string; s: number }[] = [];
+  for (let i = 0; i + 1 < log.length; i += 2) spans.push({ what: log[i]!.split(' ').slice(2).join(' '), s: Number(log[i + 1]!.split(' ')[0]) - Number(log[i]!.split(' ')[0]) });
+  const long = spans.filter((x) => x.s > 6);
+  assert.ok(long.some((x) => x.what.startsWith('--all')) && long.some((x) => x.what.startsWith('-v')), `a mount and an unmount batch each ran past 6 s: ${JSON.stringify(spans)}`);
+  assert.deepEqual(leftovers([pool], root), CLEAN);
+  assert.ok(gone(root));
+});
+
+test('a mount batch that stops reporting progress (its pool hangs): killed at the limit, exit 9, what it mounted unmounted, the lock free, nothing left', async (t) => {
+  const root = `/kt-stall-${process.pid}`;
+  const pool = Pool.create(['a', 'b']);
+  const work = scratchDir('stall');
+  const real = realpathSync(sh('sh', '-c', 'command -v mount').trim());
+  // the batch mounts for real, reports one mount, then hangs
+  script(work, 'mount', `if [ "$1" = --all ]; then ${real} "$@" | head -n 1; exec sleep 4343; fi\nexec ${real} "$@"`);
+  t.after(() => {
+    pool.destroy();
+    forgetRoot(root);
+  });
+  const r = await run(KOPIATOMIC, ['--zfs-timeout', '6', '--json', '--mount-root', root, '--engine', 'command', '-c', 'true', '-r', pool.ds()], {
+    env: { PATH: `${work}:${process.env['PATH']}` },
+  });
+  assert.equal(r.code, 9, r.stderr);
+  assert.doesNotMatch(sh('ps', '-eo', 'args'), /sleep 4343/, 'the stalled batch was killed');
+  assert.ok(gone(lockOf(root)), 'the lock is free');
+  assert.deepEqual(leftovers([pool], root), CLEAN);
+  assert.ok(gone(root));
 });
