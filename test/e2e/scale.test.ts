@@ -44,11 +44,14 @@ test(`a tree of ${USERS + 2} datasets: one mount process per level, two umount p
   const batch = umounts.slice(0, 2);
   assert.equal(batch.length, 2);
   const [leaves, rest] = batch[0]!.includes(`${root}/${pool.name}`) ? [batch[1]!, batch[0]!] : [batch[0]!, batch[1]!];
-  const users = (a: string[]) => a.slice(1).filter((t) => t.startsWith(`${root}/${pool.name}/home/u`));
-  assert.equal(users(leaves).length, leaves.length - 1, 'one has users only');
+  // Each batch reports its progress (-v: the watchdog follows it), then names its targets.
+  assert.ok(batch.every((a) => a[1] === '-v'), 'each batch reports its progress');
+  const targets = (a: string[]) => a.slice(2);
+  const users = (a: string[]) => targets(a).filter((t) => t.startsWith(`${root}/${pool.name}/home/u`));
+  assert.equal(users(leaves).length, targets(leaves).length, 'one has users only');
   assert.equal(users(leaves).length, Math.floor(USERS / 3), 'a third of them');
   assert.deepEqual(rest.slice(-2), [`${root}/${pool.name}/home`, `${root}/${pool.name}`], 'the other has the rest, then the parents, children first');
-  assert.equal(new Set([...leaves.slice(1), ...rest.slice(1)]).size, USERS + 2, 'every mount once');
+  assert.equal(new Set([...targets(leaves), ...targets(rest)]).size, USERS + 2, 'every mount once');
   // Anything after them is the one-by-one unmount of a parent the second reached too early.
   for (const a of umounts.slice(2)) assert.ok(a.length === 2 && [`${root}/${pool.name}/home`, `${root}/${pool.name}`].includes(a[1]!), `only a parent: ${a.join(' ')}`);
   assert.ok(umounts.length <= 4);
