@@ -2,7 +2,7 @@
 # Runs inside the zfsvm guest: how long one snapshot unmount takes when many
 # filesystems and snapshots are mounted, and where the kernel spends it.
 #
-#   ZFSVM_MEM=8192 ZFSVM_DISKS=4G ZFSVM_PASS_ENV="UMOUNT_N" UMOUNT_N=2000 \
+#   ZFSVM_MEM=8192 ZFSVM_DISKS=4G ZFSVM_PASS_ENV="UMOUNT_N UMOUNT_DIRECT" UMOUNT_N=2000 UMOUNT_DIRECT=1 \
 #     bash test/vm/zfsvm.sh run bench/umount-probe.sh
 #
 # UMOUNT_N filesystems are made (bench/mkfs-lzc.py) and mounted, one
@@ -10,8 +10,13 @@
 # (as kopiatomic does), then unmounted by `umount` processes of 250 targets
 # each, every batch timed; the running umount's kernel stack is sampled
 # every 0.2 s and the most frequent frames printed.
+#
+# UMOUNT_DIRECT=1: every other batch calls umount2(2) itself, without
+# umount(8)'s read of the mount table (perl's syscall(); 166 is umount2's
+# number on x86_64, 8 is UMOUNT_NOFOLLOW), to compare the two in one boot.
 set -u
 n=${UMOUNT_N:-3000}
+direct=${UMOUNT_DIRECT:-0}
 say() { echo "UMOUNT $(date +%T) $*"; }
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 arcm() { awk -v k="$1" '$1 == k { print int($3 / 1048576) }' /proc/spl/kstat/zfs/arcstats; }
@@ -44,16 +49,23 @@ say "snapshots mounted: $(grep -c '@s ' /proc/self/mountinfo) in $m ms ($(( n * 
     done
   done ) &
 sampler=$!
-i=1
+i=1; k=0
 while [ "$i" -le "$n" ]; do
   j=$(( i + 249 )); [ "$j" -gt "$n" ] && j=$n
   left=$(grep -c '@s ' /proc/self/mountinfo)
   t=$(date +%s%N)
-  seq -f "/snaps/u%05g" "$i" "$j" | xargs umount
+  if [ "$direct" = 1 ] && [ $(( k % 2 )) = 1 ]; then
+    how=umount2
+    seq -f "/snaps/u%05g" "$i" "$j" | xargs perl -e 'for (@ARGV) { syscall(166, $_, 8) == 0 or die "$_: $!\n" }'
+  else
+    how=umount
+    seq -f "/snaps/u%05g" "$i" "$j" | xargs umount
+  fi
   m=$(ms "$t")
-  say "umount $i-$j with $left snapshot mounts before: $m ms ($(( (j - i + 1) * 1000 / (m + 1) )) a second)"
-  i=$(( j + 1 ))
+  say "$how $i-$j with $left snapshot mounts before: $m ms ($(( (j - i + 1) * 1000 / (m + 1) )) a second)"
+  i=$(( j + 1 )); k=$(( k + 1 ))
 done
+say "snapshot mounts left: $(grep -c '@s ' /proc/self/mountinfo)"
 kill "$sampler"
 say "stack samples: $(wc -l < /tmp/stacks); the most frequent frames:"
 tr ' ' '\n' < /tmp/stacks | grep -v '^$' | sort | uniq -c | sort -rn | head -25 | sed 's/^/UMOUNT frame /'
