@@ -2,13 +2,13 @@
 # Runs inside the zfsvm guest: how long one snapshot unmount takes when many
 # filesystems and snapshots are mounted, and where the kernel spends it.
 #
-#   ZFSVM_MEM=8192 ZFSVM_DISKS=4G ZFSVM_PASS_ENV="UMOUNT_N UMOUNT_DIRECT" UMOUNT_N=2000 UMOUNT_DIRECT=1 \
+#   ZFSVM_MEM=8192 ZFSVM_DISKS=4G ZFSVM_PASS_ENV="UMOUNT_N UMOUNT_DIRECT UMOUNT_BATCH" UMOUNT_N=2000 UMOUNT_DIRECT=1 \
 #     bash test/vm/zfsvm.sh run bench/umount-probe.sh
 #
 # UMOUNT_N filesystems are made (bench/mkfs-lzc.py) and mounted, one
 # recursive snapshot taken, its N snapshots mounted by one `mount -a -i`
-# (as kopiatomic does), then unmounted by `umount` processes of 250 targets
-# each, every batch timed; the running umount's kernel stack is sampled
+# (as kopiatomic does), then unmounted by `umount` processes of UMOUNT_BATCH
+# (250) targets each, every batch timed; the running umount's kernel stack is sampled
 # every 0.2 s and the most frequent frames printed.
 #
 # UMOUNT_DIRECT=1: every other batch calls umount2(2) itself, without
@@ -17,6 +17,7 @@
 set -u
 n=${UMOUNT_N:-3000}
 direct=${UMOUNT_DIRECT:-0}
+batch=${UMOUNT_BATCH:-250}
 say() { echo "UMOUNT $(date +%T) $*"; }
 ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 arcm() { awk -v k="$1" '$1 == k { print int($3 / 1048576) }' /proc/spl/kstat/zfs/arcstats; }
@@ -51,7 +52,7 @@ say "snapshots mounted: $(grep -c '@s ' /proc/self/mountinfo) in $m ms ($(( n * 
 sampler=$!
 i=1; k=0
 while [ "$i" -le "$n" ]; do
-  j=$(( i + 249 )); [ "$j" -gt "$n" ] && j=$n
+  j=$(( i + batch - 1 )); [ "$j" -gt "$n" ] && j=$n
   left=$(grep -c '@s ' /proc/self/mountinfo)
   t=$(date +%s%N)
   if [ "$direct" = 1 ] && [ $(( k % 2 )) = 1 ]; then
