@@ -19,9 +19,10 @@ export interface RunOptions {
   /** Written to the command's standard input (a channel program); otherwise stdin is closed. */
   input?: string;
   /**
-   * The command reports each thing it finishes (a batch `mount -v` or
-   * `umount -v`): its time limit restarts with every output, so a long batch
-   * that keeps going is not killed, while one that stops is.
+   * The command reports each thing it finishes (a batch mount or unmount,
+   * whatever carries it): it is limited as a zfs command is, and its time
+   * limit restarts with every output, so a long batch that keeps going is
+   * not killed, while one that stops is.
    */
   progress?: boolean;
 }
@@ -116,7 +117,7 @@ export class SystemRunner implements Runner {
     this.reporter.verbose(`run: ${quoteArgv(argv)}`);
     this.count(argv);
     const started = Date.now();
-    const limit = WATCHED.has(argv[0]!.split('/').pop()!) ? this.zfsTimeoutMs : 0;
+    const limit = opts.progress || WATCHED.has(argv[0]!.split('/').pop()!) ? this.zfsTimeoutMs : 0;
     let result = await this.spawnOnce(argv, opts, limit);
     // A child of ours in its own session still gets a signal sent to our
     // process group between fork() and its setsid(): libuv blocks signals

@@ -6,12 +6,13 @@
 // one by one, so the busy one is named.
 import { lstatSync, realpathSync, rmSync } from 'node:fs';
 import { posix } from 'node:path';
-import { errorMessage, SetupError } from '../core/errors.js';
+import { CommandError, errorMessage, SetupError } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import { platformFor } from '../platform/detect.js';
+import type { Platform } from '../platform/platform.js';
 import { display, displayBrief } from '../plan/display.js';
-import { unmountCommands } from '../plan/mounts.js';
+import { unmountGroups } from '../plan/mounts.js';
 import type { Plan, Step } from '../plan/types.js';
 import { requireRootPath } from '../safety/root-path.js';
 import type { ApplyContext, UndoEntry } from './context.js';
@@ -130,6 +131,23 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
   }
 }
 
+/**
+ * One batch: the platform's command, or umount(8) -v where its program is
+ * not installed (perl, on a Linux without it). Its time limit follows the
+ * targets it reports, not the whole batch.
+ */
+async function runUnmountBatch(targets: string[], platform: Platform, ctx: ApplyContext): Promise<void> {
+  const argv = platform.umountBatchArgv(targets);
+  try {
+    await ctx.runner.run(argv, { mutates: true, progress: true });
+  } catch (e) {
+    const fallback = platform.umountBatchFallbackArgv(targets);
+    if (!(e instanceof CommandError && e.reason === 'program-missing') || fallback[0] === argv[0]) throw e;
+    ctx.reporter.verbose(`${argv[0]} is not installed: unmounting with ${fallback[0]}`);
+    await ctx.runner.run(fallback, { mutates: true, progress: true });
+  }
+}
+
 export interface UnmountResult {
   /** Targets still mounted: their folders must stay. */
   blocked: string[];
@@ -146,25 +164,31 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
   const { runner, reporter, journal } = ctx;
   const out: UnmountResult = { blocked: [], failures: [] };
   const target = (e: UndoEntry) => String(e.step.detail?.['target']);
-  const commands = unmountCommands(entries.map((e) => e.undo.action));
-  if (commands.some((c) => c.kind !== 'exec')) {
+  const platform = ctx.platform ?? platformFor(plan.engineContext.platform);
+  if (entries.some((e) => e.undo.action.kind !== 'exec')) {
     started?.();
     return out;
   }
-  const runs = commands.map((c) => (c.kind === 'exec' ? runner.run(c.argv, { mutates: true, progress: true }) : Promise.resolve(null)));
+  const groups = unmountGroups(entries.map(target));
+  const runs = groups.map((g) => runUnmountBatch(g, platform, ctx));
   started?.();
   // One step event per unmount, naming its batch command (shortened: the exec
   // event has it whole), written while the processes run.
-  const named = commands.map((c) => ({ words: new Set(c.kind === 'exec' ? c.argv : []), brief: displayBrief(c) }));
-  for (const e of entries) reporter.event('step', { phase: 'umount', command: named.find((n) => n.words.has(target(e)))?.brief, target: target(e) });
+  const briefs = groups.map((g) => displayBrief({ kind: 'exec', mutates: true, argv: platform.umountBatchArgv(g) }));
+  const groupOf = new Map(groups.flatMap((g, i) => g.map((t) => [t, i] as const)));
+  for (const e of entries) reporter.event('step', { phase: 'umount', command: briefs[groupOf.get(target(e)) ?? 0], target: target(e) });
   const failed = (await Promise.allSettled(runs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (!failed) {
+  // A batch is believed by the mount table, not by its exit code: what is
+  // still mounted is unmounted one by one below, and only what is gone is
+  // marked undone in the journal.
+  const present = runner.dryRun ? null : await targetsPresent(plan, ctx);
+  const left = present ? entries.filter((e) => present.has(target(e))) : [];
+  if (!failed && !left.length) {
     journal?.undoneMany(entries.map((e) => e.seq).filter((s) => s > 0));
     fault('umount', reporter);
     return out;
   }
-  reporter.verbose(`batch unmount failed (${errorMessage(failed.reason)}); unmounting the rest one by one`);
-  const present = await targetsPresent(plan, ctx);
+  reporter.verbose(failed ? `batch unmount failed (${errorMessage(failed.reason)}); unmounting the rest one by one` : `batch unmount left ${left.length} mounted; unmounting them one by one`);
   const gone: number[] = [];
   for (const e of entries) {
     if (present && !present.has(target(e))) {

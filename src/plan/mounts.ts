@@ -5,7 +5,8 @@
 // previous level's read-only snapshots (or in our own root-only folders), so
 // they can be checked once that level is mounted, before mounting the next.
 // Unmounting is one process with every target (two side by side for a large
-// batch), children first.
+// batch), children first: the platform's batch (umount2(2) per target on
+// Linux, umount(8) -v on FreeBSD).
 import type { ExactDestroy } from '../zfs/destroy-program.js';
 import { posix } from 'node:path';
 import type { Platform } from '../platform/platform.js';
@@ -65,53 +66,54 @@ export function levelSteps(level: TreeMount[], snapshot: string, table: string, 
   ];
 }
 
-/**
- * Consecutive unmounts become one: `umount a` + `umount b` -> `umount -v a b`
- * (each per-target argv is a shared prefix followed by its target). Order is
- * kept: children first. -v (Linux and FreeBSD alike) reports each target as
- * it is unmounted: the watchdog follows that progress (core/exec.ts), so a
- * batch of thousands is limited per unmount, not as a whole.
- */
-export function joinUnmounts(actions: Action[]): Action {
-  const first = actions[0];
-  if (!first || first.kind !== 'exec') throw new Error('joinUnmounts: no unmount');
-  const prefix = first.argv.slice(0, -1);
-  const verbose = prefix.includes('-v') ? [] : ['-v'];
-  return { kind: 'exec', mutates: true, argv: [...prefix, ...verbose, ...actions.map((a) => (a.kind === 'exec' ? a.argv.at(-1)! : ''))] };
+/** The target of a per-target unmount (the last word of its argv). */
+function unmountTarget(a: Action): string {
+  if (a.kind !== 'exec') throw new Error('an unmount runs a command');
+  return a.argv.at(-1)!;
 }
 
 /**
  * From this many mounts on, a batch is unmounted by two processes side by
- * side: each unmount costs tens of milliseconds of CPU (the kernel's and
- * umount's own, which reads the mount table per target), so two halve the time
- * on a machine with two cores. Below it, one process is as fast.
+ * side: each unmount costs CPU (the kernel's, and with umount(8) its reading
+ * of the mount table per target), so two halve the time on a machine with
+ * two cores. Below it, one process is as fast.
  */
 export const PARALLEL_UNMOUNT_MIN = 64;
 
 /**
- * The commands that unmount a batch (per-target unmounts, children first):
- * one, or for a large batch two that run side by side. The first takes a
- * third of the leaves (mounts with no other mount of the batch below them);
- * the second the other two thirds, then every parent, children first. With
- * twice the leaves to do, the second reaches the parents long after the
- * first has finished; should it not (a parent is busy while a child is still
- * mounted), that parent stays mounted and the executor unmounts what is left
- * one by one, as after any failed batch.
+ * How a batch's targets (children first) are split among the
+ * processes that run side by side: one group, or for a large batch two. The
+ * first takes a third of the leaves (targets with no other target of the batch
+ * below them); the second the other two thirds, then every parent, children
+ * first. With twice the leaves to do, the second reaches the parents long
+ * after the first has finished; should it not (a parent is busy while a child
+ * is still mounted), that parent stays mounted and the executor unmounts what
+ * is left one by one, as after any failed batch.
  */
-export function unmountCommands(actions: Action[]): Action[] {
-  if (actions.length < PARALLEL_UNMOUNT_MIN) return [joinUnmounts(actions)];
-  const target = (a: Action) => (a.kind === 'exec' ? a.argv.at(-1)! : '');
-  const all = new Set(actions.map(target));
+export function unmountGroups(targets: string[]): string[][] {
+  if (targets.length < PARALLEL_UNMOUNT_MIN) return [targets];
+  const all = new Set(targets);
   const parents = new Set<string>();
   for (const t of all) for (let d = posix.dirname(t); d !== '/' && d !== '.'; d = posix.dirname(d)) if (all.has(d)) parents.add(d);
-  const leaves = actions.filter((a) => !parents.has(target(a)));
+  const leaves = targets.filter((t) => !parents.has(t));
   const first = new Set(leaves.slice(0, Math.floor(leaves.length / 3)));
-  if (!first.size) return [joinUnmounts(actions)];
-  return [joinUnmounts([...first]), joinUnmounts(actions.filter((a) => !first.has(a)))];
+  if (!first.size) return [targets];
+  return [[...first], targets.filter((t) => !first.has(t))];
+}
+
+/**
+ * Consecutive unmounts become the platform's batch command (umountBatchArgv),
+ * one per group of unmountGroups, order kept: children first. It reports each
+ * target as it is unmounted: the watchdog follows that progress
+ * (core/exec.ts), so a batch of thousands is limited per unmount, not as a
+ * whole.
+ */
+export function unmountCommands(actions: Action[], platform: Platform): Action[] {
+  return unmountGroups(actions.map(unmountTarget)).map((g) => ({ kind: 'exec', mutates: true, argv: platform.umountBatchArgv(g) }));
 }
 
 /** Cleanup with consecutive unmounts joined as the executor runs them: `beside` marks commands that run side by side with the next. */
-export function joinCleanup<U extends { phase: string; action: Action; exact?: ExactDestroy }>(undos: U[]): { phase: U['phase']; action: Action; exact?: ExactDestroy; beside?: true }[] {
+export function joinCleanup<U extends { phase: string; action: Action; exact?: ExactDestroy }>(undos: U[], platform: Platform): { phase: U['phase']; action: Action; exact?: ExactDestroy; beside?: true }[] {
   const out: { phase: U['phase']; action: Action; exact?: ExactDestroy; beside?: true }[] = [];
   for (let i = 0; i < undos.length; ) {
     if (undos[i]!.phase !== 'umount') {
@@ -120,7 +122,7 @@ export function joinCleanup<U extends { phase: string; action: Action; exact?: E
     }
     let j = i;
     while (j < undos.length && undos[j]!.phase === 'umount') j++;
-    const commands = unmountCommands(undos.slice(i, j).map((u) => u.action));
+    const commands = unmountCommands(undos.slice(i, j).map((u) => u.action), platform);
     commands.forEach((action, k) => out.push(k < commands.length - 1 ? { phase: 'umount', action, beside: true } : { phase: 'umount', action }));
     i = j;
   }

@@ -5,6 +5,8 @@ import type { Dataset } from '../discover/inventory.js';
 import { isBelow, mountOrder, stateKey } from '../core/paths.js';
 import { SNAPSHOT_TIME, topSources, type EngineContext } from '../engine/engine.js';
 import { destroyUndo } from '../zfs/destroy-program.js';
+import { platformFor } from '../platform/detect.js';
+import type { Platform } from '../platform/platform.js';
 import { joinCleanup, levelSteps, mountLevels, tablePath } from './mounts.js';
 import { HOLD_TAG, PROP_OWNER, PROP_PROOF, PROP_RUN } from '../zfs/naming.js';
 import { proofFor } from './proof-value.js';
@@ -187,13 +189,13 @@ export function besideUnmounts<U>(newestFirst: readonly U[], phaseOf: (u: U) => 
 }
 
 /** Cleanup in the order it will run: the undo of every step, last first; `beside` marks a command that runs beside the next. */
-export function cleanupSteps(plan: Plan): (NonNullable<Step['undo']> & { beside?: true })[] {
+export function cleanupSteps(plan: Plan, platform: Platform = platformFor(plan.engineContext.platform)): (NonNullable<Step['undo']> & { beside?: true })[] {
   // Batch mounts' undos, consecutive unmounts joined into one command (plan/mounts.ts).
   const undos = plan.steps
     .flatMap((s): NonNullable<Step['undo']>[] => (s.batch ? s.batch.mounts.map((m) => ({ phase: 'umount', action: m.undo })) : s.undo ? [s.undo] : []))
     .reverse();
   const beside = besideUnmounts(undos, (u) => u.phase);
-  return [...beside.map((u) => ({ ...u, beside: true as const })), ...joinCleanup(undos.filter((u) => !beside.includes(u)))];
+  return [...beside.map((u) => ({ ...u, beside: true as const })), ...joinCleanup(undos.filter((u) => !beside.includes(u)), platform)];
 }
 
 /**

@@ -5,6 +5,7 @@ import { parseMountP, tableField, type MountEntry } from '../zfs/mount-table.js'
 import { PREFIX } from '../zfs/naming.js';
 import type { Platform, SnapshotMount } from './platform.js';
 import { freebsdMemoryOf } from './memory.js';
+import { umountVerboseArgv } from './umount-batch.js';
 
 export const freebsd: Platform = {
   name: 'freebsd',
@@ -21,6 +22,9 @@ export const freebsd: Platform = {
   umountArgv(target: string) {
     return ['umount', target];
   },
+  // -v reports each target as it is unmounted: the watchdog's progress.
+  umountBatchArgv: umountVerboseArgv,
+  umountBatchFallbackArgv: umountVerboseArgv,
   isOurSnapshotMount(e: MountEntry) {
     return e.fstype === 'nullfs' && e.source.includes(`/.zfs/snapshot/${PREFIX}-`);
   },

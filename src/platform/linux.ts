@@ -4,6 +4,7 @@ import { parseMountinfo, tableField, type MountEntry } from '../zfs/mount-table.
 import { PREFIX } from '../zfs/naming.js';
 import type { Platform, SnapshotMount } from './platform.js';
 import { linuxMemory } from './memory.js';
+import { umount2Argv, umountVerboseArgv } from './umount-batch.js';
 
 export const linux: Platform = {
   name: 'linux',
@@ -29,6 +30,12 @@ export const linux: Platform = {
   umountArgv(target: string) {
     return ['umount', target];
   },
+  // umount2(2) called per target, where umount(8) reads the whole mount
+  // table before each ZFS unmount (platform/umount-batch.ts).
+  umountBatchArgv(targets: readonly string[]) {
+    return umount2Argv(targets) ?? umountVerboseArgv(targets);
+  },
+  umountBatchFallbackArgv: umountVerboseArgv,
   isOurSnapshotMount(e: MountEntry) {
     return e.fstype === 'zfs' && e.root === '/' && e.source.includes(`@${PREFIX}-`);
   },

@@ -16,6 +16,13 @@ export interface Platform {
   readMounts(runner: Runner): Promise<MountEntry[]>;
   mountArgv(m: SnapshotMount): string[];
   umountArgv(target: string): string[];
+  /**
+   * One process that unmounts `targets` in this order (children first),
+   * reporting each as it is done: the watchdog's progress (core/exec.ts).
+   */
+  umountBatchArgv(targets: readonly string[]): string[];
+  /** umount(8) over the same targets: where umountBatchArgv's program is not installed. */
+  umountBatchFallbackArgv(targets: readonly string[]): string[];
   /** True when a mount table entry is a mount of one of our snapshots (any run), as mountArgv makes them. */
   isOurSnapshotMount(e: MountEntry): boolean;
   /** One line of a mount table (fstab(5) format) mounting this snapshot; see plan/mounts.ts. */

@@ -111,8 +111,8 @@ test('--exclude leaves out a dataset and its descendants: never snapshotted, nev
 test('dry run changes nothing, and its commands are the ones a real run then runs, as logged by wrappers on PATH', async (t) => {
   const pool = Pool.create(['a', 'a/b', 'c']).destroyAfter(t);
   const work = scratchDir('dry');
-  // zfs, mount and umount wrappers first on PATH, each logging its argv.
-  const { env, bin, log, logged, clear } = argvLogger(work, ['zfs', 'mount', 'umount']);
+  // zfs, mount, umount and perl (the batch unmount's carrier) wrappers first on PATH, each logging its argv.
+  const { env, bin, log, logged, clear } = argvLogger(work, ['zfs', 'mount', 'umount', 'perl']);
   const engine = script(bin, 'engine', `{ printf '%s' "$0"; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\n'; } >> ${log}`);
   const snapsBefore = pool.snapshots();
   const args = ['--json', '--mount-root', '/kt-dry', '--engine', 'command', '-c', engine, '-p', `echo pre >> ${log}`, '-q', `echo post >> ${log}`, '-r', pool.name];
@@ -174,7 +174,7 @@ test('dry run changes nothing, and its commands are the ones a real run then run
   }
   assert.equal(at, ran.length, 'nothing ran that the plan does not show');
   assert.ok(planned.some((c) => c[0] === 'zfs' && c[1] === 'snapshot') && planned.some((c) => c[0] === 'zfs' && c[1] === 'program'));
-  assert.ok(planned.some((c) => c[0] === 'mount') && planned.some((c) => c[0] === 'umount'));
+  assert.ok(planned.some((c) => c[0] === 'mount') && planned.some((c) => c[0] === 'perl' && c.some((w) => w.startsWith('/kt-dry/'))), 'the mounts and the batch unmount');
   assert.deepEqual(leftovers([pool], '/kt-dry'), CLEAN);
 });
 

@@ -20,7 +20,7 @@ import type { Platform } from '../../src/platform/platform.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
 import { Journal, readPending } from '../../src/safety/journal.js';
-import { ds, FakeRunner, identityAnswer, identityNames, quietReporter } from './helpers.js';
+import { commandText, ds, FakeRunner, identityAnswer, identityNames, quietReporter, unmountTargets } from './helpers.js';
 
 const SNAP = 'kopiatomic-R1';
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
@@ -150,8 +150,8 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
       }
       return ok();
     }
-    if (argv[0] === 'umount') {
-      const targets = argv.slice(1);
+    const targets = unmountTargets(argv);
+    if (targets) {
       mounts = mounts.filter((m) => !targets.includes(m.target));
       for (const t of targets) if (t.endsWith('/t')) rmSync(`${t}/a`, { recursive: true, force: true });
       return ok();
@@ -189,7 +189,7 @@ function rig(dir: string, o: Parameters<typeof system>[0] = {}, wrap: (answer: A
 }
 
 /** The commands run to completion (not the engine), as text. */
-const calls = (r: FakeRunner) => r.calls.filter((c) => !c.live).map((c) => c.argv.join(' '));
+const calls = (r: FakeRunner) => r.calls.filter((c) => !c.live).map((c) => commandText(c.argv));
 
 test('applyPlan: a clean run; cleanup is the release beside the umount (children first), rmdir (deepest first), destroy, then one zfs list', async (t) => {
   const dir = tmp(t);
@@ -205,7 +205,7 @@ test('applyPlan: a clean run; cleanup is the release beside the umount (children
   assert.deepEqual(calls(runner).slice(3), [
     `mount --all --internal-only --verbose --fstab ${table}`,
     `mount --all --internal-only --verbose --fstab ${table}`,
-    `umount -v ${root}/t/a ${root}/t`,
+    `umount2 ${root}/t/a ${root}/t`,
     `zfs release -r kopiatomic t@${SNAP}`,
     // each snapshot with the identity the listing after the snapshot recorded (the guid in Lua's signed form, after a g: never an option)
     `zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
@@ -221,7 +221,7 @@ test('applyPlan: the release runs while the unmount runs (started just after it)
   const log: string[] = [];
   // release and umount take a while, so they overlap if they are started together
   const { sys, ctx, journal } = rig(dir, {}, (answer) => async (argv, opts) => {
-    const name = argv[0] === 'umount' ? 'umount' : `zfs ${argv[1]}`;
+    const name = unmountTargets(argv) ? 'umount' : `zfs ${argv[1]}`;
     log.push(`start ${name}`);
     if (name === 'umount' || name === 'zfs release') await new Promise((r) => setTimeout(r, name === 'umount' ? 30 : 60));
     log.push(`end ${name}`);
@@ -368,7 +368,7 @@ test('applyPlan: a mount that failed and left nothing mounted is not unmounted; 
   assert.deepEqual(runStatus(r, null), { status: 'setup-failed', code: 4 });
   assert.deepEqual(r.cleanupFailures, []);
   const c = calls(runner);
-  assert.deepEqual(c.filter((x) => x.startsWith('umount')), [`umount -v ${root}/t`]);
+  assert.deepEqual(c.filter((x) => x.startsWith('umount')), [`umount2 ${root}/t`]);
   assert.equal(c.filter((x) => x.startsWith('mount ')).length, 2, 'one mount process per level');
   assert.equal(existsSync(root), false);
   assert.deepEqual(sys.mounts(), []);
@@ -382,7 +382,7 @@ test('applyPlan: a mount that reported failure but is in the mount table is unmo
   const r = await applyPlan(makePlan(root), ctx);
   journal.close(false);
   assert.deepEqual(runStatus(r, null).code, 4);
-  assert.deepEqual(calls(runner).filter((x) => x.startsWith('umount')), [`umount -v ${root}/t/a ${root}/t`]);
+  assert.deepEqual(calls(runner).filter((x) => x.startsWith('umount')), [`umount2 ${root}/t/a ${root}/t`]);
   assert.deepEqual(sys.mounts(), []);
 });
 
@@ -437,8 +437,8 @@ test('applyPlan: a mount that disappeared while the engine ran fails the backup 
   assert.deepEqual(r.lostMounts, [`${root}/t/a (t/a@${SNAP})`]);
   assert.equal(runStatus(r, null).status, 'backup-failed');
   assert.deepEqual(r.cleanupFailures, []);
-  assert.ok(calls(runner).includes(`umount -v ${root}/t`), 'the mount still there is unmounted');
-  assert.ok(!calls(runner).some((c) => c.startsWith('umount') && c.includes(`${root}/t/a`)), 'the lost target is not unmounted again');
+  assert.ok(calls(runner).includes(`umount2 ${root}/t`), 'the mount still there is unmounted');
+  assert.ok(!calls(runner).some((c) => /^umount/.test(c) && c.includes(`${root}/t/a`)), 'the lost target is not unmounted again');
   assert.equal(sys.snaps.size, 0);
   assert.deepEqual(readPending(`${dir}/j.journal`), []);
 });

@@ -7,6 +7,22 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { LiveOptions, LiveProcess, Runner, RunOptions, ExecResult } from '../../src/core/exec.js';
 import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { Reporter } from '../../src/core/report.js';
+import { UMOUNT2_SCRIPT } from '../../src/platform/umount-batch.js';
+
+/**
+ * The targets of an unmount command, by either carrier (platform/umount-batch.ts):
+ * `umount [-v] T...`, or perl's umount2 one-liner (`perl -e SCRIPT -- NR ARCH FLAGS T...`); null for anything else.
+ */
+export function unmountTargets(argv: readonly string[]): string[] | null {
+  if (argv[0] === 'umount') return argv.slice(1).filter((a) => a !== '-v');
+  if (argv[0] === 'perl' && argv[1] === '-e' && argv[2] === UMOUNT2_SCRIPT && argv[3] === '--') return argv.slice(7);
+  return null;
+}
+
+/** A command as text, the umount2 carrier shortened to `umount2 T...` (its script is long). */
+export function commandText(argv: readonly string[]): string {
+  return argv[0] === 'perl' && unmountTargets(argv) ? ['umount2', ...unmountTargets(argv)!].join(' ') : argv.join(' ');
+}
 
 /** A mounted dataset by default; override anything. */
 export function ds(name: string, mountedAt: string | null, extra: Partial<Dataset> = {}): Dataset {
@@ -76,7 +92,7 @@ export class FakeRunner implements Runner {
         this.mounted.push({ source, target, fstype: 'zfs', root: '/' });
       }
     }
-    if (argv[0] === 'umount') for (const t of argv.slice(1)) this.mounted.splice(0, this.mounted.length, ...this.mounted.filter((m) => m.target !== t));
+    for (const t of unmountTargets(argv) ?? []) this.mounted.splice(0, this.mounted.length, ...this.mounted.filter((m) => m.target !== t));
   }
 }
 

@@ -2,12 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { CommandError } from '../../src/core/errors.js';
+import { CommandError, quoteArgv } from '../../src/core/errors.js';
 import type { ApplyContext, UndoEntry } from '../../src/execute/context.js';
 import { checkTarget, mountBatch, unmountBatch } from '../../src/execute/mount-phase.js';
 import { sameSnapshotMount } from '../../src/execute/mount-check.js';
 import { Interrupt } from '../../src/execute/interrupt.js';
-import { joinCleanup, joinUnmounts, mountLevels, unmountCommands } from '../../src/plan/mounts.js';
+import { joinCleanup, mountLevels, unmountCommands } from '../../src/plan/mounts.js';
 import { tableField } from '../../src/zfs/mount-table.js';
 import type { Plan, Step } from '../../src/plan/types.js';
 import { DESTROY_PROGRAM } from '../../src/zfs/destroy-program.js';
@@ -16,8 +16,10 @@ import { planCommands } from '../../src/cli/print-plan.js';
 import { commandEngine } from '../../src/engine/command.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { linux } from '../../src/platform/linux.js';
+import { freebsd } from '../../src/platform/freebsd.js';
+import { umount2Argv } from '../../src/platform/umount-batch.js';
 import type { Dataset } from '../../src/discover/inventory.js';
-import { ds, FakeRunner, quietReporter } from './helpers.js';
+import { ds, FakeRunner, quietReporter, unmountTargets } from './helpers.js';
 
 test('mountLevels: a mount is one level below the nearest mount that contains it', () => {
   const levels = mountLevels([{ target: '/k' }, { target: '/k/a' }, { target: '/k/b' }, { target: '/k/a/x/y' }, { target: '/k/b/c/d' }]);
@@ -37,16 +39,22 @@ test('tableField: fstab(5) octal escapes for space, tab, newline and backslash',
   assert.equal(tableField('/plain/path'), '/plain/path');
 });
 
-test('joinUnmounts / joinCleanup: consecutive unmounts become one command, in order; others are kept', () => {
+test('unmountCommands / joinCleanup: consecutive unmounts become the platform\'s one batch command, in order; others are kept', () => {
   const u = (t: string) => ({ kind: 'exec' as const, mutates: true, argv: ['umount', t] });
-  assert.deepEqual(joinUnmounts([u('/k/a/b'), u('/k/a'), u('/k')]), { kind: 'exec', mutates: true, argv: ['umount', '-v', '/k/a/b', '/k/a', '/k'] });
+  const argvs = (p: typeof linux) => unmountCommands([u('/k/a/b'), u('/k/a'), u('/k')], p).map((a) => (a.kind === 'exec' ? a.argv : []));
+  // FreeBSD: umount(8), reporting each target (-v); Linux: umount2(2) per target, from one perl process.
+  assert.deepEqual(argvs(freebsd), [['umount', '-v', '/k/a/b', '/k/a', '/k']]);
+  assert.deepEqual(argvs(linux), [umount2Argv(['/k/a/b', '/k/a', '/k'])]);
   const rm = { kind: 'rmdir' as const, path: '/k/x' };
   assert.deepEqual(
-    joinCleanup([
-      { phase: 'umount', action: u('/k/a') },
-      { phase: 'umount', action: u('/k') },
-      { phase: 'rmdir', action: rm },
-    ]),
+    joinCleanup(
+      [
+        { phase: 'umount', action: u('/k/a') },
+        { phase: 'umount', action: u('/k') },
+        { phase: 'rmdir', action: rm },
+      ],
+      freebsd,
+    ),
     [
       { phase: 'umount', action: { kind: 'exec', mutates: true, argv: ['umount', '-v', '/k/a', '/k'] } },
       { phase: 'rmdir', action: rm },
@@ -205,7 +213,7 @@ test('mountBatch: targets checked, every undo journaled in one go before the one
     // Cleanup: one umount for both; journaled as done.
     const r = await unmountBatch(undo.slice().reverse(), plan, ctx);
     assert.deepEqual(r, { blocked: [], failures: [] });
-    assert.deepEqual(runner.calls.at(-1)!.argv, ['umount', '-v', `${root}/b`, `${root}/a`]);
+    assert.deepEqual(runner.calls.at(-1)!.argv, umount2Argv([`${root}/b`, `${root}/a`]));
     assert.equal(runner.calls.at(-1)!.opts?.progress, true, 'its limit follows the unmounts it reports');
     assert.equal(readPending(`${root}/j.journal`).length, 0);
     journal.close(false);
@@ -276,27 +284,27 @@ test('the dry run shows the table as the shell would write it, then the batch mo
     'mount --all --internal-only --verbose --fstab /run/kopiatomic/%2Fk.mounts',
     "install -m 0600 /dev/stdin /run/kopiatomic/%2Fk.mounts <<'KOPIATOMIC_TABLE'\ntank/a\\040b@kopiatomic-R /k/tank/a\\040b zfs ro 0 0\nKOPIATOMIC_TABLE",
     'mount --all --internal-only --verbose --fstab /run/kopiatomic/%2Fk.mounts',
-    "umount -v '/k/tank/a b' /k/tank",
+    quoteArgv(umount2Argv(['/k/tank/a b', '/k/tank'])!),
   ]);
 });
 
 test('unmountCommands: a small batch is one command; a large one is two, the first with a third of the leaves, the second with the other two thirds and then every parent, children first', () => {
   const un = (t: string) => ({ kind: 'exec' as const, mutates: true, argv: ['umount', t] });
   const small = ['/k/t/h/u1', '/k/t/h', '/k/t'].map(un);
-  assert.deepEqual(unmountCommands(small).map((a) => (a.kind === 'exec' ? a.argv : [])), [['umount', '-v', '/k/t/h/u1', '/k/t/h', '/k/t']]);
+  assert.deepEqual(unmountCommands(small, freebsd).map((a) => (a.kind === 'exec' ? a.argv : [])), [['umount', '-v', '/k/t/h/u1', '/k/t/h', '/k/t']]);
 
   // Children first, as cleanup has them: 100 users, then /k/t/h, then /k/t; plus a leaf right under the pool root.
   const users = Array.from({ length: 100 }, (_, i) => `/k/t/h/u${String(100 - i).padStart(3, '0')}`);
   const targets = [...users, '/k/t/srv', '/k/t/h', '/k/t'];
-  const cmds = unmountCommands(targets.map(un)).map((a) => (a.kind === 'exec' ? a.argv.slice(2) : []));
-  assert.ok(unmountCommands(targets.map(un)).every((a) => a.kind === 'exec' && a.argv[1] === '-v'), 'each reports its progress');
+  const cmds = unmountCommands(targets.map(un), linux).map((a) => (a.kind === 'exec' ? unmountTargets(a.argv)! : []));
+  assert.deepEqual(unmountCommands(targets.map(un), freebsd).map((a) => (a.kind === 'exec' ? unmountTargets(a.argv) : [])), cmds, 'the same split on either platform');
   assert.equal(cmds.length, 2);
   assert.equal(cmds[0]!.length, Math.floor(101 / 3), 'the first has a third of the 101 leaves');
   assert.ok(cmds[0]!.every((t) => t !== '/k/t/h' && t !== '/k/t'), 'the first has leaves only');
   assert.deepEqual([...cmds[0]!, ...cmds[1]!].sort(), [...targets].sort(), 'every target once');
   assert.deepEqual(cmds[1]!.slice(-2), ['/k/t/h', '/k/t'], 'the parents come last, children first');
   assert.ok(cmds[1]!.length - 2 >= 2 * cmds[0]!.length, 'the second has twice the leaves to do before the parents');
-  assert.deepEqual(joinCleanup(targets.map((t) => ({ phase: 'umount', action: un(t) }))).map((c) => c.beside ?? false), [true, false]);
+  assert.deepEqual(joinCleanup(targets.map((t) => ({ phase: 'umount', action: un(t) })), linux).map((c) => c.beside ?? false), [true, false]);
 });
 
 test('unmountBatch: a large batch runs two umount processes side by side; when one fails, what is still mounted is unmounted one by one', async () => {
@@ -320,7 +328,7 @@ test('unmountBatch: a large batch runs two umount processes side by side; when o
     assert.equal(runner.calls[1]!.argv.at(-1), `${root}/t`, 'the parent last');
     const steps = events.filter((e) => e['event'] === 'step');
     assert.equal(steps.length, 81, 'one step event per unmount');
-    assert.ok(steps.every((e) => String(e['command']).startsWith('umount ') && String(e['command']).length < 200), 'each names its batch command, shortened');
+    assert.ok(steps.every((e) => String(e['command']).startsWith('perl -e ') && String(e['command']).length < 600), 'each names its batch command, shortened');
 
     // One of the two fails: the fallback asks the mount table (none of these are really mounted: all gone).
     const failing = new FakeRunner((argv) => (argv.at(-1) === `${root}/t` ? new CommandError(argv, 32, null, 'umount: target is busy.') : { code: 0, stdout: '', stderr: '' }));
@@ -332,12 +340,61 @@ test('unmountBatch: a large batch runs two umount processes side by side; when o
   }
 });
 
+test('unmountBatch: where perl is not installed, the same targets are unmounted by umount(8) -v, still one process, its time limit following its reports', async () => {
+  const root = tmp();
+  try {
+    const { plan } = batchPlan(root, []);
+    const entries = [unmountEntry(`${root}/t/a`, 0), unmountEntry(`${root}/t`, 0)];
+    const runner = new FakeRunner((argv) => (argv[0] === 'perl' ? new CommandError(argv, 127, null, '', 'program-missing') : { code: 0, stdout: '', stderr: '' }));
+    const r = await unmountBatch(entries, plan, ctxFor(runner, null).ctx);
+    assert.deepEqual(r, { blocked: [], failures: [] });
+    assert.deepEqual(runner.argvs, [umount2Argv([`${root}/t/a`, `${root}/t`]), ['umount', '-v', `${root}/t/a`, `${root}/t`]]);
+    assert.ok(runner.calls.every((c) => c.opts?.progress === true));
+    // Any other failure of the carrier is not "missing": what is left is unmounted one by one.
+    const broken = new FakeRunner((argv) => (argv[0] === 'perl' ? new CommandError(argv, 255, null, 'umount2: perl is built for i686-linux', 'failed') : { code: 0, stdout: '', stderr: '' }));
+    const platform = { ...linux, readMounts: async () => entries.map((e) => ({ source: 't@s', target: String(e.step.detail?.['target']), fstype: 'zfs', root: '/' })) };
+    const r2 = await unmountBatch(entries, plan, { ...ctxFor(broken, null).ctx, platform });
+    assert.deepEqual(r2, { blocked: [], failures: [] });
+    assert.deepEqual(broken.argvs.slice(1), [['umount', `${root}/t/a`], ['umount', `${root}/t`]]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('unmountBatch: a batch that exits 0 but leaves a target mounted is not believed: the mount table decides, the rest is unmounted one by one, and only what is gone is marked done in the journal', async () => {
+  const root = tmp();
+  try {
+    const { plan } = batchPlan(root, []);
+    const journal = new Journal(`${root}/j.journal`, 'RUN');
+    const targets = [`${root}/t/a`, `${root}/t/b`, `${root}/t`];
+    const seqs = journal.willDoMany(targets.map((t) => ({ phase: 'umount', action: { kind: 'exec', mutates: true, argv: ['umount', t] }, detail: { target: t } })));
+    const entries = targets.map((t, i) => unmountEntry(t, seqs[i]!));
+    // The carrier says it is done, and unmounts only /t/a; /t/b stays busy for one-by-one unmounts too.
+    let table = targets.slice();
+    const runner = new FakeRunner((argv) => {
+      if (argv[0] === 'perl') table = table.filter((t) => t !== `${root}/t/a`);
+      else if (argv[0] === 'umount' && argv[1] === `${root}/t/b`) return new CommandError(argv, 32, null, 'umount: target is busy.', 'busy');
+      else if (argv[0] === 'umount') table = table.filter((t) => t !== argv[1]);
+      return { code: 0, stdout: '', stderr: '' };
+    });
+    const platform = { ...linux, readMounts: async () => table.map((t) => ({ source: 't@s', target: t, fstype: 'zfs', root: '/' })) };
+    const r = await unmountBatch(entries, plan, { ...ctxFor(runner, journal).ctx, platform });
+    assert.deepEqual(r.blocked, [`${root}/t/b`]);
+    assert.equal(r.failures.length, 1);
+    assert.deepEqual(runner.argvs.filter((a) => a[0] === 'umount').map((a) => a[1]), [...Array(5).fill(`${root}/t/b`), `${root}/t`], 'the busy one tried five times, the parent once, /t/a never again');
+    journal.close(false);
+    assert.deepEqual(readPending(`${root}/j.journal`).map((p) => (p.action.kind === 'exec' ? p.action.argv.at(-1) : '')), [`${root}/t/b`], 'only the one still mounted stays pending');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('the dry run of a large tree shows the two unmounts as the shell runs them side by side: the first with &, then wait', async () => {
   const users = Array.from({ length: 70 }, (_, i) => ds(`tank/home/u${i}`, `/tank/home/u${i}`));
   const all = dryRunCommands([ds('tank', '/tank'), ds('tank/home', '/tank/home'), ...users]);
   const um = all.slice(all.findIndex((c) => c.phase === 'umount')).filter((c) => c.phase === 'umount' || c.phase === 'wait').map((c) => c.command);
   assert.equal(um.length, 3);
-  assert.match(um[0]!, /^umount -v \/k\/tank\/home\/u\d+ .* &$/);
+  assert.ok(um[0]!.startsWith(quoteArgv(umount2Argv([])!) + ' /k/tank/home/u') && um[0]!.endsWith(' &'), um[0]);
   assert.match(um[1]!, / \/k\/tank\/home \/k\/tank$/);
   assert.equal(um[2], 'wait');
 });
@@ -355,7 +412,7 @@ test('the dry run shows the hold and the identity program beside the mounts (eac
       'wait: wait',
       'backup: true /k',
       'release: zfs release &',
-      'umount: umount -v',
+      'umount: perl -e',
       'wait: wait',
       'destroy: zfs program',
       'destroy-check: zfs list',

@@ -13,7 +13,7 @@ import type { Plan, PlanInput } from '../../src/plan/types.js';
 import { DESTROY_PROGRAM, GUID_SLOT, TXG_SLOT } from '../../src/zfs/destroy-program.js';
 import { IDENTITY_PROGRAM } from '../../src/zfs/identity-program.js';
 import { planCommands } from '../../src/cli/print-plan.js';
-import { ds } from './helpers.js';
+import { commandText, ds } from './helpers.js';
 
 const SNAP = 'kopiatomic-RUN1';
 
@@ -180,13 +180,13 @@ test('buildPlan: a sibling whose name only starts like a mount point still gets 
 test('cleanupSteps: the release beside the unmounts (children first), then folders, then destroy', () => {
   const p = plan([ds('tank/srv/a/deep', '/srv/a/deep'), ds('tank/srv/a', '/srv/a'), ds('pool2/b', '/b')]);
   const c = cleanupSteps(p).map((u) =>
-    u.action.kind === 'exec' ? `${u.phase} ${u.action.argv.join(' ')}` : `${u.phase} ${u.action.kind === 'rmdir' ? u.action.path : ''}`,
+    u.action.kind === 'exec' ? `${u.phase} ${commandText(u.action.argv)}` : `${u.phase} ${u.action.kind === 'rmdir' ? u.action.path : ''}`,
   );
   assert.deepEqual(c, [
     // the release runs beside the unmounts (the executor waits for both)
     `release zfs release -r kopiatomic pool2/b@${SNAP} tank/srv/a@${SNAP}`,
     // one umount for every mount, children first
-    'umount umount -v /kopia/srv/a/deep /kopia/srv/a /kopia/b',
+    'umount umount2 /kopia/srv/a/deep /kopia/srv/a /kopia/b',
     'rmdir /kopia/srv/a',
     'rmdir /kopia/srv',
     'rmdir /kopia/b',

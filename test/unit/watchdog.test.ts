@@ -68,4 +68,8 @@ test('a batch that reports progress (mount -v, umount -v) is limited per report,
   });
   const took = Date.now() - t0;
   assert.ok(took >= 1250 && took < 15_000, `killed 1 s after its last report, not at the first limit or never (${took} ms)`);
+  // whatever carries the batch (the umount2 one-liner runs as perl): progress alone puts it under the limit
+  const t1 = Date.now();
+  await assert.rejects(runner.run(['sh', '-c', 'echo /k/1; exec sleep 30'], { progress: true }), (e: unknown) => e instanceof CommandTimeoutError && /sh made no progress for 1 s/.test(e.message));
+  assert.ok(Date.now() - t1 < 15_000);
 });

@@ -1,0 +1,73 @@
+// Threat: the batch unmount lies or is missing. On Linux one perl process
+// calls umount2(2) per target (platform/umount-batch.ts). A carrier that
+// says it is done but unmounted nothing must not be believed (the mount
+// table decides, and what is still mounted is unmounted one by one); a
+// machine without perl unmounts with umount(8); a symlink where a target
+// was is never followed.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { test } from 'node:test';
+import { umount2Argv } from '../../../src/platform/umount-batch.js';
+import { argvLogger, CLEAN, KOPIATOMIC, leftovers, mounts, Pool, run, scratchDir, script, sh, shOk } from '../lib.js';
+import { forgetRoot, gone } from './common.js';
+
+test('a batch unmount that exits 0 and reports every target but unmounts nothing: not believed, each is unmounted by umount(8), nothing left, exit 0', async (t) => {
+  const root = `/kt-liar-${process.pid}`;
+  const pool = Pool.create(['a', 'a/b', 'c']);
+  const work = scratchDir('liar');
+  // "perl" on PATH: reports each target after the carrier's six words (-e SCRIPT -- NR ARCH FLAGS), touches nothing
+  script(work, 'perl', `echo "$*" >> ${work}/called\nshift 6\nfor t in "$@"; do echo "$t"; done\nexit 0`);
+  t.after(() => {
+    pool.destroy();
+    forgetRoot(root);
+  });
+  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', 'true', '-r', pool.ds()], {
+    env: { PATH: `${work}:${process.env['PATH']}` },
+  });
+  assert.ok(readFileSync(`${work}/called`, 'utf8').includes(`${root}/${pool.name}`), 'the lying carrier was asked to unmount the tree');
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(leftovers([pool], root), CLEAN);
+  assert.ok(gone(root));
+});
+
+test('no perl on the machine: the batch is unmounted by one umount -v process, nothing left, exit 0', async (t) => {
+  const perl = sh('sh', '-c', 'command -v perl').trim();
+  const hidden = `${perl}.kt-hidden-${process.pid}`;
+  const root = `/kt-noperl-${process.pid}`;
+  const pool = Pool.create(['a', 'b']);
+  const work = scratchDir('noperl');
+  const { env, logged } = argvLogger(work, ['umount']);
+  renameSync(perl, hidden);
+  t.after(() => {
+    if (existsSync(hidden)) renameSync(hidden, perl);
+    pool.destroy();
+    forgetRoot(root);
+  });
+  assert.equal(shOk('sh', '-c', 'command -v perl'), false, 'perl is hidden');
+  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', 'true', '-r', pool.ds()], { env });
+  renameSync(hidden, perl);
+  assert.equal(r.code, 0, r.stderr);
+  const um = logged().filter((a) => a[0] === 'umount');
+  assert.deepEqual(um.map((a) => a.slice(0, 2)), [['umount', '-v']], 'one batch, reporting its progress');
+  assert.deepEqual(um[0]!.slice(2).sort(), [`${root}/${pool.name}`, `${root}/${pool.name}/a`, `${root}/${pool.name}/b`]);
+  assert.deepEqual(leftovers([pool], root), CLEAN);
+});
+
+test('the umount2 carrier does not follow a symlink put where a target was: the mount it points to stays; the real target is unmounted', { skip: umount2Argv([]) ? false : 'an architecture without the umount2 carrier' }, (t) => {
+  const work = scratchDir('nofollow');
+  const target = `${work}/target`;
+  const link = `${work}/link`;
+  mkdirSync(target);
+  sh('mount', '-t', 'tmpfs', '-o', 'size=1m', 'kt-nofollow', target);
+  t.after(() => {
+    if (mounts().some((m) => m.target === target)) sh('umount', target);
+    rmSync(work, { recursive: true, force: true });
+  });
+  symlinkSync(target, link);
+  const argv = umount2Argv([link])!;
+  assert.equal(shOk(argv[0]!, ...argv.slice(1)), false, 'the link is not a mount point');
+  assert.ok(mounts().some((m) => m.target === target), 'the mount behind the link is still there');
+  const ok = umount2Argv([target])!;
+  assert.equal(sh(ok[0]!, ...ok.slice(1)), `${target}\n`, 'it reports the target it unmounted');
+  assert.equal(mounts().some((m) => m.target === target), false, 'the target itself is unmounted');
+});

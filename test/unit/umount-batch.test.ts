@@ -1,0 +1,52 @@
+// The umount2(2) carrier of a batch unmount (platform/umount-batch.ts), run
+// for real with this machine's perl on paths that are not mount points (a
+// unit test mounts nothing): what it passes to the kernel is seen in the
+// errno that comes back. The unmounts themselves are proven in the guest
+// (test/e2e/threats/unmount-carrier.test.ts and every e2e run's teardown).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { umount2Argv, umountVerboseArgv, UMOUNT2_SCRIPT } from '../../src/platform/umount-batch.js';
+import { linux } from '../../src/platform/linux.js';
+import { freebsd } from '../../src/platform/freebsd.js';
+
+const run = (argv: string[]) => spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+
+test('umount2Argv: the syscall number and perl build per architecture; none for one not listed', () => {
+  const words = (arch: string) => umount2Argv(['/k/a'], arch)?.slice(3);
+  assert.deepEqual(words('x64'), ['--', '166', 'x86_64-linux', '8', '/k/a']);
+  assert.deepEqual(words('arm64'), ['--', '39', 'aarch64-linux', '8', '/k/a']);
+  assert.deepEqual(words('riscv64'), ['--', '39', 'riscv64-linux', '8', '/k/a']);
+  assert.deepEqual(words('ppc64'), ['--', '52', 'powerpc64', '8', '/k/a']);
+  assert.equal(umount2Argv(['/k/a'], 'ia32'), null, '32-bit: umount(8)');
+  assert.equal(umount2Argv(['/k/a'], 'mips'), null);
+  assert.deepEqual(umountVerboseArgv(['/k/a', '/k']), ['umount', '-v', '/k/a', '/k']);
+  assert.deepEqual(freebsd.umountBatchArgv(['/k/a']), ['umount', '-v', '/k/a'], 'FreeBSD: umount(8)');
+  assert.deepEqual(linux.umountBatchFallbackArgv(['/k/a']), ['umount', '-v', '/k/a']);
+});
+
+test('the umount2 one-liner: each target tried in order, the flags passed as a number (ENOENT for a missing path: flags passed as the address of a string would be EINVAL), a failure reported with its errno and the rest still tried, exit 1', { skip: !umount2Argv([]) || run(['perl', '-e', '1']).status !== 0 ? 'no perl, or not a listed architecture' : false }, (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-umount2-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'plain'));
+  symlinkSync(join(dir, 'plain'), join(dir, 'link'));
+  // '123' is a word perl could take for a number: it must still reach the kernel as a path (relative: ENOENT here)
+  const r = run(umount2Argv([join(dir, 'missing'), join(dir, 'plain'), join(dir, 'link'), '123'])!);
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, '', 'nothing reported as done');
+  const lines = r.stderr.trim().split('\n');
+  assert.deepEqual(
+    lines.map((l) => l.replace(/: [^:]*\(errno/, ': (errno')),
+    [`umount2 ${join(dir, 'missing')}: (errno 2)`, `umount2 ${join(dir, 'plain')}: (errno 22)`, `umount2 ${join(dir, 'link')}: (errno 22)`, 'umount2 123: (errno 2)'],
+  );
+});
+
+test('the umount2 one-liner refuses to run under a perl built for another architecture: nothing is called', { skip: run(['perl', '-e', '1']).status !== 0 ? 'no perl' : false }, () => {
+  const r = run(['perl', '-e', UMOUNT2_SCRIPT, '--', '39', 'no-such-arch-linux', '8', '/']);
+  assert.notEqual(r.status, 0);
+  assert.equal(r.stdout, '');
+  assert.match(r.stderr, /^umount2: perl is built for \S+ \(\d-byte pointers\), not no-such-arch-linux\n$/);
+});
