@@ -15,8 +15,10 @@ import { display, displayBrief } from '../plan/display.js';
 import { unmountGroups } from '../plan/mounts.js';
 import type { Plan, Step } from '../plan/types.js';
 import { requireRootPath } from '../safety/root-path.js';
+import type { MountEntry } from '../zfs/mount-table.js';
 import type { ApplyContext, UndoEntry } from './context.js';
 import { fault } from './fault.js';
+import { sameSnapshotMount } from './mount-check.js';
 
 /**
  * A mount target must be a real folder at exactly this path: every component
@@ -70,12 +72,23 @@ function mountedTargets(undo: UndoEntry[]): Set<string> {
   return new Set(undo.filter((u) => u.undo.phase === 'umount').map((u) => String(u.step.detail?.['target'])));
 }
 
-async function targetsPresent(plan: Plan, ctx: ApplyContext): Promise<Set<string> | null> {
+/**
+ * Which of `entries` are still mounted as this run mounted them: the target
+ * in the mount table with this run's snapshot as its source. A target where
+ * only something else is mounted now is not ours to unmount. null when the
+ * table cannot be read (then every entry is treated as still mounted).
+ */
+async function stillMounted(entries: UndoEntry[], plan: Plan, ctx: ApplyContext): Promise<Set<UndoEntry> | null> {
+  let table;
   try {
-    return new Set((await (ctx.platform ?? platformFor(plan.engineContext.platform)).readMounts(ctx.runner)).map((m) => m.target));
+    table = await (ctx.platform ?? platformFor(plan.engineContext.platform)).readMounts(ctx.runner);
   } catch {
     return null; // unknown: every undo is kept
   }
+  const at = new Map<string, MountEntry[]>();
+  for (const m of table) at.set(m.target, [...(at.get(m.target) ?? []), m]);
+  const detail = (e: UndoEntry, k: string) => String(e.step.detail?.[k]);
+  return new Set(entries.filter((e) => (at.get(detail(e, 'target')) ?? []).some((m) => sameSnapshotMount(m, detail(e, 'source'), plan.snapshot))));
 }
 
 /** Mounts one level; pushes the undo of every mount that happened. Throws on failure. */
@@ -117,10 +130,10 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
       return;
     }
     // What did the failed batch mount? Those are undone at cleanup; the rest never happened.
-    const present = await targetsPresent(plan, ctx);
+    const present = await stillMounted(entries, plan, ctx);
     const never: number[] = [];
     for (const e of entries) {
-      if (!present || present.has(String(e.step.detail?.['target']))) undo.push(e);
+      if (!present || present.has(e)) undo.push(e);
       else never.push(e.seq);
     }
     if (journal) journal.undoneMany(never.filter((s) => s > 0));
@@ -181,8 +194,8 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
   // A batch is believed by the mount table, not by its exit code: what is
   // still mounted is unmounted one by one below, and only what is gone is
   // marked undone in the journal.
-  const present = runner.dryRun ? null : await targetsPresent(plan, ctx);
-  const left = present ? entries.filter((e) => present.has(target(e))) : [];
+  const present = runner.dryRun ? null : await stillMounted(entries, plan, ctx);
+  const left = present ? entries.filter((e) => present.has(e)) : [];
   if (!failed && !left.length) {
     journal?.undoneMany(entries.map((e) => e.seq).filter((s) => s > 0));
     fault('umount', reporter);
@@ -191,7 +204,7 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
   reporter.verbose(failed ? `batch unmount failed (${errorMessage(failed.reason)}); unmounting the rest one by one` : `batch unmount left ${left.length} mounted; unmounting them one by one`);
   const gone: number[] = [];
   for (const e of entries) {
-    if (present && !present.has(target(e))) {
+    if (present && !present.has(e)) {
       gone.push(e.seq);
       continue;
     }

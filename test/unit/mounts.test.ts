@@ -139,7 +139,7 @@ test('checkTarget: a folder outside every snapshot that others can write to is r
 /** A mount's undo as the executor keeps it. */
 function unmountEntry(t: string, seq: number): UndoEntry {
   const undo = { phase: 'umount' as const, action: { kind: 'exec' as const, mutates: true, argv: ['umount', t] } };
-  return { step: { phase: 'mount', do: { kind: 'rmdir', path: t }, undo, detail: { target: t } }, seq, undo };
+  return { step: { phase: 'mount', do: { kind: 'rmdir', path: t }, undo, detail: { target: t, source: 't@s' } }, seq, undo };
 }
 
 /** The dry run's commands for a tree layout under /k with the command engine. */
@@ -361,27 +361,29 @@ test('unmountBatch: where perl is not installed, the same targets are unmounted 
   }
 });
 
-test('unmountBatch: a batch that exits 0 but leaves a target mounted is not believed: the mount table decides, the rest is unmounted one by one, and only what is gone is marked done in the journal', async () => {
+test('unmountBatch: a batch that exits 0 but leaves a target mounted is not believed: the mount table decides, what is still ours is unmounted one by one, a foreign mount now at a target is left alone, and only what is still mounted stays pending in the journal', async () => {
   const root = tmp();
   try {
     const { plan } = batchPlan(root, []);
     const journal = new Journal(`${root}/j.journal`, 'RUN');
-    const targets = [`${root}/t/a`, `${root}/t/b`, `${root}/t`];
+    const targets = [`${root}/t/a`, `${root}/t/b`, `${root}/t/c`, `${root}/t`];
     const seqs = journal.willDoMany(targets.map((t) => ({ phase: 'umount', action: { kind: 'exec', mutates: true, argv: ['umount', t] }, detail: { target: t } })));
     const entries = targets.map((t, i) => unmountEntry(t, seqs[i]!));
-    // The carrier says it is done, and unmounts only /t/a; /t/b stays busy for one-by-one unmounts too.
-    let table = targets.slice();
+    // The carrier says it is done, and unmounts only /t/a and /t/c, where someone else then mounts a tmpfs;
+    // /t/b stays busy for one-by-one unmounts too.
+    let table = targets.map((t) => ({ source: 't@s', target: t, fstype: 'zfs', root: '/' }));
     const runner = new FakeRunner((argv) => {
-      if (argv[0] === 'perl') table = table.filter((t) => t !== `${root}/t/a`);
+      if (argv[0] === 'perl') table = [...table.filter((m) => m.target !== `${root}/t/a` && m.target !== `${root}/t/c`), { source: 'other', target: `${root}/t/c`, fstype: 'tmpfs', root: '/' }];
       else if (argv[0] === 'umount' && argv[1] === `${root}/t/b`) return new CommandError(argv, 32, null, 'umount: target is busy.', 'busy');
-      else if (argv[0] === 'umount') table = table.filter((t) => t !== argv[1]);
+      else if (argv[0] === 'umount') table = table.filter((m) => m.target !== argv[1]);
       return { code: 0, stdout: '', stderr: '' };
     });
-    const platform = { ...linux, readMounts: async () => table.map((t) => ({ source: 't@s', target: t, fstype: 'zfs', root: '/' })) };
+    const platform = { ...linux, readMounts: async () => table };
     const r = await unmountBatch(entries, plan, { ...ctxFor(runner, journal).ctx, platform });
     assert.deepEqual(r.blocked, [`${root}/t/b`]);
     assert.equal(r.failures.length, 1);
-    assert.deepEqual(runner.argvs.filter((a) => a[0] === 'umount').map((a) => a[1]), [...Array(5).fill(`${root}/t/b`), `${root}/t`], 'the busy one tried five times, the parent once, /t/a never again');
+    assert.deepEqual(runner.argvs.filter((a) => a[0] === 'umount').map((a) => a[1]), [...Array(5).fill(`${root}/t/b`), `${root}/t`], 'the busy one tried five times, the parent once; /t/a and the foreign mount at /t/c never');
+    assert.ok(table.some((m) => m.source === 'other'), 'the foreign mount is still there');
     journal.close(false);
     assert.deepEqual(readPending(`${root}/j.journal`).map((p) => (p.action.kind === 'exec' ? p.action.argv.at(-1) : '')), [`${root}/t/b`], 'only the one still mounted stays pending');
   } finally {
