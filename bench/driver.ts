@@ -255,7 +255,8 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
     mountsSeen: rec_.mounts,
     zfs: counts?.counts['zfs'] ?? null,
     mount: counts?.counts['mount'] ?? null,
-    umount: counts?.counts['umount'] ?? null,
+    // unmount processes, whatever carries them (perl calls umount2 for a batch on Linux)
+    umount: counts ? (counts.counts['umount'] ?? 0) + (counts.counts['perl'] ?? 0) : null,
     counts: counts?.counts ?? null,
     rssKiB: counts?.maxRssKiB ?? null,
     setupMs: tStart - r.t0,

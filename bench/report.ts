@@ -163,7 +163,7 @@ function zfsDetail(lines: Obj[]): string[] {
 function breakdown(lines: Obj[]): string[] {
   const runs = (lines.filter((l) => l['type'] === 'run') as Run[]).filter((r) => r.tool === 'kopiatomic');
   const out: string[] = [];
-  out.push('| run | setup ms | node start-up | zfs (n) | mount (n) | rest: our code, spawning | teardown ms | umount (n) | zfs (n) | rest |');
+  out.push('| run | setup ms | node start-up | zfs (n) | mount (n) | rest: our code, spawning | teardown ms | unmount (n) | zfs (n) | rest |');
   out.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of runs) {
     const s = byProgram(r.setupExec ?? {});
@@ -175,8 +175,10 @@ function breakdown(lines: Obj[]): string[] {
     const others = (m: Sums, skip: string[]) =>
       Object.entries(m).filter(([p]) => !skip.includes(p)).map(([p, v]) => ` + ${p} ${ms(v)} (${v.n})`).join('');
     const startup = r.startupMs ?? 0;
+    // the batch unmount's program: umount, or perl calling umount2 on Linux
+    const un = t['perl'] ? 'perl' : 'umount';
     out.push(
-      `| ${LABEL[r.case] ?? r.case}${r.kind === 'first-after-boot' ? ', first run after boot' : r.kind === 'first-on-host' ? ', first run on the host (every pool scanned)' : ''}${r.profiled ? ', under --cpu-prof' : ''} | ${fmt(r.setupMs)} | ${fmt(startup)} | ${cell(s, 'zfs')} | ${cell(s, 'mount')}${others(s, ['zfs', 'mount'])} | ${fmt(r.setupMs - startup - (r.setupCommandsMs ?? sum(s)))} | ${fmt(r.teardownMs)} | ${cell(t, 'umount')} | ${cell(t, 'zfs')}${others(t, ['zfs', 'umount'])} | ${fmt(r.teardownMs - (r.teardownCommandsMs ?? sum(t)))} |`,
+      `| ${LABEL[r.case] ?? r.case}${r.kind === 'first-after-boot' ? ', first run after boot' : r.kind === 'first-on-host' ? ', first run on the host (every pool scanned)' : ''}${r.profiled ? ', under --cpu-prof' : ''} | ${fmt(r.setupMs)} | ${fmt(startup)} | ${cell(s, 'zfs')} | ${cell(s, 'mount')}${others(s, ['zfs', 'mount'])} | ${fmt(r.setupMs - startup - (r.setupCommandsMs ?? sum(s)))} | ${fmt(r.teardownMs)} | ${un === 'perl' ? 'perl ' : ''}${cell(t, un)} | ${cell(t, 'zfs')}${others(t, ['zfs', un])} | ${fmt(r.teardownMs - (r.teardownCommandsMs ?? sum(t)))} |`,
     );
   }
   return out;

@@ -15,8 +15,13 @@ export function display(a: Action, orElse?: Action): string {
   return `${quoteArgv(['install', '-m', a.mode.toString(8).padStart(4, '0'), '/dev/stdin', a.path])} <<'KOPIATOMIC_TABLE'\n${a.content}KOPIATOMIC_TABLE`;
 }
 
-/** A long command shortened for a log line: its first words and how many more (the `exec` event has it whole). */
+/**
+ * A long command shortened for a log line (one per target of a batch): its
+ * first words, each cut to 40 characters (the umount2 one-liner is one word
+ * of 400), and how many more (the `exec` event has it whole).
+ */
 export function displayBrief(a: Action, words = 3): string {
-  if (a.kind !== 'exec' || a.argv.length <= words + 2) return display(a);
-  return `${quoteArgv(a.argv.slice(0, words))} … (+${a.argv.length - words} more)`;
+  if (a.kind !== 'exec' || (a.argv.length <= words + 2 && a.argv.every((w) => w.length <= 40))) return display(a);
+  const head = a.argv.slice(0, words).map((w) => (w.length > 40 ? `${w.slice(0, 39)}…` : w));
+  return `${quoteArgv(head)} … (+${a.argv.length - head.length} more)`;
 }

@@ -5,9 +5,10 @@
 // line of it, so a teardown of N mounts costs N² (docs/scale.md): 3-8 a
 // second with 2000 mounted, where umount2 does 60-160 a second whatever
 // is mounted. Node cannot make the call, so a perl one-liner carries it
-// (perl-base, with syscall() and Config, is Essential on Debian and Ubuntu). Where perl is missing the executor falls back to umount(8)
-// (execute/mount-phase.ts); on an architecture not listed here umount(8)
-// is the batch.
+// (perl-base, with syscall() and Config, is Essential on Debian and
+// Ubuntu). Where perl is missing the executor falls back to umount(8)
+// (execute/mount-phase.ts); on an architecture not listed here umount(8) is
+// the batch.
 
 /** umount2's number, and what perl's own build must say, per Node architecture (64-bit only: a 32-bit perl on a 64-bit kernel has other numbers). */
 const UMOUNT2: Partial<Record<string, { nr: number; archname: string }>> = {
