@@ -79,37 +79,46 @@ arc_max=${SCALE_ARC_MAX:-$arc_max}
 sleep 1
 say "zfs_arc_max=$(cat $P/zfs_arc_max) ($(( arc_max / 1048576 )) MiB); $(state)"
 
+# SCALE_COMPARE: a folder of the checkout with another tree's dist/app, run
+# the same way right after this tree's run (same pool, same boot).
 mkdir -p /usr/local/lib/kopiatomic /tmp/k && cp -r dist/app /usr/local/lib/kopiatomic/
+[ -n "${SCALE_COMPARE:-}" ] && mkdir -p /usr/local/lib/kopiatomic-compare && cp -r "$SCALE_COMPARE/dist/app" /usr/local/lib/kopiatomic-compare/
 # The engine: stamps its start and end, counts the snapshot mounts it sees.
 printf '#!/bin/sh\ndate +%%s%%N > /tmp/k/cmd-start\ngrep -c @kopiatomic /proc/self/mountinfo > /tmp/k/cmd-mounts\nsleep 1\ndate +%%s%%N > /tmp/k/cmd-end\n' > /tmp/k/stamp
 chmod +x /tmp/k/stamp
-: > /tmp/k/peak
-( while sleep "${SCALE_TICK:-10}"; do
-    k=$(pgrep -f '^node /usr/local/lib/kopiatomic/' | head -1)
-    hwm=$(awk '/^VmHWM/ { print int($2 / 1024) }' "/proc/$k/status" 2>/dev/null)
-    say "tick mounts=$(grep -c @kopiatomic /proc/self/mountinfo) zfs_procs=$(pgrep -cx zfs) mount_procs=$(ps -eo comm= | grep -cE '^(u?mount|mount\.zfs)$') node_hwm=${hwm:-?}MiB $(state)"
-  done ) &
-sampler=$!
-tv=(); [ -x /usr/bin/time ] && tv=(/usr/bin/time -v -o /tmp/k/time)
-t0=$(date +%s%N)
-KOPIATOMIC_COUNT_PROCESSES=1 timeout "${SCALE_KLIMIT:-3000}" "${tv[@]}" node /usr/local/lib/kopiatomic/app/bin/kopiatomic.js \
-  -r --json --engine command -c /tmp/k/stamp probe >/tmp/k/out 2>/tmp/k/err
-rc=$?
-t1=$(date +%s%N)
-kill "$sampler"
-setup=- teardown=-
-[ -s /tmp/k/cmd-start ] && setup=$(( ($(cat /tmp/k/cmd-start) - t0) / 1000000 ))
-[ -s /tmp/k/cmd-end ] && teardown=$(( (t1 - $(cat /tmp/k/cmd-end)) / 1000000 ))
-say "kopiatomic: exit $rc, whole $(( (t1 - t0) / 1000000 )) ms, setup ${setup} ms, teardown ${teardown} ms (the command sleeps 1 s between), snapshot mounts seen by the command: $(cat /tmp/k/cmd-mounts 2>/dev/null || echo -)"
-node -e '
-  for (const l of require("fs").readFileSync("/tmp/k/out", "utf8").split("\n")) {
-    if (!l.startsWith("{")) continue; const e = JSON.parse(l);
-    if (e.event === "process-counts") console.log("SCALE node maxRSS=" + Math.round(e.maxRssKiB / 1024) + "MiB processes=" + JSON.stringify(e.counts));
-  }' 2>/dev/null
-[ -s /tmp/k/time ] && grep -E 'Maximum resident|Elapsed|Percent of CPU|User time|System time' /tmp/k/time | sed 's/^\s*/SCALE time /'
-[ "$rc" = 0 ] || grep -v '^{' /tmp/k/out | tail -3 | cut -c1-800 | sed 's/^/SCALE k.out /'
-tail -3 /tmp/k/err | cut -c1-800 | sed 's/^/SCALE k.err /'
-say "left: snapshots=$(zfs list -H -t snapshot -o name | grep -c @kopiatomic) holds=$(zfs list -H -t snapshot -o name | xargs -r zfs holds -H 2>/dev/null | wc -l) mounts=$(grep -c @kopiatomic /proc/self/mountinfo) state: $(find /run/kopiatomic -mindepth 1 2>/dev/null | head -5 | tr '\n' ' ')"
+krun() {
+  local lib=$1
+  rm -f /tmp/k/cmd-start /tmp/k/cmd-end /tmp/k/cmd-mounts /tmp/k/time
+  : > /tmp/k/peak
+  ( while sleep "${SCALE_TICK:-10}"; do
+      k=$(pgrep -f "^node $lib/" | head -1)
+      hwm=$(awk '/^VmHWM/ { print int($2 / 1024) }' "/proc/$k/status" 2>/dev/null)
+      say "tick mounts=$(grep -c @kopiatomic /proc/self/mountinfo) zfs_procs=$(pgrep -cx zfs) mount_procs=$(ps -eo comm= | grep -cE '^(u?mount|mount\.zfs|perl)$') node_hwm=${hwm:-?}MiB $(state)"
+    done ) &
+  sampler=$!
+  tv=(); [ -x /usr/bin/time ] && tv=(/usr/bin/time -v -o /tmp/k/time)
+  t0=$(date +%s%N)
+  KOPIATOMIC_COUNT_PROCESSES=1 timeout "${SCALE_KLIMIT:-3000}" "${tv[@]}" node "$lib/app/bin/kopiatomic.js" \
+    -r --json --engine command -c /tmp/k/stamp probe >/tmp/k/out 2>/tmp/k/err
+  rc=$?
+  t1=$(date +%s%N)
+  kill "$sampler"
+  setup=- teardown=-
+  [ -s /tmp/k/cmd-start ] && setup=$(( ($(cat /tmp/k/cmd-start) - t0) / 1000000 ))
+  [ -s /tmp/k/cmd-end ] && teardown=$(( (t1 - $(cat /tmp/k/cmd-end)) / 1000000 ))
+  say "kopiatomic ($lib): exit $rc, whole $(( (t1 - t0) / 1000000 )) ms, setup ${setup} ms, teardown ${teardown} ms (the command sleeps 1 s between), snapshot mounts seen by the command: $(cat /tmp/k/cmd-mounts 2>/dev/null || echo -)"
+  node -e '
+    for (const l of require("fs").readFileSync("/tmp/k/out", "utf8").split("\n")) {
+      if (!l.startsWith("{")) continue; const e = JSON.parse(l);
+      if (e.event === "process-counts") console.log("SCALE node maxRSS=" + Math.round(e.maxRssKiB / 1024) + "MiB processes=" + JSON.stringify(e.counts));
+    }' 2>/dev/null
+  [ -s /tmp/k/time ] && grep -E 'Maximum resident|Elapsed|Percent of CPU|User time|System time' /tmp/k/time | sed 's/^\s*/SCALE time /'
+  [ "$rc" = 0 ] || grep -v '^{' /tmp/k/out | tail -3 | cut -c1-800 | sed 's/^/SCALE k.out /'
+  tail -3 /tmp/k/err | cut -c1-800 | sed 's/^/SCALE k.err /'
+  say "left: snapshots=$(zfs list -H -t snapshot -o name | grep -c @kopiatomic) holds=$(zfs list -H -t snapshot -o name | xargs -r zfs holds -H 2>/dev/null | wc -l) mounts=$(grep -c @kopiatomic /proc/self/mountinfo) state: $(find /run/kopiatomic -mindepth 1 2>/dev/null | head -5 | tr '\n' ' ')"
+}
+krun /usr/local/lib/kopiatomic
+[ -n "${SCALE_COMPARE:-}" ] && krun /usr/local/lib/kopiatomic-compare
 say "$(state)"
 t=$(date +%s%N); zpool destroy probe; say "pool destroyed in $(ms "$t") ms"
 say done

@@ -30,21 +30,24 @@ const UMOUNT_NOFOLLOW = 8;
  * progress); a failure is one line on stderr with its errno, and the rest
  * are still tried (a busy child leaves its parents busy; the executor then
  * unmounts what the mount table still shows one by one, which names it).
- * The number and the flags are made numbers: syscall() passes a string as
- * a pointer (and a target, always a string, as one).
- * perl running in another ABI (a 32-bit perl, x32) stops before any call:
- * the same number means another syscall there.
+ * It runs as root under taint mode (-T), so perl ignores PERL5LIB, PERLLIB
+ * and PERL5OPT: nothing from the environment is loaded into it. Every word
+ * is therefore untainted by a match: the first three must be plain words,
+ * the targets are taken whole. The number and the flags are made numbers:
+ * syscall() passes a string as a pointer (and a target, always a string, as
+ * one). perl running in another ABI (a 32-bit perl, x32) stops before any
+ * call: the same number means another syscall there.
  */
 export const UMOUNT2_SCRIPT =
-  'use Config;$|=1;my($n,$a,$f)=splice(@ARGV,0,3);$n+=0;$f+=0;' +
-  'die "umount2: perl is built for $Config{archname} ($Config{ptrsize}-byte pointers), not $a\\n" unless index($Config{archname},$a)==0&&$Config{ptrsize}==8&&$Config{archname}!~/x32/;' +
-  'my$r=0;for(@ARGV){if(syscall($n,$_,$f)==0){print "$_\\n"}else{printf STDERR "umount2 %s: %s (errno %d)\\n",$_,$!,$!;$r=1}}exit $r';
+  String.raw`use Config;$|=1;my($n,$a,$f)=map{/\A([\w.-]+)\z/?$1:die "umount2: bad word $_\n"}splice(@ARGV,0,3);$n+=0;$f+=0;` +
+  String.raw`die "umount2: perl is built for $Config{archname} ($Config{ptrsize}-byte pointers), not $a\n" unless index($Config{archname},$a)==0&&$Config{ptrsize}==8&&$Config{archname}!~/x32/;` +
+  String.raw`my$r=0;for(@ARGV){($_)=/\A(.*)\z/s;if(syscall($n,$_,$f)==0){print "$_\n"}else{printf STDERR "umount2 %s: %s (errno %d)\n",$_,$!,$!;$r=1}}exit $r`;
 
 /** The argv that unmounts `targets` with umount2(2), or null where this architecture has no entry. */
 export function umount2Argv(targets: readonly string[], arch: string = process.arch): string[] | null {
   const a = UMOUNT2[arch];
   if (!a) return null;
-  return ['perl', '-e', UMOUNT2_SCRIPT, '--', String(a.nr), a.archname, String(UMOUNT_NOFOLLOW), ...targets];
+  return ['perl', '-T', '-e', UMOUNT2_SCRIPT, '--', String(a.nr), a.archname, String(UMOUNT_NOFOLLOW), ...targets];
 }
 
 /** umount(8) over every target; -v reports each as it is unmounted, one line each (Linux and FreeBSD). */

@@ -11,11 +11,11 @@ import { UMOUNT2_SCRIPT } from '../../src/platform/umount-batch.js';
 
 /**
  * The targets of an unmount command, by either carrier (platform/umount-batch.ts):
- * `umount [-v] T...`, or perl's umount2 one-liner (`perl -e SCRIPT -- NR ARCH FLAGS T...`); null for anything else.
+ * `umount [-v] T...`, or perl's umount2 one-liner (`perl -T -e SCRIPT -- NR ARCH FLAGS T...`); null for anything else.
  */
 export function unmountTargets(argv: readonly string[]): string[] | null {
   if (argv[0] === 'umount') return argv.slice(1).filter((a) => a !== '-v');
-  if (argv[0] === 'perl' && argv[1] === '-e' && argv[2] === UMOUNT2_SCRIPT && argv[3] === '--') return argv.slice(7);
+  if (argv[0] === 'perl' && argv[1] === '-T' && argv[2] === '-e' && argv[3] === UMOUNT2_SCRIPT && argv[4] === '--') return argv.slice(8);
   return null;
 }
 

@@ -328,7 +328,7 @@ test('unmountBatch: a large batch runs two umount processes side by side; when o
     assert.equal(runner.calls[1]!.argv.at(-1), `${root}/t`, 'the parent last');
     const steps = events.filter((e) => e['event'] === 'step');
     assert.equal(steps.length, 81, 'one step event per unmount');
-    assert.ok(steps.every((e) => String(e['command']).startsWith('perl -e ') && String(e['command']).length < 100), 'each names its batch command, shortened');
+    assert.ok(steps.every((e) => String(e['command']).startsWith('perl -T -e ') && String(e['command']).length < 100), 'each names its batch command, shortened');
 
     // One of the two fails: the fallback asks the mount table (none of these are really mounted: all gone).
     const failing = new FakeRunner((argv) => (argv.at(-1) === `${root}/t` ? new CommandError(argv, 32, null, 'umount: target is busy.') : { code: 0, stdout: '', stderr: '' }));
@@ -414,7 +414,7 @@ test('the dry run shows the hold and the identity program beside the mounts (eac
       'wait: wait',
       'backup: true /k',
       'release: zfs release &',
-      'umount: perl -e',
+      'umount: perl -T',
       'wait: wait',
       'destroy: zfs program',
       'destroy-check: zfs list',

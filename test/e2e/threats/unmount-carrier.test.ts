@@ -15,8 +15,8 @@ test('a batch unmount that exits 0 and reports every target but unmounts nothing
   const root = `/kt-liar-${process.pid}`;
   const pool = Pool.create(['a', 'a/b', 'c']);
   const work = scratchDir('liar');
-  // "perl" on PATH: reports each target after the carrier's six words (-e SCRIPT -- NR ARCH FLAGS), touches nothing
-  script(work, 'perl', `echo "$*" >> ${work}/called\nshift 6\nfor t in "$@"; do echo "$t"; done\nexit 0`);
+  // "perl" on PATH: reports each target after the carrier's seven words (-T -e SCRIPT -- NR ARCH FLAGS), touches nothing
+  script(work, 'perl', `echo "$*" >> ${work}/called\nshift 7\nfor t in "$@"; do echo "$t"; done\nexit 0`);
   t.after(() => {
     pool.destroy();
     forgetRoot(root);
