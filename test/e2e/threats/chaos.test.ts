@@ -12,11 +12,13 @@
 // KOPIATOMIC_CHAOS_ROUNDS changes the number of rounds (default 6: each kind
 // of kill twice; a round costs some 12 s in the emulated guest, and each CI
 // run draws a new seed, so the instants covered grow from run to run).
-// The first round of each kind falls in the middle half of the run, where
-// snapshots, holds and mounts exist and a zfs child is still to come: a kill
-// there lands (a late instant can miss a run that ended sooner than the one
-// measured, as on a busy host) and leaves something to recover, both of
-// which the test requires; the later rounds fall anywhere.
+// The first round of each kind falls in the middle half of the run, and at
+// the latest halfway through the engine's run: kopiatomic is then certainly
+// alive, snapshots, holds and mounts exist and zfs children are still to
+// come, so the kill lands and leaves something to recover, both of which the
+// test requires. (The instant alone could miss: a run can end sooner than the
+// one measured, as when the clean runs met a busy host, seed 902345484.) The
+// later rounds fall anywhere.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -140,9 +142,15 @@ test(`chaos: ${ROUNDS} rounds of SIGKILL at a random instant (kopiatomic, the en
       void done.then(() => (exited = true));
       const pid = child!.pid!;
       const t0 = Date.now();
+      // Halfway through the engine's run (or the run's end, if it never starts).
+      const engineHalfway = async () => {
+        await waitFor('the engine to start', () => existsSync(pidfile) || exited, 120_000);
+        if (existsSync(pidfile)) await sleep(Math.floor(Number(engineSleep) * 500));
+      };
+      const mustLand = round <= TARGETS.length;
       const atRandom = async () => {
         await Promise.race([waitFor('its first zfs command', () => exited || procsNamed('zfs', pid).length > 0, 120_000), done]);
-        await Promise.race([sleep(Math.floor(at * Math.max(0, whole * 0.9 - (Date.now() - t0)))), done]);
+        await Promise.race([sleep(Math.floor(at * Math.max(0, whole * 0.9 - (Date.now() - t0)))), done, ...(mustLand ? [engineHalfway().catch(() => {})] : [])]);
       };
       if (target === 'kopiatomic') {
         await atRandom();
