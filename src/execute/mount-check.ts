@@ -19,6 +19,17 @@ export function sameSnapshotMount(m: MountEntry, source: string, snapshot: strin
   return m.source === source || (m.fstype === 'zfs' && m.source.endsWith(`@${snapshot}`));
 }
 
+/** The mount table by target, in table order (the last entry at a target is the one on top). */
+export function mountsAt(table: readonly MountEntry[]): Map<string, MountEntry[]> {
+  const at = new Map<string, MountEntry[]>();
+  for (const m of table) {
+    const here = at.get(m.target);
+    if (here) here.push(m);
+    else at.set(m.target, [m]);
+  }
+  return at;
+}
+
 /**
  * The mounts of `undo` that are gone or covered, as "TARGET (SOURCE...)"
  * lines. Those gone are taken off the stack (their journal entries done):
@@ -35,8 +46,7 @@ export async function lostMounts(undo: UndoEntry[], plan: Plan, ctx: ApplyContex
     return [`the mount table could not be read to check them (${errorMessage(e)})`];
   }
   const same = (m: MountEntry, source: string) => sameSnapshotMount(m, source, plan.snapshot);
-  const at = new Map<string, MountEntry[]>();
-  for (const m of table) at.set(m.target, [...(at.get(m.target) ?? []), m]);
+  const at = mountsAt(table);
   const lost: string[] = [];
   for (const u of ours) {
     const target = String(u.step.detail?.['target']);

@@ -15,10 +15,9 @@ import { display, displayBrief } from '../plan/display.js';
 import { unmountGroups } from '../plan/mounts.js';
 import type { Plan, Step } from '../plan/types.js';
 import { requireRootPath } from '../safety/root-path.js';
-import type { MountEntry } from '../zfs/mount-table.js';
 import type { ApplyContext, UndoEntry } from './context.js';
 import { fault } from './fault.js';
-import { sameSnapshotMount } from './mount-check.js';
+import { mountsAt, sameSnapshotMount } from './mount-check.js';
 
 /**
  * A mount target must be a real folder at exactly this path: every component
@@ -85,8 +84,7 @@ async function stillMounted(entries: UndoEntry[], plan: Plan, ctx: ApplyContext)
   } catch {
     return null; // unknown: every undo is kept
   }
-  const at = new Map<string, MountEntry[]>();
-  for (const m of table) at.set(m.target, [...(at.get(m.target) ?? []), m]);
+  const at = mountsAt(table);
   const detail = (e: UndoEntry, k: string) => String(e.step.detail?.[k]);
   return new Set(entries.filter((e) => (at.get(detail(e, 'target')) ?? []).some((m) => sameSnapshotMount(m, detail(e, 'source'), plan.snapshot))));
 }
@@ -149,8 +147,7 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
  * not installed (perl, on a Linux without it). Its time limit follows the
  * targets it reports, not the whole batch.
  */
-async function runUnmountBatch(targets: string[], platform: Platform, ctx: ApplyContext): Promise<void> {
-  const argv = platform.umountBatchArgv(targets);
+async function runUnmountBatch(argv: string[], targets: string[], platform: Platform, ctx: ApplyContext): Promise<void> {
   try {
     await ctx.runner.run(argv, { mutates: true, progress: true });
   } catch (e) {
@@ -183,11 +180,12 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
     return out;
   }
   const groups = unmountGroups(entries.map(target));
-  const runs = groups.map((g) => runUnmountBatch(g, platform, ctx));
+  const argvs = groups.map((g) => platform.umountBatchArgv(g));
+  const runs = groups.map((g, i) => runUnmountBatch(argvs[i]!, g, platform, ctx));
   started?.();
   // One step event per unmount, naming its batch command (shortened: the exec
   // event has it whole), written while the processes run.
-  const briefs = groups.map((g) => displayBrief({ kind: 'exec', mutates: true, argv: platform.umountBatchArgv(g) }));
+  const briefs = argvs.map((argv) => displayBrief({ kind: 'exec', mutates: true, argv }));
   const groupOf = new Map(groups.flatMap((g, i) => g.map((t) => [t, i] as const)));
   for (const e of entries) reporter.event('step', { phase: 'umount', command: briefs[groupOf.get(target(e)) ?? 0], target: target(e) });
   const failed = (await Promise.allSettled(runs)).find((r): r is PromiseRejectedResult => r.status === 'rejected');

@@ -7,15 +7,16 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { LiveOptions, LiveProcess, Runner, RunOptions, ExecResult } from '../../src/core/exec.js';
 import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { Reporter } from '../../src/core/report.js';
-import { UMOUNT2_SCRIPT } from '../../src/platform/umount-batch.js';
+import { umount2Argv } from '../../src/platform/umount-batch.js';
 
 /**
  * The targets of an unmount command, by either carrier (platform/umount-batch.ts):
- * `umount [-v] T...`, or perl's umount2 one-liner (`perl -T -e SCRIPT -- NR ARCH FLAGS T...`); null for anything else.
+ * `umount [-v] T...`, or perl's umount2 one-liner (the words umount2Argv puts before the targets, then T...); null for anything else.
  */
 export function unmountTargets(argv: readonly string[]): string[] | null {
   if (argv[0] === 'umount') return argv.slice(1).filter((a) => a !== '-v');
-  if (argv[0] === 'perl' && argv[1] === '-T' && argv[2] === '-e' && argv[3] === UMOUNT2_SCRIPT && argv[4] === '--') return argv.slice(8);
+  const carrier = umount2Argv([]);
+  if (carrier && argv.length >= carrier.length && carrier.every((w, i) => argv[i] === w)) return argv.slice(carrier.length);
   return null;
 }
 
