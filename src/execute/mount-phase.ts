@@ -1,6 +1,7 @@
 // The executor's side of batch mounting (plan/mounts.ts): check a level's
 // targets, journal every mount's undo in one write, mount the level with one
-// process, and learn from the mount table what a failed batch did mount.
+// process (mount(8) where perl is missing), and learn from the mount table
+// what a failed batch did mount.
 // Unmounting is one process for every target (two side by side for a large
 // batch), children first; when it fails (a busy mount), the rest is unmounted
 // one by one, so the busy one is named.
@@ -10,7 +11,6 @@ import { CommandError, errorMessage, SetupError } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import { platformFor } from '../platform/detect.js';
-import type { Platform } from '../platform/platform.js';
 import { display, displayBrief } from '../plan/display.js';
 import { unmountGroups } from '../plan/mounts.js';
 import type { Plan, Step } from '../plan/types.js';
@@ -91,7 +91,7 @@ async function stillMounted(entries: UndoEntry[], plan: Plan, ctx: ApplyContext)
 
 /** Mounts one level; pushes the undo of every mount that happened. Throws on failure. */
 export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo: UndoEntry[]): Promise<void> {
-  const { runner, reporter, journal } = ctx;
+  const { reporter, journal } = ctx;
   const b = step.batch!;
   const a = step.do;
   if (a.kind !== 'exec') throw new Error('a batch mount runs a command');
@@ -113,10 +113,10 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
     entries.forEach((e, i) => (e.seq = seqs[i] ?? 0));
     let failure: unknown = null;
     try {
-      // Its time limit follows the mounts it reports (-v), not the whole level.
-      const p = runner.run(a.argv, { mutates: true, progress: true });
-      // The events are written while the process runs, not before it starts.
-      const command = display(a);
+      const p = runBatch(a.argv, b.fallback, ctx);
+      // The events are written while the process runs, not before it starts
+      // (shortened: the exec event has the command whole).
+      const command = displayBrief(a);
       for (const m of b.mounts) reporter.event('step', { phase: 'mount', command, target: m.target, dataset: m.dataset });
       fault('mount-batch', reporter); // test only: dies while the batch runs
       await p;
@@ -143,17 +143,16 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
 }
 
 /**
- * One batch: the platform's command, or umount(8) -v where its program is
- * not installed (perl, on a Linux without it). Its time limit follows the
- * targets it reports, not the whole batch.
+ * One batch process: the platform's command, or `fallback` (mount(8),
+ * umount(8)) where its program is not installed (perl, on a Linux without
+ * it). Its time limit follows the targets it reports, not the whole batch.
  */
-async function runUnmountBatch(argv: string[], targets: string[], platform: Platform, ctx: ApplyContext): Promise<void> {
+async function runBatch(argv: string[], fallback: string[], ctx: ApplyContext): Promise<void> {
   try {
     await ctx.runner.run(argv, { mutates: true, progress: true });
   } catch (e) {
-    const fallback = platform.umountBatchFallbackArgv(targets);
     if (!(e instanceof CommandError && e.reason === 'program-missing') || fallback[0] === argv[0]) throw e;
-    ctx.reporter.verbose(`${argv[0]} is not installed: unmounting with ${fallback[0]}`);
+    ctx.reporter.verbose(`${argv[0]} is not installed: running ${fallback[0]} instead`);
     await ctx.runner.run(fallback, { mutates: true, progress: true });
   }
 }
@@ -181,7 +180,7 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
   }
   const groups = unmountGroups(entries.map(target));
   const argvs = groups.map((g) => platform.umountBatchArgv(g));
-  const runs = groups.map((g, i) => runUnmountBatch(argvs[i]!, g, platform, ctx));
+  const runs = groups.map((g, i) => runBatch(argvs[i]!, platform.umountBatchFallbackArgv(g), ctx));
   started?.();
   // One step event per unmount, naming its batch command (shortened: the exec
   // event has it whole), written while the processes run.

@@ -4,6 +4,7 @@
 // over a mount table written for it. A level's targets lie inside the
 // previous level's read-only snapshots (or in our own root-only folders), so
 // they can be checked once that level is mounted, before mounting the next.
+// On Linux that process calls mount(2) per snapshot (platform/syscall-batch.ts).
 // Unmounting is one process with every target (two side by side for a large
 // batch), children first: the platform's batch (umount2(2) per target on
 // Linux, umount(8) -v on FreeBSD).
@@ -39,20 +40,24 @@ export function tablePath(stateDir: string, key: string): string {
 
 /**
  * The steps that mount one level: write its table (mode 0600), then one
- * mount process over it. The batch step carries each mount's undo; the
- * executor checks the targets, journals the undos, then runs it.
+ * mount process: mount(8) over the table, or on Linux perl calling mount(2)
+ * with mount(8) over the table as its fallback. The batch step carries each
+ * mount's undo; the executor checks the targets, journals the undos, then
+ * runs it.
  */
 export function levelSteps(level: TreeMount[], snapshot: string, table: string, platform: Platform, mountRoot: string): Step[] {
-  const content = level.map((m) => platform.mountTableLine({ dataset: m.dataset, snapshot, mountpoint: m.mountpoint, target: m.target })).join('');
+  const snaps = level.map((m) => ({ dataset: m.dataset, snapshot, mountpoint: m.mountpoint, target: m.target }));
+  const content = snaps.map((m) => platform.mountTableLine(m)).join('');
   return [
     { phase: 'mount-table', do: { kind: 'write', path: table, mode: 0o600, content } },
     {
       phase: 'mount',
-      do: { kind: 'exec', mutates: true, argv: platform.mountBatchArgv(table) },
+      do: { kind: 'exec', mutates: true, argv: platform.mountBatchArgv(table, snaps) },
       batch: {
         root: mountRoot,
-        mounts: level.map((m) => {
-          const argv = platform.mountArgv({ dataset: m.dataset, snapshot, mountpoint: m.mountpoint, target: m.target });
+        fallback: platform.mountBatchFallbackArgv(table),
+        mounts: snaps.map((m) => {
+          const argv = platform.mountArgv(m);
           return {
             target: m.target,
             dataset: m.dataset,

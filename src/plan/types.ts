@@ -30,7 +30,12 @@ export interface Step {
    */
   beside?: true;
   /** A batch mount (plan/mounts.ts): its targets are checked, then each mount's undo journaled, before `do` runs. */
-  batch?: { root: string; mounts: { target: string; dataset: string; source: string; undo: Action }[] };
+  batch?: {
+    root: string;
+    /** mount(8) over the level's table: run where `do`'s program is not installed. */
+    fallback: string[];
+    mounts: { target: string; dataset: string; source: string; undo: Action }[];
+  };
 }
 
 export interface PoolSnapshots {

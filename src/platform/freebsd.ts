@@ -5,7 +5,12 @@ import { parseMountP, tableField, type MountEntry } from '../zfs/mount-table.js'
 import { PREFIX } from '../zfs/naming.js';
 import type { Platform, SnapshotMount } from './platform.js';
 import { freebsdMemoryOf } from './memory.js';
-import { umountVerboseArgv } from './umount-batch.js';
+import { umountVerboseArgv } from './syscall-batch.js';
+
+/** mount(8) -a -F: every entry of that file, in order (fstab(5) escapes); -v reports each mount: the watchdog's progress. */
+function mountTableArgv(path: string): string[] {
+  return ['mount', '-a', '-v', '-F', path];
+}
 
 export const freebsd: Platform = {
   name: 'freebsd',
@@ -32,11 +37,8 @@ export const freebsd: Platform = {
     const base = m.mountpoint === '/' ? '' : m.mountpoint;
     return `${tableField(`${base}/.zfs/snapshot/${m.snapshot}`)} ${tableField(m.target)} nullfs ro 0 0\n`;
   },
-  // mount(8) -a -F: every entry of that file, in order (fstab(5) escapes);
-  // -v reports each mount: the watchdog's progress.
-  mountBatchArgv(path: string) {
-    return ['mount', '-a', '-v', '-F', path];
-  },
+  mountBatchArgv: mountTableArgv,
+  mountBatchFallbackArgv: mountTableArgv,
   memory: freebsdMemoryOf,
   stateDir: '/var/run/kopiatomic',
   journalDir: '/var/db/kopiatomic',

@@ -4,7 +4,7 @@ import { parseMountinfo, tableField, type MountEntry } from '../zfs/mount-table.
 import { PREFIX } from '../zfs/naming.js';
 import type { Platform, SnapshotMount } from './platform.js';
 import { linuxMemory } from './memory.js';
-import { umount2Argv, umountVerboseArgv } from './umount-batch.js';
+import { mount2Argv, umount2Argv, umountVerboseArgv } from './syscall-batch.js';
 
 export const linux: Platform = {
   name: 'linux',
@@ -31,7 +31,7 @@ export const linux: Platform = {
     return ['umount', target];
   },
   // umount2(2) called per target, where umount(8) reads the whole mount
-  // table before each ZFS unmount (platform/umount-batch.ts).
+  // table before each ZFS unmount (platform/syscall-batch.ts).
   umountBatchArgv(targets: readonly string[]) {
     return umount2Argv(targets) ?? umountVerboseArgv(targets);
   },
@@ -42,14 +42,12 @@ export const linux: Platform = {
   mountTableLine(m: SnapshotMount) {
     return `${tableField(`${m.dataset}@${m.snapshot}`)} ${tableField(m.target)} zfs ro 0 0\n`;
   },
-  // --internal-only: mount(8) calls mount(2) itself instead of starting
-  // mount.zfs once per entry (OpenZFS >= 2.2's helper also refuses a
-  // non-empty mount point). An entry already mounted is skipped. --verbose
-  // reports each mount (in 4 KiB blocks of about 80): the watchdog's
-  // progress.
-  mountBatchArgv(path: string) {
-    return ['mount', '--all', '--internal-only', '--verbose', '--fstab', path];
+  // mount(2) called per snapshot (platform/syscall-batch.ts), as mount(8)
+  // -i does after its own reading of the table and the mount table.
+  mountBatchArgv(path: string, mounts: readonly SnapshotMount[]) {
+    return mount2Argv('zfs', mounts.map((m) => [`${m.dataset}@${m.snapshot}`, m.target] as const)) ?? mountTableArgv(path);
   },
+  mountBatchFallbackArgv: mountTableArgv,
   stateDir: '/run/kopiatomic',
   journalDir: '/var/lib/kopiatomic',
   async bootId() {
@@ -60,6 +58,17 @@ export const linux: Platform = {
   },
   hasMountNamespaces: true,
 };
+
+/**
+ * mount(8) over a table. --internal-only: it calls mount(2) itself instead
+ * of starting mount.zfs once per entry (OpenZFS >= 2.2's helper also
+ * refuses a non-empty mount point). An entry already mounted is skipped.
+ * --verbose reports each mount (in 4 KiB blocks of about 80): the
+ * watchdog's progress.
+ */
+function mountTableArgv(path: string): string[] {
+  return ['mount', '--all', '--internal-only', '--verbose', '--fstab', path];
+}
 
 function readOrNull(path: string): string | null {
   try {

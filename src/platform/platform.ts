@@ -27,8 +27,14 @@ export interface Platform {
   isOurSnapshotMount(e: MountEntry): boolean;
   /** One line of a mount table (fstab(5) format) mounting this snapshot; see plan/mounts.ts. */
   mountTableLine(m: SnapshotMount): string;
-  /** One process that mounts every entry of the table at `path`, in order. */
-  mountBatchArgv(path: string): string[];
+  /**
+   * One process that mounts `mounts` in order, reporting each as it is done
+   * (the watchdog's progress). `path` is where their mount table
+   * (mountTableLine) is written first: mount(8) reads it.
+   */
+  mountBatchArgv(path: string, mounts: readonly SnapshotMount[]): string[];
+  /** mount(8) over the table at `path`: where mountBatchArgv's program is not installed. */
+  mountBatchFallbackArgv(path: string): string[];
   /** Runtime state (lock, known leftovers, boot marker, mount tables); cleared at boot. */
   readonly stateDir: string;
   /** The journal: on disk, since the folders it records outlive a reboot. */

@@ -3,13 +3,13 @@
 // checked with one zfs list; a folder someone else made is never removed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CommandError } from '../../src/core/errors.js';
 import type { ExecResult, RunOptions } from '../../src/core/exec.js';
 import { IDENTITY_PROGRAM, IDENTITY_PROGRAM_CAREFUL } from '../../src/zfs/identity-program.js';
-import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
+import type { MountEntry } from '../../src/zfs/mount-table.js';
 import { commandEngine } from '../../src/engine/command.js';
 import { applyPlan } from '../../src/execute/apply.js';
 import type { ApplyContext } from '../../src/execute/context.js';
@@ -20,7 +20,7 @@ import type { Platform } from '../../src/platform/platform.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import type { Plan } from '../../src/plan/types.js';
 import { Journal, readPending } from '../../src/safety/journal.js';
-import { commandText, ds, FakeRunner, identityAnswer, identityNames, quietReporter, unmountTargets } from './helpers.js';
+import { commandText, ds, FakeRunner, identityAnswer, identityNames, mountPairs, quietReporter, unmountTargets } from './helpers.js';
 
 const SNAP = 'kopiatomic-R1';
 const ok = (stdout = ''): ExecResult => ({ code: 0, stdout, stderr: '' });
@@ -134,11 +134,11 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
       if (!o.lie) snaps.delete(n);
       return ok();
     }
-    if (argv[0] === 'mount' && argv.includes('--fstab')) {
-      // One process mounts every entry of the table; each entry is matched
-      // against failAt as the single mount command it stands for.
-      for (const line of readFileSync(argv.at(-1)!, 'utf8').split('\n').filter(Boolean)) {
-        const [source, target] = line.split(' ').map(unescapeOctal) as [string, string];
+    const pairs = mountPairs(argv);
+    if (pairs) {
+      // One process mounts every pair; each is matched against failAt as the
+      // single mount command it stands for.
+      for (const [source, target] of pairs) {
         const one = `mount -t zfs -o ro ${source} ${target}`;
         const fail = o.failAt && !failed && one.startsWith(o.failAt);
         if (fail) failed = true;
@@ -201,10 +201,9 @@ test('applyPlan: a clean run; cleanup is the release beside the umount (children
   assert.deepEqual(r.cleanupFailures, []);
   assert.equal(engine.runs, 1);
   assert.deepEqual(runStatus(r, null).status, 'ok');
-  const table = `${dir}/state/${encodeURIComponent(root)}.mounts`;
   assert.deepEqual(calls(runner).slice(3), [
-    `mount --all --internal-only --verbose --fstab ${table}`,
-    `mount --all --internal-only --verbose --fstab ${table}`,
+    `mount2 t@${SNAP} ${root}/t`,
+    `mount2 t/a@${SNAP} ${root}/t/a`,
     `umount2 ${root}/t/a ${root}/t`,
     `zfs release -r kopiatomic t@${SNAP}`,
     // each snapshot with the identity the listing after the snapshot recorded (the guid in Lua's signed form, after a g: never an option)
@@ -369,7 +368,7 @@ test('applyPlan: a mount that failed and left nothing mounted is not unmounted; 
   assert.deepEqual(r.cleanupFailures, []);
   const c = calls(runner);
   assert.deepEqual(c.filter((x) => x.startsWith('umount')), [`umount2 ${root}/t`]);
-  assert.equal(c.filter((x) => x.startsWith('mount ')).length, 2, 'one mount process per level');
+  assert.equal(c.filter((x) => x.startsWith('mount2 ')).length, 2, 'one mount process per level');
   assert.equal(existsSync(root), false);
   assert.deepEqual(sys.mounts(), []);
   assert.deepEqual(readPending(`${dir}/j.journal`), []);

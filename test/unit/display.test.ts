@@ -11,7 +11,7 @@ test('display: actions as shell commands', () => {
 
 test('displayBrief: the first words, each cut to 40 characters, and how many more; a short command whole', () => {
   const script = `use Config;${'x'.repeat(400)}`;
-  assert.equal(displayBrief({ kind: 'exec', mutates: true, argv: ['perl', '-e', script, '--', '166', 'x86_64-linux', '8', '/k/a', '/k'] }), `perl -e 'use Config;${'x'.repeat(28)}…' … (+6 more)`);
+  assert.equal(displayBrief({ kind: 'exec', mutates: true, argv: ['perl', '-e', script, '--', '166', '62', '8', '/k/a', '/k'] }), `perl -e 'use Config;${'x'.repeat(28)}…' … (+6 more)`);
   assert.equal(displayBrief({ kind: 'exec', mutates: true, argv: ['umount', '-v', '/k/a', '/k'] }), 'umount -v /k/a /k');
   assert.equal(displayBrief({ kind: 'exec', mutates: true, argv: ['umount', '-v', '/k/a', '/k/b', '/k/c', '/k'] }), 'umount -v /k/a … (+3 more)');
 });

@@ -7,10 +7,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { LiveOptions, LiveProcess, Runner, RunOptions, ExecResult } from '../../src/core/exec.js';
 import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { Reporter } from '../../src/core/report.js';
-import { umount2Argv } from '../../src/platform/umount-batch.js';
+import { mount2Argv, umount2Argv } from '../../src/platform/syscall-batch.js';
 
 /**
- * The targets of an unmount command, by either carrier (platform/umount-batch.ts):
+ * The targets of an unmount command, by either carrier (platform/syscall-batch.ts):
  * `umount [-v] T...`, or perl's umount2 one-liner (the words umount2Argv puts before the targets, then T...); null for anything else.
  */
 export function unmountTargets(argv: readonly string[]): string[] | null {
@@ -20,9 +20,31 @@ export function unmountTargets(argv: readonly string[]): string[] | null {
   return null;
 }
 
-/** A command as text, the umount2 carrier shortened to `umount2 T...` (its script is long). */
+/**
+ * The [source, target] pairs of a batch mount, by either carrier: perl's
+ * mount2 one-liner (the words mount2Argv puts before the pairs), or
+ * mount(8) over a table (`... --fstab T` / `-F T`, read from the file); null for anything else.
+ */
+export function mountPairs(argv: readonly string[]): [string, string][] | null {
+  const carrier = mount2Argv('zfs', []);
+  if (carrier && argv.length >= carrier.length && carrier.every((w, i) => argv[i] === w)) {
+    const rest = argv.slice(carrier.length);
+    return rest.flatMap((w, i) => (i % 2 ? [] : [[w, rest[i + 1]!] as [string, string]]));
+  }
+  if (argv[0] === 'mount' && (argv.includes('--fstab') || argv.includes('-F'))) {
+    return readFileSync(argv.at(-1)!, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.split(' ').slice(0, 2).map(unescapeOctal) as [string, string]);
+  }
+  return null;
+}
+
+/** A command as text, the perl carriers shortened to `umount2 T...` and `mount2 S T...` (their scripts are long). */
 export function commandText(argv: readonly string[]): string {
-  return argv[0] === 'perl' && unmountTargets(argv) ? ['umount2', ...unmountTargets(argv)!].join(' ') : argv.join(' ');
+  if (argv[0] === 'perl' && unmountTargets(argv)) return ['umount2', ...unmountTargets(argv)!].join(' ');
+  if (argv[0] === 'perl' && mountPairs(argv)) return ['mount2', ...mountPairs(argv)!.flat()].join(' ');
+  return argv.join(' ');
 }
 
 /** A mounted dataset by default; override anything. */
@@ -46,7 +68,7 @@ export type LiveAnswer = (argv: readonly string[], opts: LiveOptions) => number 
  * The one fake system of the unit tests: a Runner that answers run() from a
  * function and live() from another (without one, live() throws), records
  * every call in order, and keeps a mount table of what its batch mounts
- * (`mount --fstab FILE`) mounted and its unmounts did not remove yet (for a
+ * (mountPairs) mounted and its unmounts did not remove yet (for a
  * platform's readMounts).
  */
 export class FakeRunner implements Runner {
@@ -85,14 +107,9 @@ export class FakeRunner implements Runner {
     return { child, done: Promise.resolve({ code: r, signal: null, stdout: '', stderr: '' }) };
   }
 
-  /** The mount table after a successful batch mount (of a table file that exists) or unmount. */
+  /** The mount table after a successful batch mount (by mount(8): of a table file that exists) or unmount. */
   private track(argv: readonly string[]): void {
-    if (argv[0] === 'mount' && argv.includes('--fstab') && existsSync(argv.at(-1)!)) {
-      for (const line of readFileSync(argv.at(-1)!, 'utf8').split('\n').filter(Boolean)) {
-        const [source, target] = line.split(' ').map(unescapeOctal) as [string, string];
-        this.mounted.push({ source, target, fstype: 'zfs', root: '/' });
-      }
-    }
+    if (argv[0] !== 'mount' || existsSync(argv.at(-1)!)) for (const [source, target] of mountPairs(argv) ?? []) this.mounted.push({ source, target, fstype: 'zfs', root: '/' });
     for (const t of unmountTargets(argv) ?? []) this.mounted.splice(0, this.mounted.length, ...this.mounted.filter((m) => m.target !== t));
   }
 }

@@ -22,7 +22,7 @@ import { Interrupt } from '../../src/execute/interrupt.js';
 import { linux } from '../../src/platform/linux.js';
 import type { Platform } from '../../src/platform/platform.js';
 import { journalPath } from '../../src/safety/journal.js';
-import { commandText, FakeRunner, identityAnswer, identityNames, unmountTargets, zfsRows, type LiveAnswer } from './helpers.js';
+import { commandText, FakeRunner, identityAnswer, identityNames, mountPairs, unmountTargets, zfsRows, type LiveAnswer } from './helpers.js';
 import { ROOT_DIR } from './paths.js';
 
 /** The fake system of helpers.ts; every live() command (engine, hook) exits 0 unless `live` says otherwise. */
@@ -146,7 +146,7 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   const runner = fakeSystem((argv) => {
     if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) return ok(LIST);
     if (identityNames(argv)) return ok(identityAnswer(identityNames(argv)!.map((n, i) => [n, String(123 + i), '77', 1795000000])));
-    if (argv[0] === 'mount' && snapshotHolds) mkdirSync(snapshotHolds, { recursive: true });
+    if (mountPairs(argv) && snapshotHolds) mkdirSync(snapshotHolds, { recursive: true });
     if (unmountTargets(argv) && snapshotHolds) rmSync(snapshotHolds, { recursive: true, force: true });
     return ok();
   });
@@ -159,11 +159,11 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   const job: JobOptions = { ...flags, job: 'nightly', engine: ENGINES['command']!, command: ['backup-tool'], mountRoot: join(s.dir, 'root'), env: { SECRET_TOKEN: 'x' }, statusFile: join(s.dir, 'status.json') };
   const got = await backupJob(job, { dryRun: false, wait: 0 }, s.ctx);
   assert.deepEqual(got, { status: 'ok', code: 0 });
-  const verbs = runner.argvs.map((c) => commandText(c).split(' ').slice(0, 2).join(' '));
+  const verbs = runner.argvs.map((c) => commandText(c).split(' ').slice(0, mountPairs(c) ? 1 : 2).join(' '));
   assert.deepEqual(
     verbs.filter((v) => !v.startsWith('zfs list') && !v.startsWith('zfs get') && v !== 'zpool list'), // reads: discovery (and the pools' states), the recovery scan
     // the second program is the identity read (zfs program -n), beside the mounts
-    ['zfs snapshot', 'zfs hold', 'zfs program', 'mount --all', 'mount --all', 'backup-tool ' + join(s.dir, 'root'), `umount2 ${join(s.dir, 'root', 'tank', 'a')}`, 'zfs release', 'zfs program', '/bin/sh -c'],
+    ['zfs snapshot', 'zfs hold', 'zfs program', 'mount2', 'mount2', 'backup-tool ' + join(s.dir, 'root'), `umount2 ${join(s.dir, 'root', 'tank', 'a')}`, 'zfs release', 'zfs program', '/bin/sh -c'],
   );
   const engineEnv = runner.liveEnv[0]!;
   assert.equal(engineEnv['SECRET_TOKEN'], 'x', 'the engine gets the job env');

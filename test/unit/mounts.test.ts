@@ -17,7 +17,7 @@ import { commandEngine } from '../../src/engine/command.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { linux } from '../../src/platform/linux.js';
 import { freebsd } from '../../src/platform/freebsd.js';
-import { umount2Argv } from '../../src/platform/umount-batch.js';
+import { mount2Argv, umount2Argv } from '../../src/platform/syscall-batch.js';
 import type { Dataset } from '../../src/discover/inventory.js';
 import { ds, FakeRunner, quietReporter, unmountTargets } from './helpers.js';
 
@@ -178,7 +178,7 @@ function batchPlan(root: string, targets: string[]): { plan: Plan; step: Step } 
   const step: Step = {
     phase: 'mount',
     do: { kind: 'exec', mutates: true, argv: ['mount', '--all', '--internal-only', '--verbose', '--fstab', table] },
-    batch: { root, mounts: targets.map((t) => ({ target: t, dataset: `tank${t.slice(root.length)}`, source: `tank${t.slice(root.length)}@snap`, undo: { kind: 'exec', mutates: true, argv: ['umount', t] } })) },
+    batch: { root, fallback: ['mount', '--all', '--internal-only', '--verbose', '--fstab', table], mounts: targets.map((t) => ({ target: t, dataset: `tank${t.slice(root.length)}`, source: `tank${t.slice(root.length)}@snap`, undo: { kind: 'exec', mutates: true, argv: ['umount', t] } })) },
   };
   const plan = { steps: [{ phase: 'mount-table', do: { kind: 'write', path: table, mode: 0o600, content: '' } }, step], engineContext: { platform: 'linux' } } as unknown as Plan;
   return { plan, step };
@@ -205,9 +205,10 @@ test('mountBatch: targets checked, every undo journaled in one go before the one
     assert.equal(pendingAtMount, 2, 'both undos were on disk when the mount process started');
     assert.deepEqual(undo.map((u) => u.step.detail?.['target']), [`${root}/a`, `${root}/b`]);
     const steps = events.filter((e) => e['event'] === 'step');
+    // The command shortened (the exec event has it whole): a level of thousands writes thousands of these.
     assert.deepEqual(steps.map((e) => [e['target'], e['command']]), [
-      [`${root}/a`, `mount --all --internal-only --verbose --fstab ${root}/state.mounts`],
-      [`${root}/b`, `mount --all --internal-only --verbose --fstab ${root}/state.mounts`],
+      [`${root}/a`, 'mount --all --internal-only … (+3 more)'],
+      [`${root}/b`, 'mount --all --internal-only … (+3 more)'],
     ]);
 
     // Cleanup: one umount for both; journaled as done.
@@ -216,6 +217,37 @@ test('mountBatch: targets checked, every undo journaled in one go before the one
     assert.deepEqual(runner.calls.at(-1)!.argv, umount2Argv([`${root}/b`, `${root}/a`]));
     assert.equal(runner.calls.at(-1)!.opts?.progress, true, 'its limit follows the unmounts it reports');
     assert.equal(readPending(`${root}/j.journal`).length, 0);
+    journal.close(false);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('mountBatch: where perl is not installed, the level is mounted by mount(8) over its table, still one process whose limit follows its reports; every undo journaled before either ran', async () => {
+  const root = tmp();
+  try {
+    chmodSync(root, 0o700);
+    mkdirSync(`${root}/a`, { mode: 0o700 });
+    const journal = new Journal(`${root}/j.journal`, 'RUN');
+    const pending: number[] = [];
+    const runner = new FakeRunner((argv) => {
+      pending.push(readPending(`${root}/j.journal`).length);
+      return argv[0] === 'perl' ? new CommandError(argv, 127, null, '', 'program-missing') : { code: 0, stdout: '', stderr: '' };
+    });
+    const { ctx } = ctxFor(runner, journal);
+    const { plan, step } = batchPlan(root, [`${root}/a`]);
+    const perl = mount2Argv('zfs', [[`tank/a@snap`, `${root}/a`]], 'x64')!;
+    const undo: UndoEntry[] = [];
+    await mountBatch({ ...step, do: { kind: 'exec', mutates: true, argv: perl } }, plan, ctx, undo);
+    assert.deepEqual(runner.argvs, [perl, ['mount', '--all', '--internal-only', '--verbose', '--fstab', `${root}/state.mounts`]]);
+    assert.ok(runner.calls.every((c) => c.opts?.progress === true));
+    assert.deepEqual(pending, [1, 1]);
+    assert.deepEqual(undo.map((u) => u.step.detail?.['target']), [`${root}/a`]);
+    // Any other failure of the carrier is the level's failure: no second try by mount(8).
+    const broken = new FakeRunner((argv) => new CommandError(argv, 1, null, 'mount2 tank/a@snap at /x: No such device (errno 19)', 'failed'));
+    const platform = { ...linux, readMounts: async () => [] };
+    await assert.rejects(mountBatch({ ...step, do: { kind: 'exec', mutates: true, argv: perl } }, plan, { ...ctxFor(broken, null).ctx, platform }, []), /errno 19/);
+    assert.deepEqual(broken.argvs, [perl]);
     journal.close(false);
   } finally {
     rmSync(root, { recursive: true, force: true });
@@ -277,13 +309,13 @@ test('Journal: willDoMany / undoneMany write many entries with one fsync each an
   }
 });
 
-test('the dry run shows the table as the shell would write it, then the batch mount, then one umount', async () => {
+test('the dry run shows each level\'s table as the shell would write it (mount(8)\'s input where perl is missing), then its mount(2) batch, then one umount', async () => {
   const cmds = dryRunCommands([ds('tank', '/tank'), ds('tank/a b', '/tank/a b')]).map((c) => c.command).filter((c) => /mount|install/.test(c));
   assert.deepEqual(cmds, [
     "install -m 0600 /dev/stdin /run/kopiatomic/%2Fk.mounts <<'KOPIATOMIC_TABLE'\ntank@kopiatomic-R /k/tank zfs ro 0 0\nKOPIATOMIC_TABLE",
-    'mount --all --internal-only --verbose --fstab /run/kopiatomic/%2Fk.mounts',
+    quoteArgv(mount2Argv('zfs', [['tank@kopiatomic-R', '/k/tank']])!),
     "install -m 0600 /dev/stdin /run/kopiatomic/%2Fk.mounts <<'KOPIATOMIC_TABLE'\ntank/a\\040b@kopiatomic-R /k/tank/a\\040b zfs ro 0 0\nKOPIATOMIC_TABLE",
-    'mount --all --internal-only --verbose --fstab /run/kopiatomic/%2Fk.mounts',
+    quoteArgv(mount2Argv('zfs', [['tank/a b@kopiatomic-R', '/k/tank/a b']])!),
     quoteArgv(umount2Argv(['/k/tank/a b', '/k/tank'])!),
   ]);
 });
@@ -409,8 +441,8 @@ test('the dry run shows the hold and the identity program beside the mounts (eac
       'snapshot: zfs snapshot',
       'hold: zfs hold &',
       'inspect: zfs program &',
-      'mount: mount --all',
-      'mount: mount --all',
+      'mount: perl -T',
+      'mount: perl -T',
       'wait: wait',
       'backup: true /k',
       'release: zfs release &',

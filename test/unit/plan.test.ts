@@ -14,6 +14,7 @@ import { DESTROY_PROGRAM, GUID_SLOT, TXG_SLOT } from '../../src/zfs/destroy-prog
 import { IDENTITY_PROGRAM } from '../../src/zfs/identity-program.js';
 import { planCommands } from '../../src/cli/print-plan.js';
 import { commandText, ds } from './helpers.js';
+import { mount2Argv } from '../../src/platform/syscall-batch.js';
 
 const SNAP = 'kopiatomic-RUN1';
 
@@ -220,11 +221,11 @@ test('buildPlan: mount point / is mounted on the mount root itself; its children
   ]);
   assert.deepEqual(argvOf(p, 'mkdir'), [['mkdir', '/kopia', '700']]);
   const table = '/run/kopiatomic/%2Fkopia.mounts';
-  const mount = ['mount', '--all', '--internal-only', '--verbose', '--fstab', table];
+  // mount(2) per snapshot by perl; the table is what mount(8) reads where perl is missing
   assert.deepEqual(batches(p), [
-    { argv: mount, table, mode: 0o600, content: `rpool/ROOT@${SNAP} /kopia zfs ro 0 0\n`, targets: ['/kopia'] },
+    { argv: mount2Argv('zfs', [[`rpool/ROOT@${SNAP}`, '/kopia']]), table, mode: 0o600, content: `rpool/ROOT@${SNAP} /kopia zfs ro 0 0\n`, targets: ['/kopia'] },
     {
-      argv: mount,
+      argv: mount2Argv('zfs', [[`rpool/home@${SNAP}`, '/kopia/home'], [`rpool/var/log@${SNAP}`, '/kopia/var/log']]),
       table,
       mode: 0o600,
       content: `rpool/home@${SNAP} /kopia/home zfs ro 0 0\nrpool/var/log@${SNAP} /kopia/var/log zfs ro 0 0\n`,
@@ -270,7 +271,7 @@ test('buildPlan: a batch mount names each target, its dataset, the source the mo
   const p = plan([ds('tank/a', '/a')]);
   const m = p.steps.find((s) => s.phase === 'mount')!;
   assert.equal(m.undo, undefined, 'the undos are per mount, in the batch');
-  assert.deepEqual(m.batch, { root: '/kopia', mounts: [{ target: '/kopia/a', dataset: 'tank/a', source: `tank/a@${SNAP}`, undo: { kind: 'exec', mutates: true, argv: ['umount', '/kopia/a'] } }] });
+  assert.deepEqual(m.batch, { root: '/kopia', fallback: ['mount', '--all', '--internal-only', '--verbose', '--fstab', '/run/kopiatomic/%2Fkopia.mounts'], mounts: [{ target: '/kopia/a', dataset: 'tank/a', source: `tank/a@${SNAP}`, undo: { kind: 'exec', mutates: true, argv: ['umount', '/kopia/a'] } }] });
 });
 
 test('buildPlan: nothing selected gives no steps', () => {
