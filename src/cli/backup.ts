@@ -5,7 +5,7 @@ import { lstatSync, readdirSync } from 'node:fs';
 import { SetupError, UsageError } from '../core/errors.js';
 import { SystemRunner } from '../core/exec.js';
 import { rememberJobSecrets } from '../core/secrets.js';
-import { discover, type Inventory } from '../discover/inventory.js';
+import { discover, startListings, type Inventory } from '../discover/inventory.js';
 import type { LoadedConfig } from '../config/load.js';
 import { ConfigError, type Problem } from '../config/problems.js';
 import { toTarget } from '../discover/targets.js';
@@ -138,11 +138,14 @@ export async function backupJob(job: JobOptions, flags: RunFlags, ctx: CommandCo
   const spec = { job: job.job, mountRoot: job.mountRoot, wait: flags.wait, dryRun: flags.dryRun, scan: 'auto' as const, leftoversFail: false, post: job.post, hookEnv, ops };
   interrupt.setKillAfter(job.killAfter);
   if (runner instanceof SystemRunner) runner.zfsTimeoutMs = job.zfsTimeout * 1000;
+  // Discovery's listings start now, beside the lock and recovery: taken
+  // only when nothing can have changed the datasets meanwhile (rec.fresh).
+  const early = startListings(runner);
   // The list of datasets lives in a file for the engine and both hooks: removed once the post hook is done.
   let datasets = null as { remove(): void } | null;
   try {
     return await lifecycle(ctx, spec, async (rec) => {
-      const inventory = await discover(runner, platform);
+      const inventory = await discover(runner, platform, rec.fresh ? early : undefined);
       const selection = selectFor(job, inventory);
       for (const s of selection.skipped) {
         reporter.info(`skipping ${s.dataset}: ${s.reason}`);

@@ -54,6 +54,12 @@ export interface Recovery {
   journal: string;
   actions: number;
   leftovers: string[];
+  /**
+   * Nothing can have changed the datasets since the process started: the
+   * lock was free at once and not taken over, and recovery did nothing.
+   * Listings started before the lock may then stand for discovery's.
+   */
+  fresh: boolean;
 }
 
 /** What the command hands back: the executor's result if it ran, and fields for the summary. */
@@ -118,7 +124,8 @@ export async function lifecycle(ctx: CommandContext, spec: LifecycleSpec, comman
         new Journal(jpath, 'cleanup').close(true);
         if (scan === 'all') markRecordComplete(platform.journalDir);
       }
-      const out = await command({ boot, host, journal: jpath, actions: r.actions, leftovers });
+      const fresh = !lock?.waited && !lock?.tookOver && r.actions === 0;
+      const out = await command({ boot, host, journal: jpath, actions: r.actions, leftovers, fresh });
       facts.result = out.result ?? null;
       facts.verify = out.verify ?? null;
       extra = out.summary ?? {};

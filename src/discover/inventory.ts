@@ -1,6 +1,6 @@
 // Discovery: one `zfs list` call for every filesystem, plus the mount table
 // and, beside them, one `zpool list` of the pools' states.
-import type { Runner } from '../core/exec.js';
+import type { ExecResult, Runner } from '../core/exec.js';
 import type { Platform } from '../platform/platform.js';
 import type { MountEntry } from '../zfs/mount-table.js';
 import { readPools, type PoolState } from './pools.js';
@@ -18,9 +18,24 @@ export interface Inventory {
   pools?: Map<string, PoolState>;
 }
 
-export async function discover(runner: Runner, platform: Platform): Promise<Inventory> {
-  const [list, mounts, pools] = await Promise.all([runner.run(zfsListDatasetsArgv()), platform.readMounts(runner), readPools(runner)]);
+export async function discover(runner: Runner, platform: Platform, started?: Listings): Promise<Inventory> {
+  const [[list, pools], mounts] = await Promise.all([started ?? startListings(runner), platform.readMounts(runner)]);
   return buildInventory(parseDatasetList(list.stdout), mounts, pools);
+}
+
+/** The filesystems and the pools' states, as two zfs commands report them. */
+export type Listings = Promise<[ExecResult, Map<string, PoolState>]>;
+
+/**
+ * Starts discovery's two listings. A run starts them before it takes its
+ * lock and recovers (cli/backup.ts): they read filesystems and pools, which
+ * neither of those changes, and the start-up no longer waits for them.
+ * Unused (then discover() lists again), a failure is not reported twice.
+ */
+export function startListings(runner: Runner): Listings {
+  const p = Promise.all([runner.run(zfsListDatasetsArgv()), readPools(runner)]);
+  p.catch(() => {});
+  return p;
 }
 
 export function buildInventory(rows: DatasetRow[], mounts: MountEntry[], pools?: Map<string, PoolState>): Inventory {

@@ -68,6 +68,8 @@ export class Lock {
     readonly path: string,
     readonly previous: LockOwner | null,
     private readonly me: LockOwner,
+    /** Another run held it first: we waited for it (--wait). */
+    readonly waited: boolean,
   ) {}
 
   /** The owner of a lock that was taken over, if any: recovery must look for its leftovers. */
@@ -102,7 +104,7 @@ export class Lock {
         fsyncSync(fd);
         closeSync(fd);
         nested = liveNestedLock(stateDir, path, mountRoot, boot);
-        if (!nested) return new Lock(path, previous, me);
+        if (!nested) return new Lock(path, previous, me, announced);
         rmSync(path, { force: true }); // ours, made a moment ago: another run's tree is inside ours or ours inside it
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;

@@ -177,6 +177,60 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   assert.ok(!runner.argvs.flat().some((w) => w.includes('\0')), 'no time slot reaches a command');
 });
 
+/** A backup job over tank and tank/a on the fake system; `before` answers first (recovery's commands). */
+async function listingsRun(t: { after: (f: () => void) => void }, before: (argv: readonly string[]) => ExecResult | Error | null, prepare: (s: ReturnType<typeof setup>) => void = () => {}) {
+  const LIST = zfsRows('tank\ton\tyes\t-\t/tank\ntank/a\ton\tyes\t-\t/tank/a\n');
+  let s: ReturnType<typeof setup> | null = null;
+  /** For each filesystem listing: was our lock already taken when it started? */
+  const lockedAtList: boolean[] = [];
+  const runner = fakeSystem((argv) => {
+    const first = before(argv);
+    if (first) return first;
+    if (argv[0] === 'zfs' && argv[1] === 'list' && argv.includes('filesystem')) {
+      lockedAtList.push(readdirSync(s!.stateDir).some((f) => f.endsWith('.lock')));
+      return ok(LIST);
+    }
+    if (identityNames(argv)) return ok(identityAnswer(identityNames(argv)!.map((n, i) => [n, String(123 + i), '77', 1795000000])));
+    if (mountPairs(argv)) mkdirSync(join(s!.dir, 'root', 'tank', 'a'), { recursive: true });
+    if (unmountTargets(argv)) rmSync(join(s!.dir, 'root', 'tank', 'a'), { recursive: true, force: true });
+    return ok();
+  });
+  s = setup(t, runner, [
+    { source: 'tank', target: '/tank', fstype: 'zfs', root: '/' },
+    { source: 'tank/a', target: '/tank/a', fstype: 'zfs', root: '/' },
+  ]);
+  prepare(s);
+  const flags = parseCommandLine(['-r', 'tank'], KOPIATOMIC);
+  const job: JobOptions = { ...flags, engine: ENGINES['command']!, command: ['backup-tool'], mountRoot: join(s.dir, 'root'), statusFile: join(s.dir, 'status.json') };
+  const got = await backupJob(job, { dryRun: false, wait: 0 }, s.ctx);
+  const texts = runner.argvs.map((c) => commandText(c));
+  return { got, texts, lockedAtList, s };
+}
+
+test('discovery\'s listings start before the lock is taken and recovery runs, and are taken as they are when recovery did nothing: one zfs list, one zpool list', async (t) => {
+  const { got, texts, lockedAtList } = await listingsRun(t, () => null);
+  assert.deepEqual(got, { status: 'ok', code: 0 });
+  const lists = texts.filter((c) => c.startsWith('zfs list') && c.includes('filesystem'));
+  assert.equal(lists.length, 1, 'the filesystems listed once');
+  assert.equal(texts.filter((c) => c.startsWith('zpool list')).length, 1, 'the pools listed once');
+  assert.deepEqual(lockedAtList, [false], 'it started before the lock');
+  // This host's first run: recovery scans every pool; the listing was started before that scan.
+  const scan = texts.findIndex((c) => c.startsWith('zfs get'));
+  assert.ok(scan > texts.indexOf(lists[0]!), 'started before recovery\'s scan');
+});
+
+test('when recovery undid something, or the lock was taken over, discovery lists again after it: the early listing is not trusted', async (t) => {
+  // A dead run's journal: one undo, which recovery carries out (an rmdir of a folder it made).
+  const { got, texts, lockedAtList } = await listingsRun(t, () => null, (s) => {
+    const jpath = journalPath(s.journalDir, join(s.dir, 'root'));
+    mkdirSync(join(s.dir, 'root', 'old'), { recursive: true, mode: 0o700 });
+    writeFileSync(jpath, JSON.stringify({ op: 'undo', seq: 1, phase: 'rmdir', action: { kind: 'rmdir', path: join(s.dir, 'root', 'old') }, runId: 'OLD' }) + '\n');
+  });
+  assert.deepEqual(got, { status: 'ok', code: 0 });
+  assert.deepEqual(lockedAtList, [false, true], 'listed again once the lock was ours and recovery had run');
+  assert.equal(texts.filter((c) => c.startsWith('zpool list')).length, 2);
+});
+
 test('a mount root below a directory a user owns: exit 4 with what to change, before any snapshot or mount', { skip: process.getuid?.() === 0 ? false : 'needs root (chown)' }, async (t) => {
   const { chownSync } = await import('node:fs');
   const LIST = zfsRows('tank\ton\tyes\t-\t/tank\ntank/a\ton\tyes\t-\t/tank/a\n');
