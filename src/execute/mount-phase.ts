@@ -11,6 +11,7 @@ import { CommandError, errorMessage, SetupError } from '../core/errors.js';
 import { isWithin } from '../core/paths.js';
 import { retryWhileBusy } from '../core/retry.js';
 import { platformFor } from '../platform/detect.js';
+import { CARRIER_REFUSED } from '../platform/syscall-batch.js';
 import { display, displayBrief } from '../plan/display.js';
 import { unmountGroups } from '../plan/mounts.js';
 import type { Plan, Step } from '../plan/types.js';
@@ -145,14 +146,17 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
 /**
  * One batch process: the platform's command, or `fallback` (mount(8),
  * umount(8)) where its program is not installed (perl, on a Linux without
- * it). Its time limit follows the targets it reports, not the whole batch.
+ * it) or refused to run here before any call (CARRIER_REFUSED: another ABI's
+ * perl, no /proc). Its time limit follows the targets it reports, not the
+ * whole batch.
  */
 async function runBatch(argv: string[], fallback: string[], ctx: ApplyContext): Promise<void> {
   try {
     await ctx.runner.run(argv, { mutates: true, progress: true });
   } catch (e) {
-    if (!(e instanceof CommandError && e.reason === 'program-missing') || fallback[0] === argv[0]) throw e;
-    ctx.reporter.verbose(`${argv[0]} is not installed: running ${fallback[0]} instead`);
+    const unusable = e instanceof CommandError && (e.reason === 'program-missing' || e.code === CARRIER_REFUSED);
+    if (!unusable || fallback[0] === argv[0]) throw e;
+    ctx.reporter.verbose(`${argv[0]} ${e.reason === 'program-missing' ? 'is not installed' : `cannot run here (${e.stderr.trim()})`}: running ${fallback[0]} instead`);
     await ctx.runner.run(fallback, { mutates: true, progress: true });
   }
 }

@@ -30,6 +30,13 @@ const UMOUNT_NOFOLLOW = 8;
 const MS_RDONLY = 1;
 
 /**
+ * The exit code of a carrier that stopped before any call: it cannot run
+ * here (another ABI's perl, no /proc) or was handed a bad word. The
+ * executor then runs mount(8) or umount(8) instead, as when perl is missing.
+ */
+export const CARRIER_REFUSED = 3;
+
+/**
  * The start both programs share. Its first words are the syscall's number,
  * the ELF machine perl must be built for, the flags (and for mount the
  * filesystem type); the rest of @ARGV are the paths. It runs as root under
@@ -46,10 +53,11 @@ const MS_RDONLY = 1;
  */
 function head(name: string, words: string[]): string {
   return (
-    String.raw`$|=1;my(${words.join(',')})=map{/\A([\w.-]+)\z/?$1:die "${name}: bad word $_\n"}splice(@ARGV,0,${words.length});$n+=0;$m+=0;$f+=0;` +
-    String.raw`open(my$e,'<','/proc/self/exe')or die "${name}: cannot open perl's ELF header: $!\n";sysread($e,my$h,20)==20 or die "${name}: cannot read perl's ELF header\n";` +
+    String.raw`sub refuse{print STDERR "${name}: $_[0]\n";exit ${CARRIER_REFUSED}}$|=1;` +
+    String.raw`my(${words.join(',')})=map{/\A([\w.-]+)\z/?$1:refuse("bad word $_")}splice(@ARGV,0,${words.length});$n+=0;$m+=0;$f+=0;` +
+    String.raw`open(my$e,'<','/proc/self/exe')or refuse("cannot open perl's ELF header: $!");sysread($e,my$h,20)==20 or refuse("cannot read perl's ELF header");` +
     String.raw`my($c,$d)=unpack('x4CC',$h);my$x=unpack($d==2?'n':'v',substr($h,18,2));` +
-    String.raw`die "${name}: perl is built for ELF machine $x, class $c, not machine $m, class 2\n" unless substr($h,0,4)eq"\177ELF"&&$c==2&&$x==$m;`
+    String.raw`refuse("perl is built for ELF machine $x, class $c, not machine $m, class 2") unless substr($h,0,4)eq"\177ELF"&&$c==2&&$x==$m;`
   );
 }
 
@@ -72,7 +80,7 @@ export const UMOUNT2_SCRIPT =
  */
 export const MOUNT2_SCRIPT =
   head('mount2', ['$n', '$m', '$f', '$t']) +
-  String.raw`die "mount2: a source without a target\n" if @ARGV%2;` +
+  String.raw`refuse("a source without a target") if @ARGV%2;` +
   String.raw`while(@ARGV){my($s,$p)=map{/\A(.*)\z/s;$1}splice(@ARGV,0,2);if(syscall($n,$s,$p,$t,$f,0)==0){print "$p\n"}else{printf STDERR "mount2 %s at %s: %s (errno %d)\n",$s,$p,$!,$!;exit 1}}`;
 
 /** The argv that unmounts `targets` with umount2(2), or null where this architecture has no entry. */

@@ -17,7 +17,7 @@ import { commandEngine } from '../../src/engine/command.js';
 import { buildPlan } from '../../src/plan/plan.js';
 import { linux } from '../../src/platform/linux.js';
 import { freebsd } from '../../src/platform/freebsd.js';
-import { mount2Argv, umount2Argv } from '../../src/platform/syscall-batch.js';
+import { CARRIER_REFUSED, mount2Argv, umount2Argv } from '../../src/platform/syscall-batch.js';
 import type { Dataset } from '../../src/discover/inventory.js';
 import { ds, FakeRunner, quietReporter, unmountTargets } from './helpers.js';
 
@@ -223,7 +223,7 @@ test('mountBatch: targets checked, every undo journaled in one go before the one
   }
 });
 
-test('mountBatch: where perl is not installed, the level is mounted by mount(8) over its table, still one process whose limit follows its reports; every undo journaled before either ran', async () => {
+test('mountBatch: where perl is not installed, or refuses to run here, the level is mounted by mount(8) over its table, still one process whose limit follows its reports; every undo journaled before either ran', async () => {
   const root = tmp();
   try {
     chmodSync(root, 0o700);
@@ -243,6 +243,12 @@ test('mountBatch: where perl is not installed, the level is mounted by mount(8) 
     assert.ok(runner.calls.every((c) => c.opts?.progress === true));
     assert.deepEqual(pending, [1, 1]);
     assert.deepEqual(undo.map((u) => u.step.detail?.['target']), [`${root}/a`]);
+    // A carrier that refused to run here before any call (another ABI's perl): mount(8) too.
+    const refusing = new FakeRunner((argv) => (argv[0] === 'perl' ? new CommandError(argv, CARRIER_REFUSED, null, 'mount2: perl is built for ELF machine 3, class 1, not machine 62, class 2', 'failed') : { code: 0, stdout: '', stderr: '' }));
+    const undo2: UndoEntry[] = [];
+    await mountBatch({ ...step, do: { kind: 'exec', mutates: true, argv: perl } }, plan, ctxFor(refusing, null).ctx, undo2);
+    assert.deepEqual(refusing.argvs, [perl, ['mount', '--all', '--internal-only', '--verbose', '--fstab', `${root}/state.mounts`]]);
+    assert.equal(undo2.length, 1);
     // Any other failure of the carrier is the level's failure: no second try by mount(8).
     const broken = new FakeRunner((argv) => new CommandError(argv, 1, null, 'mount2 tank/a@snap at /x: No such device (errno 19)', 'failed'));
     const platform = { ...linux, readMounts: async () => [] };
@@ -372,7 +378,7 @@ test('unmountBatch: a large batch runs two umount processes side by side; when o
   }
 });
 
-test('unmountBatch: where perl is not installed, the same targets are unmounted by umount(8) -v, still one process, its time limit following its reports', async () => {
+test('unmountBatch: where perl is not installed, or refuses to run here, the same targets are unmounted by umount(8) -v, still one process, its time limit following its reports', async () => {
   const root = tmp();
   try {
     const { plan } = batchPlan(root, []);
@@ -382,8 +388,12 @@ test('unmountBatch: where perl is not installed, the same targets are unmounted 
     assert.deepEqual(r, { blocked: [], failures: [] });
     assert.deepEqual(runner.argvs, [umount2Argv([`${root}/t/a`, `${root}/t`]), ['umount', '-v', `${root}/t/a`, `${root}/t`]]);
     assert.ok(runner.calls.every((c) => c.opts?.progress === true));
-    // Any other failure of the carrier is not "missing": what is left is unmounted one by one.
-    const broken = new FakeRunner((argv) => (argv[0] === 'perl' ? new CommandError(argv, 255, null, 'umount2: perl is built for i686-linux', 'failed') : { code: 0, stdout: '', stderr: '' }));
+    // A carrier that refused to run here before any call: umount(8) -v as well.
+    const refusing = new FakeRunner((argv) => (argv[0] === 'perl' ? new CommandError(argv, CARRIER_REFUSED, null, 'umount2: perl is built for ELF machine 3, class 1, not machine 62, class 2', 'failed') : { code: 0, stdout: '', stderr: '' }));
+    assert.deepEqual(await unmountBatch(entries, plan, ctxFor(refusing, null).ctx), { blocked: [], failures: [] });
+    assert.deepEqual(refusing.argvs, runner.argvs);
+    // Any other failure of the carrier (it ran, and one unmount failed): what is left is unmounted one by one.
+    const broken = new FakeRunner((argv) => (argv[0] === 'perl' ? new CommandError(argv, 1, null, 'umount2 /t/a: Device or resource busy (errno 16)', 'failed') : { code: 0, stdout: '', stderr: '' }));
     const platform = { ...linux, readMounts: async () => entries.map((e) => ({ source: 't@s', target: String(e.step.detail?.['target']), fstype: 'zfs', root: '/' })) };
     const r2 = await unmountBatch(entries, plan, { ...ctxFor(broken, null).ctx, platform });
     assert.deepEqual(r2, { blocked: [], failures: [] });

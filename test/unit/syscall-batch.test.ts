@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mount2Argv, MOUNT2_SCRIPT, umount2Argv, umountVerboseArgv, UMOUNT2_SCRIPT } from '../../src/platform/syscall-batch.js';
+import { CARRIER_REFUSED, mount2Argv, MOUNT2_SCRIPT, umount2Argv, umountVerboseArgv, UMOUNT2_SCRIPT } from '../../src/platform/syscall-batch.js';
 import { quoteArgv } from '../../src/core/errors.js';
 import { linux } from '../../src/platform/linux.js';
 import { freebsd } from '../../src/platform/freebsd.js';
@@ -49,7 +49,7 @@ test('the umount2 one-liner: each target tried in order, the flags passed as a n
 
 test('the umount2 one-liner refuses to run under a perl built for another machine than its syscall numbers are for (its own ELF header says): nothing is called', { skip: run(['perl', '-e', '1']).status !== 0 ? 'no perl' : false }, () => {
   const r = run(['perl', '-T', '-e', UMOUNT2_SCRIPT, '--', '39', '9999', '8', '/']);
-  assert.notEqual(r.status, 0);
+  assert.equal(r.status, CARRIER_REFUSED, 'the exit that sends the executor to umount(8)');
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^umount2: perl is built for ELF machine \d+, class 2, not machine 9999, class 2\n$/);
 });
@@ -104,11 +104,11 @@ test('the mount2 one-liner mounts for real, in order, read-only, the source and 
 
 test('the mount2 one-liner refuses to run under a perl built for another machine, and refuses a source without a target: nothing is called', { skip: run(['perl', '-e', '1']).status !== 0 ? 'no perl' : false }, () => {
   const arch = run(['perl', '-T', '-e', MOUNT2_SCRIPT, '--', '40', '9999', '1', 'zfs', 'a', '/nonexistent']);
-  assert.notEqual(arch.status, 0);
+  assert.equal(arch.status, CARRIER_REFUSED);
   assert.equal(arch.stdout, '');
   assert.match(arch.stderr, /^mount2: perl is built for ELF machine \d+, class 2, not machine 9999, class 2\n$/);
   const odd = run([...mount2Argv('zfs', [['a', '/nonexistent']])!, 'b']);
-  assert.notEqual(odd.status, 0);
+  assert.equal(odd.status, CARRIER_REFUSED);
   assert.equal(odd.stdout, '');
   assert.equal(odd.stderr, 'mount2: a source without a target\n');
 });

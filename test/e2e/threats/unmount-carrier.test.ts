@@ -59,24 +59,22 @@ test('a batch mount that exits 0 and reports every target but mounts nothing: no
   assert.ok(gone(root));
 });
 
-test('no perl on the machine: each level is mounted by mount(8) over its table, the batch unmounted by one umount -v process; the engine sees the snapshots, nothing left, exit 0', async (t) => {
-  const perl = sh('sh', '-c', 'command -v perl').trim();
-  const hidden = `${perl}.kt-hidden-${process.pid}`;
-  const root = `/kt-noperl-${process.pid}`;
+/** A backup of POOL/a and POOL/b, run with `env`; what the engine read and every mount(8) and umount(8) it ran. */
+async function fallbackRun(t: { after: (f: () => void) => void }, tag: string, hide: (work: string) => { env: NodeJS.ProcessEnv; restore: () => void }) {
+  const root = `/kt-${tag}-${process.pid}`;
   const pool = Pool.create(['a', 'b']);
   writeFileSync(pool.path('a/file'), 'frozen');
-  const work = scratchDir('noperl');
+  const work = scratchDir(tag);
   const { env, logged } = argvLogger(work, ['umount', 'mount']);
-  renameSync(perl, hidden);
+  const h = hide(work);
   t.after(() => {
-    if (existsSync(hidden)) renameSync(hidden, perl);
+    h.restore();
     pool.destroy();
     forgetRoot(root);
   });
-  assert.equal(shOk('sh', '-c', 'command -v perl'), false, 'perl is hidden');
   const engine = script(work, 'engine', `cat ${root}/${pool.name}/a/file > ${work}/seen`);
-  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', engine, '-r', pool.ds()], { env });
-  renameSync(hidden, perl);
+  const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', engine, '-r', pool.ds()], { env: { ...env, ...h.env, PATH: `${h.env['PATH'] ?? ''}${env['PATH']}` } });
+  h.restore();
   assert.equal(r.code, 0, r.stderr);
   assert.equal(readFileSync(`${work}/seen`, 'utf8'), 'frozen', 'the engine read the file from the snapshot');
   const mo = logged().filter((a) => a[0] === 'mount');
@@ -85,6 +83,25 @@ test('no perl on the machine: each level is mounted by mount(8) over its table, 
   assert.deepEqual(um.map((a) => a.slice(0, 2)), [['umount', '-v']], 'one batch, reporting its progress');
   assert.deepEqual(um[0]!.slice(2).sort(), [`${root}/${pool.name}`, `${root}/${pool.name}/a`, `${root}/${pool.name}/b`]);
   assert.deepEqual(leftovers([pool], root), CLEAN);
+}
+
+test('no perl on the machine: each level is mounted by mount(8) over its table, the batch unmounted by one umount -v process; the engine sees the snapshots, nothing left, exit 0', async (t) => {
+  const perl = sh('sh', '-c', 'command -v perl').trim();
+  const hidden = `${perl}.kt-hidden-${process.pid}`;
+  await fallbackRun(t, 'noperl', () => {
+    renameSync(perl, hidden);
+    assert.equal(shOk('sh', '-c', 'command -v perl'), false, 'perl is hidden');
+    return { env: {}, restore: () => existsSync(hidden) && renameSync(hidden, perl) };
+  });
+});
+
+test('a perl that refuses to run here (exit 3 before any call, as one built for another ABI does): mount(8) and umount -v instead, the engine sees the snapshots, nothing left, exit 0', async (t) => {
+  await fallbackRun(t, 'refuse', (work) => {
+    // "perl" first on PATH: says what another ABI's perl says, calls nothing.
+    mkdirSync(`${work}/refuse`);
+    script(`${work}/refuse`, 'perl', `echo "$*" >> ${work}/called\necho 'mount2: perl is built for ELF machine 3, class 1, not machine 62, class 2' >&2\nexit 3`);
+    return { env: { PATH: `${work}/refuse:` }, restore: () => {} };
+  });
 });
 
 test('the umount2 carrier does not follow a symlink put where a target was: the mount it points to stays; the real target is unmounted', { skip: umount2Argv([]) ? false : 'an architecture without the umount2 carrier' }, (t) => {
