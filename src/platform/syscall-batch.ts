@@ -6,9 +6,10 @@
 // 60-160 a second whatever is mounted. mount(8) -a parses its table, checks
 // each entry against the mount table and canonicalizes each target before
 // its mount(2). Node cannot make either call, so a perl one-liner carries
-// it (perl-base, with syscall(), is Essential on Debian and Ubuntu). Where perl is missing the executor falls back to mount(8) and
-// umount(8) (execute/mount-phase.ts); on an architecture not listed here
-// they are the batch.
+// it (perl-base, with syscall(), is Essential on Debian and Ubuntu). Where
+// perl is missing, or refuses to run (CARRIER_REFUSED), the executor runs
+// mount(8) and umount(8) instead (execute/mount-phase.ts); on an
+// architecture not listed here they are the batch.
 
 /**
  * The syscall numbers, and the ELF machine perl's own binary must be built
