@@ -211,6 +211,7 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
   // start-up (spawn to the start of the first command), and the rest: ours.
   const execs = events.filter((e): e is typeof e & ExecEvent => e.event === 'exec');
   const prog = (e: ExecEvent) => e.argv[0]!.split('/').pop()!;
+  const carried = (e: ExecEvent) => (prog(e) === 'perl' ? (String(e.argv[3] ?? '').includes('"mount2: ') ? 'mount' : 'umount') : prog(e));
   // Our commands (not the recorder, which is the backup), each with its span: the end is the event's time.
   const commands = execs
     .filter((e) => !(e.argv.includes('bash') && e.argv.some((a) => a.endsWith('recorder.sh'))))
@@ -254,9 +255,10 @@ async function runKopiatomic(c: CaseSpec, runNo: number, kind: 'measured' | 'fir
     snapshots: rec_.snapshots,
     mountsSeen: rec_.mounts,
     zfs: counts?.counts['zfs'] ?? null,
-    mount: counts?.counts['mount'] ?? null,
-    // unmount processes, whatever carries them (perl calls umount2 for a batch on Linux)
-    umount: counts ? (counts.counts['umount'] ?? 0) + (counts.counts['perl'] ?? 0) : null,
+    // mount and unmount processes, whatever carries them (on Linux perl calls
+    // mount(2) for a level and umount2 for a batch; its one-liner names itself)
+    mount: counts ? execs.filter((e) => carried(e) === 'mount').length : null,
+    umount: counts ? execs.filter((e) => carried(e) === 'umount').length : null,
     counts: counts?.counts ?? null,
     rssKiB: counts?.maxRssKiB ?? null,
     setupMs: tStart - r.t0,

@@ -175,10 +175,11 @@ function breakdown(lines: Obj[]): string[] {
     const others = (m: Sums, skip: string[]) =>
       Object.entries(m).filter(([p]) => !skip.includes(p)).map(([p, v]) => ` + ${p} ${ms(v)} (${v.n})`).join('');
     const startup = r.startupMs ?? 0;
-    // the batch unmount's program: umount, or perl calling umount2 on Linux
+    // the batches' program: mount and umount, or on Linux perl calling mount(2) and umount2
     const un = t['perl'] ? 'perl' : 'umount';
+    const mo = s['perl'] ? 'perl' : 'mount';
     out.push(
-      `| ${LABEL[r.case] ?? r.case}${r.kind === 'first-after-boot' ? ', first run after boot' : r.kind === 'first-on-host' ? ', first run on the host (every pool scanned)' : ''}${r.profiled ? ', under --cpu-prof' : ''} | ${fmt(r.setupMs)} | ${fmt(startup)} | ${cell(s, 'zfs')} | ${cell(s, 'mount')}${others(s, ['zfs', 'mount'])} | ${fmt(r.setupMs - startup - (r.setupCommandsMs ?? sum(s)))} | ${fmt(r.teardownMs)} | ${un === 'perl' ? 'perl ' : ''}${cell(t, un)} | ${cell(t, 'zfs')}${others(t, ['zfs', un])} | ${fmt(r.teardownMs - (r.teardownCommandsMs ?? sum(t)))} |`,
+      `| ${LABEL[r.case] ?? r.case}${r.kind === 'first-after-boot' ? ', first run after boot' : r.kind === 'first-on-host' ? ', first run on the host (every pool scanned)' : ''}${r.profiled ? ', under --cpu-prof' : ''} | ${fmt(r.setupMs)} | ${fmt(startup)} | ${cell(s, 'zfs')} | ${mo === 'perl' ? 'perl ' : ''}${cell(s, mo)}${others(s, ['zfs', mo])} | ${fmt(r.setupMs - startup - (r.setupCommandsMs ?? sum(s)))} | ${fmt(r.teardownMs)} | ${un === 'perl' ? 'perl ' : ''}${cell(t, un)} | ${cell(t, 'zfs')}${others(t, ['zfs', un])} | ${fmt(r.teardownMs - (r.teardownCommandsMs ?? sum(t)))} |`,
     );
   }
   return out;

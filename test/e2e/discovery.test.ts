@@ -111,7 +111,7 @@ test('--exclude leaves out a dataset and its descendants: never snapshotted, nev
 test('dry run changes nothing, and its commands are the ones a real run then runs, as logged by wrappers on PATH', async (t) => {
   const pool = Pool.create(['a', 'a/b', 'c']).destroyAfter(t);
   const work = scratchDir('dry');
-  // zfs, mount, umount and perl (the batch unmount's carrier) wrappers first on PATH, each logging its argv.
+  // zfs, mount, umount and perl (the batch mounts' and unmount's carrier) wrappers first on PATH, each logging its argv.
   const { env, bin, log, logged, clear } = argvLogger(work, ['zfs', 'mount', 'umount', 'perl']);
   const engine = script(bin, 'engine', `{ printf '%s' "$0"; for a in "$@"; do printf '\\037%s' "$a"; done; printf '\\n'; } >> ${log}`);
   const snapsBefore = pool.snapshots();
@@ -174,7 +174,9 @@ test('dry run changes nothing, and its commands are the ones a real run then run
   }
   assert.equal(at, ran.length, 'nothing ran that the plan does not show');
   assert.ok(planned.some((c) => c[0] === 'zfs' && c[1] === 'snapshot') && planned.some((c) => c[0] === 'zfs' && c[1] === 'program'));
-  assert.ok(planned.some((c) => c[0] === 'mount') && planned.some((c) => c[0] === 'perl' && c.some((w) => w.startsWith('/kt-dry/'))), 'the mounts and the batch unmount');
+  // Both batches are perl: the mounts carry the type word zfs and a snapshot, the unmount only targets.
+  assert.ok(planned.some((c) => c[0] === 'perl' && c.includes('zfs') && c.some((w) => w.endsWith('@SNAP'))), 'the batch mounts');
+  assert.ok(planned.some((c) => c[0] === 'perl' && !c.includes('zfs') && c.some((w) => w.startsWith('/kt-dry/'))), 'the batch unmount');
   assert.deepEqual(leftovers([pool], '/kt-dry'), CLEAN);
 });
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { PARALLEL_UNMOUNT_MIN } from '../../src/plan/mounts.js';
+import { MOUNT2_SCRIPT, UMOUNT2_SCRIPT } from '../../src/platform/syscall-batch.js';
 import { argvLogger, CLEAN, KOPIATOMIC, leftovers, mountsUnder, Pool, run, scratchDir, script, sh, type ExecResult } from './lib.js';
 
 // The smallest tree whose unmount batch splits in two (the pool root, home
@@ -33,16 +34,19 @@ after(() => pool?.destroy());
 test(`a tree of ${USERS + 2} datasets: one mount process per level, two unmount processes side by side (a third of the users; the rest, then the parents), every mount gone`, async () => {
   const root = '/kt-scale';
   const work = scratchDir('scale');
-  // perl carries the batch unmount on Linux (umount2 per target); umount(8) only unmounts one by one.
+  // perl carries the batches on Linux (mount(2) per snapshot of a level, umount2 per target);
+  // mount(8) and umount(8) are its fallbacks, and umount(8) unmounts one by one after a failed batch.
   const { env, logged } = argvLogger(work, ['mount', 'umount', 'perl']);
   const r = await run(KOPIATOMIC, ['--json', '--mount-root', root, '--engine', 'command', '-c', 'true', '-r', pool.name], { env, ...LONG });
   assert.equal(r.code, 0, why(r));
   assert.deepEqual(leftovers([pool], root), CLEAN);
-  const mounts = logged().filter((a) => a[0] === 'mount');
+  const carrier = (script: string) => (a: string[]) => a[0] === 'perl' && a[3] === script;
+  const mounts = logged().filter(carrier(MOUNT2_SCRIPT));
   const umounts = logged().filter((a) => a[0] === 'umount');
   assert.equal(mounts.length, 3, 'three levels: the pool root, home, the users');
+  assert.equal(logged().filter((a) => a[0] === 'mount').length, 0, 'no mount(8): perl is there');
   // The batch: two processes side by side (either may have logged first).
-  const batch = logged().filter((a) => a[0] === 'perl');
+  const batch = logged().filter(carrier(UMOUNT2_SCRIPT));
   assert.equal(batch.length, 2);
   const targets = (a: string[]) => a.filter((w) => w.startsWith(`${root}/`));
   const [leaves, rest] = targets(batch[0]!).includes(`${root}/${pool.name}`) ? [batch[1]!, batch[0]!] : [batch[0]!, batch[1]!];

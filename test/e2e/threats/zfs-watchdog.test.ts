@@ -32,8 +32,8 @@ test('a zfs snapshot that hangs: killed at the limit, exit 9, the lock free, not
   assert.deepEqual(leftovers([pool], root), CLEAN);
 });
 
-// The wrappers below keep the real mount and the real unmount carrier (perl
-// calling umount2: every mount and unmount is real) and hold back their
+// The wrappers below keep the real carriers (perl calling mount(2) and
+// umount2, mount(8) their fallback: every mount and unmount is real) and hold back their
 // progress reports, one every 2 s: a batch then lasts well past the 6 s limit
 // while each report comes well within it.
 // Each call logs one line: the seconds its reports took, then its arguments.
@@ -67,7 +67,9 @@ test('a mount and an unmount batch that outlast --zfs-timeout but keep reporting
   // The batches really outlasted the limit: the six-mount level and the seven-target unmount.
   const spans = readFileSync(`${work}/log`, 'utf8').trim().split('\n').map((l) => ({ s: Number(l.split(' ')[0]), what: l.split(' ').slice(1).join(' ') }));
   const long = spans.filter((x) => x.s > 6);
-  assert.ok(long.some((x) => x.what.startsWith('--all')) && long.some((x) => x.what.startsWith('-T -e ') && x.what.includes(root)), `a mount and an unmount batch each ran past 6 s: ${JSON.stringify(spans)}`);
+  // Each carrier's one-liner names itself in its messages: "mount2: … and "umount2: …
+  const carrier = (name: string) => (x: { what: string }) => x.what.startsWith('-T -e ') && x.what.includes(`"${name}: `) && x.what.includes(root);
+  assert.ok(long.some(carrier('mount2')) && long.some(carrier('umount2')), `a mount and an unmount batch each ran past 6 s: ${JSON.stringify(spans)}`);
   assert.deepEqual(leftovers([pool], root), CLEAN);
   assert.ok(gone(root));
 });
@@ -76,9 +78,9 @@ test('a mount batch that stops reporting progress (its pool hangs): killed at th
   const root = `/kt-stall-${process.pid}`;
   const pool = Pool.create(['a', 'b']);
   const work = scratchDir('stall');
-  const real = realpathSync(sh('sh', '-c', 'command -v mount').trim());
-  // the batch mounts for real, reports one mount, then hangs
-  script(work, 'mount', `if [ "$1" = --all ]; then ${real} "$@" | head -n 1; exec sleep 4343; fi\nexec ${real} "$@"`);
+  const real = realpathSync(sh('sh', '-c', 'command -v perl').trim());
+  // the batch mount (the carrier's eighth word is the type, zfs) mounts for real, reports one mount, then hangs
+  script(work, 'perl', `if [ "$8" = zfs ]; then ${real} "$@" | head -n 1; exec sleep 4343; fi\nexec ${real} "$@"`);
   t.after(() => {
     pool.destroy();
     forgetRoot(root);
