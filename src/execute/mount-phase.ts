@@ -1,7 +1,11 @@
 // The executor's side of batch mounting (plan/mounts.ts): check a level's
 // targets, journal every mount's undo in one write, mount the level with one
 // process (mount(8) where perl is missing), and learn from the mount table
-// what a failed batch did mount.
+// what a failed batch did mount. A level whose process waits for its go
+// (Linux's mount(2) carrier) has that process started while the level
+// before it mounts, so its start-up is not on the way; the go comes only
+// after its own checks and journal write. (Started any earlier, beside the
+// snapshot, they only took its CPU: bench/RESULTS.md.)
 // Unmounting is one process for every target (two side by side for a large
 // batch), children first; when it fails (a busy mount), the rest is unmounted
 // one by one, so the busy one is named.
@@ -90,8 +94,68 @@ async function stillMounted(entries: UndoEntry[], plan: Plan, ctx: ApplyContext)
   return new Set(entries.filter((e) => (at.get(detail(e, 'target')) ?? []).some((m) => sameSnapshotMount(m, detail(e, 'source'), plan.snapshot))));
 }
 
-/** Mounts one level; pushes the undo of every mount that happened. Throws on failure. */
-export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo: UndoEntry[]): Promise<void> {
+/** How many gated levels' processes wait beside the level that mounts: the next starts as one is given its go. */
+export const CARRIERS_AHEAD = 1;
+
+/** A level's process started ahead of its turn, waiting for its input. */
+export interface EarlyCarrier {
+  /** Gives it its input: the go, or '' to call it off (it then exits having made no call). */
+  go(input: string): void;
+  result: Promise<unknown>;
+}
+
+/**
+ * The processes of the gated levels (plan/types.ts `batch.gated`): the
+ * first at its turn, each next one beside the level before it
+ * (CARRIERS_AHEAD). Whatever was not given its go is called off by
+ * callOff(), which the executor runs once setup ends, however it ends: a
+ * carrier left waiting would keep this process alive.
+ */
+export class EarlyCarriers {
+  private readonly waiting: Step[];
+  private readonly started = new Map<Step, EarlyCarrier>();
+
+  constructor(
+    plan: Plan,
+    private readonly ctx: ApplyContext,
+  ) {
+    this.waiting = ctx.runner.dryRun ? [] : plan.steps.filter((s) => s.batch?.gated && s.do.kind === 'exec' && s.do.input !== undefined);
+  }
+
+  private fill(ahead: number): void {
+    while (this.started.size < ahead && this.waiting.length) {
+      const step = this.waiting.shift()!;
+      if (step.do.kind !== 'exec') continue;
+      let go!: (input: string) => void;
+      const input = new Promise<string>((resolve) => (go = resolve));
+      const result = this.ctx.runner.run(step.do.argv, { mutates: true, progress: true, input });
+      result.catch(() => {}); // awaited at its turn, or by callOff
+      this.started.set(step, { go, result });
+    }
+  }
+
+  /** This level's waiting process (and the next one started), or undefined. */
+  take(step: Step): EarlyCarrier | undefined {
+    if (this.waiting[0] === step) this.fill(this.started.size + 1); // the first level: started at its turn
+    const c = this.started.get(step);
+    if (!c) return undefined;
+    this.started.delete(step);
+    this.fill(CARRIERS_AHEAD);
+    return c;
+  }
+
+  /** Calls off every process not given its go; settles once each has exited. */
+  callOff(): Promise<unknown> {
+    this.waiting.length = 0;
+    const left = [...this.started.values()];
+    this.started.clear();
+    for (const c of left) c.go('');
+    return Promise.allSettled(left.map((c) => c.result));
+  }
+}
+
+/** Mounts one level (with its process started early, `early`); pushes the undo of every mount that happened. Throws on failure. */
+export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo: UndoEntry[], early?: EarlyCarrier): Promise<void> {
   const { reporter, journal } = ctx;
   const b = step.batch!;
   const a = step.do;
@@ -114,7 +178,10 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
     entries.forEach((e, i) => (e.seq = seqs[i] ?? 0));
     let failure: unknown = null;
     try {
-      const p = runBatch(a.argv, b.fallback, ctx);
+      // The go, only now: every target checked, every undo on disk.
+      if (early) early.go(a.input as string);
+      const first = early ? early.result : ctx.runner.run(a.argv, { mutates: true, progress: true, ...(a.input !== undefined ? { input: a.input } : {}) });
+      const p = runBatch(first, a.argv, b.fallback, ctx);
       // The events are written while the process runs, not before it starts
       // (shortened: the exec event has the command whole).
       const command = displayBrief(a);
@@ -144,15 +211,15 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
 }
 
 /**
- * One batch process: the platform's command, or `fallback` (mount(8),
+ * One batch process (`first`, running `argv`): the platform's command, or `fallback` (mount(8),
  * umount(8)) where its program is not installed (perl, on a Linux without
  * it) or refused to run here before any call (CARRIER_REFUSED: another ABI's
  * perl, no /proc). Its time limit follows the targets it reports, not the
  * whole batch.
  */
-async function runBatch(argv: string[], fallback: string[], ctx: ApplyContext): Promise<void> {
+async function runBatch(first: Promise<unknown>, argv: string[], fallback: string[], ctx: ApplyContext): Promise<void> {
   try {
-    await ctx.runner.run(argv, { mutates: true, progress: true });
+    await first;
   } catch (e) {
     const unusable = e instanceof CommandError && (e.reason === 'program-missing' || e.code === CARRIER_REFUSED);
     if (!unusable || fallback[0] === argv[0]) throw e;
@@ -184,7 +251,7 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
   }
   const groups = unmountGroups(entries.map(target));
   const argvs = groups.map((g) => platform.umountBatchArgv(g));
-  const runs = groups.map((g, i) => runBatch(argvs[i]!, platform.umountBatchFallbackArgv(g), ctx));
+  const runs = groups.map((g, i) => runBatch(ctx.runner.run(argvs[i]!, { mutates: true, progress: true }), argvs[i]!, platform.umountBatchFallbackArgv(g), ctx));
   started?.();
   // One step event per unmount, naming its batch command (shortened: the exec
   // event has it whole), written while the processes run.
