@@ -99,7 +99,7 @@ export const CARRIERS_AHEAD = 1;
 
 /** A level's process started ahead of its turn, waiting for its input. */
 export interface EarlyCarrier {
-  /** Gives it its input: the go, or '' to call it off (it then exits having made no call). */
+  /** Gives it its input, once (later calls do nothing): the go, or '' to call it off (it then exits having made no call). */
   go(input: string): void;
   result: Promise<unknown>;
 }
@@ -113,7 +113,10 @@ export interface EarlyCarrier {
  */
 export class EarlyCarriers {
   private readonly waiting: Step[];
+  /** Started and not yet taken by its level. */
   private readonly started = new Map<Step, EarlyCarrier>();
+  /** Every one started, with whether it was given its input: taken ones too (a level whose check fails never gives it). */
+  private readonly all: { carrier: EarlyCarrier; given: boolean }[] = [];
 
   constructor(
     plan: Plan,
@@ -126,11 +129,21 @@ export class EarlyCarriers {
     while (this.started.size < ahead && this.waiting.length) {
       const step = this.waiting.shift()!;
       if (step.do.kind !== 'exec') continue;
-      let go!: (input: string) => void;
-      const input = new Promise<string>((resolve) => (go = resolve));
+      let give!: (input: string) => void;
+      const input = new Promise<string>((resolve) => (give = resolve));
       const result = this.ctx.runner.run(step.do.argv, { mutates: true, progress: true, input });
       result.catch(() => {}); // awaited at its turn, or by callOff
-      this.started.set(step, { go, result });
+      const entry = { carrier: null as unknown as EarlyCarrier, given: false };
+      entry.carrier = {
+        go: (text: string) => {
+          if (entry.given) return;
+          entry.given = true;
+          give(text);
+        },
+        result,
+      };
+      this.all.push(entry);
+      this.started.set(step, entry.carrier);
     }
   }
 
@@ -144,13 +157,12 @@ export class EarlyCarriers {
     return c;
   }
 
-  /** Calls off every process not given its go; settles once each has exited. */
+  /** Calls off every process not given its input (waiting, or taken by a level that failed before its go); settles once each has exited. */
   callOff(): Promise<unknown> {
     this.waiting.length = 0;
-    const left = [...this.started.values()];
     this.started.clear();
-    for (const c of left) c.go('');
-    return Promise.allSettled(left.map((c) => c.result));
+    for (const e of this.all) e.carrier.go('');
+    return Promise.allSettled(this.all.map((e) => e.carrier.result));
   }
 }
 

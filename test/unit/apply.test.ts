@@ -229,6 +229,7 @@ test('applyPlan: a mount level\'s carrier starts while the level before it mount
   assert.ok(acted.indexOf(`mount2 t@${SNAP} ${root}/t`) > acted.findIndex((c) => c.startsWith('zfs snapshot')), 'level 1 goes after the snapshot');
   assert.equal(acted.indexOf(`mount2 t/a@${SNAP} ${root}/t/a`), acted.indexOf(`mount2 t@${SNAP} ${root}/t`) + 1, 'level 2 right after level 1');
   assert.deepEqual(runner.calls.filter((c) => commandText(c.argv).startsWith('mount2')).map((c) => c.opts?.input), ['go\n', 'go\n']);
+  assert.equal(runner.waitingForInput, 0);
 });
 
 test('applyPlan: a level whose target fails its check (a symlink inside the snapshot above) never gets its go: its carrier, started beside the level above, mounts nothing and is gone when the run ends', async (t) => {
@@ -248,6 +249,7 @@ test('applyPlan: a level whose target fails its check (a symlink inside the snap
   assert.match(String(r.setupError?.message), /symbolic link/);
   assert.ok(runner.starts.map(commandText).includes(`mount2 t/a@${SNAP} ${root}/t/a`), 'started with level 1');
   assert.equal(calls(runner).filter((c) => c.startsWith(`mount2 t/a`)).length, 0, 'never given its go');
+  assert.equal(runner.waitingForInput, 0, 'called off: no carrier is left waiting (a real one would keep kopiatomic alive)');
   assert.deepEqual(sys.mounts(), [], 'level 1 unmounted again, level 2 never mounted');
   assert.equal(sys.snaps.size, 0);
 });

@@ -79,6 +79,8 @@ export class FakeRunner implements Runner {
   readonly calls: { argv: readonly string[]; opts?: RunOptions; live?: LiveOptions }[] = [];
   /** The argv of every run() as it was started: a carrier started ahead of its turn is here at once, in `calls` at its go. */
   readonly starts: (readonly string[])[] = [];
+  /** Commands still waiting for their promised input: a real one would keep the process alive. */
+  waitingForInput = 0;
   /** The environment of each live() call, in order. */
   readonly liveEnv: NodeJS.ProcessEnv[] = [];
   readonly mounted: MountEntry[] = [];
@@ -98,7 +100,9 @@ export class FakeRunner implements Runner {
     // given its go, as it acts then; called off ('') it acts never, as the
     // real one-liner (exit CARRIER_NOT_STARTED).
     if (opts?.input !== undefined && typeof opts.input !== 'string') {
+      this.waitingForInput++;
       const input = await opts.input;
+      this.waitingForInput--;
       if (!input) throw new CommandError(argv, CARRIER_NOT_STARTED, null, 'mount2: not started (no go on stdin)\n');
       opts = { ...opts, input };
     }
