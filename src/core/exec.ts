@@ -16,14 +16,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** Exit codes that are not failures (the result still carries the code). */
   okCodes?: readonly number[];
-  /**
-   * Written to the command's standard input (a channel program); otherwise
-   * stdin is closed. A promise: the command starts at once and is given its
-   * input when the promise resolves (a mount carrier that waits for its go,
-   * started ahead of its turn); its log line, time limit and duration count
-   * from then. It must not reject: '' (stdin closed empty) calls it off.
-   */
-  input?: string | Promise<string>;
+  /** Written to the command's standard input (a channel program); otherwise stdin is closed. */
+  input?: string;
   /**
    * The command reports each thing it finishes (a batch mount or unmount,
    * whatever carries it): it is limited as a zfs command is, and its time
@@ -120,16 +114,11 @@ export class SystemRunner implements Runner {
       this.reporter.verbose(`would run: ${quoteArgv(argv)}`);
       return { code: 0, stdout: '', stderr: '' };
     }
-    const gated = opts.input !== undefined && typeof opts.input !== 'string';
-    if (!gated) this.reporter.verbose(`run: ${quoteArgv(argv)}`);
+    this.reporter.verbose(`run: ${quoteArgv(argv)}`);
     this.count(argv);
-    let started = Date.now();
-    const given = () => {
-      started = Date.now();
-      this.reporter.verbose(`run: ${quoteArgv(argv)}`);
-    };
+    const started = Date.now();
     const limit = opts.progress || WATCHED.has(argv[0]!.split('/').pop()!) ? this.zfsTimeoutMs : 0;
-    let result = await this.spawnOnce(argv, opts, limit, given);
+    let result = await this.spawnOnce(argv, opts, limit);
     // A child of ours in its own session still gets a signal sent to our
     // process group between fork() and its setsid(): libuv blocks signals
     // across that window and unblocks them just before exec, so the child
@@ -138,7 +127,7 @@ export class SystemRunner implements Runner {
     // Ctrl-C, hang-up or a group-wide SIGTERM is the only source.)
     for (let i = 0; i < 3 && result.signal !== null && EARLY_SIGNALS.has(result.signal) && result.stdout === '' && result.stderr === ''; i++) {
       this.reporter.verbose(`${argv[0]} was stopped by ${result.signal} before it started: running it again`);
-      result = await this.spawnOnce(argv, opts, limit, given);
+      result = await this.spawnOnce(argv, opts, limit);
     }
     this.reporter.event('exec', {
       argv,
@@ -160,10 +149,9 @@ export class SystemRunner implements Runner {
    * `limitMs` (0: none): past it (since the start, or with `progress` since
    * the last output) the command's process group is killed and the promise
    * settles at once, without waiting for the exit: a process stuck in the
-   * kernel (a suspended pool) cannot be waited for. With a promised input
-   * the limit starts when it is written, and `given` is called then.
+   * kernel (a suspended pool) cannot be waited for.
    */
-  private spawnOnce(argv: readonly string[], opts: RunOptions, limitMs = 0, given?: () => void): Promise<ExecResult & { code: number; signal: string | null }> {
+  private spawnOnce(argv: readonly string[], opts: RunOptions, limitMs = 0): Promise<ExecResult & { code: number; signal: string | null }> {
     return new Promise<ExecResult & { code: number; signal: string | null }>((resolve, reject) => {
       let child: ChildProcess;
       try {
@@ -183,7 +171,11 @@ export class SystemRunner implements Runner {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let settled = false;
-      let watchdog: NodeJS.Timeout | null = null;
+      if (opts.input !== undefined) {
+        // A program that exits without reading it all (EPIPE) fails on its own exit code.
+        child.stdin!.on('error', () => {});
+        child.stdin!.end(opts.input);
+      }
       const kill = () => {
         if (settled) return;
         settled = true;
@@ -199,27 +191,9 @@ export class SystemRunner implements Runner {
         child.unref();
         resolve({ code: 137, signal: 'SIGKILL', timedOut: true, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
       };
+      const watchdog = limitMs > 0 ? setTimeout(kill, limitMs) : null;
       // Progress restarts the limit (refresh() re-arms the same timer: no allocation per line).
-      const progressed = opts.progress ? () => watchdog?.refresh() : () => {};
-      const arm = () => {
-        if (limitMs > 0 && !settled) watchdog = setTimeout(kill, limitMs);
-      };
-      // A program that exits without reading it all (EPIPE) fails on its own exit code.
-      if (opts.input !== undefined) child.stdin?.on('error', () => {});
-      if (typeof opts.input === 'string') child.stdin?.end(opts.input);
-      if (opts.input !== undefined && typeof opts.input !== 'string') {
-        void opts.input.then((text) => {
-          if (settled) {
-            child.stdin?.destroy();
-            return;
-          }
-          if (text) given?.();
-          child.stdin?.end(text);
-          arm();
-        });
-      } else {
-        arm();
-      }
+      const progressed = watchdog && opts.progress ? () => watchdog.refresh() : () => {};
       child.stdout!.on('data', (b: Buffer) => {
         out.push(b);
         progressed();

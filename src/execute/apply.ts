@@ -20,7 +20,7 @@ import { platformFor } from '../platform/detect.js';
 import { fault } from './fault.js';
 import { lostMounts, sameSnapshotMount } from './mount-check.js';
 import { worseOutcome, type ApplyContext, type ApplyResult, type RepositoryOutcome, type UndoEntry } from './context.js';
-import { EarlyCarriers, mountBatch, unmountBatch } from './mount-phase.js';
+import { mountBatch, unmountBatch } from './mount-phase.js';
 import { engineArgv, writeNamespaceJob } from './namespace.js';
 import { zfsRelease } from '../zfs/zfs.js';
 import { IDENTITY_PROGRAM_CAREFUL, parseIdentities } from '../zfs/identity-program.js';
@@ -109,15 +109,13 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
   // settled before cleanup, so their undo is on the stack.
   const besideSteps: Promise<void>[] = [];
   const besideErrors: unknown[] = []; // setup stops at the next step once one has failed
-  // The gated mount levels' processes: each starts while the level before it mounts, and waits for its go.
-  const carriers = new EarlyCarriers(plan, ctx);
   try {
     for (const step of plan.steps) {
       if (interrupt.signal) throw new Error(`interrupted by ${interrupt.signal} during setup`);
       if (besideErrors.length) throw besideErrors[0];
       // Batch mount (execute/mount-phase.ts): checks, journals and pushes its own undos
       if (step.batch) {
-        await mountBatch(step, plan, ctx, undo, carriers.take(step));
+        await mountBatch(step, plan, ctx, undo);
         fault(step.phase, reporter);
         continue;
       }
@@ -135,9 +133,6 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     result.setupError = e as Error;
     reporter.error(`setup failed: ${errorMessage(e)}`);
   }
-  // The levels setup never reached: told their stdin is done, they make no
-  // call; waited for at the end (a stuck one is killed at the time limit).
-  const calledOff = carriers.callOff();
 
   took('setup');
   // Backup: each repository in turn, on the same frozen tree with the same time.
@@ -281,7 +276,6 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
     else result.cleanupFailures.push(f.message);
   }
   took('teardown');
-  await calledOff;
   return result;
 }
 

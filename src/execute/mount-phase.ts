@@ -1,11 +1,7 @@
 // The executor's side of batch mounting (plan/mounts.ts): check a level's
 // targets, journal every mount's undo in one write, mount the level with one
 // process (mount(8) where perl is missing), and learn from the mount table
-// what a failed batch did mount. A level whose process waits for its go
-// (Linux's mount(2) carrier) has that process started while the level
-// before it mounts, so its start-up is not on the way; the go comes only
-// after its own checks and journal write. (Started any earlier, beside the
-// snapshot, they only took its CPU: bench/RESULTS.md.)
+// what a failed batch did mount.
 // Unmounting is one process for every target (two side by side for a large
 // batch), children first; when it fails (a busy mount), the rest is unmounted
 // one by one, so the busy one is named.
@@ -94,80 +90,8 @@ async function stillMounted(entries: UndoEntry[], plan: Plan, ctx: ApplyContext)
   return new Set(entries.filter((e) => (at.get(detail(e, 'target')) ?? []).some((m) => sameSnapshotMount(m, detail(e, 'source'), plan.snapshot))));
 }
 
-/** How many gated levels' processes wait beside the level that mounts: the next starts as one is given its go. */
-export const CARRIERS_AHEAD = 1;
-
-/** A level's process started ahead of its turn, waiting for its input. */
-export interface EarlyCarrier {
-  /** Gives it its input, once (later calls do nothing): the go, or '' to call it off (it then exits having made no call). */
-  go(input: string): void;
-  result: Promise<unknown>;
-}
-
-/**
- * The processes of the gated levels (plan/types.ts `batch.gated`): the
- * first at its turn, each next one beside the level before it
- * (CARRIERS_AHEAD). Whatever was not given its go is called off by
- * callOff(), which the executor runs once setup ends, however it ends: a
- * carrier left waiting would keep this process alive.
- */
-export class EarlyCarriers {
-  private readonly waiting: Step[];
-  /** Started and not yet taken by its level. */
-  private readonly started = new Map<Step, EarlyCarrier>();
-  /** Every one started, with whether it was given its input: taken ones too (a level whose check fails never gives it). */
-  private readonly all: { carrier: EarlyCarrier; given: boolean }[] = [];
-
-  constructor(
-    plan: Plan,
-    private readonly ctx: ApplyContext,
-  ) {
-    this.waiting = ctx.runner.dryRun ? [] : plan.steps.filter((s) => s.batch?.gated && s.do.kind === 'exec' && s.do.input !== undefined);
-  }
-
-  private fill(ahead: number): void {
-    while (this.started.size < ahead && this.waiting.length) {
-      const step = this.waiting.shift()!;
-      if (step.do.kind !== 'exec') continue;
-      let give!: (input: string) => void;
-      const input = new Promise<string>((resolve) => (give = resolve));
-      const result = this.ctx.runner.run(step.do.argv, { mutates: true, progress: true, input });
-      result.catch(() => {}); // awaited at its turn, or by callOff
-      const entry = { carrier: null as unknown as EarlyCarrier, given: false };
-      entry.carrier = {
-        go: (text: string) => {
-          if (entry.given) return;
-          entry.given = true;
-          give(text);
-        },
-        result,
-      };
-      this.all.push(entry);
-      this.started.set(step, entry.carrier);
-    }
-  }
-
-  /** This level's waiting process (and the next one started), or undefined. */
-  take(step: Step): EarlyCarrier | undefined {
-    if (this.waiting[0] === step) this.fill(this.started.size + 1); // the first level: started at its turn
-    const c = this.started.get(step);
-    if (!c) return undefined;
-    this.started.delete(step);
-    this.fill(CARRIERS_AHEAD);
-    return c;
-  }
-
-  /** Calls off every process not given its input (waiting, or taken by a level that failed before its go); settles once each has exited. */
-  callOff(): Promise<unknown> {
-    this.waiting.length = 0;
-    this.started.clear();
-    for (const e of this.all) e.carrier.go('');
-    return Promise.allSettled(this.all.map((e) => e.carrier.result));
-  }
-}
-
-/** Mounts one level (with its process started early, `early`); pushes the undo of every mount that happened. Throws on failure. */
-export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo: UndoEntry[], early?: EarlyCarrier): Promise<void> {
+/** Mounts one level; pushes the undo of every mount that happened. Throws on failure. */
+export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo: UndoEntry[]): Promise<void> {
   const { reporter, journal } = ctx;
   const b = step.batch!;
   const a = step.do;
@@ -190,10 +114,7 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
     entries.forEach((e, i) => (e.seq = seqs[i] ?? 0));
     let failure: unknown = null;
     try {
-      // The go, only now: every target checked, every undo on disk.
-      if (early) early.go(a.input as string);
-      const first = early ? early.result : ctx.runner.run(a.argv, { mutates: true, progress: true, ...(a.input !== undefined ? { input: a.input } : {}) });
-      const p = runBatch(first, a.argv, b.fallback, ctx);
+      const p = runBatch(a.argv, b.fallback, ctx);
       // The events are written while the process runs, not before it starts
       // (shortened: the exec event has the command whole).
       const command = displayBrief(a);
@@ -223,15 +144,15 @@ export async function mountBatch(step: Step, plan: Plan, ctx: ApplyContext, undo
 }
 
 /**
- * One batch process (`first`, running `argv`): the platform's command, or `fallback` (mount(8),
+ * One batch process: the platform's command, or `fallback` (mount(8),
  * umount(8)) where its program is not installed (perl, on a Linux without
  * it) or refused to run here before any call (CARRIER_REFUSED: another ABI's
  * perl, no /proc). Its time limit follows the targets it reports, not the
  * whole batch.
  */
-async function runBatch(first: Promise<unknown>, argv: string[], fallback: string[], ctx: ApplyContext): Promise<void> {
+async function runBatch(argv: string[], fallback: string[], ctx: ApplyContext): Promise<void> {
   try {
-    await first;
+    await ctx.runner.run(argv, { mutates: true, progress: true });
   } catch (e) {
     const unusable = e instanceof CommandError && (e.reason === 'program-missing' || e.code === CARRIER_REFUSED);
     if (!unusable || fallback[0] === argv[0]) throw e;
@@ -263,7 +184,7 @@ export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyC
   }
   const groups = unmountGroups(entries.map(target));
   const argvs = groups.map((g) => platform.umountBatchArgv(g));
-  const runs = groups.map((g, i) => runBatch(ctx.runner.run(argvs[i]!, { mutates: true, progress: true }), argvs[i]!, platform.umountBatchFallbackArgv(g), ctx));
+  const runs = groups.map((g, i) => runBatch(argvs[i]!, platform.umountBatchFallbackArgv(g), ctx));
   started?.();
   // One step event per unmount, naming its batch command (shortened: the exec
   // event has it whole), written while the processes run.

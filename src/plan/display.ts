@@ -6,8 +6,6 @@ import type { Action } from './types.js';
 export function display(a: Action, orElse?: Action): string {
   // A command with its input (a channel program) and what runs if it fails:
   // `cmd <<'END' || other`, then the input, as the shell reads it.
-  // One word of input (a mount carrier's go): `echo go | cmd`.
-  if (a.kind === 'exec' && a.input !== undefined && /^[\w.-]+\n$/.test(a.input) && !orElse) return `echo ${a.input.trim()} | ${quoteArgv(a.argv)}`;
   if (a.kind === 'exec' && a.input !== undefined) return `${quoteArgv(a.argv)} <<'KOPIATOMIC_PROGRAM'${orElse ? ` || ${display(orElse)}` : ''}\n${a.input}KOPIATOMIC_PROGRAM`;
   if (orElse) return `${display(a)} || ${display(orElse)}`;
   if (a.kind === 'exec') return quoteArgv(a.argv);

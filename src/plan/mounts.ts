@@ -4,9 +4,7 @@
 // over a mount table written for it. A level's targets lie inside the
 // previous level's read-only snapshots (or in our own root-only folders), so
 // they can be checked once that level is mounted, before mounting the next.
-// On Linux that process calls mount(2) per snapshot (platform/syscall-batch.ts),
-// and waits for a go on its stdin: the executor starts it while the level
-// before it mounts and gives the go once the level's targets are checked.
+// On Linux that process calls mount(2) per snapshot (platform/syscall-batch.ts).
 // Unmounting is one process with every target (two side by side for a large
 // batch), children first: the platform's batch (umount2(2) per target on
 // Linux, umount(8) -v on FreeBSD).
@@ -50,16 +48,13 @@ export function tablePath(stateDir: string, key: string): string {
 export function levelSteps(level: TreeMount[], snapshot: string, table: string, platform: Platform, mountRoot: string): Step[] {
   const snaps = level.map((m) => ({ dataset: m.dataset, snapshot, mountpoint: m.mountpoint, target: m.target }));
   const content = snaps.map((m) => platform.mountTableLine(m)).join('');
-  const { argv, go } = platform.mountBatch(table, snaps);
   return [
     { phase: 'mount-table', do: { kind: 'write', path: table, mode: 0o600, content } },
     {
       phase: 'mount',
-      // With a go, the process waits for it on its stdin: the executor starts it early.
-      do: { kind: 'exec', mutates: true, argv, ...(go ? { input: go } : {}) },
+      do: { kind: 'exec', mutates: true, argv: platform.mountBatchArgv(table, snaps) },
       batch: {
         root: mountRoot,
-        ...(go ? { gated: true as const } : {}),
         fallback: platform.mountBatchFallbackArgv(table),
         mounts: snaps.map((m) => {
           const argv = platform.mountArgv(m);

@@ -32,12 +32,6 @@ export interface Step {
   /** A batch mount (plan/mounts.ts): its targets are checked, then each mount's undo journaled, before `do` runs. */
   batch?: {
     root: string;
-    /**
-     * `do` makes no mount before its input (the go) reaches it: the executor
-     * starts it while the level before it mounts, and writes the input once
-     * this level's targets are checked and journaled (execute/mount-phase.ts).
-     */
-    gated?: true;
     /** mount(8) over the level's table: run where `do`'s program is not installed. */
     fallback: string[];
     mounts: { target: string; dataset: string; source: string; undo: Action }[];

@@ -37,7 +37,7 @@ export const freebsd: Platform = {
     const base = m.mountpoint === '/' ? '' : m.mountpoint;
     return `${tableField(`${base}/.zfs/snapshot/${m.snapshot}`)} ${tableField(m.target)} nullfs ro 0 0\n`;
   },
-  mountBatch: (path: string) => ({ argv: mountTableArgv(path) }),
+  mountBatchArgv: mountTableArgv,
   mountBatchFallbackArgv: mountTableArgv,
   memory: freebsdMemoryOf,
   stateDir: '/var/run/kopiatomic',

@@ -4,7 +4,7 @@ import { parseMountinfo, tableField, type MountEntry } from '../zfs/mount-table.
 import { PREFIX } from '../zfs/naming.js';
 import type { Platform, SnapshotMount } from './platform.js';
 import { linuxMemory } from './memory.js';
-import { mount2Argv, MOUNT2_GO, umount2Argv, umountVerboseArgv } from './syscall-batch.js';
+import { mount2Argv, umount2Argv, umountVerboseArgv } from './syscall-batch.js';
 
 export const linux: Platform = {
   name: 'linux',
@@ -44,9 +44,8 @@ export const linux: Platform = {
   },
   // mount(2) called per snapshot (platform/syscall-batch.ts), as mount(8)
   // -i does after its own reading of the table and the mount table.
-  mountBatch(path: string, mounts: readonly SnapshotMount[]) {
-    const carrier = mount2Argv('zfs', mounts.map((m) => [`${m.dataset}@${m.snapshot}`, m.target] as const));
-    return carrier ? { argv: carrier, go: MOUNT2_GO } : { argv: mountTableArgv(path) };
+  mountBatchArgv(path: string, mounts: readonly SnapshotMount[]) {
+    return mount2Argv('zfs', mounts.map((m) => [`${m.dataset}@${m.snapshot}`, m.target] as const)) ?? mountTableArgv(path);
   },
   mountBatchFallbackArgv: mountTableArgv,
   stateDir: '/run/kopiatomic',

@@ -30,12 +30,10 @@ export interface Platform {
   /**
    * One process that mounts `mounts` in order, reporting each as it is done
    * (the watchdog's progress). `path` is where their mount table
-   * (mountTableLine) is written first: mount(8) reads it. With `go`, the
-   * process makes no call before that line reaches its stdin (and none at
-   * all if its stdin ends without it), so it can be started ahead of its turn.
+   * (mountTableLine) is written first: mount(8) reads it.
    */
-  mountBatch(path: string, mounts: readonly SnapshotMount[]): { argv: string[]; go?: string };
-  /** mount(8) over the table at `path`: where mountBatch's program is not installed. */
+  mountBatchArgv(path: string, mounts: readonly SnapshotMount[]): string[];
+  /** mount(8) over the table at `path`: where mountBatchArgv's program is not installed. */
   mountBatchFallbackArgv(path: string): string[];
   /** Runtime state (lock, known leftovers, boot marker, mount tables); cleared at boot. */
   readonly stateDir: string;

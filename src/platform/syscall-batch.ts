@@ -38,17 +38,6 @@ const MS_RDONLY = 1;
 export const CARRIER_REFUSED = 3;
 
 /**
- * What the mount carrier waits for on its stdin before its first call: it is
- * started while the level before it mounts (its start-up, up to a third of
- * a second under emulation, is then off the way), and told to go once its
- * level's targets are checked and every undo is journaled.
- */
-export const MOUNT2_GO = 'go\n';
-
-/** The exit code of a mount carrier whose stdin ended without the go: it made no call. */
-export const CARRIER_NOT_STARTED = 4;
-
-/**
  * The start both programs share. Its first words are the syscall's number,
  * the ELF machine perl must be built for, the flags (and for mount the
  * filesystem type); the rest of @ARGV are the paths. It runs as root under
@@ -85,18 +74,14 @@ export const UMOUNT2_SCRIPT =
 
 /**
  * mount(2) per source and target pair, in order, without mount options
- * (the data pointer is NULL, as mount(8) passes for `-o ro`), once its stdin
- * has given the go (MOUNT2_GO); a stdin that ends without it (our process
- * died, or setup failed before this level) makes no call (exit
- * CARRIER_NOT_STARTED). Each target mounted is one line on stdout. The
- * first failure is one line on stderr with its errno and ends the batch
- * (exit 1): the run fails, and what was mounted is found in the mount table
- * and undone.
+ * (the data pointer is NULL, as mount(8) passes for `-o ro`). Each target
+ * mounted is one line on stdout. The first failure is one line on stderr
+ * with its errno and ends the batch (exit 1): the run fails, and what was
+ * mounted is found in the mount table and undone.
  */
 export const MOUNT2_SCRIPT =
   head('mount2', ['$n', '$m', '$f', '$t']) +
   String.raw`refuse("a source without a target") if @ARGV%2;` +
-  String.raw`my$g=<STDIN>;unless(defined$g&&$g eq"go\n"){print STDERR "mount2: not started (no go on stdin)\n";exit ${CARRIER_NOT_STARTED}}` +
   String.raw`while(@ARGV){my($s,$p)=map{/\A(.*)\z/s;$1}splice(@ARGV,0,2);if(syscall($n,$s,$p,$t,$f,0)==0){print "$p\n"}else{printf STDERR "mount2 %s at %s: %s (errno %d)\n",$s,$p,$!,$!;exit 1}}`;
 
 /** The argv that unmounts `targets` with umount2(2), or null where this architecture has no entry. */

@@ -139,9 +139,8 @@ test('dry run changes nothing, and its commands are the ones a real run then run
   const planned = (plan['commands'] as { phase: string; command: string }[])
     .filter((c) => c.phase !== 'mkdir' && c.phase !== 'rmdir' && c.phase !== 'mount-table')
     // A command with its input on stdin (a channel program) and its fallback (`<<'END' || {`, then
-    // the input), or given one word (a mount carrier's `echo go | …`): what runs is the command;
-    // the fallback only if it fails. `&` stays: it runs beside.
-    .map((c) => (c.phase === 'pre-hook' ? ['pre'] : c.phase === 'post-hook' ? ['post'] : splitWords(c.command.split('\n')[0]!.replace(/ <<'KOPIATOMIC_PROGRAM'( \|\| .*)?/, '').replace(/^echo [\w.-]+ \| /, ''))).map(norm));
+    // the input): what runs is the command; the fallback only if it fails. `&` stays: it runs beside.
+    .map((c) => (c.phase === 'pre-hook' ? ['pre'] : c.phase === 'post-hook' ? ['post'] : splitWords(c.command.split('\n')[0]!.replace(/ <<'KOPIATOMIC_PROGRAM'( \|\| .*)?/, ''))).map(norm));
   // What really ran, from the pre hook on (before it: discovery and recovery, read-only).
   const ran = logged();
   const from = ran.findIndex((a) => a[0] === 'pre');

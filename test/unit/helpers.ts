@@ -7,8 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { LiveOptions, LiveProcess, Runner, RunOptions, ExecResult } from '../../src/core/exec.js';
 import { unescapeOctal, type MountEntry } from '../../src/zfs/mount-table.js';
 import { Reporter } from '../../src/core/report.js';
-import { CARRIER_NOT_STARTED, mount2Argv, umount2Argv } from '../../src/platform/syscall-batch.js';
-import { CommandError } from '../../src/core/errors.js';
+import { mount2Argv, umount2Argv } from '../../src/platform/syscall-batch.js';
 
 /**
  * The targets of an unmount command, by either carrier (platform/syscall-batch.ts):
@@ -77,10 +76,6 @@ export class FakeRunner implements Runner {
   readonly counts = {};
   /** Every run() and live() call, in order (a live one with its options as `live`). */
   readonly calls: { argv: readonly string[]; opts?: RunOptions; live?: LiveOptions }[] = [];
-  /** The argv of every run() as it was started: a carrier started ahead of its turn is here at once, in `calls` at its go. */
-  readonly starts: (readonly string[])[] = [];
-  /** Commands still waiting for their promised input: a real one would keep the process alive. */
-  waitingForInput = 0;
   /** The environment of each live() call, in order. */
   readonly liveEnv: NodeJS.ProcessEnv[] = [];
   readonly mounted: MountEntry[] = [];
@@ -95,17 +90,6 @@ export class FakeRunner implements Runner {
   }
 
   async run(argv: readonly string[], opts?: RunOptions): Promise<ExecResult> {
-    this.starts.push(argv);
-    // A carrier started ahead of its turn (a promised input) is recorded when
-    // given its go, as it acts then; called off ('') it acts never, as the
-    // real one-liner (exit CARRIER_NOT_STARTED).
-    if (opts?.input !== undefined && typeof opts.input !== 'string') {
-      this.waitingForInput++;
-      const input = await opts.input;
-      this.waitingForInput--;
-      if (!input) throw new CommandError(argv, CARRIER_NOT_STARTED, null, 'mount2: not started (no go on stdin)\n');
-      opts = { ...opts, input };
-    }
     this.calls.push({ argv, opts });
     const r = await this.answer(argv, opts);
     if (r instanceof Error) throw r;

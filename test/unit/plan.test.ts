@@ -271,7 +271,7 @@ test('buildPlan: a batch mount names each target, its dataset, the source the mo
   const p = plan([ds('tank/a', '/a')]);
   const m = p.steps.find((s) => s.phase === 'mount')!;
   assert.equal(m.undo, undefined, 'the undos are per mount, in the batch');
-  assert.deepEqual(m.batch, { root: '/kopia', gated: true, fallback: ['mount', '--all', '--internal-only', '--verbose', '--fstab', '/run/kopiatomic/%2Fkopia.mounts'], mounts: [{ target: '/kopia/a', dataset: 'tank/a', source: `tank/a@${SNAP}`, undo: { kind: 'exec', mutates: true, argv: ['umount', '/kopia/a'] } }] });
+  assert.deepEqual(m.batch, { root: '/kopia', fallback: ['mount', '--all', '--internal-only', '--verbose', '--fstab', '/run/kopiatomic/%2Fkopia.mounts'], mounts: [{ target: '/kopia/a', dataset: 'tank/a', source: `tank/a@${SNAP}`, undo: { kind: 'exec', mutates: true, argv: ['umount', '/kopia/a'] } }] });
 });
 
 test('buildPlan: nothing selected gives no steps', () => {

@@ -10,7 +10,6 @@ import { SystemRunner } from '../../src/core/exec.js';
 import { errorStatus, EXIT, runStatus } from '../../src/core/exit-status.js';
 import { ownerAlive } from '../../src/safety/lock.js';
 import { quietReporter } from './helpers.js';
-import { Reporter } from '../../src/core/report.js';
 
 test('a zfs command past its limit is killed (its whole group) and fails with CommandTimeoutError (exit 9) at once; other programs and 0 are unlimited', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-watchdog-'));
@@ -73,45 +72,4 @@ test('a batch that reports progress (mount -v, umount -v) is limited per report,
   const t1 = Date.now();
   await assert.rejects(runner.run(['sh', '-c', 'echo /k/1; exec sleep 30'], { progress: true }), (e: unknown) => e instanceof CommandTimeoutError && /sh made no progress for 1 s/.test(e.message));
   assert.ok(Date.now() - t1 < 15_000);
-});
-
-test('a command given a promised input (a mount carrier started ahead of its turn) starts at once and waits unlimited; its limit, log line and duration count from the input; \'\' calls it off with stdin closed empty', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-watchdog-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  const carrier = join(dir, 'carrier');
-  // marks its start, then waits for its stdin; what it read is its output
-  writeFileSync(carrier, `#!/bin/sh\ntouch ${dir}/started\nread -r go || { echo "no go" >&2; exit 4; }\necho "got $go"\n`);
-  chmodSync(carrier, 0o755);
-  const out: string[] = [];
-  const reporter = new Reporter({ json: true, verbosity: 2, name: 'test', out: (l) => out.push(l), err: (l) => out.push(l) });
-  const events = () => out.map((l) => JSON.parse(l) as Record<string, unknown>);
-  const runner = new SystemRunner(reporter, false);
-  runner.zfsTimeoutMs = 300;
-  let give!: (s: string) => void;
-  const p = runner.run([carrier], { progress: true, input: new Promise<string>((r) => (give = r)) });
-  const { existsSync } = await import('node:fs');
-  for (let i = 0; i < 100 && !existsSync(join(dir, 'started')); i++) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(existsSync(join(dir, 'started')), 'started before its input');
-  assert.equal(events().filter((e) => String(e['message']).startsWith('run: ')).length, 0, 'not logged as run before its input');
-  await new Promise((r) => setTimeout(r, 700)); // past the 300 ms limit, waiting
-  const before = Date.now();
-  give('go\n');
-  assert.equal((await p).stdout, 'got go\n', 'not killed while it waited: the limit starts at the input');
-  const exec = events().filter((e) => e.event === 'exec').at(-1)!;
-  assert.ok(Number(exec['ms']) <= Date.now() - before + 5, `its duration counts from the input (${String(exec['ms'])} ms)`);
-  assert.equal(events().filter((e) => String(e['message']).startsWith('run: ')).length, 1, 'logged once, at its input');
-  // called off: stdin ends empty, the program sees no input
-  let off!: (s: string) => void;
-  const q = runner.run([carrier], { progress: true, input: new Promise<string>((r) => (off = r)) });
-  off('');
-  await assert.rejects(q, (e: unknown) => (e as { code?: number }).code === 4 && /no go/.test((e as { stderr: string }).stderr));
-  // and a carrier that hangs after its input is killed at the limit from then
-  writeFileSync(carrier, '#!/bin/sh\nread -r go\nsleep 30\n');
-  let late!: (s: string) => void;
-  const h = runner.run([carrier], { progress: true, input: new Promise<string>((r) => (late = r)) });
-  await new Promise((r) => setTimeout(r, 500));
-  const t1 = Date.now();
-  late('go\n');
-  await assert.rejects(h, (e: unknown) => e instanceof CommandTimeoutError);
-  assert.ok(Date.now() - t1 >= 280, 'the limit ran from the input');
 });
