@@ -8,7 +8,7 @@ import { engineArgv } from '../execute/namespace.js';
 import { cleanupSteps } from '../plan/plan.js';
 import type { Plan } from '../plan/types.js';
 import { display } from '../plan/display.js';
-import { exactDestroyCommands, identityListArgv } from '../safety/destroy-exact.js';
+import { exactDestroyCommands } from '../safety/destroy-exact.js';
 import type { ExactDestroy } from '../zfs/destroy-program.js';
 import type { Action } from '../plan/types.js';
 
@@ -54,9 +54,6 @@ export function planCommands(plan: Plan, pre: string | null, post: string | null
     out.push({ phase: u.phase, command: u.beside ? background(command) : command });
     if (!u.beside && cleanup[i - 1]?.beside) out.push({ phase: 'wait', command: 'wait' });
   }
-  // After the destroys, one listing checks by identity that the run's snapshots are really gone (see apply.ts).
-  const snapshots = plan.pools.flatMap((p) => p.datasets.map((d) => `${d}@${plan.snapshot}`));
-  if (cleanup.some((u) => u.phase === 'destroy')) out.push({ phase: 'destroy-check', command: quoteArgv(identityListArgv(snapshots)) });
   out.push(...retention);
   if (post) out.push({ phase: 'post-hook', command: quoteArgv(hookArgv(post)) });
   return out;

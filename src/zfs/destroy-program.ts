@@ -10,6 +10,11 @@
 // space (safety/destroy-exact.ts): each snapshot found by its identity, proven
 // ours, released and destroyed by its exact name. Nothing is ever destroyed
 // by `-r`, which reaches every snapshot of that name below a dataset.
+// The program ends by looking each name up again in the same transaction
+// (seen false right after zfs.sync.destroy on 2.1.11 and 2.3.2): that is the
+// check that they are gone, without a `zfs list` process after it. A name
+// still there fails the program, and the exact destroy, which checks with its
+// own listing, takes over.
 import { PROP_OWNER, PROP_RUN } from './naming.js';
 import { zfsProgram } from './zfs.js';
 
@@ -53,6 +58,9 @@ end
 for i = 1, #names do
   local err = zfs.sync.destroy(names[i])
   if err ~= 0 then error("cannot destroy " .. names[i] .. ": error " .. err) end
+end
+for i = 1, #names do
+  if zfs.exists(names[i]) then error(names[i] .. ": still there after its destroy reported success") end
 end
 `;
 

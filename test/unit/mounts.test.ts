@@ -459,7 +459,6 @@ test('the dry run shows the hold and the identity program beside the mounts (eac
       'umount: perl -T',
       'wait: wait',
       'destroy: zfs program',
-      'destroy-check: zfs list',
     ],
   );
   // The destroy as the shell would run it: the program on stdin (each snapshot with its identity's
