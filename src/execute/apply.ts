@@ -13,7 +13,7 @@ import { besideUnmounts } from '../plan/plan.js';
 import type { Action, BackupCall, Plan, Step } from '../plan/types.js';
 import { display } from '../plan/display.js';
 import { existingSnapshots, heldByUs } from '../discover/snapshots.js';
-import { fillIdentity, type ExactDestroy } from '../zfs/destroy-program.js';
+import { destroyedAll, fillIdentity, type ExactDestroy } from '../zfs/destroy-program.js';
 import { destroyExact } from '../safety/destroy-exact.js';
 import { HOLD_TAG } from '../zfs/naming.js';
 import { platformFor } from '../platform/detect.js';
@@ -203,11 +203,12 @@ export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyRes
       if (u.exact) {
         // The channel program first (one transaction); whatever stops it, the
         // exact destroy follows each snapshot by its identity.
+        const count = u.exact.snapshots.length;
         const ok = await perform(a, runner).then(
-          () => true,
+          (out) => destroyedAll(out.stdout, count) || exactly(u.exact!, seq, new Error(`the destroy program exited 0 without saying it destroyed all ${count}: ${JSON.stringify(out.stdout.slice(0, 200))}`)),
           (e: unknown) => exactly(u.exact!, seq, e),
         );
-        if (ok) journal?.undone(seq); // the program saw each name gone (zfs/destroy-program.ts)
+        if (ok) journal?.undone(seq); // the program saw each name gone and said so (zfs/destroy-program.ts)
       } else {
         // A snapshot can stay busy for a moment after its unmount. (Every
         // unmount goes through unmountBatch below, never through here.)

@@ -192,7 +192,7 @@ export function exactDestroyCommands(x: { pool: string; snapshots: string[] }): 
     `${quoteArgv(zfsGetOwnedArgv(names))}    # each proven ours`,
     `${quoteArgv(heldByUsArgv(names))}`,
     `${quoteArgv(zfsRelease(HOLD_TAG, names))}    # those that carry our hold`,
-    `${quoteArgv(zfsProgram(x.pool, ['...']))}    # the destroy program, at the names found; should it fail, one by one:`,
+    `${quoteArgv(zfsProgram(x.pool, ['...'], { json: true }))}    # the destroy program, at the names found; should it fail, one by one:`,
     ...names.map((n) => quoteArgv(zfsDestroy(n))),
     `${quoteArgv(identityListArgv(names))}    # the check: none of them is left (looked for by guid and createtxg)`,
   ];

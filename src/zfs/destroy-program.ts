@@ -14,7 +14,9 @@
 // (seen false right after zfs.sync.destroy on 2.1.11 and 2.3.2): that is the
 // check that they are gone, without a `zfs list` process after it. A name
 // still there fails the program, and the exact destroy, which checks with its
-// own listing, takes over.
+// own listing, takes over. Its exit code alone is not believed: it answers
+// how many it destroyed (`-j`), and only that answer, equal to the number of
+// names given, counts (an empty or cut script also exits 0).
 import { PROP_OWNER, PROP_RUN } from './naming.js';
 import { zfsProgram } from './zfs.js';
 
@@ -62,6 +64,7 @@ end
 for i = 1, #names do
   if zfs.exists(names[i]) then error(names[i] .. ": still there after its destroy reported success") end
 end
+return { destroyed = #names }
 `;
 
 /** What the destroy of one pool's snapshots needs beyond the program: the exact destroy runs from it should the program fail. */
@@ -89,7 +92,7 @@ export interface ProgramAction {
 export function destroyUndo(x: ExactDestroy): { phase: 'destroy'; action: ProgramAction; exact: ExactDestroy } {
   return {
     phase: 'destroy',
-    action: { kind: 'exec', mutates: true, argv: zfsProgram(x.pool, [x.run, x.owner, ...x.snapshots.flatMap((n) => [n, GUID_SLOT, TXG_SLOT])]), input: DESTROY_PROGRAM },
+    action: { kind: 'exec', mutates: true, argv: zfsProgram(x.pool, [x.run, x.owner, ...x.snapshots.flatMap((n) => [n, GUID_SLOT, TXG_SLOT])], { json: true }), input: DESTROY_PROGRAM },
     exact: x,
   };
 }
@@ -107,4 +110,14 @@ export function fillIdentity(argv: readonly string[], ids: Readonly<Record<strin
     if (w === TXG_SLOT) return id?.txg ?? UNKNOWN;
     return w;
   });
+}
+
+/** Whether the program's answer (`zfs program -j`: {"return": {"destroyed": N}}) says it destroyed all `count` names. */
+export function destroyedAll(stdout: string, count: number): boolean {
+  try {
+    const ret = (JSON.parse(stdout) as { return?: { destroyed?: unknown } }).return;
+    return ret?.destroyed === count;
+  } catch {
+    return false;
+  }
 }

@@ -43,17 +43,19 @@ test('identity programs: the quick one stops at a missing name and answers nothi
   for (const n of [a, b]) assert.deepEqual({ guid: found.get(n)?.guid, txg: found.get(n)?.txg }, identity(n), n);
 });
 
-test('destroy program: a name that is gone (its guid read fails) destroys nothing; with every name there, each is destroyed', (t) => {
+test('destroy program: a name that is gone (its guid read fails) destroys nothing and answers nothing; with every name there, each is destroyed and it answers how many', (t) => {
   const pool = Pool.create(['a', 'b', 'c']).destroyAfter(t);
   const [a, b, gone] = [`${pool.ds('a')}@s`, `${pool.ds('b')}@s`, `${pool.ds('c')}@s`];
   zfs('snapshot', '-o', `${PROP_RUN}=R`, '-o', `${PROP_OWNER}=O`, a, b, gone);
   const words = (names: string[], ids: Record<string, { guid: string; txg: string }>) => names.flatMap((n) => [n, luaGuid(ids[n]!.guid), ids[n]!.txg]);
   const ids = Object.fromEntries([a, b, gone].map((n) => [n, identity(n)]));
   zfs('destroy', gone);
-  const failed = program([pool.name, '-', 'R', 'O', ...words([a, gone, b], ids)], DESTROY_PROGRAM);
+  const failed = program(['-j', pool.name, '-', 'R', 'O', ...words([a, gone, b], ids)], DESTROY_PROGRAM);
   assert.notEqual(failed.code, 0, 'the missing name stops the program');
+  assert.equal(failed.stdout, '', 'and it answers nothing');
   assert.deepEqual(pool.snapshots().sort(), [a, b], 'nothing destroyed');
-  const done = program([pool.name, '-', 'R', 'O', ...words([a, b], ids)], DESTROY_PROGRAM);
+  const done = program(['-j', pool.name, '-', 'R', 'O', ...words([a, b], ids)], DESTROY_PROGRAM);
   assert.equal(done.code, 0, done.stderr);
+  assert.deepEqual(JSON.parse(done.stdout), { return: { destroyed: 2 } }, 'it answers how many it destroyed');
   assert.deepEqual(pool.snapshots(), []);
 });

@@ -128,12 +128,14 @@ test('dry run changes nothing, and its commands are the ones a real run then run
   const real = await run(KOPIATOMIC, args, { env });
   assert.equal(real.code, 0, real.stderr);
   const norm = (w: string) => w.replace(/kopiatomic-\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'SNAP').replace(/\d{8}T\d{6}Z-\d+-[0-9a-f]{6}/g, 'RUN').replace(/[0-9a-f-]{36}:\d+/g, 'OWNER').replace(/kopiatomic:proof=[0-9a-f]{64}/g, 'kopiatomic:proof=PROOF');
-  // The destroy program's identity words (after `zfs program POOL - RUN OWNER`, a name, its
+  // The destroy program's identity words (after `zfs program -j POOL - RUN OWNER`, a name, its
   // guid as g<signed> and its createtxg each) are slots in the dry run, filled once the snapshots exist.
-  const slots = (a: string[]) =>
-    a[0] === 'zfs' && a[1] === 'program'
-      ? a.map((w, i) => (i < 6 ? w : (i - 6) % 3 === 1 && /^g-?\d+$/.test(w) ? '{guid}' : (i - 6) % 3 === 2 && /^\d+$/.test(w) ? '{createtxg}' : w))
+  const slots = (a: string[]) => {
+    const at = a.indexOf('-') + 3;
+    return a[0] === 'zfs' && a[1] === 'program'
+      ? a.map((w, i) => (i < at ? w : (i - at) % 3 === 1 && /^g-?\d+$/.test(w) ? '{guid}' : (i - at) % 3 === 2 && /^\d+$/.test(w) ? '{createtxg}' : w))
       : a;
+  };
   const plan = events(dry, 'plan')[0]!;
   // The plan's commands as argv (folders and mount tables are written in-process: no program to log).
   const planned = (plan['commands'] as { phase: string; command: string }[])

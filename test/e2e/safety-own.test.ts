@@ -99,8 +99,8 @@ test('a user clones our snapshot during the backup: the destroy program refuses,
   const destroys = logged().filter((a) => (a[1] === 'program' && a[2] !== '-n') || a[1] === 'destroy');
   const snap = ourSnapshots(pool)[0]!.split('@')[1]!;
   assert.deepEqual(
-    destroys.map((a) => a.slice(0, 3).join(' ')),
-    [`zfs program ${pool.name}`, `zfs program ${pool.name}`, `zfs destroy ${pool.ds('a')}@${snap}`, `zfs destroy ${pool.ds('b')}@${snap}`],
+    destroys.map((a) => a.slice(0, a[1] === 'program' ? 4 : 3).join(' ')),
+    [`zfs program -j ${pool.name}`, `zfs program -j ${pool.name}`, `zfs destroy ${pool.ds('a')}@${snap}`, `zfs destroy ${pool.ds('b')}@${snap}`],
     'the program, then the exact destroy: the program at the names found, then each exact name; never -r',
   );
   assert.ok(exists(pool.ds('userclone')), 'the clone survives');

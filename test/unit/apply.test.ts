@@ -56,12 +56,13 @@ function makePlan(root: string, rootExists = false, stateDir = root.split('/').s
  * makes the first command starting with that text fail (after doing
  * `partly` of it, e.g. a mount that happened although mount failed).
  */
-function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
+function system(o: { failAt?: string; partly?: boolean; lie?: boolean; mute?: boolean } = {}) {
   // Each snapshot with its identity and its local properties (none on a received copy).
   const snaps = new Map<string, { guid: string; txg: string; run?: string; owner?: string }>();
   const held = new Set<string>();
   let mounts: MountEntry[] = [];
   let failed = false;
+  let muted = false;
   let guids = 0;
   const clones = new Set<string>();
   const rows = (names: Iterable<string>) => [...names].filter((n) => snaps.has(n)).map((n) => `${n}\t${snaps.get(n)!.guid}\t${snaps.get(n)!.txg}\n`).join('');
@@ -112,8 +113,9 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
       // The destroy's channel program: all or none; each name must be the snapshot recorded, ours, and not held.
       if (failing) return new CommandError(argv, 1, null, 'Channel program execution failed', 'failed');
       // zfs program's getopt takes a word that starts with "-" (a lone "-" aside) for an option.
-      if (argv.slice(2).some((w) => w.startsWith('-') && w !== '-')) return new CommandError(argv, 2, null, "invalid option '2'", 'failed');
-      const [run, owner, ...rest] = argv.slice(4);
+      const args = argv.slice(argv.indexOf('-') + 1);
+      if (args.some((w) => w.startsWith('-'))) return new CommandError(argv, 2, null, "invalid option '2'", 'failed');
+      const [run, owner, ...rest] = args;
       const names: string[] = [];
       for (let i = 0; i < rest.length; i += 3) {
         const [n, guid, txg] = rest.slice(i, i + 3) as [string, string, string];
@@ -125,8 +127,13 @@ function system(o: { failAt?: string; partly?: boolean; lie?: boolean } = {}) {
       }
       // Its last loop looks each name up again: one still there fails it.
       if (o.lie) return new CommandError(argv, 1, null, `Channel program execution failed:\n[string "channel program"]:31: ${names[0]}: still there after its destroy reported success`, 'failed');
+      // An empty or cut script: exit 0, nothing done, no answer.
+      if (o.mute && !muted) {
+        muted = true;
+        return ok();
+      }
       for (const n of names) snaps.delete(n);
-      return ok();
+      return ok(JSON.stringify({ return: { destroyed: names.length } }));
     }
     if (argv[1] === 'destroy') {
       const n = argv[2]!;
@@ -209,7 +216,7 @@ test('applyPlan: a clean run; cleanup is the release beside the umount (children
     `umount2 ${root}/t/a ${root}/t`,
     `zfs release -r kopiatomic t@${SNAP}`,
     // each snapshot with the identity the listing after the snapshot recorded (the guid in Lua's signed form, after a g: never an option)
-    `zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
+    `zfs program -j t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
   ]);
   assert.equal(existsSync(root), false);
   assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
@@ -260,7 +267,7 @@ test('applyPlan: a failed hold (it runs beside the mounts): setup stops, no rele
   assert.ok(c.includes(`zfs holds -H t@${SNAP} t/a@${SNAP}`), 'what the failed hold did is checked');
   assert.ok(!c.some((x) => x.startsWith('zfs release')), 'nothing held, nothing released');
   assert.ok(c.filter((x) => x.startsWith('mount ')).length < 2, 'setup stopped before the second mount level');
-  assert.match(c.at(-1)!, new RegExp(`^zfs program t - R1 h:b:1 t@${SNAP} \\S+ \\S+ t/a@${SNAP} \\S+ \\S+$`));
+  assert.match(c.at(-1)!, new RegExp(`^zfs program -j t - R1 h:b:1 t@${SNAP} \\S+ \\S+ t/a@${SNAP} \\S+ \\S+$`));
   assert.deepEqual(sys.mounts(), []);
   assert.equal(sys.snaps.size, 0);
   assert.deepEqual(readPending(`${dir}/j.journal`), [], 'every journal entry is done');
@@ -289,18 +296,18 @@ test('applyPlan: a snapshot destroyed by someone before its identity is read: se
 
 test('applyPlan: when the destroy\'s channel program fails, the exact destroy runs (found by identity, proven ours, by exact names), never `zfs destroy -r`', async (t) => {
   const dir = tmp(t);
-  const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs program t - ' });
+  const { sys, runner, ctx, journal } = rig(dir, { failAt: 'zfs program -j t - ' });
   const r = await applyPlan(makePlan(`${dir}/root`), ctx);
   journal.close(false);
   assert.deepEqual(r.cleanupFailures, []);
   assert.deepEqual(runStatus(r, null), { status: 'ok', code: 0 });
   const c = calls(runner);
-  assert.deepEqual(c.slice(c.indexOf(`zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`)), [
-    `zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
+  assert.deepEqual(c.slice(c.indexOf(`zfs program -j t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`)), [
+    `zfs program -j t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
     `zfs list -H -p -t snapshot -o name,guid,createtxg t@${SNAP} t/a@${SNAP}`,
     `zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner t@${SNAP} t/a@${SNAP}`,
     `zfs holds -H t@${SNAP} t/a@${SNAP}`,
-    `zfs program t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
+    `zfs program -j t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`,
     `zfs list -H -p -t snapshot -o name,guid,createtxg t@${SNAP} t/a@${SNAP}`, // the exact destroy's own check
   ]);
   assert.equal(sys.snaps.size, 0);
@@ -420,6 +427,27 @@ test('applyPlan: a destroy that reports success but leaves a snapshot is caught 
   assert.deepEqual(r.cleanupFailures, [`snapshot t@${SNAP}: it is still there after zfs destroy reported success`, `snapshot t/a@${SNAP}: it is still there after zfs destroy reported success`]);
   assert.deepEqual(runStatus(r, null), { status: 'cleanup-incomplete', code: 5 });
   assert.deepEqual(readPending(`${dir}/j.journal`).map((p) => p.phase), ['destroy'], 'recovery will try the destroy again');
+});
+
+test('applyPlan: a destroy program that exits 0 without its answer (an empty or cut script) is not believed: the exact destroy runs and its listing decides; exit 0, nothing left', async (t) => {
+  const dir = tmp(t);
+  const { sys, runner, ctx, journal } = rig(dir, { mute: true });
+  const r = await applyPlan(makePlan(`${dir}/root`), ctx);
+  journal.close(false);
+  assert.deepEqual(r.cleanupFailures, []);
+  assert.deepEqual(runStatus(r, null), { status: 'ok', code: 0 });
+  const c = calls(runner);
+  const program = `zfs program -j t - R1 h:b:1 t@${SNAP} g-616 77 t/a@${SNAP} g-615 77`;
+  assert.deepEqual(c.slice(c.indexOf(program)), [
+    program,
+    `zfs list -H -p -t snapshot -o name,guid,createtxg t@${SNAP} t/a@${SNAP}`,
+    `zfs get -H -p -o name,property,value,source -s local -t snapshot kopiatomic:run,kopiatomic:owner t@${SNAP} t/a@${SNAP}`,
+    `zfs holds -H t@${SNAP} t/a@${SNAP}`,
+    program,
+    `zfs list -H -p -t snapshot -o name,guid,createtxg t@${SNAP} t/a@${SNAP}`,
+  ]);
+  assert.equal(sys.snaps.size, 0);
+  assert.deepEqual(readPending(`${dir}/j.journal`), []);
 });
 
 test('applyPlan: a mount that disappeared while the engine ran fails the backup (1), names the mount, and teardown does not unmount that target again', async (t) => {

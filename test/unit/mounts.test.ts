@@ -465,7 +465,7 @@ test('the dry run shows the hold and the identity program beside the mounts (eac
   // slots), and should it fail, the exact destroy's commands; never `zfs destroy -r`.
   const destroy = dryRunCommands([ds('tank', '/tank'), ds('tank/a', '/tank/a')]).find((x) => x.phase === 'destroy')!.command;
   const S = 'kopiatomic-R';
-  assert.ok(destroy.startsWith(`zfs program tank - R b:1 tank@${S} '{guid}' '{createtxg}' tank/a@${S} '{guid}' '{createtxg}' <<'KOPIATOMIC_PROGRAM' || {\n${DESTROY_PROGRAM}KOPIATOMIC_PROGRAM\n`), destroy);
+  assert.ok(destroy.startsWith(`zfs program -j tank - R b:1 tank@${S} '{guid}' '{createtxg}' tank/a@${S} '{guid}' '{createtxg}' <<'KOPIATOMIC_PROGRAM' || {\n${DESTROY_PROGRAM}KOPIATOMIC_PROGRAM\n`), destroy);
   assert.ok(destroy.endsWith('\n}'));
   assert.match(destroy, new RegExp(`\\n  zfs release kopiatomic tank@${S} tank/a@${S} `));
   assert.doesNotMatch(destroy, /destroy -r/);

@@ -94,7 +94,7 @@ test('buildPlan: each pool\'s destroy is a channel program given exactly its sna
   assert.deepEqual(destroys, [
     {
       phase: 'destroy',
-      action: { kind: 'exec', mutates: true, argv: ['zfs', 'program', 'solo', '-', 'RUN1', 'boot:99', `solo/one/two@${SNAP}`, GUID_SLOT, TXG_SLOT], input: DESTROY_PROGRAM },
+      action: { kind: 'exec', mutates: true, argv: ['zfs', 'program', '-j', 'solo', '-', 'RUN1', 'boot:99', `solo/one/two@${SNAP}`, GUID_SLOT, TXG_SLOT], input: DESTROY_PROGRAM },
       exact: { pool: 'solo', run: 'RUN1', owner: 'boot:99', snapshots: [`solo/one/two@${SNAP}`] },
     },
     {
@@ -102,7 +102,7 @@ test('buildPlan: each pool\'s destroy is a channel program given exactly its sna
       action: {
         kind: 'exec',
         mutates: true,
-        argv: ['zfs', 'program', 'tank', '-', 'RUN1', 'boot:99', `tank/home/alice@${SNAP}`, GUID_SLOT, TXG_SLOT, `tank/home/bob@${SNAP}`, GUID_SLOT, TXG_SLOT],
+        argv: ['zfs', 'program', '-j', 'tank', '-', 'RUN1', 'boot:99', `tank/home/alice@${SNAP}`, GUID_SLOT, TXG_SLOT, `tank/home/bob@${SNAP}`, GUID_SLOT, TXG_SLOT],
         input: DESTROY_PROGRAM,
       },
       exact: { pool: 'tank', run: 'RUN1', owner: 'boot:99', snapshots: [`tank/home/alice@${SNAP}`, `tank/home/bob@${SNAP}`] },
@@ -192,8 +192,8 @@ test('cleanupSteps: the release beside the unmounts (children first), then folde
     'rmdir /kopia/srv',
     'rmdir /kopia/b',
     'rmdir /kopia',
-    `destroy zfs program tank - RUN1 boot:99 tank/srv/a/deep@${SNAP} {guid} {createtxg} tank/srv/a@${SNAP} {guid} {createtxg}`,
-    `destroy zfs program pool2 - RUN1 boot:99 pool2/b@${SNAP} {guid} {createtxg}`,
+    `destroy zfs program -j tank - RUN1 boot:99 tank/srv/a/deep@${SNAP} {guid} {createtxg} tank/srv/a@${SNAP} {guid} {createtxg}`,
+    `destroy zfs program -j pool2 - RUN1 boot:99 pool2/b@${SNAP} {guid} {createtxg}`,
   ]);
   assert.deepEqual(
     cleanupSteps(p).flatMap((u) => (u.exact ? [u.exact.snapshots.join(' ')] : [])),

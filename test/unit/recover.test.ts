@@ -76,10 +76,10 @@ function fakeZfs(state: { snaps: Set<string>; held: Set<string>; cloned?: Set<st
       return { code: names.every((n) => state.snaps.has(n)) ? 0 : 1, stdout: rows(names), stderr: '' };
     }
     if (argv[1] === 'program') {
-      const names = argv.slice(6).filter((_, i) => i % 3 === 0);
+      const names = argv.slice(argv.indexOf('-') + 3).filter((_, i) => i % 3 === 0);
       if (names.some((n) => !state.snaps.has(n) || state.held.has(n) || state.cloned?.has(n))) return fail(argv, 'failed', 'Channel program execution failed');
       if (!state.lie) for (const n of names) state.snaps.delete(n);
-      return ok();
+      return ok(JSON.stringify({ return: { destroyed: names.length } }));
     }
     if (a.startsWith('zfs holds -H ')) return ok(argv.slice(3).filter((n) => state.held.has(n)).map((n) => `${n}\tkopiatomic\tFri Nov 27 10:41 2026\n`).join(''));
     if (a.startsWith('zfs release kopiatomic ')) {
@@ -125,9 +125,9 @@ test('recover: only snapshots proven ours are released and destroyed (local, thi
   const { o } = opts(dir, runner, fakePlatform(dir, () => []), { scan: 'all' });
   const r = await recover(o);
   assert.deepEqual(r.leftovers, []);
-  const mutating = runner.calls.filter((c) => /^zfs (release|destroy|program)/.test(cmd(c))).map((c) => c.argv.slice(0, 6).join(' '));
+  const mutating = runner.calls.filter((c) => /^zfs (release|destroy|program)/.test(cmd(c))).map((c) => c.argv.slice(0, 7).join(' '));
   // The owner the scan read goes into the destroy program, which checks it and the run again in the transaction.
-  assert.deepEqual(mutating, ['zfs release kopiatomic t/a@kopiatomic-20261127T104100Z-1-ab', 'zfs program t - 20261127T104100Z-1-ab h1:boot-old:4242']);
+  assert.deepEqual(mutating, ['zfs release kopiatomic t/a@kopiatomic-20261127T104100Z-1-ab', 'zfs program -j t - 20261127T104100Z-1-ab h1:boot-old:4242']);
   assert.deepEqual([...state.snaps].sort(), ['b/a@kopiatomic-20261127T104100Z-1-ab', 't/c@kopiatomic-20261127T104100Z-2-ab', 't/d@kopiatomic-20261127T104100Z-3-ab', 't/e@mine', 't/f@kopiatomic-20261127T104100Z-5-ab']);
   assert.equal(runner.calls.filter((c) => cmd(c).startsWith('zfs get')).length, 2, 'one listing finds them; one proves them again just before the destroy');
 });

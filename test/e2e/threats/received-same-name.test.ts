@@ -45,8 +45,9 @@ test('a copy received under our name before a crash survives the recovery of the
   // destroy program, which accepted the real guids and local properties: no destroy by name, none by -r.
   // (The read-only program, `zfs program -n`, only reads this run's identities.)
   const destroys = logged().filter((a) => (a[1] === 'program' && a[2] !== '-n') || a[1] === 'destroy');
-  assert.deepEqual(destroys.map((a) => a.slice(0, 3).join(' ')), [`zfs program ${pool.name}`, `zfs program ${pool.name}`], destroys.map((a) => a.join(' ')).join('\n'));
-  assert.ok(destroys.every((a) => a.slice(6).every((w, i) => i % 3 !== 1 || /^g-?\d+$/.test(w))), 'each snapshot with its recorded guid');
+  assert.deepEqual(destroys.map((a) => a.slice(0, 4).join(' ')), [`zfs program -j ${pool.name}`, `zfs program -j ${pool.name}`], destroys.map((a) => a.join(' ')).join('\n'));
+  // After `zfs program -j POOL - RUN OWNER`: name, guid, createtxg for each.
+  assert.ok(destroys.every((a) => a.slice(a.indexOf('-') + 3).every((w, i) => i % 3 !== 1 || /^g-?\d+$/.test(w))), 'each snapshot with its recorded guid');
   assert.deepEqual(ourHolds([pool]), [], 'no hold of ours anywhere');
 
   const r3 = await run(KOPIATOMIC, ['cleanup', '--json', '--mount-root', root]);
