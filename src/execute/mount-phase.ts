@@ -169,23 +169,17 @@ export interface UnmountResult {
 
 /**
  * Unmounts `entries` (children first) with one process, two side by side for
- * a large batch; one by one after a failure. `started` is called once the
- * processes are running, before the step events are written (what runs
- * beside them should not wait for a hundred lines of output).
+ * a large batch; one by one after a failure.
  */
-export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyContext, started?: () => void): Promise<UnmountResult> {
+export async function unmountBatch(entries: UndoEntry[], plan: Plan, ctx: ApplyContext): Promise<UnmountResult> {
   const { runner, reporter, journal } = ctx;
   const out: UnmountResult = { blocked: [], failures: [] };
   const target = (e: UndoEntry) => String(e.step.detail?.['target']);
   const platform = ctx.platform ?? platformFor(plan.engineContext.platform);
-  if (entries.some((e) => e.undo.action.kind !== 'exec')) {
-    started?.();
-    return out;
-  }
+  if (entries.some((e) => e.undo.action.kind !== 'exec')) return out;
   const groups = unmountGroups(entries.map(target));
   const argvs = groups.map((g) => platform.umountBatchArgv(g));
   const runs = groups.map((g, i) => runBatch(argvs[i]!, platform.umountBatchFallbackArgv(g), ctx));
-  started?.();
   // One step event per unmount, naming its batch command (shortened: the exec
   // event has it whole), written while the processes run.
   const briefs = argvs.map((argv) => displayBrief({ kind: 'exec', mutates: true, argv }));

@@ -162,8 +162,8 @@ test('the main flow: one job from zfs list to destroy, the job env for the engin
   const verbs = runner.argvs.map((c) => commandText(c).split(' ').slice(0, mountPairs(c) ? 1 : 2).join(' '));
   assert.deepEqual(
     verbs.filter((v) => !v.startsWith('zfs list') && !v.startsWith('zfs get') && v !== 'zpool list'), // reads: discovery (and the pools' states), the recovery scan
-    // the second program is the identity read (zfs program -n), beside the mounts
-    ['zfs snapshot', 'zfs hold', 'zfs program', 'mount2', 'mount2', 'backup-tool ' + join(s.dir, 'root'), `umount2 ${join(s.dir, 'root', 'tank', 'a')}`, 'zfs release', 'zfs program', '/bin/sh -c'],
+    // the second program is the identity read (zfs program -n), beside the mounts; the release starts just before the unmount it runs beside
+    ['zfs snapshot', 'zfs hold', 'zfs program', 'mount2', 'mount2', 'backup-tool ' + join(s.dir, 'root'), 'zfs release', `umount2 ${join(s.dir, 'root', 'tank', 'a')}`, 'zfs program', '/bin/sh -c'],
   );
   const engineEnv = runner.liveEnv[0]!;
   assert.equal(engineEnv['SECRET_TOKEN'], 'x', 'the engine gets the job env');
