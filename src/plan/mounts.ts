@@ -4,7 +4,8 @@
 // over a mount table written for it. A level's targets lie inside the
 // previous level's read-only snapshots (or in our own root-only folders), so
 // they can be checked once that level is mounted, before mounting the next.
-// On Linux that process calls mount(2) per snapshot (platform/syscall-batch.ts).
+// On Linux that process calls mount(2) per snapshot (platform/syscall-batch.ts),
+// and for a large level forks once: two halves side by side.
 // Unmounting is one process with every target (two side by side for a large
 // batch), children first: the platform's batch (umount2(2) per target on
 // Linux, umount(8) -v on FreeBSD).

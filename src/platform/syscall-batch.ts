@@ -73,16 +73,35 @@ export const UMOUNT2_SCRIPT =
   String.raw`my$r=0;for(@ARGV){($_)=/\A(.*)\z/s;if(syscall($n,$_,$f)==0){print "$_\n"}else{printf STDERR "umount2 %s: %s (errno %d)\n",$_,$!,$!;$r=1}}exit $r`;
 
 /**
- * mount(2) per source and target pair, in order, without mount options
- * (the data pointer is NULL, as mount(8) passes for `-o ro`). Each target
- * mounted is one line on stdout. The first failure is one line on stderr
- * with its errno and ends the batch (exit 1): the run fails, and what was
- * mounted is found in the mount table and undone.
+ * From this many pairs on, the mount2 one-liner forks once and the two
+ * processes mount every other pair each, side by side: a snapshot mount is
+ * mostly the kernel's CPU, and a machine has two cores or more. In the
+ * emulated guest one level of 100 mounted 13% faster so, 2000 (beside 2000
+ * mounted filesystems) 1.16-1.56 times as fast (docs/scale.md). Below it, one
+ * process: a fork is not worth a handful of mounts.
+ */
+export const SPLIT_MOUNT_MIN = 32;
+
+/**
+ * mount(2) per source and target pair, without mount options (the data
+ * pointer is NULL, as mount(8) passes for `-o ro`). Each target mounted is
+ * one line on stdout. A level's pairs are independent (none lies inside
+ * another's snapshot: that would be a later level), so from SPLIT_MOUNT_MIN
+ * pairs on the process forks and parent and child mount every other pair
+ * each, in order; both write to the same pipe, one line at a time, so the
+ * watchdog sees each target, and a kill of the process group takes both. The
+ * first failure in either half is one line on stderr with its errno and ends
+ * that half; the parent waits for the child and exits 1 if either failed:
+ * the run fails, and what was mounted is found in the mount table and
+ * undone. If fork fails, the parent mounts every pair itself.
  */
 export const MOUNT2_SCRIPT =
   head('mount2', ['$n', '$m', '$f', '$t']) +
   String.raw`refuse("a source without a target") if @ARGV%2;` +
-  String.raw`while(@ARGV){my($s,$p)=map{/\A(.*)\z/s;$1}splice(@ARGV,0,2);if(syscall($n,$s,$p,$t,$f,0)==0){print "$p\n"}else{printf STDERR "mount2 %s at %s: %s (errno %d)\n",$s,$p,$!,$!;exit 1}}`;
+  String.raw`my@q;push@q,[map{/\A(.*)\z/s;$1}splice(@ARGV,0,2)]while@ARGV;` +
+  String.raw`my$k=@q>=${SPLIT_MOUNT_MIN}?fork:undef;my$w=defined$k?($k?0:1):2;my$r=0;` +
+  String.raw`for my$i(0..$#q){next if$w<2&&$i%2!=$w;my($s,$p)=@{$q[$i]};if(syscall($n,$s,$p,$t,$f,0)==0){print "$p\n"}else{printf STDERR "mount2 %s at %s: %s (errno %d)\n",$s,$p,$!,$!;$r=1;last}}` +
+  String.raw`exit $r unless$k;waitpid($k,0);exit(($r||$?)?1:0)`;
 
 /** The argv that unmounts `targets` with umount2(2), or null where this architecture has no entry. */
 export function umount2Argv(targets: readonly string[], arch: string = process.arch): string[] | null {

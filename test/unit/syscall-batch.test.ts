@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CARRIER_REFUSED, mount2Argv, MOUNT2_SCRIPT, umount2Argv, umountVerboseArgv, UMOUNT2_SCRIPT } from '../../src/platform/syscall-batch.js';
+import { CARRIER_REFUSED, mount2Argv, MOUNT2_SCRIPT, SPLIT_MOUNT_MIN, umount2Argv, umountVerboseArgv, UMOUNT2_SCRIPT } from '../../src/platform/syscall-batch.js';
 import { quoteArgv } from '../../src/core/errors.js';
 import { linux } from '../../src/platform/linux.js';
 import { freebsd } from '../../src/platform/freebsd.js';
@@ -100,6 +100,55 @@ test('the mount2 one-liner mounts for real, in order, read-only, the source and 
   const shown = lines.slice(3, 5);
   assert.deepEqual(shown.map((l) => l.replace(/,relatime/, '')), [`${dir}/a ro tmpfs kopiatomic-src`, `${dir}/b ro tmpfs 123`], 'read-only (MS_RDONLY as a number), the type and the source as strings');
   assert.deepEqual(lines.slice(5), [`${dir}/b`, `${dir}/a`, 'exit 0', ''], 'umount2 in the same namespace: both gone, nothing left');
+});
+
+/**
+ * `count` tmpfs pairs (source s<i>, target <dir>/<i>) mounted by the one-liner
+ * in a private mount namespace, the target of pair `missing` not made: its
+ * exit, its stdout and stderr lines, and the pairs the mount table then shows.
+ */
+function mountMany(count: number, missing: number): { status: string; reported: number[]; errors: string[]; mounted: number[] } {
+  const dir = mkdtempSync(join(tmpdir(), 'kopiatomic-mount2-many-'));
+  try {
+    for (let i = 0; i < count; i++) if (i !== missing) mkdirSync(join(dir, String(i)));
+    const mount = mount2Argv('tmpfs', Array.from({ length: count }, (_, i) => [`s${i}`, join(dir, String(i))] as const))!;
+    const r = run(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `${quoteArgv(mount)}; echo "exit $?"; grep -F ' ${dir}/' /proc/self/mountinfo | awk '{ print $5 }'`]);
+    const lines = r.stdout.split('\n').filter(Boolean);
+    const at = lines.findIndex((l) => l.startsWith('exit '));
+    const index = (p: string) => Number(p.slice(dir.length + 1));
+    return { status: lines[at]!, reported: lines.slice(0, at).map(index).sort((a, b) => a - b), errors: r.stderr.split('\n').filter(Boolean), mounted: lines.slice(at + 1).map(index).sort((a, b) => a - b) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const range = (from: number, to: number, step = 1) => Array.from({ length: Math.ceil((to - from) / step) }, (_, k) => from + k * step);
+
+test(`the mount2 one-liner splits a level of ${SPLIT_MOUNT_MIN} pairs or more between two processes, every other pair each: all are mounted; a failure ends only its own half, the other half is done, exit 1 (a private mount namespace)`, { skip: !mount2Argv('tmpfs', []) || run(['perl', '-e', '1']).status !== 0 || !namespaces ? 'no perl, not a listed architecture, or no mount namespaces here' : false }, () => {
+  const n = SPLIT_MOUNT_MIN + 8;
+  const all = mountMany(n, -1);
+  assert.equal(all.status, 'exit 0');
+  assert.deepEqual(all.mounted, range(0, n), 'every pair mounted');
+  assert.deepEqual(all.reported, range(0, n), 'each target reported once (two writers, one line each)');
+  assert.deepEqual(all.errors, []);
+  // Pair 10 is the parent's (even): it stops there; the child mounts every odd pair.
+  const broken = mountMany(n, 10);
+  assert.equal(broken.status, 'exit 1', 'a failure in one half fails the whole');
+  assert.deepEqual(broken.mounted, [...range(0, 10, 2), ...range(1, n, 2)].sort((a, b) => a - b), 'the even pairs before 10, and every odd pair');
+  assert.deepEqual(broken.reported, broken.mounted, 'what was reported is what the table shows');
+  assert.equal(broken.errors.length, 1);
+  assert.match(broken.errors[0]!, /^mount2 s10 at .*\/10: .*\(errno 2\)$/);
+  // Pair 11 is the child's: the parent still finishes its half and reports the child's failure.
+  const child = mountMany(n, 11);
+  assert.equal(child.status, 'exit 1', "the child's failure is the parent's exit");
+  assert.deepEqual(child.mounted, [...range(0, n, 2), ...range(1, 11, 2)].sort((a, b) => a - b));
+});
+
+test(`below ${SPLIT_MOUNT_MIN} pairs the mount2 one-liner is one process, in order: the first failure ends the whole level`, { skip: !mount2Argv('tmpfs', []) || run(['perl', '-e', '1']).status !== 0 || !namespaces ? 'no perl, not a listed architecture, or no mount namespaces here' : false }, () => {
+  const r = mountMany(SPLIT_MOUNT_MIN - 1, 10);
+  assert.equal(r.status, 'exit 1');
+  assert.deepEqual(r.mounted, range(0, 10), 'pairs 0-9, nothing after the failure');
+  assert.equal(r.errors.length, 1);
 });
 
 test('the mount2 one-liner refuses to run under a perl built for another machine, and refuses a source without a target: nothing is called', { skip: run(['perl', '-e', '1']).status !== 0 ? 'no perl' : false }, () => {
