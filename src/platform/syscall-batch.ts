@@ -75,7 +75,7 @@ export const UMOUNT2_SCRIPT =
 /**
  * From this many pairs on, the mount2 one-liner forks once and the two
  * processes mount every other pair each, side by side: a snapshot mount is
- * mostly the kernel's CPU, and a machine has two cores or more. In the
+ * mostly the kernel's CPU, and most machines have two cores or more. In the
  * emulated guest one level of 100 mounted 13% faster so, 2000 (beside 2000
  * mounted filesystems) 1.16-1.56 times as fast (docs/scale.md). Below it, one
  * process: a fork is not worth a handful of mounts.
